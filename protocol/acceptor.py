@@ -20,7 +20,7 @@ import msgpack
 if TYPE_CHECKING:
     from .records import Field
 
-Acceptor = Callable[[Any, bool], bool]
+Acceptor = Callable[[Any, bool, bool], bool]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z").match
 
@@ -82,17 +82,17 @@ class _Builder:
             ]
             return lines + self.test(f.item, item, indent + "    ", depth + 1)
         fn = self.map_function(f.fields)
-        return [f"{indent}if not {fn}({var}, lenient): return False"]
+        return [f"{indent}if not {fn}({var}, lenient, wire): return False"]
 
     def map_function(self, fields: tuple[Field, ...]) -> str:
         self.counter += 1
         name = f"_map{self.counter}"
         known = self.const(frozenset(f.name for f in fields))
         lines = [
-            f"def {name}(v, lenient):",
+            f"def {name}(v, lenient, wire):",
             "    if type(v) is not dict: return False",
             "    keys = list(v)",
-            "    if keys != sorted(keys): return False",
+            "    if wire and keys != sorted(keys): return False",
             "    n = 0",
         ]
         for f in sorted(fields, key=lambda f: f.name):
@@ -119,7 +119,7 @@ def _unknown_ok(value: Any) -> bool:
     from . import canonical  # local: canonical is cheap to import, but keep this module's imports minimal
 
     try:
-        canonical.decode(msgpack.packb(value, use_bin_type=True), canonical.Limits(max_depth=6))
+        canonical.decode(msgpack.packb(value, use_bin_type=True))
     except Exception:
         return False
     return True

@@ -127,7 +127,7 @@ def decode(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
     """Decode canonical bytes, or raise the precise :class:`InvalidInputError` subclass saying why not."""
     raw = _as_bytes(data)
     try:
-        value = _unpack(raw, limits)
+        value = unpack_unchecked(raw, limits)
         _scan(value, 0, limits)
         canonical = msgpack.packb(value, use_bin_type=True) == raw
     except Exception:  # any fault at all: let the strict reader name it
@@ -151,7 +151,7 @@ def decode_fixed_map(
     """
     raw = _as_bytes(data)
     try:
-        value = _unpack(raw, limits)
+        value = unpack_unchecked(raw, limits)
         ok = type(value) is dict and tuple(value) == keys and msgpack.packb(value, use_bin_type=True) == raw
     except Exception:
         ok = False
@@ -171,7 +171,8 @@ def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     return bytes(data)
 
 
-def _unpack(raw: bytes, limits: Limits) -> Any:
+def unpack_unchecked(raw: bytes, limits: Limits) -> Any:
+    """msgpack's C unpacker with the limits applied, and NO canonical check: callers must re-pack and compare."""
     return msgpack.unpackb(
         raw,
         raw=False,

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from . import canonical
-from .canonical import Limits
 from .errors import (
     BodyMismatchError,
     BrokenLinkError,
@@ -50,8 +49,6 @@ RECORD_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 TYPE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 KID_RE: Final = re.compile(r"[0-9a-f]{16}\Z")
 
-ENVELOPE_LIMITS: Final = Limits(max_depth=1, max_str=16, max_bin=MAX_ENVELOPE_BYTES, max_array=0, max_map=3)
-HEADER_LIMITS: Final = Limits(max_depth=2, max_str=64, max_bin=HASH_SIZE, max_array=2, max_map=16)
 HEADER_FIELDS: Final = frozenset({"bh", "created", "id", "kid", "origin", "prev", "seq", "ts", "tv", "type", "v"})
 
 
@@ -223,10 +220,10 @@ class Entry:
         """The same entry without its body: still verifies, and still links."""
         return Entry(self.header, self.header_bytes, None, self.signature)
 
-    def body_value(self, limits: Limits = canonical.DEFAULT_LIMITS) -> dict[str, canonical.Value] | None:
+    def body_value(self) -> dict[str, canonical.Value] | None:
         if self.body is None:
             return None
-        value = canonical.decode(self.body, limits)
+        value = canonical.decode(self.body)
         if not isinstance(value, dict):
             raise MalformedError("a record body must be a map")
         return value
@@ -272,7 +269,7 @@ def decode_entry(data: bytes | bytearray | memoryview) -> Entry:
     """Parse an envelope: structure, canonical form, header fields and body hash. No signature check yet."""
     if len(data) > MAX_ENVELOPE_BYTES:
         raise TooLargeError(f"envelope of {len(data)} bytes (limit {MAX_ENVELOPE_BYTES})")
-    outer = canonical.decode_fixed_map(data, _ENVELOPE_KEYS, ENVELOPE_LIMITS)
+    outer = canonical.decode_fixed_map(data, _ENVELOPE_KEYS)
     header_bytes, body, signature = outer["h"], outer["b"], outer["s"]
     if type(header_bytes) is not bytes or type(signature) is not bytes:
         raise MalformedError("envelope fields 'h' and 's' must be byte strings")
@@ -289,10 +286,10 @@ _HEADER_KEYS: Final = tuple(sorted(HEADER_FIELDS))
 
 def _parse_header(header_bytes: bytes) -> Header:
     try:
-        value = canonical.decode_fixed_map(header_bytes, _HEADER_KEYS, HEADER_LIMITS)
+        value = canonical.decode_fixed_map(header_bytes, _HEADER_KEYS)
     except MalformedError:
         # Not the expected shape: decode generically so that a version or field error is named precisely.
-        return Header.from_value(canonical.decode(header_bytes, HEADER_LIMITS))
+        return Header.from_value(canonical.decode(header_bytes))
     if value["v"] != ENVELOPE_VERSION:
         return Header.from_value(value)
     tv = value["tv"]

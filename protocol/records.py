@@ -25,14 +25,11 @@ import msgpack
 
 from . import canonical
 from .acceptor import generate_acceptor
-from .canonical import Limits, Value
+from .canonical import Value
 from .envelope import ORIGIN_RE, RECORD_ID_RE, TYPE_RE, Entry, KeyResolver, decode_entry, verify, verify_chain
 from .errors import MalformedError, NonCanonicalError, SchemaError, UnsupportedVersionError
 
 Kind = Literal["str", "int", "bool", "bytes", "date", "enum", "list", "map"]
-
-#: Limits for decoding a body, looser than any schema so that the schema reports the precise field.
-BODY_LIMITS: Final = Limits(max_depth=6, max_str=16_384, max_bin=4_096, max_array=256, max_map=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,34 +74,43 @@ class RecordType:
     fields: tuple[Field, ...]
     help: str = ""
     fixed_id: str | None = None  # types whose record id is imposed (the node document is always "node")
-    _validate: Callable[[Any, bool], None] = field(init=False, repr=False, compare=False)
-    _accepts: Callable[[Any, bool], bool] = field(init=False, repr=False, compare=False)
+    _validate: Callable[[Any, bool, bool], None] = field(init=False, repr=False, compare=False)
+    _accepts: Callable[[Any, bool, bool], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_validate", _compile_map(self.fields))
         object.__setattr__(self, "_accepts", generate_acceptor(self.fields, self.name))
 
-    def validate(self, body: Mapping[str, Value], type_version: tuple[int, int] | None = None) -> None:
-        """Raise :class:`SchemaError` (or :class:`UnsupportedVersionError`) unless ``body`` fits this type."""
+    def validate(
+        self, body: Mapping[str, Value], type_version: tuple[int, int] | None = None, *, wire: bool = False
+    ) -> None:
+        """Raise :class:`SchemaError` (or :class:`UnsupportedVersionError`) unless ``body`` fits this type.
+
+        ``wire`` says the body was decoded from bytes, so its maps' key order is the wire order and must be
+        canonical; a body built in memory has no meaningful order.
+        """
         major, minor = type_version if type_version is not None else self.version
         if major != self.version[0]:
             raise UnsupportedVersionError(
                 f"{self.name} version {major}.{minor}; this node speaks {self.version[0]}.{self.version[1]}"
             )
         lenient = minor > self.version[1]
-        if self._accepts(body, lenient):
+        if self._accepts(body, lenient, wire):
             return
         try:
-            self._validate(body, lenient)
+            self._validate(body, lenient, wire)
         except _Invalid as exc:
-            raise SchemaError(f"{self.name}{''.join(reversed(exc.path))}: {exc.why}") from None
+            where = f"{self.name}{''.join(reversed(exc.path))}"
+            if isinstance(exc, _OutOfOrder):
+                raise NonCanonicalError(f"{where}: {exc.why}") from None
+            raise SchemaError(f"{where}: {exc.why}") from None
 
 
 # ------------------------------------------------------------------------------------------ compiled checks
 # Each field compiles to a closure. Paths are built only when a check fails (the exception collects them on
 # its way up), so an honest body costs one call and a few type tests per field.
 
-Check = Callable[[Any, bool], None]
+Check = Callable[[Any, bool, bool], None]
 
 
 class _Invalid(Exception):
@@ -113,12 +119,16 @@ class _Invalid(Exception):
         self.path: list[str] = []
 
 
+class _OutOfOrder(_Invalid):
+    """Not a schema fault but a canonical-encoding one, found here because the schema walk sees the key order."""
+
+
 def _compile(f: Field) -> Check:
     kind = f.kind
     if kind == "str":
         max_len, rx = f.max_len, re.compile(f.pattern + r"\Z") if f.pattern else None
 
-        def check_str(v: Any, lenient: bool) -> None:
+        def check_str(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not str:
                 raise _Invalid("must be a string")
             if len(v) > max_len:
@@ -131,7 +141,7 @@ def _compile(f: Field) -> Check:
         lo = f.min if f.min is not None else -(2**63)
         hi = f.max if f.max is not None else 2**63 - 1
 
-        def check_int(v: Any, lenient: bool) -> None:
+        def check_int(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not int:
                 raise _Invalid("must be an integer")
             if not lo <= v <= hi:
@@ -140,7 +150,7 @@ def _compile(f: Field) -> Check:
         return check_int
     if kind == "bool":
 
-        def check_bool(v: Any, lenient: bool) -> None:
+        def check_bool(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not bool:
                 raise _Invalid("must be a boolean")
 
@@ -148,14 +158,14 @@ def _compile(f: Field) -> Check:
     if kind == "bytes":
         size = f.max_len
 
-        def check_bytes(v: Any, lenient: bool) -> None:
+        def check_bytes(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not bytes or len(v) != size:
                 raise _Invalid(f"must be exactly {size} bytes")
 
         return check_bytes
     if kind == "date":
 
-        def check_date(v: Any, lenient: bool) -> None:
+        def check_date(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not str or _DATE_RE.match(v) is None:
                 raise _Invalid("must be a date YYYY-MM-DD")
             try:
@@ -167,7 +177,7 @@ def _compile(f: Field) -> Check:
     if kind == "enum":
         choices = frozenset(f.choices)
 
-        def check_enum(v: Any, lenient: bool) -> None:
+        def check_enum(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not str or v not in choices:
                 raise _Invalid(f"must be one of {', '.join(f.choices)}")
 
@@ -176,14 +186,14 @@ def _compile(f: Field) -> Check:
         assert f.item is not None
         item_check, max_items = _compile(f.item), f.max_len
 
-        def check_list(v: Any, lenient: bool) -> None:
+        def check_list(v: Any, lenient: bool, wire: bool) -> None:
             if type(v) is not list:
                 raise _Invalid("must be an array")
             if len(v) > max_items:
                 raise _Invalid(f"more than {max_items} items")
             for i, item in enumerate(v):
                 try:
-                    item_check(item, lenient)
+                    item_check(item, lenient, wire)
                 except _Invalid as exc:
                     exc.path.append(f"[{i}]")
                     raise
@@ -196,7 +206,7 @@ def _compile_map(fields: tuple[Field, ...]) -> Check:
     checks = {f.name: _compile(f) for f in fields}
     required = tuple(f.name for f in fields if f.required)
 
-    def check_map(v: Any, lenient: bool) -> None:
+    def check_map(v: Any, lenient: bool, wire: bool) -> None:
         if type(v) is not dict:
             raise _Invalid("must be a map")
         for name in required:
@@ -208,8 +218,8 @@ def _compile_map(fields: tuple[Field, ...]) -> Check:
         for name, item in v.items():
             try:
                 # keys arrive in wire order; canonical order is strictly increasing
-                if previous is not None and name <= previous:
-                    raise _Invalid("map keys are out of canonical order")
+                if wire and previous is not None and name <= previous:
+                    raise _OutOfOrder("map keys are out of canonical order")
                 previous = name
                 check = checks.get(name)
                 if check is None:
@@ -217,7 +227,7 @@ def _compile_map(fields: tuple[Field, ...]) -> Check:
                         raise _Invalid("is not a field of this version")
                     _check_unknown(item)  # a newer minor's field: kept unjudged, but still canonical
                 else:
-                    check(item, lenient)
+                    check(item, lenient, wire)
             except _Invalid as exc:
                 exc.path.append(f".{name}")
                 raise
@@ -227,7 +237,7 @@ def _compile_map(fields: tuple[Field, ...]) -> Check:
 
 def _check_unknown(item: Any) -> None:
     try:
-        canonical.decode(msgpack.packb(item, use_bin_type=True), BODY_LIMITS)
+        canonical.decode(msgpack.packb(item, use_bin_type=True), canonical.DEFAULT_LIMITS)
     except (NonCanonicalError, MalformedError) as exc:
         raise _Invalid(f"unknown field is not canonical ({exc.reason})") from None
 
@@ -527,7 +537,7 @@ def check_body(entry: Entry) -> dict[str, Value] | None:
     if entry.body is None:
         return None
     body = _decode_body(entry.body)
-    record_type.validate(body, h.type_version)
+    record_type.validate(body, h.type_version, wire=True)
     return body
 
 
@@ -540,13 +550,13 @@ def _decode_body(raw: bytes) -> dict[str, Value]:
     names the fault.
     """
     try:
-        value = canonical._unpack(raw, BODY_LIMITS)
+        value = canonical.unpack_unchecked(raw, canonical.DEFAULT_LIMITS)
         ok = type(value) is dict and msgpack.packb(value, use_bin_type=True) == raw
     except Exception:
         ok = False
     if ok:
         return value  # type: ignore[no-any-return]
-    generic = canonical.decode(raw, BODY_LIMITS)
+    generic = canonical.decode(raw, canonical.DEFAULT_LIMITS)
     if not isinstance(generic, dict):
         raise MalformedError("a record body must be a map")
     return generic

@@ -1,0 +1,470 @@
+"""Write protocol/vectors/*.json from the reference implementation.
+
+Run after a deliberate protocol change: `python -m scripts.make_vectors`. The tests check that the implementation
+still reproduces every committed vector byte for byte, so an accidental change to the wire format fails CI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from protocol import canonical
+from protocol.envelope import KeyInfo, Keyring, decode_entry, sign_entry, verify, verify_chain
+from protocol.errors import InvalidInputError
+from protocol.jsonform import to_json
+from protocol.keys import SigningKey
+from protocol.records import RECORD_TYPES
+
+OUT = Path(__file__).resolve().parent.parent / "protocol" / "vectors"
+SEED_A = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+SEED_B = bytes(range(32))
+T0 = 1_790_000_000_000  # 2026-09-21T13:33:20Z in ms
+
+
+def _error(fn: Any) -> str:
+    try:
+        fn()
+    except InvalidInputError as exc:
+        return exc.code
+    raise AssertionError("expected an error")
+
+
+def canonical_vectors() -> list[dict[str, Any]]:
+    valid: list[tuple[str, Any]] = [
+        ("nil", None),
+        ("false", False),
+        ("true", True),
+        ("zero", 0),
+        ("largest positive fixint", 127),
+        ("smallest uint8", 128),
+        ("largest uint8", 255),
+        ("smallest uint16", 256),
+        ("largest uint16", 65535),
+        ("smallest uint32", 65536),
+        ("smallest uint64", 2**32),
+        ("largest integer", 2**64 - 1),
+        ("-1 is a negative fixint", -1),
+        ("smallest negative fixint", -32),
+        ("largest int8", -33),
+        ("smallest int8", -128),
+        ("largest int16", -129),
+        ("smallest int32", -32769),
+        ("smallest int64", -(2**63)),
+        ("float64 one and a half", 1.5),
+        ("float64 zero", 0.0),
+        ("float64 negative", -1234.5678),
+        ("empty string", ""),
+        ("fixstr with accents (UTF-8 bytes counted)", "Île-de-France"),
+        ("31-byte string is still fixstr", "a" * 31),
+        ("32-byte string takes str8", "a" * 32),
+        ("256-byte string takes str16", "é" * 128),
+        ("empty bytes", b""),
+        ("bytes", bytes(range(8))),
+        ("256 bytes take bin16", bytes(256)),
+        ("empty array", []),
+        ("15 elements fixarray", list(range(15))),
+        ("16 elements take array16", list(range(16))),
+        ("empty map", {}),
+        ("keys sorted by UTF-8 bytes, shorter prefix first", {"b": 1, "a": 2, "ab": 3, "B": 4, "é": 5, "z": 6}),
+        ("16 entries take map16", {f"k{i:02d}": i for i in range(16)}),
+        (
+            "nested",
+            {"trades": [{"rome": "H2206", "label": "menuisière"}], "place": {"town": "Saint-Denis", "lat_e6": 48936}},
+        ),
+    ]
+    vectors: list[dict[str, Any]] = []
+    for description, value in valid:
+        data = canonical.encode(value)
+        assert canonical.decode(data) == value
+        vectors.append({"description": description, "value": to_json(value), "canonical_hex": data.hex()})
+    invalid: list[tuple[str, str]] = [
+        ("1 encoded as uint8", "cc01"),
+        ("127 encoded as uint8", "cc7f"),
+        ("255 encoded as uint16", "cd00ff"),
+        ("65535 encoded as uint32", "ce0000ffff"),
+        ("2**32-1 encoded as uint64", "cf00000000ffffffff"),
+        ("0 encoded as int8 (non-negative in a signed form)", "d000"),
+        ("-1 encoded as int8", "d0ff"),
+        ("-33 encoded as int16", "d1ffdf"),
+        ("float32", "ca3fc00000"),
+        ("NaN", "cb7ff8000000000000"),
+        ("+infinity", "cb7ff0000000000000"),
+        ("-0.0", "cb8000000000000000"),
+        ("empty string as str8", "d900"),
+        ("short bytes as bin16", "c50001ff"),
+        ("empty array as array16", "dc0000"),
+        ("empty map as map16", "de0000"),
+        ("keys out of order", "82a16201a16102"),
+        ("duplicate key", "82a16101a16102"),
+        ("integer map key", "810102"),
+        ("binary map key", "81c4016101"),
+        ("trailing byte", "c0c0"),
+        ("truncated string", "a3616263"[:-2]),
+        ("truncated uint16", "cd01"),
+        ("invalid UTF-8", "a2c328"),
+        ("UTF-8 encoded surrogate", "a3eda080"),
+        ("the never-used byte 0xc1", "c1"),
+        ("fixext 1", "d40100"),
+        ("timestamp extension", "d6ff00000000"),
+        ("empty input", ""),
+        ("nesting deeper than 16", "91" * 17 + "c0"),
+    ]
+    for description, hex_input in invalid:
+        data = bytes.fromhex(hex_input)
+        code = _error(lambda d=data: canonical.decode(d))
+        vectors.append({"description": description, "valid": False, "input_hex": hex_input, "error": code})
+    return vectors
+
+
+PROFILE_BODY = {
+    "display_name": "Amélie Durand",
+    "bio": "Menuisière ébéniste à Montreuil : mobilier sur mesure en bois massif, restauration de meubles anciens.",
+    "trades": [{"rome": "H2206", "label": "menuisière"}, {"rome": "H2207", "label": "ébéniste"}],
+    "skills": ["agencement", "restauration", "bois massif"],
+    "languages": ["fr", "en"],
+    "place": {
+        "town": "Montreuil",
+        "postcode": "93100",
+        "departement": "93",
+        "region": "Île-de-France",
+        "lat_e6": 48_863_812,
+        "lon_e6": 2_448_451,
+    },
+    "availability": {"status": "partly", "from": "2027-03-01", "until": "2027-06-30", "days_per_week": 3},
+    "stage": "established",
+    "coop_status": "associate",
+    "public": ["display_name", "trades"],
+}
+
+
+def _entry_vector(description: str, seed: bytes, entry: Any, body: Any) -> dict[str, Any]:
+    key = SigningKey.from_seed(seed)
+    h = entry.header
+    return {
+        "description": description,
+        "seed_hex": seed.hex(),
+        "public_key_hex": key.public_bytes.hex(),
+        "kid": key.kid,
+        "value": {
+            "header": to_json(canonical.decode(entry.header_bytes)),
+            "body": to_json(body) if entry.body is not None else None,
+        },
+        "header_hex": entry.header_bytes.hex(),
+        "body_hex": entry.body.hex() if entry.body is not None else None,
+        "signed_bytes_hex": entry.signed_bytes.hex(),
+        "signature_hex": entry.signature.hex(),
+        "entry_hash_hex": entry.hash.hex(),
+        "canonical_hex": entry.encode().hex(),
+        "seq": h.seq,
+    }
+
+
+def _chain(key: SigningKey, bodies: list[tuple[str, str, Any]], origin: str = "coopaname") -> list[Any]:
+    entries: list[Any] = []
+    prev = None
+    for i, (type_, id_, body) in enumerate(bodies, start=1):
+        e = sign_entry(
+            key,
+            type=type_,
+            type_version=RECORD_TYPES[type_].version,
+            origin=origin,
+            id=id_,
+            seq=i,
+            created=T0,
+            ts=T0 + i * 1000,
+            prev=prev,
+            body=body,
+        )
+        entries.append(e)
+        prev = e.hash
+    return entries
+
+
+CHAIN_BODIES: list[tuple[str, str, Any]] = [
+    ("profile", "m-amelie", PROFILE_BODY),
+    (
+        "offer",
+        "o-motion-3w",
+        {
+            "purpose": "request",
+            "title": "Cherche motion designer pour trois semaines à Montreuil",
+            "trades": [{"rome": "E1205", "label": "motion designer"}],
+            "remote": False,
+            "effort_days": 15,
+            "reciprocity": "paid",
+            "status": "open",
+            "author": "m-amelie",
+        },
+    ),
+    ("profile", "m-amelie", {**PROFILE_BODY, "availability": {"status": "busy"}}),
+    ("tombstone", "o-motion-3w", {"target_type": "offer", "reason": "deleted"}),
+]
+
+
+def envelope_vectors() -> list[dict[str, Any]]:
+    key = SigningKey.from_seed(SEED_A)
+    ring = Keyring()
+    ring.add("coopaname", KeyInfo(key.verify_key))
+    entries = _chain(key, CHAIN_BODIES)
+    vectors = [
+        _entry_vector("first entry of an origin: a member profile (prev is nil)", SEED_A, entries[0], PROFILE_BODY),
+        _entry_vector("second entry: an offer, linked to the first", SEED_A, entries[1], CHAIN_BODIES[1][2]),
+        _entry_vector("a tombstone deleting the offer", SEED_A, entries[3], CHAIN_BODIES[3][2]),
+        _entry_vector("the first entry with its body erased still verifies", SEED_A, entries[0].erased(), None),
+    ]
+    good = entries[1].encode()
+    outer = canonical.decode(good)
+    assert isinstance(outer, dict)
+    header_bytes = outer["h"]
+    assert isinstance(header_bytes, bytes)
+
+    def variant(**changes: Any) -> bytes:
+        return canonical.encode({**outer, **changes})
+
+    def header_variant(**changes: Any) -> bytes:
+        h = canonical.decode(header_bytes)
+        assert isinstance(h, dict)
+        h.update(changes)
+        return variant(h=canonical.encode(h))
+
+    flipped_sig = bytearray(outer["s"])  # type: ignore[arg-type]
+    flipped_sig[0] ^= 1
+    other = SigningKey.from_seed(SEED_B)
+    forged = sign_entry(
+        other,
+        type="offer",
+        type_version=(1, 0),
+        origin="coopaname",
+        id="o-forged",
+        seq=1,
+        created=T0,
+        ts=T0,
+        prev=None,
+        body=CHAIN_BODIES[1][2],
+    )
+    invalid: list[tuple[str, bytes]] = [
+        ("signature with one bit flipped", variant(s=bytes(flipped_sig))),
+        ("body changed after signing", variant(b=canonical.encode({**CHAIN_BODIES[1][2], "effort_days": 16}))),
+        ("header seq changed after signing", header_variant(seq=3)),
+        ("envelope version 2", header_variant(v=2)),
+        ("header with an extra field", header_variant(x=1)),
+        ("envelope with an extra field", variant(x=1)),
+        ("signature of 63 bytes", variant(s=outer["s"][:63])),  # type: ignore[index]
+        ("non-canonical envelope (body length as bin16)", _bin16_body(good, outer)),
+        ("signed by a key the origin never published", forged.encode()),
+        ("envelope larger than 65536 bytes", b"\xc6" + (70000).to_bytes(4, "big") + bytes(70000)),
+    ]
+    for description, data in invalid:
+        code = _error(lambda d=data: verify(decode_entry(d), ring))
+        vectors.append(
+            {
+                "description": description,
+                "valid": False,
+                "origin": "coopaname",
+                "public_key_hex": key.public_bytes.hex(),
+                "input_hex": data.hex() if len(data) < 1000 else None,
+                "input_note": None if len(data) < 1000 else "c6 00011170 followed by 70000 zero bytes",
+                "error": code,
+            }
+        )
+    return vectors
+
+
+def _bin16_body(good: bytes, outer: dict[str, Any]) -> bytes:
+    body = outer["b"]
+    assert isinstance(body, bytes) and len(body) < 256
+    short = b"\xc4" + bytes([len(body)]) + body
+    long = b"\xc5" + len(body).to_bytes(2, "big") + body
+    assert short in good
+    return good.replace(short, long, 1)
+
+
+def chain_vectors() -> list[dict[str, Any]]:
+    key = SigningKey.from_seed(SEED_A)
+    ring = Keyring()
+    ring.add("coopaname", KeyInfo(key.verify_key))
+    entries = _chain(key, CHAIN_BODIES)
+    blobs = [e.encode().hex() for e in entries]
+    vectors: list[dict[str, Any]] = [
+        {
+            "description": "a run of four entries from seq 1: links checked, one signature (the last) verified",
+            "public_key_hex": key.public_bytes.hex(),
+            "origin": "coopaname",
+            "after": None,
+            "entries_hex": blobs,
+            "entry_hashes_hex": [e.hash.hex() for e in entries],
+            "valid": True,
+        },
+        {
+            "description": "the last two entries, continuing from entry 2 (after = [seq, hash])",
+            "public_key_hex": key.public_bytes.hex(),
+            "origin": "coopaname",
+            "after": [2, entries[1].hash.hex()],
+            "entries_hex": blobs[2:],
+            "valid": True,
+        },
+        {
+            "description": "a run whose middle body was erased still verifies",
+            "public_key_hex": key.public_bytes.hex(),
+            "origin": "coopaname",
+            "after": None,
+            "entries_hex": [blobs[0], entries[1].erased().encode().hex(), blobs[2], blobs[3]],
+            "valid": True,
+        },
+    ]
+    other = _chain(key, [CHAIN_BODIES[0], ("profile", "m-other", {"display_name": "Autre"})])
+    bad_last = canonical.decode(entries[3].encode())
+    assert isinstance(bad_last, dict)
+    sig = bytearray(bad_last["s"])  # type: ignore[arg-type]
+    sig[10] ^= 0x80
+    bad_last["s"] = bytes(sig)
+    broken: list[tuple[str, list[str], Any]] = [
+        ("a gap: entry 3 missing", [blobs[0], blobs[1], blobs[3]], None),
+        ("entry 2 replaced by one from another history", [blobs[0], other[1].encode().hex(), blobs[2]], None),
+        ("run not starting at seq 1 without 'after'", blobs[1:], None),
+        ("'after' hash does not match", blobs[2:], [2, entries[0].hash.hex()]),
+        ("the last signature is bad", [*blobs[:3], canonical.encode(bad_last).hex()], None),
+    ]
+    for description, run, after in broken:
+
+        def check(run: list[str] = run, after: Any = after) -> None:
+            es = [decode_entry(bytes.fromhex(b)) for b in run]
+            verify_chain(es, ring, (after[0], bytes.fromhex(after[1])) if after else None)
+
+        vectors.append(
+            {
+                "description": description,
+                "public_key_hex": key.public_bytes.hex(),
+                "origin": "coopaname",
+                "after": after,
+                "entries_hex": run,
+                "valid": False,
+                "error": _error(check),
+            }
+        )
+    return vectors
+
+
+def record_vectors() -> list[dict[str, Any]]:
+    examples: list[tuple[str, str, list[int], Any]] = [
+        ("a full profile", "profile", [1, 0], PROFILE_BODY),
+        ("an empty profile (every field optional)", "profile", [1, 0], {}),
+        ("an offer", "offer", [1, 0], CHAIN_BODIES[1][2]),
+        (
+            "a mentoring offer",
+            "mentoring",
+            [1, 0],
+            {"kind": "offer", "member": "m-amelie", "topics": ["gestion", "devis"], "status": "open"},
+        ),
+        (
+            "an event",
+            "event",
+            [1, 0],
+            {"kind": "training", "title": "Formation devis et facturation", "start": T0, "seats": 12},
+        ),
+        ("a help request", "help_request", [1, 0], {"topic": "Assurance décennale ?", "status": "open"}),
+        ("a help answer", "help_answer", [1, 0], {"request": "smart/h-12", "text": "Voir la MAAF."}),
+        ("a tombstone", "tombstone", [1, 0], {"target_type": "offer", "reason": "deleted"}),
+        (
+            "a moved member's tombstone",
+            "tombstone",
+            [1, 0],
+            {"target_type": "profile", "reason": "moved", "forward": "oxalis/m-amelie"},
+        ),
+        (
+            "an admission vote",
+            "admission_vote",
+            [1, 0],
+            {"proposal": "p-1", "candidate": "scop-ti", "decision": "admit"},
+        ),
+        (
+            "a key revocation",
+            "key_revocation",
+            [1, 0],
+            {"kid": "0123456789abcdef", "revoked_at": T0, "reason": "compromised"},
+        ),
+        (
+            "a node document",
+            "node",
+            [1, 0],
+            {
+                "name": "coopaname",
+                "display_name": "Coopaname",
+                "url": "https://coopaname.example",
+                "protocol_versions": [1],
+                "keys": [
+                    {
+                        "kid": SigningKey.from_seed(SEED_A).kid,
+                        "public_key": SigningKey.from_seed(SEED_A).public_bytes,
+                        "not_before": 0,
+                    }
+                ],
+            },
+        ),
+        ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
+    ]
+    invalid: list[tuple[str, str, list[int], Any]] = [
+        ("unknown field in the same minor version", "profile", [1, 0], {"display_name": "A", "pronouns": "elle"}),
+        ("a different major version", "profile", [2, 0], {"display_name": "A"}),
+        ("missing required field", "offer", [1, 0], {"purpose": "offer", "status": "open"}),
+        ("enum value outside the list", "offer", [1, 0], {"purpose": "gift", "title": "x", "status": "open"}),
+        ("string too long", "profile", [1, 0], {"display_name": "x" * 121}),
+        ("list too long", "profile", [1, 0], {"skills": ["s"] * 31}),
+        ("bad ROME code", "profile", [1, 0], {"trades": [{"rome": "Z9999", "label": "?"}]}),
+        ("not a calendar date", "profile", [1, 0], {"availability": {"from": "2027-02-30"}}),
+        ("latitude out of range", "profile", [1, 0], {"place": {"lat_e6": 91_000_000}}),
+        ("wrong type", "event", [1, 0], {"kind": "training", "title": "t", "start": "tomorrow"}),
+        ("unknown record type", "gossip", [1, 0], {}),
+    ]
+    vectors: list[dict[str, Any]] = []
+    for description, type_, tv, body in examples:
+        RECORD_TYPES[type_].validate(body, (tv[0], tv[1]))
+        vectors.append(
+            {
+                "description": description,
+                "type": type_,
+                "type_version": tv,
+                "value": to_json(body),
+                "canonical_hex": canonical.encode(body).hex(),
+            }
+        )
+    for description, type_, tv, body in invalid:
+
+        def check(type_: str = type_, tv: list[int] = tv, body: Any = body) -> None:
+            from protocol.errors import SchemaError
+
+            if type_ not in RECORD_TYPES:
+                raise SchemaError(f"unknown record type {type_!r}")
+            RECORD_TYPES[type_].validate(body, (tv[0], tv[1]))
+
+        vectors.append(
+            {
+                "description": description,
+                "type": type_,
+                "type_version": tv,
+                "value": to_json(body),
+                "canonical_hex": canonical.encode(body).hex(),
+                "valid": False,
+                "error": _error(check),
+            }
+        )
+    return vectors
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, fn in (
+        ("canonical", canonical_vectors),
+        ("envelopes", envelope_vectors),
+        ("chains", chain_vectors),
+        ("records", record_vectors),
+    ):
+        vectors = fn()
+        (OUT / f"{name}.json").write_text(json.dumps(vectors, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{name}: {len(vectors)} vectors")
+
+
+if __name__ == "__main__":
+    main()

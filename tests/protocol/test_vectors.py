@@ -1,0 +1,143 @@
+"""The committed vectors in protocol/vectors/ are the contract: the implementation must reproduce each byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import canonical
+from protocol.envelope import SIGNING_PREFIX, KeyInfo, Keyring, decode_entry, sign_entry, verify, verify_chain
+from protocol.errors import InvalidInputError, SchemaError
+from protocol.jsonform import from_json
+from protocol.keys import SigningKey, VerifyKey
+from protocol.records import RECORD_TYPES, check_body
+
+VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8"))
+    assert data, f"{name}.json is empty"
+    return data
+
+
+def ids(vectors: list[dict[str, Any]]) -> list[str]:
+    return [v["description"] for v in vectors]
+
+
+def ring_for(public_hex: str, origin: str = "coopaname") -> Keyring:
+    ring = Keyring()
+    ring.add(origin, KeyInfo(VerifyKey.from_bytes(bytes.fromhex(public_hex))))
+    return ring
+
+
+def error_code(fn: Any) -> str | None:
+    try:
+        fn()
+    except InvalidInputError as exc:
+        return exc.code
+    return None
+
+
+@pytest.mark.parametrize("v", load("canonical"), ids=ids(load("canonical")))
+def test_canonical(v: dict[str, Any]) -> None:
+    if v.get("valid", True):
+        value = from_json(v["value"])
+        assert canonical.encode(value).hex() == v["canonical_hex"]
+        assert canonical.decode(bytes.fromhex(v["canonical_hex"])) == value
+    else:
+        assert error_code(lambda: canonical.decode(bytes.fromhex(v["input_hex"]))) == v["error"]
+
+
+@pytest.mark.parametrize("v", load("envelopes"), ids=ids(load("envelopes")))
+def test_envelopes(v: dict[str, Any]) -> None:
+    ring = ring_for(v["public_key_hex"])
+    if v.get("valid", True):
+        key = SigningKey.from_seed(bytes.fromhex(v["seed_hex"]))
+        assert key.public_bytes.hex() == v["public_key_hex"] and key.kid == v["kid"]
+        entry = decode_entry(bytes.fromhex(v["canonical_hex"]))
+        verify(entry, ring)
+        assert entry.header_bytes.hex() == v["header_hex"]
+        assert entry.signed_bytes.hex() == v["signed_bytes_hex"] == (SIGNING_PREFIX + entry.header_bytes).hex()
+        assert entry.signature.hex() == v["signature_hex"]
+        assert entry.hash.hex() == v["entry_hash_hex"]
+        header = from_json(v["value"]["header"])
+        assert canonical.encode(header).hex() == v["header_hex"]
+        if v["value"]["body"] is None:
+            assert entry.body is None
+            return
+        assert entry.body is not None and entry.body.hex() == v["body_hex"]
+        assert isinstance(header, dict)
+        resigned = sign_entry(
+            key,
+            type=header["type"],  # type: ignore[arg-type]
+            type_version=tuple(header["tv"]),  # type: ignore[arg-type]
+            origin=header["origin"],  # type: ignore[arg-type]
+            id=header["id"],  # type: ignore[arg-type]
+            seq=header["seq"],  # type: ignore[arg-type]
+            created=header["created"],  # type: ignore[arg-type]
+            ts=header["ts"],  # type: ignore[arg-type]
+            prev=header["prev"],  # type: ignore[arg-type]
+            body=from_json(v["value"]["body"]),  # type: ignore[arg-type]
+        )
+        assert resigned.encode().hex() == v["canonical_hex"]
+        check_body(entry)
+    else:
+        data = (
+            bytes.fromhex(v["input_hex"])
+            if v["input_hex"] is not None
+            else b"\xc6" + (70000).to_bytes(4, "big") + bytes(70000)
+        )
+        assert error_code(lambda: verify(decode_entry(data), ring)) == v["error"]
+
+
+@pytest.mark.parametrize("v", load("chains"), ids=ids(load("chains")))
+def test_chains(v: dict[str, Any]) -> None:
+    ring = ring_for(v["public_key_hex"], v["origin"])
+    after = (v["after"][0], bytes.fromhex(v["after"][1])) if v["after"] else None
+
+    def run() -> None:
+        entries = [decode_entry(bytes.fromhex(h)) for h in v["entries_hex"]]
+        verify_chain(entries, ring, after)
+        if "entry_hashes_hex" in v:
+            assert [e.hash.hex() for e in entries] == v["entry_hashes_hex"]
+
+    assert error_code(run) == (None if v["valid"] else v["error"])
+
+
+@pytest.mark.parametrize("v", load("records"), ids=ids(load("records")))
+def test_records(v: dict[str, Any]) -> None:
+    body = from_json(v["value"])
+    assert canonical.encode(body).hex() == v["canonical_hex"]
+
+    def check() -> None:
+        if v["type"] not in RECORD_TYPES:
+            raise SchemaError("unknown record type")
+        decoded = canonical.decode(bytes.fromhex(v["canonical_hex"]))
+        assert isinstance(decoded, dict)
+        RECORD_TYPES[v["type"]].validate(decoded, tuple(v["type_version"]), wire=True)
+
+    assert error_code(check) == (None if v.get("valid", True) else v["error"])
+
+
+def test_every_record_type_and_error_code_has_a_vector() -> None:
+    covered = {v["type"] for v in load("records") if v.get("valid", True)}
+    assert covered == set(RECORD_TYPES)
+    codes = {v["error"] for name in ("canonical", "envelopes", "chains", "records") for v in load(name) if "error" in v}
+    assert {"malformed", "non_canonical", "too_large", "unsupported_version", "schema"} <= codes
+    assert {"body_mismatch", "bad_signature", "unknown_key", "broken_link"} <= codes
+
+
+def test_vectors_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the implementation changes the wire, regenerating would change the files: catch that here."""
+    from scripts import make_vectors
+
+    monkeypatch.setattr(make_vectors, "OUT", tmp_path)
+    make_vectors.main()
+    for name in ("canonical", "envelopes", "chains", "records"):
+        assert (tmp_path / f"{name}.json").read_text(encoding="utf-8") == (VECTORS / f"{name}.json").read_text(
+            encoding="utf-8"
+        ), f"{name}.json differs from what scripts/make_vectors.py produces"
