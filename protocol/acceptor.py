@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 Acceptor = Callable[[Any, bool, bool], bool]
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z").match
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z").match
 
 
 def _is_date(v: str) -> bool:
@@ -42,7 +42,6 @@ class _Builder:
             "_is_date": _is_date,
             "_unknown_ok": _unknown_ok,
         }
-        self.functions: list[str] = []
         self.counter = 0
 
     def const(self, value: Any) -> str:
@@ -51,18 +50,22 @@ class _Builder:
         self.namespace[name] = value
         return name
 
-    def test(self, f: Field, var: str, indent: str, depth: int) -> list[str]:
-        """Lines that ``return False`` unless ``var`` satisfies field ``f``."""
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
+
+    def test(self, f: Field, var: str, indent: str) -> list[str]:
+        """Lines that ``return False`` unless ``var`` satisfies field ``f``; nested maps and lists are inlined."""
         k = f.kind
         if k == "str":
             cond = f"type({var}) is not str or len({var}) > {f.max_len}"
             if f.pattern:
-                cond += f" or {self.const(re.compile(f.pattern + chr(92) + 'Z').match)}({var}) is None"
+                matcher = self.const(re.compile("(?:" + f.pattern + r")\Z").match)
+                cond += f" or {matcher}({var}) is None"
             return [f"{indent}if {cond}: return False"]
         if k == "enum":
-            return [
-                f"{indent}if type({var}) is not str or {var} not in {self.const(frozenset(f.choices))}: return False"
-            ]
+            choices = self.const(frozenset(f.choices))
+            return [f"{indent}if type({var}) is not str or {var} not in {choices}: return False"]
         if k == "int":
             lo = f.min if f.min is not None else -(2**63)
             hi = f.max if f.max is not None else 2**63 - 1
@@ -75,41 +78,40 @@ class _Builder:
             return [f"{indent}if type({var}) is not str or not _is_date({var}): return False"]
         if k == "list":
             assert f.item is not None
-            item = f"_i{depth}"
+            item = self.fresh("_i")
             lines = [
                 f"{indent}if type({var}) is not list or len({var}) > {f.max_len}: return False",
                 f"{indent}for {item} in {var}:",
             ]
-            return lines + self.test(f.item, item, indent + "    ", depth + 1)
-        fn = self.map_function(f.fields)
-        return [f"{indent}if not {fn}({var}, lenient, wire): return False"]
+            return lines + self.test(f.item, item, indent + "    ")
+        return self.map_block(f.fields, var, indent)
 
-    def map_function(self, fields: tuple[Field, ...]) -> str:
-        self.counter += 1
-        name = f"_map{self.counter}"
+    def map_block(self, fields: tuple[Field, ...], var: str, indent: str) -> list[str]:
+        keys, count, x = self.fresh("_k"), self.fresh("_n"), self.fresh("_x")
         known = self.const(frozenset(f.name for f in fields))
         lines = [
-            f"def {name}(v, lenient, wire):",
-            "    if type(v) is not dict: return False",
-            "    keys = list(v)",
-            "    if wire and keys != sorted(keys): return False",
-            "    n = 0",
+            f"{indent}if type({var}) is not dict: return False",
+            f"{indent}if wire:",
+            f"{indent}    {keys} = list({var})",
+            f"{indent}    if {keys} != sorted({keys}): return False",
+            f"{indent}{count} = 0",
         ]
         for f in sorted(fields, key=lambda f: f.name):
-            lines.append(f"    x = v.get({f.name!r}, _MISSING)")
-            lines.append("    if x is _MISSING:")
-            lines.append("        " + ("return False" if f.required else "pass"))
-            lines.append("    else:")
-            lines.append("        n += 1")
-            lines.extend(self.test(f, "x", "        ", 0))
+            lines.append(f"{indent}{x} = {var}.get({f.name!r}, _MISSING)")
+            if f.required:
+                lines.append(f"{indent}if {x} is _MISSING: return False")
+                lines.append(f"{indent}{count} += 1")
+                lines.extend(self.test(f, x, indent))
+            else:
+                lines.append(f"{indent}if {x} is not _MISSING:")
+                lines.append(f"{indent}    {count} += 1")
+                lines.extend(self.test(f, x, indent + "    "))
         lines += [
-            "    if n != len(v):",
-            "        if not lenient: return False",
-            f"        return all(_unknown_ok(v[k]) for k in keys if k not in {known})",
-            "    return True",
+            f"{indent}if {count} != len({var}):",
+            f"{indent}    if not lenient: return False",
+            f"{indent}    if not all(_unknown_ok({var}[k]) for k in {var} if k not in {known}): return False",
         ]
-        self.functions.append("\n".join(lines))
-        return name
+        return lines
 
 
 _MISSING = object()
@@ -127,9 +129,9 @@ def _unknown_ok(value: Any) -> bool:
 
 def generate_acceptor(fields: tuple[Field, ...], name: str) -> Acceptor:
     builder = _Builder()
-    top = builder.map_function(fields)
-    source = "\n\n".join(builder.functions)
+    body = builder.map_block(fields, "v", "    ")
+    source = "\n".join(["def accept(v, lenient, wire):", *body, "    return True"])
     code = compile(source, f"<acceptor {name}>", "exec")
     exec(code, builder.namespace)  # noqa: S102 - source generated from the schema declaration only
-    acceptor: Acceptor = builder.namespace[top]
+    acceptor: Acceptor = builder.namespace["accept"]
     return acceptor
