@@ -31,12 +31,14 @@ from .errors import (
     NonCanonicalError,
     ProtocolError,
     SchemaError,
+    StaleRequestError,
     TooLargeError,
     UnknownKeyError,
     UnsupportedVersionError,
 )
 from .keys import SigningKey, VerifyKey, key_id
 from .records import RECORD_TYPES, Record, RecordType, check_body, open_record, open_run
+from .requests import SignedRequest, parse_request_headers, sign_request, verify_request
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -63,7 +65,9 @@ __all__ = [
     "Record",
     "RecordType",
     "SchemaError",
+    "SignedRequest",
     "SigningKey",
+    "StaleRequestError",
     "TooLargeError",
     "UnknownKeyError",
     "UnsupportedVersionError",
@@ -77,8 +81,11 @@ __all__ = [
     "key_id",
     "open_record",
     "open_run",
+    "parse_request_headers",
     "sign_entry",
+    "sign_request",
     "strict_decode",
     "verify",
     "verify_chain",
+    "verify_request",
 ]

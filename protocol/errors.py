@@ -18,6 +18,7 @@ failure the same way.
         +-- UnknownKeyError            "unknown_key": no key with that id for that origin          401
         +-- KeyNotValidError           "key_not_valid": key revoked or outside its window at ts    401
         +-- BrokenLinkError            "broken_link": prev hash or seq does not follow             409
+        +-- StaleRequestError          "stale": a signed request's time is too far from now         401
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ class BrokenLinkError(InvalidInputError):
     status = 409
 
 
+class StaleRequestError(InvalidInputError):
+    code = "stale"
+    status = 401
+
+
 ERROR_CODES: dict[str, type[InvalidInputError]] = {
     cls.code: cls
     for cls in (
@@ -107,5 +113,6 @@ ERROR_CODES: dict[str, type[InvalidInputError]] = {
         UnknownKeyError,
         KeyNotValidError,
         BrokenLinkError,
+        StaleRequestError,
     )
 }

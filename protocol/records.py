@@ -477,6 +477,24 @@ KEY_REVOCATION = RecordType(
     ),
 )
 
+MESSAGE = RecordType(
+    "message",
+    (1, 0),
+    (
+        _str("to_node", 32, required=True, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z"), help="destination node"),
+        _str("to_member", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
+        _str("from_member", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
+        _str("from_name", 120),
+        _str("subject", 140),
+        _str("text", 4000, required=True),
+        _str("about", 97, pattern=REF_PATTERN, help="origin/id of the offer or request answered"),
+    ),
+    help=(
+        "a private message from a member to a member of another coop; never part of a log: seq is always 1, "
+        "prev nil, and it is delivered to `to_node` only, never relayed"
+    ),
+)
+
 RECORD_TYPES: Final[dict[str, RecordType]] = {
     t.name: t
     for t in (
@@ -490,6 +508,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         TOMBSTONE,
         ADMISSION_VOTE,
         KEY_REVOCATION,
+        MESSAGE,
     )
 }
 

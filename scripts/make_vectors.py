@@ -403,6 +403,20 @@ def record_vectors() -> list[dict[str, Any]]:
                 ],
             },
         ),
+        (
+            "a private message answering an offer",
+            "message",
+            [1, 0],
+            {
+                "to_node": "smart",
+                "to_member": "m-karim",
+                "from_member": "m-amelie",
+                "from_name": "Amélie Durand",
+                "subject": "Votre offre de motion design",
+                "text": "Bonjour, je suis disponible en mars.",
+                "about": "smart/o-motion-3w",
+            },
+        ),
         ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
     ]
     invalid: list[tuple[str, str, list[int], Any]] = [
@@ -453,6 +467,90 @@ def record_vectors() -> list[dict[str, Any]]:
     return vectors
 
 
+def request_vectors() -> list[dict[str, Any]]:
+    from protocol.requests import parse_request_headers, request_signing_bytes, sign_request, verify_request
+
+    key = SigningKey.from_seed(SEED_A)
+    ring = Keyring()
+    ring.add("coopaname", KeyInfo(key.verify_key))
+    body = canonical.encode({"after": 41, "origin": "oxalis"})
+    base = {"method": "POST", "path": "/federation/v1/push?origin=oxalis", "origin": "coopaname"}
+    headers = sign_request(key, **base, destination="smart", time=T0, nonce="n0nce-0123456789ab", body=body)
+    signed = request_signing_bytes(
+        **base,
+        destination="smart",
+        kid=key.kid,
+        time=T0,
+        nonce="n0nce-0123456789ab",
+        digest=bytes.fromhex(headers["Bigre-Digest"][8:]),
+    )
+    vectors: list[dict[str, Any]] = [
+        {
+            "description": "a signed push request from coopaname to smart",
+            "seed_hex": SEED_A.hex(),
+            "public_key_hex": key.public_bytes.hex(),
+            **base,
+            "destination": "smart",
+            "time": T0,
+            "nonce": "n0nce-0123456789ab",
+            "body_hex": body.hex(),
+            "headers": headers,
+            "signed_bytes_hex": signed.hex(),
+        }
+    ]
+    cases: list[tuple[str, dict[str, str], str, bytes, int, str]] = [
+        ("body changed", headers, "smart", body + b"\x00", T0, "body_mismatch"),
+        ("sent to another node", headers, "oxalis", body, T0, "malformed"),
+        ("six minutes late", headers, "smart", body, T0 + 360_000, "stale"),
+        ("path changed", {**headers}, "smart", body, T0, "bad_signature"),
+        (
+            "signature header missing",
+            {k: v for k, v in headers.items() if k != "Bigre-Signature"},
+            "smart",
+            body,
+            T0,
+            "malformed",
+        ),
+    ]
+    for description, hdrs, destination, data, now, expected in cases:
+        path = "/federation/v1/push?origin=smart" if description == "path changed" else base["path"]
+
+        def check(
+            hdrs: dict[str, str] = hdrs,
+            destination: str = destination,
+            data: bytes = data,
+            now: int = now,
+            path: str = path,
+        ) -> None:
+            verify_request(
+                parse_request_headers(hdrs),
+                method="POST",
+                path=path,
+                body=data,
+                destination=destination,
+                keys=ring,
+                now=now,
+            )
+
+        code = _error(check)
+        assert code == expected, (description, code)
+        vectors.append(
+            {
+                "description": description,
+                "valid": False,
+                "public_key_hex": key.public_bytes.hex(),
+                "method": "POST",
+                "path": path,
+                "destination": destination,
+                "now": now,
+                "body_hex": data.hex(),
+                "headers": hdrs,
+                "error": code,
+            }
+        )
+    return vectors
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for name, fn in (
@@ -460,6 +558,7 @@ def main() -> None:
         ("envelopes", envelope_vectors),
         ("chains", chain_vectors),
         ("records", record_vectors),
+        ("requests", request_vectors),
     ):
         vectors = fn()
         (OUT / f"{name}.json").write_text(json.dumps(vectors, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from protocol.errors import InvalidInputError, SchemaError
 from protocol.jsonform import from_json
 from protocol.keys import SigningKey, VerifyKey
 from protocol.records import RECORD_TYPES, check_body
+from protocol.requests import parse_request_headers, request_signing_bytes, sign_request, verify_request
 
 VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 
@@ -123,10 +124,57 @@ def test_records(v: dict[str, Any]) -> None:
     assert error_code(check) == (None if v.get("valid", True) else v["error"])
 
 
+@pytest.mark.parametrize("v", load("requests"), ids=ids(load("requests")))
+def test_requests(v: dict[str, Any]) -> None:
+    ring = ring_for(v["public_key_hex"])
+    if v.get("valid", True):
+        key = SigningKey.from_seed(bytes.fromhex(v["seed_hex"]))
+        headers = sign_request(
+            key,
+            method=v["method"],
+            path=v["path"],
+            origin=v["origin"],
+            destination=v["destination"],
+            time=v["time"],
+            nonce=v["nonce"],
+            body=bytes.fromhex(v["body_hex"]),
+        )
+        assert headers == v["headers"]
+        parsed = parse_request_headers(headers)
+        signed = request_signing_bytes(
+            method=v["method"],
+            path=v["path"],
+            origin=parsed.origin,
+            destination=parsed.destination,
+            kid=parsed.kid,
+            time=parsed.time,
+            nonce=parsed.nonce,
+            digest=parsed.digest,
+        )
+        assert signed.hex() == v["signed_bytes_hex"]
+        now, destination, body = v["time"], v["destination"], bytes.fromhex(v["body_hex"])
+    else:
+        now, destination, body = v["now"], v["destination"], bytes.fromhex(v["body_hex"])
+
+    def check() -> None:
+        verify_request(
+            parse_request_headers(v["headers"]),
+            method=v["method"],
+            path=v["path"],
+            body=body,
+            destination=destination,
+            keys=ring,
+            now=now,
+        )
+
+    assert error_code(check) == (None if v.get("valid", True) else v["error"])
+
+
 def test_every_record_type_and_error_code_has_a_vector() -> None:
     covered = {v["type"] for v in load("records") if v.get("valid", True)}
     assert covered == set(RECORD_TYPES)
-    codes = {v["error"] for name in ("canonical", "envelopes", "chains", "records") for v in load(name) if "error" in v}
+    names = ("canonical", "envelopes", "chains", "records", "requests")
+    codes = {v["error"] for name in names for v in load(name) if "error" in v}
     assert {"malformed", "non_canonical", "too_large", "unsupported_version", "schema"} <= codes
     assert {"body_mismatch", "bad_signature", "unknown_key", "broken_link"} <= codes
 
@@ -137,7 +185,7 @@ def test_vectors_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(make_vectors, "OUT", tmp_path)
     make_vectors.main()
-    for name in ("canonical", "envelopes", "chains", "records"):
+    for name in ("canonical", "envelopes", "chains", "records", "requests"):
         assert (tmp_path / f"{name}.json").read_text(encoding="utf-8") == (VECTORS / f"{name}.json").read_text(
             encoding="utf-8"
         ), f"{name}.json differs from what scripts/make_vectors.py produces"
