@@ -1,0 +1,116 @@
+"""The node's web application: ``create_app(config) -> web.Application``.
+
+The composition root: it opens the database (and migrates it), loads the signing key and the reference data,
+builds the services and keeps them under :data:`SERVICES_KEY`. Every resource is opened in a ``cleanup_ctx``
+generator and closed there. Other packages (federation) plug in through ``extensions``: callables that receive
+the application before it starts and may add routes, ``cleanup_ctx`` entries (background tasks) and
+middlewares, and reach the services through ``app[SERVICES_KEY]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .api import ROUTES, error_middleware, openapi_document, viewer_middleware
+from .clock import Clock, system_clock
+from .config import NodeConfig
+from .context import CONFIG_KEY, SERVICES_KEY, NodeServices
+from .publisher import OutboxPeers, Publisher, no_peers
+from .services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from .services.directory import Directory
+from .services.reference import Reference, load_reference
+from .services.things import Things
+from .storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+AppExtension = Callable[[web.Application], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """What tests and the federation layer may change about how a node is assembled."""
+
+    clock: Clock = system_clock
+    hasher: PasswordHasher | None = None
+    throttle: ThrottlePolicy | None = None
+    reference: Reference | None = None
+    outbox_peers: OutboxPeers = no_peers
+
+
+async def open_services(config: NodeConfig, options: NodeOptions = NodeOptions()) -> NodeServices:
+    """Open the database (migrated), load the key, build the services. Close with :func:`close_services`."""
+    key = config.signing_key()
+    db = Database.open(config.database_url)
+    try:
+        await db.migrate()
+        publisher = Publisher(config.name, key, options.clock, options.outbox_peers)
+        async with db.write() as session:
+            await publisher.ensure_head(session)
+        reference = options.reference or load_reference()
+        accounts = Accounts(db, options.clock, hasher=options.hasher, throttle=options.throttle)
+        things = Things(db, publisher, reference, options.clock)
+        directory = Directory(db, publisher, reference, options.clock, accounts, things)
+    except BaseException:
+        await db.close()
+        raise
+    return NodeServices(config, options.clock, key, db, publisher, accounts, things, directory, reference)
+
+
+async def close_services(services: NodeServices) -> None:
+    await services.db.close()
+
+
+def create_app(
+    config: NodeConfig, *, options: NodeOptions = NodeOptions(), extensions: Sequence[AppExtension] = ()
+) -> web.Application:
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[error_middleware, viewer_middleware])
+    app[CONFIG_KEY] = config
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        services = await open_services(config, options)
+        app[SERVICES_KEY] = services
+        log.info("node %s ready (key %s, database %s)", config.name, services.key.kid, services.db.dialect)
+        yield
+        await close_services(services)
+
+    app.cleanup_ctx.append(services_ctx)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    for extension in extensions:
+        extension(app)
+    openapi = openapi_document(config, app)
+
+    async def serve_openapi(_request: web.Request) -> web.Response:
+        return web.json_response(openapi)
+
+    app.router.add_get("/api/v1/openapi.json", serve_openapi, name="openapi")
+    return app
+
+
+def default_extensions() -> list[AppExtension]:
+    """Extensions installed by ``bigre serve``: the federation layer's, once it provides ``federation.app``."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("federation.app") is None:
+        return []
+    module = importlib.import_module("federation.app")
+    extension = getattr(module, "node_extension", None)
+    return [extension] if callable(extension) else []
+
+
+def run(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then close every resource (aiohttp's graceful shutdown)."""
+    app = create_app(config, extensions=default_extensions())
+    host, port = host or config.host, port or config.port
+    log.info("serving node %s on http://%s:%d", config.name, host, port)
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True, shutdown_timeout=10)
+
+
+__all__ = ["CONFIG_KEY", "SERVICES_KEY", "AppExtension", "NodeOptions", "NodeServices", "create_app", "open_services"]

@@ -1,0 +1,314 @@
+"""Importing and exporting the coop's members as CSV.
+
+Columns (a header row is required, UTF-8, ``;`` separates the items of a list cell): ``email`` and
+``display_name`` (required), ``trades`` (ROME codes), ``skills``, ``languages`` (ISO 639), ``town``,
+``postcode``, ``stage``, ``coop_status``, ``bio``, ``available_from``, ``available_until`` (YYYY-MM-DD),
+``days_per_week`` (0-7), ``role`` (member by default, advisor or operator).
+
+Every row is checked first; bad rows are reported with their line number and reasons. Then every good row is
+written in one transaction: all of them or, if anything fails on the way, none. Imported members get an
+invitation token each and the conservative default visibility (nothing leaves the node until they choose).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, TextIO
+
+from sqlalchemy import insert, select
+
+from .context import NodeServices
+from .errors import InvalidInput
+from .publisher import new_record_id
+from .services import profiles
+from .services.accounts import EMAIL_RE, token_hash
+from .services.accounts import new_token as new_secret
+from .storage.models import Account, Invitation, MemberProfile, SearchDocument
+from .storage.search import normalise
+from .viewer import ROLES
+
+log = logging.getLogger(__name__)
+
+COLUMNS: Final = (
+    "email",
+    "display_name",
+    "trades",
+    "skills",
+    "languages",
+    "town",
+    "postcode",
+    "stage",
+    "coop_status",
+    "bio",
+    "available_from",
+    "available_until",
+    "days_per_week",
+    "role",
+)
+REQUIRED: Final = ("email", "display_name")
+BATCH: Final = 500
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    email: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    invitations: list[tuple[str, str]] = field(default_factory=list)  # (email, token)
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class _GoodRow:
+    line: int
+    email: str
+    role: str
+    fields: dict[str, Any]
+
+
+def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs. Unreadable input raises :class:`InvalidInput` naming why."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start})") from exc
+    if "\x00" in text:
+        raise InvalidInput("the file holds NUL bytes: it is not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("the file is empty: a header row is required")
+        header = [h.strip().lower() for h in header]
+        unknown = [h for h in header if h not in COLUMNS]
+        if unknown:
+            raise InvalidInput(
+                f"unknown columns: {', '.join(repr(h) for h in unknown[:10])}; expected some of {', '.join(COLUMNS)}"
+            )
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise InvalidInput(f"missing required columns: {', '.join(missing)}")
+        if len(set(header)) != len(header):
+            raise InvalidInput("a column appears twice in the header")
+        rows: list[tuple[int, dict[str, str]]] = []
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                rows.append((line, {"__error__": f"has {len(values)} cells, the header has {len(header)}"}))
+                continue
+            rows.append((line, dict(zip(header, (v.strip() for v in values), strict=True))))
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: not valid CSV ({exc})") from exc
+    return header, rows
+
+
+def _items(value: str) -> list[str]:
+    return [v.strip() for v in value.split(";") if v.strip()]
+
+
+def check_row(row: dict[str, str], services: NodeServices) -> tuple[_GoodRow | None, list[str]]:
+    reasons: list[str] = []
+    if "__error__" in row:
+        return None, [row["__error__"]]
+    email = row.get("email", "").strip().lower()
+    if not EMAIL_RE.match(email):
+        reasons.append("email: not an e-mail address")
+    role = row.get("role", "").strip() or "member"
+    if role not in ROLES:
+        reasons.append(f"role: must be one of {', '.join(ROLES)}")
+    fields: dict[str, Any] = {"display_name": row.get("display_name", "")}
+    for name in ("trades", "skills", "languages"):
+        if row.get(name):
+            fields[name] = _items(row[name])
+    if row.get("town") or row.get("postcode"):
+        fields["place"] = {"town": row.get("town", ""), "postcode": row.get("postcode", "")}
+    for name in ("stage", "coop_status", "bio"):
+        if row.get(name):
+            fields[name] = row[name]
+    availability: dict[str, Any] = {}
+    for column, key in (("available_from", "from"), ("available_until", "until")):
+        if row.get(column):
+            try:
+                dt.date.fromisoformat(row[column])
+                availability[key] = row[column]
+            except ValueError:
+                reasons.append(f"{column}: not a date YYYY-MM-DD")
+    if availability.get("from") and availability.get("until") and availability["from"] > availability["until"]:
+        reasons.append("available_until: is before available_from")
+    if row.get("days_per_week"):
+        days = row["days_per_week"]
+        if days.isdigit() and 0 <= int(days) <= 7:
+            availability["days_per_week"] = int(days)
+        else:
+            reasons.append("days_per_week: must be an integer from 0 to 7")
+    if availability:
+        fields["availability"] = availability
+    try:
+        checked = profiles.check_fields(fields, services.reference)
+    except InvalidInput as exc:
+        names = {"place": "town/postcode", "availability": "availability"}
+        reasons += [f"{names.get(k, k)}: {v}" for k, v in sorted(exc.fields.items())]
+        checked = {}
+    if reasons:
+        return None, reasons
+    return _GoodRow(0, email, role, {k: v for k, v in checked.items() if v is not None}), []
+
+
+async def import_members(
+    services: NodeServices, data: bytes, *, dry_run: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    """Check every row, then write all good rows in one transaction (or none on any failure)."""
+    _, rows = read_csv(data)
+    report = ImportReport(rows=len(rows), dry_run=dry_run)
+    good: list[_GoodRow] = []
+    first_line: dict[str, int] = {}
+    for i, (line, row) in enumerate(rows, 1):
+        checked, reasons = check_row(row, services)
+        if checked is not None:
+            if checked.email in first_line:
+                reasons = [f"email: duplicate of line {first_line[checked.email]}"]
+            else:
+                first_line[checked.email] = line
+                checked.line = line
+                good.append(checked)
+        if reasons:
+            report.errors.append(RowError(line, row.get("email", ""), tuple(reasons)))
+        if progress and (i % BATCH == 0 or i == len(rows)):
+            progress("checked", i, len(rows))
+    async with services.db.read() as session:
+        existing: set[str] = set()
+        emails = [g.email for g in good]
+        for start in range(0, len(emails), BATCH):
+            chunk = emails[start : start + BATCH]
+            existing.update((await session.scalars(select(Account.email).where(Account.email.in_(chunk)))).all())
+    if existing:
+        for g in good:
+            if g.email in existing:
+                report.errors.append(RowError(g.line, g.email, ("email: an account with this e-mail already exists",)))
+        good = [g for g in good if g.email not in existing]
+    report.errors.sort(key=lambda e: e.line)
+    if dry_run or not good:
+        report.imported = 0 if dry_run else len(good)
+        return report
+    await _write(services, good, report, progress)
+    report.imported = len(good)
+    log.info("imported %d members (%d rows refused)", len(good), len(report.errors))
+    return report
+
+
+async def _write(services: NodeServices, good: list[_GoodRow], report: ImportReport, progress: Progress | None) -> None:
+    now = services.clock()
+    ttl = services.accounts.invitation_ttl_ms
+    origin = services.publisher.origin
+    visibility = profiles.default_visibility()
+    async with services.db.write() as session:
+        for start in range(0, len(good), BATCH):
+            chunk = good[start : start + BATCH]
+            ids = (
+                await session.execute(
+                    insert(Account).returning(Account.id, Account.email),
+                    [
+                        {
+                            "email": g.email,
+                            "display_name": g.fields["display_name"],
+                            "role": g.role,
+                            "password_hash": None,
+                            "created_at": now,
+                            "disabled": False,
+                        }
+                        for g in chunk
+                    ],
+                )
+            ).all()
+            by_email = {email: account_id for account_id, email in ids}
+            profile_rows, invitation_rows, search_rows = [], [], []
+            for g in chunk:
+                account_id = by_email[g.email]
+                record_id = new_record_id()
+                profile_rows.append(
+                    {
+                        "account_id": account_id,
+                        "record_id": record_id,
+                        "data": g.fields,
+                        "visibility": visibility,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                token = new_secret()
+                report.invitations.append((g.email, token))
+                invitation_rows.append(
+                    {
+                        "token_hash": token_hash(token),
+                        "account_id": account_id,
+                        "role": g.role,
+                        "created_at": now,
+                        "expires_at": now + ttl,
+                        "used_at": None,
+                    }
+                )
+                for audience, text in profiles.search_texts(g.fields, visibility, services.reference).items():
+                    content = normalise(text)
+                    if content:
+                        search_rows.append(
+                            {
+                                "kind": "profile",
+                                "origin": origin,
+                                "record_id": record_id,
+                                "audience": audience,
+                                "content": content,
+                            }
+                        )
+            await session.execute(insert(MemberProfile), profile_rows)
+            await session.execute(insert(Invitation), invitation_rows)
+            if search_rows:
+                await session.execute(insert(SearchDocument), search_rows)
+            if progress:
+                progress("imported", min(start + BATCH, len(good)), len(good))
+
+
+def export_members(services_rows: Iterable[tuple[Account, MemberProfile]], out: TextIO) -> int:
+    """Write members as CSV in the import format: account data and the fields visible to the coop (never a
+    field the member keeps private)."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    for account, profile in services_rows:
+        data = profiles.visible_fields(profile.data, profile.visibility, "coop")
+        place = data.get("place") or {}
+        availability = data.get("availability") or {}
+        writer.writerow(
+            [
+                account.email,
+                data.get("display_name", account.display_name),
+                ";".join(t["rome"] for t in data.get("trades", ())),
+                ";".join(data.get("skills", ())),
+                ";".join(data.get("languages", ())),
+                place.get("town", ""),
+                place.get("postcode", ""),
+                data.get("stage", ""),
+                data.get("coop_status", ""),
+                data.get("bio", ""),
+                availability.get("from", ""),
+                availability.get("until", ""),
+                availability.get("days_per_week", ""),
+                account.role,
+            ]
+        )
+        count += 1
+    return count

@@ -1,0 +1,458 @@
+"""What members share with each other: collaboration offers and requests, mentoring, events, help requests and
+their answers. One generic service, parametrised by a :class:`ThingKind` per kind, so the rules are written once:
+
+* anyone logged in may create; only the author may edit; the author or an operator may delete;
+* offers and events have a record-level visibility (``network`` or ``public``): anonymous viewers see only the
+  public ones; mentoring and help are for logged-in members only;
+* every create, edit and delete publishes one signed entry (a tombstone for a delete) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..clock import Clock
+from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from ..publisher import Publisher, canonical_order, new_record_id
+from ..storage.database import Database
+from ..storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
+from ..viewer import Viewer
+from .reference import Reference
+
+log = logging.getLogger(__name__)
+
+ThingModel = type[Offer] | type[Mentoring] | type[Event] | type[HelpRequest] | type[HelpAnswer]
+THING_VISIBILITIES: Final = ("network", "public")
+
+
+@dataclass(frozen=True, slots=True)
+class ThingKind:
+    name: str  # as in URLs: offers, mentoring, events, help-requests
+    record_type: str
+    model: Any
+    inputs: frozenset[str]
+    author_field: str  # the body field naming the author's profile id
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    members_only: bool = False  # anonymous viewers may not see these at all
+    has_visibility: bool = False
+    indexed: bool = False
+    filters: tuple[str, ...] = ("status",)
+
+
+OFFERS: Final = ThingKind(
+    "offers",
+    "offer",
+    Offer,
+    frozenset(
+        {
+            "purpose",
+            "title",
+            "note",
+            "trades",
+            "skills",
+            "place",
+            "remote",
+            "from",
+            "until",
+            "effort_days",
+            "reciprocity",
+            "expires",
+            "status",
+        }
+    ),
+    "author",
+    {"status": "open"},
+    has_visibility=True,
+    indexed=True,
+    filters=("status", "purpose"),
+)
+MENTORING: Final = ThingKind(
+    "mentoring",
+    "mentoring",
+    Mentoring,
+    frozenset({"kind", "topics", "trades", "languages", "cadence", "programme", "note", "status"}),
+    "member",
+    {"status": "open"},
+    members_only=True,
+    filters=("status", "kind"),
+)
+EVENTS: Final = ThingKind(
+    "events",
+    "event",
+    Event,
+    frozenset(
+        {
+            "kind",
+            "title",
+            "description",
+            "start",
+            "end",
+            "place",
+            "online",
+            "url",
+            "seats",
+            "registration",
+            "organiser",
+            "languages",
+            "status",
+        }
+    ),
+    "",
+    {"status": "scheduled", "registration": "open"},
+    has_visibility=True,
+    filters=("status", "kind"),
+)
+HELP_REQUESTS: Final = ThingKind(
+    "help-requests",
+    "help_request",
+    HelpRequest,
+    frozenset({"topic", "text", "urgency", "needed_by", "trades", "status"}),
+    "author",
+    {"status": "open", "urgency": "normal"},
+    members_only=True,
+)
+KINDS: Final = {k.name: k for k in (OFFERS, MENTORING, EVENTS, HELP_REQUESTS)}
+
+
+class Things:
+    def __init__(self, db: Database, publisher: Publisher, reference: Reference, clock: Clock) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.reference = reference
+        self.clock = clock
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    async def list_things(
+        self, kind: ThingKind, viewer: Viewer, *, before: int | None, limit: int, filters: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        self._may_see_kind(kind, viewer)
+        model = kind.model
+        query = select(model).order_by(model.id.desc()).limit(limit + 1)
+        if before is not None:
+            query = query.where(model.id < before)
+        if kind.has_visibility and viewer.anonymous:
+            query = query.where(model.visibility == "public")
+        for name, value in filters.items():
+            if name not in kind.filters:
+                raise InvalidInput.field(name, "is not a filter of this list")
+            if name == "status" and hasattr(model, "status"):
+                query = query.where(model.status == value)
+            else:
+                query = query.where(model.data[name].as_string() == value)
+        async with self.db.read() as session:
+            rows = list((await session.scalars(query)).all())
+            views = [await self._view(session, kind, row, viewer) for row in rows[:limit]]
+        next_before = rows[limit - 1].id if len(rows) > limit else None
+        return views, next_before
+
+    async def get(self, kind: ThingKind, viewer: Viewer, record_id: str) -> dict[str, Any]:
+        self._may_see_kind(kind, viewer)
+        async with self.db.read() as session:
+            row = await self._find(session, kind, record_id, viewer)
+            return await self._view(session, kind, row, viewer)
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    async def create(self, kind: ThingKind, viewer: Viewer, payload: object) -> dict[str, Any]:
+        self._must_be_member(viewer, f"create {kind.name}")
+        data, visibility = self._check(kind, payload, base={**kind.defaults}, replace=True)
+        if kind.author_field:
+            data[kind.author_field] = viewer.member_id
+        if kind is EVENTS and "organiser" not in data and viewer.email:
+            data.setdefault("organiser", viewer.email.split("@", 1)[0][:120])
+        now = self.clock()
+        async with self.db.write() as session:
+            row = kind.model(
+                record_id=new_record_id(), author_id=viewer.account_id, data={}, created_at=now, updated_at=now
+            )
+            self._assign(kind, row, data, visibility or "network")
+            session.add(row)
+            await session.flush()
+            await self._publish(session, kind, row)
+            view = await self._view(session, kind, row, viewer)
+        log.info("%s %s created by account %s", kind.record_type, row.record_id, viewer.account_id)
+        return view
+
+    async def update(self, kind: ThingKind, viewer: Viewer, record_id: str, payload: object) -> dict[str, Any]:
+        self._must_be_member(viewer, f"edit {kind.name}")
+        async with self.db.write() as session:
+            row = await self._find(session, kind, record_id, viewer, for_update=True)
+            if row.author_id != viewer.account_id:
+                log.warning(
+                    "refused edit of %s %s by account %s: not the author",
+                    kind.record_type,
+                    record_id,
+                    viewer.account_id,
+                )
+                raise Forbidden("only the author may edit this")
+            data, visibility = self._check(kind, payload, base=dict(row.data), replace=False)
+            self._assign(kind, row, data, str(visibility or getattr(row, "visibility", "network")))
+            row.updated_at = self.clock()
+            await self._publish(session, kind, row)
+            return await self._view(session, kind, row, viewer)
+
+    async def delete(self, kind: ThingKind, viewer: Viewer, record_id: str) -> None:
+        self._must_be_member(viewer, f"delete {kind.name}")
+        async with self.db.write() as session:
+            row = await self._find(session, kind, record_id, viewer, for_update=True)
+            if row.author_id != viewer.account_id and not viewer.is_operator:
+                log.warning("refused deletion of %s %s by account %s", kind.record_type, record_id, viewer.account_id)
+                raise Forbidden("only the author or an operator may delete this")
+            await self.delete_row(session, kind, row, "deleted")
+        log.info("%s %s deleted by account %s", kind.record_type, record_id, viewer.account_id)
+
+    async def delete_row(self, session: AsyncSession, kind: ThingKind, row: Any, reason: str) -> None:
+        if kind is HELP_REQUESTS:
+            answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.request_id == row.id))).all()
+            for answer in answers:
+                await self.publisher.tombstone(
+                    session, target_type="help_answer", record_id=answer.record_id, reason=reason
+                )
+        await self.publisher.tombstone(session, target_type=kind.record_type, record_id=row.record_id, reason=reason)
+        await session.delete(row)
+        await session.flush()
+
+    async def erase_author(self, session: AsyncSession, account_id: int) -> int:
+        """Delete everything an account authored, publishing ``erased`` tombstones. Returns how many things."""
+        count = 0
+        answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.author_id == account_id))).all()
+        for answer in answers:
+            await self.publisher.tombstone(
+                session, target_type="help_answer", record_id=answer.record_id, reason="erased"
+            )
+            await session.delete(answer)
+            count += 1
+        for kind in KINDS.values():
+            rows = (await session.scalars(select(kind.model).where(kind.model.author_id == account_id))).all()
+            for row in rows:
+                await self.delete_row(session, kind, row, "erased")
+                count += 1
+        return count
+
+    # ------------------------------------------------------------------------------------------- events
+
+    async def register(self, viewer: Viewer, record_id: str) -> dict[str, Any]:
+        """Take a seat at an event; never more registrations than seats, whatever the concurrency."""
+        self._must_be_member(viewer, "register")
+        async with self.db.write() as session:
+            event = await self._find(session, EVENTS, record_id, viewer, for_update=True)  # locks the event row
+            if event.data.get("status") == "cancelled" or event.data.get("registration") != "open":
+                raise Conflict("registration for this event is not open")
+            already = await session.scalar(
+                select(EventRegistration.id).where(
+                    EventRegistration.event_id == event.id, EventRegistration.account_id == viewer.account_id
+                )
+            )
+            if already is not None:
+                raise Conflict("you are already registered")
+            if event.seats is not None:
+                taken = await session.scalar(
+                    select(func.count()).select_from(EventRegistration).where(EventRegistration.event_id == event.id)
+                )
+                if (taken or 0) >= event.seats:
+                    log.info("registration to event %s refused: full (%d seats)", record_id, event.seats)
+                    raise Conflict("this event is full")
+            session.add(EventRegistration(event_id=event.id, account_id=viewer.account_id, created_at=self.clock()))
+            await session.flush()
+            return await self._view(session, EVENTS, event, viewer)
+
+    async def unregister(self, viewer: Viewer, record_id: str) -> dict[str, Any]:
+        self._must_be_member(viewer, "unregister")
+        async with self.db.write() as session:
+            event = await self._find(session, EVENTS, record_id, viewer, for_update=True)
+            result = await session.execute(
+                delete(EventRegistration).where(
+                    EventRegistration.event_id == event.id, EventRegistration.account_id == viewer.account_id
+                )
+            )
+            if not getattr(result, "rowcount", 0):
+                raise NotFound("you are not registered for this event")
+            return await self._view(session, EVENTS, event, viewer)
+
+    # --------------------------------------------------------------------------------------------- help
+
+    async def answer(self, viewer: Viewer, request_id: str, payload: object) -> dict[str, Any]:
+        self._must_be_member(viewer, "answer a help request")
+        if not isinstance(payload, dict) or set(payload) - {"text"}:
+            raise InvalidInput.field("body", 'expected {"text": ...}')
+        text = payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput.field("text", "is required")
+        now = self.clock()
+        async with self.db.write() as session:
+            request = await self._find(session, HELP_REQUESTS, request_id, viewer)
+            if request.status == "closed":
+                raise Conflict("this help request is closed")
+            body = {
+                "request": f"{self.publisher.origin}/{request.record_id}",
+                "text": text.strip(),
+                "author": viewer.member_id,
+            }
+            answer = HelpAnswer(
+                record_id=new_record_id(),
+                author_id=viewer.account_id,
+                request_id=request.id,
+                data=body,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(answer)
+            await session.flush()
+            await self.publisher.publish(
+                session, type="help_answer", record_id=answer.record_id, body=body, created=now
+            )
+            return _answer_view(answer)
+
+    async def answers(self, viewer: Viewer, request_id: str) -> list[dict[str, Any]]:
+        self._may_see_kind(HELP_REQUESTS, viewer)
+        async with self.db.read() as session:
+            request = await self._find(session, HELP_REQUESTS, request_id, viewer)
+            rows = (
+                await session.scalars(
+                    select(HelpAnswer).where(HelpAnswer.request_id == request.id).order_by(HelpAnswer.id)
+                )
+            ).all()
+        return [_answer_view(a) for a in rows]
+
+    async def delete_answer(self, viewer: Viewer, request_id: str, answer_id: str) -> None:
+        self._must_be_member(viewer, "delete an answer")
+        async with self.db.write() as session:
+            request = await self._find(session, HELP_REQUESTS, request_id, viewer)
+            answer = await session.scalar(
+                select(HelpAnswer).where(HelpAnswer.record_id == answer_id, HelpAnswer.request_id == request.id)
+            )
+            if answer is None:
+                raise NotFound(f"no answer {answer_id}")
+            if answer.author_id != viewer.account_id and not viewer.is_operator:
+                log.warning("refused deletion of answer %s by account %s", answer_id, viewer.account_id)
+                raise Forbidden("only the author or an operator may delete this")
+            await self.publisher.tombstone(session, target_type="help_answer", record_id=answer.record_id)
+            await session.delete(answer)
+
+    # ----------------------------------------------------------------------------------------- helpers
+
+    def _may_see_kind(self, kind: ThingKind, viewer: Viewer) -> None:
+        if kind.members_only and viewer.anonymous:
+            log.info("refused anonymous read of %s", kind.name)
+            raise NotAuthenticated(f"log in to see {kind.name}")
+
+    def _must_be_member(self, viewer: Viewer, action: str) -> None:
+        if viewer.anonymous:
+            log.info("refused anonymous attempt to %s", action)
+            raise NotAuthenticated(f"log in to {action}")
+
+    async def _find(
+        self, session: AsyncSession, kind: ThingKind, record_id: str, viewer: Viewer, for_update: bool = False
+    ) -> Any:
+        query = select(kind.model).where(kind.model.record_id == record_id)
+        if for_update:
+            query = query.with_for_update()
+        row = await session.scalar(query)
+        if row is None or (kind.has_visibility and viewer.anonymous and row.visibility != "public"):
+            raise NotFound(f"no {kind.record_type} {record_id}")
+        return row
+
+    def _check(
+        self, kind: ThingKind, payload: object, *, base: dict[str, Any], replace: bool
+    ) -> tuple[dict[str, Any], str | None]:
+        if not isinstance(payload, dict):
+            raise InvalidInput.field("body", "must be a JSON object")
+        errors: dict[str, str] = {}
+        visibility = payload.get("visibility")
+        if visibility is not None and (not kind.has_visibility or visibility not in THING_VISIBILITIES):
+            errors["visibility"] = (
+                f"must be one of {', '.join(THING_VISIBILITIES)}" if kind.has_visibility else "unknown field"
+            )
+        data = dict(base)
+        for name, value in payload.items():
+            if name == "visibility":
+                continue
+            if name not in kind.inputs:
+                errors[name] = "unknown field"
+                continue
+            try:
+                if value is None or value == [] or value == "":
+                    data.pop(name, None)
+                elif name == "trades":
+                    values = value if isinstance(value, list) else [value]
+                    data[name] = list({t["rome"]: t for t in (self.reference.trade(v) for v in values)}.values())
+                elif name == "place":
+                    data[name] = self.reference.place(value)
+                else:
+                    data[name] = value
+            except InvalidInput as exc:
+                errors.update(exc.fields)
+        if errors:
+            raise InvalidInput("invalid input: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())), errors)
+        return canonical_order(data), visibility
+
+    def _assign(self, kind: ThingKind, row: Any, data: dict[str, Any], visibility: str) -> None:
+        row.data = data
+        if kind.has_visibility:
+            row.visibility = visibility
+        if hasattr(row, "status") and "status" in data:
+            row.status = data["status"]
+        if kind is EVENTS:
+            row.seats = data.get("seats")
+            start = data.get("start")
+            row.start = start if isinstance(start, int) else 0
+
+    async def _publish(self, session: AsyncSession, kind: ThingKind, row: Any) -> None:
+        body = dict(row.data)
+        texts = None
+        if kind.indexed:
+            text = self._text(body)
+            texts = {"network": text, "coop": text, "public": text if row.visibility == "public" else ""}
+        await self.publisher.publish(
+            session,
+            type=kind.record_type,
+            record_id=row.record_id,
+            body=body,
+            created=row.created_at,
+            search_texts=texts,
+        )
+
+    def _text(self, body: Mapping[str, Any]) -> str:
+        parts = [str(body.get(k, "")) for k in ("title", "note", "purpose")]
+        parts += [self.reference.trade_text(t["rome"]) for t in body.get("trades", ()) if "rome" in t]
+        parts += [str(s) for s in body.get("skills", ())]
+        place = body.get("place") or {}
+        parts += [str(place.get(k, "")) for k in ("town", "postcode", "departement", "region")]
+        return " ".join(p for p in parts if p)
+
+    async def _view(self, session: AsyncSession, kind: ThingKind, row: Any, viewer: Viewer) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": row.record_id,
+            **row.data,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "mine": row.author_id == viewer.account_id,
+        }
+        if kind.has_visibility:
+            view["visibility"] = row.visibility
+        if kind is EVENTS:
+            taken = await session.scalar(
+                select(func.count()).select_from(EventRegistration).where(EventRegistration.event_id == row.id)
+            )
+            view["registered"] = int(taken or 0)
+            view["seats_left"] = None if row.seats is None else max(0, row.seats - int(taken or 0))
+            if not viewer.anonymous:
+                view["me_registered"] = (
+                    await session.scalar(
+                        select(EventRegistration.id).where(
+                            EventRegistration.event_id == row.id, EventRegistration.account_id == viewer.account_id
+                        )
+                    )
+                ) is not None
+        return view
+
+
+def _answer_view(answer: HelpAnswer) -> dict[str, Any]:
+    return {"id": answer.record_id, **answer.data, "created_at": answer.created_at}

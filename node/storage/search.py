@@ -1,0 +1,118 @@
+"""Full-text search over profiles and offers, the same on SQLite (FTS5) and PostgreSQL (tsvector + GIN).
+
+Text is normalised here before it is stored or searched (Unicode NFKD, accents and case dropped, anything but
+letters and digits turned into spaces), so "Menuisière" finds "menuisiere" on both backends. Each record is
+indexed once per *audience*: ``public`` (what anyone may read), ``network`` (what member nodes may read),
+``coop`` (what members of this coop may read). A search names the audiences the viewer belongs to, so a match
+can never come from a field the viewer may not read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import SearchDocument
+
+AUDIENCES: Final = ("public", "network", "coop")
+MAX_QUERY_TERMS: Final = 8
+_NON_WORD: Final = re.compile(r"[^0-9a-z]+")
+
+
+def normalise(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", stripped).strip()
+
+
+def terms(query: str) -> list[str]:
+    """The words of a query, normalised, at most :data:`MAX_QUERY_TERMS` of them."""
+    return [t for t in normalise(query).split() if t][:MAX_QUERY_TERMS]
+
+
+def flatten(value: object) -> Iterable[str]:
+    """Every string and number in a JSON-like value, for indexing."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from flatten(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from flatten(item)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    kind: str
+    origin: str
+    record_id: str
+
+
+async def index_record(session: AsyncSession, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
+    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed."""
+    await unindex_record(session, origin, record_id)
+    rows = [
+        {"kind": kind, "origin": origin, "record_id": record_id, "audience": audience, "content": content}
+        for audience, content in ((a, normalise(t)) for a, t in texts.items())
+        if content
+    ]
+    if rows:
+        await session.execute(insert(SearchDocument), rows)
+
+
+async def unindex_record(session: AsyncSession, origin: str, record_id: str) -> None:
+    await session.execute(
+        delete(SearchDocument).where(SearchDocument.origin == origin, SearchDocument.record_id == record_id)
+    )
+
+
+async def search(
+    session: AsyncSession,
+    query: str,
+    audiences: Sequence[str],
+    *,
+    kinds: Sequence[str] = (),
+    limit: int = 20,
+    offset: int = 0,
+) -> list[SearchHit]:
+    """Records whose text for one of ``audiences`` holds every word of ``query`` (as a prefix), best first."""
+    words = terms(query)
+    if not words or not audiences:
+        return []
+    params: dict[str, object] = {"limit": limit, "offset": offset, "audiences": list(audiences)}
+    params["kinds"] = list(kinds) if kinds else ["profile", "offer", "event", "mentoring", "help_request"]
+    if session.get_bind().dialect.name == "sqlite":
+        params["match"] = " AND ".join(f'"{w}"*' for w in words)
+        sql = _SQLITE_SEARCH
+    else:
+        params["match"] = " & ".join(f"{w}:*" for w in words)
+        sql = _POSTGRES_SEARCH
+    result = await session.execute(sql, params)
+    return [SearchHit(kind, origin, record_id) for kind, origin, record_id, _ in result.all()]
+
+
+_SQLITE_SEARCH: Final = text(
+    "SELECT d.kind, d.origin, d.record_id, MIN(f.rank) AS score FROM search_fts f "
+    "JOIN search_documents d ON d.id = f.rowid "
+    "WHERE search_fts MATCH :match AND d.audience IN :audiences AND d.kind IN :kinds "
+    "GROUP BY d.kind, d.origin, d.record_id ORDER BY score, d.origin, d.record_id "
+    "LIMIT :limit OFFSET :offset"
+).bindparams(bindparam("audiences", expanding=True), bindparam("kinds", expanding=True))
+_POSTGRES_SEARCH: Final = text(
+    "SELECT d.kind, d.origin, d.record_id, MAX(ts_rank(d.tsv, q)) AS score "
+    "FROM search_documents d, to_tsquery('simple', :match) q "
+    "WHERE d.tsv @@ q AND d.audience IN :audiences AND d.kind IN :kinds "
+    "GROUP BY d.kind, d.origin, d.record_id ORDER BY score DESC, d.origin, d.record_id "
+    "LIMIT :limit OFFSET :offset"
+).bindparams(bindparam("audiences", expanding=True), bindparam("kinds", expanding=True))
