@@ -1,0 +1,127 @@
+"""What federation needs from storage, as small interfaces the node implements (and tests fake in memory).
+
+Keeping these narrow is what lets ``federation`` be tested without a database and lets the node change its
+schema freely: replication needs a log it can read and extend atomically, peers with health, a durable outbox
+and an inbox, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from protocol import Record
+
+MEMBER, SUSPENDED, LEFT = "member", "suspended", "left"
+
+
+@dataclass(slots=True)
+class PeerKey:
+    public_key: bytes
+    not_before: int = 0
+    not_after: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(slots=True)
+class Peer:
+    """A node of the network. ``direct`` peers are the ones this node talks to; others are known origins."""
+
+    name: str
+    url: str
+    status: str = MEMBER
+    keys: list[PeerKey] = field(default_factory=list)
+    direct: bool = True
+    display_name: str = ""
+
+
+@dataclass(slots=True)
+class PeerHealth:
+    name: str
+    url: str
+    status: str
+    last_success: int | None
+    last_error: str | None
+    last_error_at: int | None
+    queue_depth: int
+    lag: int  # entries of any origin the peer has and we do not (at the last look), or -1 if unknown
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    id: int
+    peer: str
+    kind: str  # "entry": payload is canonical [origin, seq]; "message": payload is the message entry
+    payload: bytes
+    attempts: int
+
+
+@dataclass(slots=True)
+class Fork:
+    origin: str
+    seq: int
+    ours: bytes  # both entries, encoded: the evidence
+    theirs: bytes
+    reported_by: str
+    at: int
+
+
+class LogPort(Protocol):
+    async def heads(self) -> dict[str, tuple[int, bytes]]:
+        """Per origin, (seq, entry hash) of the highest entry held with all earlier ones."""
+        ...
+
+    async def read(self, origin: str, after: int, limit: int) -> list[bytes]:
+        """Encoded entries of ``origin`` with seq > after, in order."""
+        ...
+
+    async def entry(self, origin: str, seq: int) -> bytes | None: ...
+
+    async def store_run(self, records: Sequence[Record], received_at: int) -> None:
+        """Store a verified run that continues the origin's head exactly, atomically (all or nothing)."""
+        ...
+
+    async def note_fork(self, fork: Fork) -> None: ...
+
+
+class PeerPort(Protocol):
+    async def list_peers(self) -> list[Peer]: ...
+
+    async def save_peer(self, peer: Peer) -> None: ...
+
+    async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None: ...
+
+    async def health(self) -> list[PeerHealth]: ...
+
+
+class OutboxPort(Protocol):
+    async def due(self, peer: str, now: int, limit: int) -> list[OutboxItem]: ...
+
+    async def next_due(self, peer: str) -> int | None:
+        """When the earliest pending item of ``peer`` may be tried, or None when its queue is empty."""
+        ...
+
+    async def done(self, ids: Sequence[int]) -> None: ...
+
+    async def failed(self, ids: Sequence[int], *, next_attempt_at: int, error: str) -> None: ...
+
+    async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None: ...
+
+
+class InboxPort(Protocol):
+    async def deliver(self, record: Record, received_at: int) -> bool:
+        """Store a private message for its recipient; False when it was already delivered (idempotent)."""
+        ...
+
+
+class InvitationPort(Protocol):
+    async def consume(self, token_hash: bytes, now: int) -> bool:
+        """Mark an invitation used; False when unknown, used or expired."""
+        ...
+
+
+class NodeDocumentPort(Protocol):
+    async def own_document(self) -> bytes:
+        """This node's newest ``node`` entry, encoded."""
+        ...

@@ -1,0 +1,198 @@
+"""Replication: take in runs of entries from peers, verified against their origin's keys, and apply them.
+
+The same path serves a pull (anti-entropy: compare heads, page through what is missing) and a push (a peer sends
+its new entries). A run is applied only if it continues this node's head for that origin exactly: entries we
+already hold are checked for equality and skipped (idempotence: duplicates and replays change nothing), a run
+that starts past our head is a gap and is never skipped over (the caller pulls the missing part), and an entry
+that differs from the one we hold at the same seq is a **fork**: kept out, recorded with both entries as evidence,
+and logged for the operator. One lock per origin serialises applies, so a push and a pull of the same origin
+cannot interleave.
+
+Runs are verified with one signature per segment (``protocol.verify_chain``); a run is cut after each entry
+that changes trust (a node document or a key revocation) so that later entries are checked against the keys in
+force after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from protocol import (
+    Entry,
+    InvalidInputError,
+    MalformedError,
+    Record,
+    check_body,
+    decode_entry,
+    verify,
+    verify_chain,
+)
+
+from .errors import ForkError, PeerUnavailableError
+from .ports import Fork, LogPort, Peer, PeerPort
+from .transport import PeerClient
+from .trust import TRUST_TYPES, TrustStore
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    head: int
+    applied: int
+    gap: bool = False
+
+
+class Replicator:
+    def __init__(
+        self,
+        store: LogPort,
+        peers: PeerPort,
+        trust: TrustStore,
+        client: PeerClient,
+        clock: Callable[[], int],
+        page: int = PAGE,
+    ) -> None:
+        self.store = store
+        self.peers = peers
+        self.trust = trust
+        self.client = client
+        self.clock = clock
+        self.page = page
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._blocked: set[tuple[str, str]] = set()  # (origin, peer) pairs that showed us a fork
+
+    # ------------------------------------------------------------------------------------------------ pull
+
+    async def sync_from(self, peer: Peer) -> int:
+        """Pull from ``peer`` everything it holds that we lack; the number of entries applied."""
+        theirs = await self.client.heads(peer)
+        ours = await self.store.heads()
+        applied = 0
+        lag = 0
+        for origin, (their_seq, their_hash) in sorted(theirs.items()):
+            if origin == self.trust.self_name or not self.trust.accepts_records_from(origin):
+                continue
+            if (origin, peer.name) in self._blocked:
+                continue
+            our_seq, our_hash = ours.get(origin, (0, b""))
+            if their_seq == our_seq and their_hash != our_hash and our_seq > 0:
+                await self._report_fork(origin, our_seq, peer, None)
+                continue
+            while our_seq < their_seq:
+                blobs = await self.client.log(peer, origin, our_seq, self.page)
+                if not blobs:
+                    break
+                try:
+                    result = await self.apply(origin, blobs, source=peer)
+                except ForkError:
+                    break
+                except InvalidInputError as exc:
+                    log.warning("refused a page of %s from %s after seq %d: %s", origin, peer.name, our_seq, exc)
+                    raise PeerUnavailableError(f"{peer.name} sent invalid entries of {origin}: {exc}") from exc
+                applied += result.applied
+                if result.head <= our_seq:
+                    break  # no progress (e.g. only a gap): stop rather than loop
+                our_seq = result.head
+            lag += max(0, their_seq - our_seq)
+        await self.peers.record_contact(peer.name, at=self.clock(), error=None, lag=lag)
+        if applied:
+            log.info("pulled %d entries from %s", applied, peer.name)
+        return applied
+
+    # ----------------------------------------------------------------------------------------------- apply
+
+    async def apply(self, origin: str, blobs: list[bytes], source: Peer) -> ApplyResult:
+        """Verify and store a run of ``origin`` received from ``source`` (a push or a pulled page)."""
+        entries = [decode_entry(b) for b in blobs]
+        if not entries:
+            head = (await self.store.heads()).get(origin, (0, b""))[0]
+            return ApplyResult(head, 0)
+        for e in entries:
+            if e.header.origin != origin:
+                raise MalformedError(f"an entry of {e.header.origin} in a run of {origin}")
+        if not self.trust.accepts_records_from(origin):
+            raise MalformedError(f"records of {origin} are not accepted (unknown, suspended or left)")
+        async with self._locks[origin]:
+            head_seq, head_hash = (await self.store.heads()).get(origin, (0, b""))
+            # Skip what we hold, after checking it is the same entry: anything else is a fork.
+            fresh: list[Entry] = []
+            for e in entries:
+                if e.header.seq <= head_seq:
+                    ours = await self.store.entry(origin, e.header.seq)
+                    if ours is not None and decode_entry(ours).hash != e.hash:
+                        await self._report_fork(origin, e.header.seq, source, e)
+                    continue
+                fresh.append(e)
+            if not fresh:
+                return ApplyResult(head_seq, 0)
+            if fresh[0].header.seq != head_seq + 1:
+                log.info(
+                    "gap in %s from %s: we hold up to %d, run starts at %d",
+                    origin,
+                    source.name,
+                    head_seq,
+                    fresh[0].header.seq,
+                )
+                return ApplyResult(head_seq, 0, gap=True)
+            if head_seq > 0 and fresh[0].header.prev != head_hash:
+                await self._report_fork(origin, head_seq, source, None)
+            after = (head_seq, head_hash) if head_seq > 0 else None
+            applied = 0
+            for segment in _segments(fresh):
+                verify_chain(segment, self.trust, after)
+                records = [Record(e, check_body(e)) for e in segment]
+                await self.store.store_run(records, self.clock())
+                for record in records:
+                    if record.type in TRUST_TYPES:
+                        changed = self.trust.apply(record)
+                        if changed is not None:
+                            await self.peers.save_peer(changed)
+                applied += len(records)
+                after = (segment[-1].header.seq, segment[-1].hash)
+            assert after is not None
+            return ApplyResult(after[0], applied)
+
+    async def _report_fork(self, origin: str, seq: int, source: Peer, theirs: Entry | None) -> None:
+        ours = await self.store.entry(origin, seq)
+        if theirs is None:
+            pages = await self.client.log(source, origin, seq - 1, 1)
+            if not pages:
+                return
+            theirs = decode_entry(pages[0])
+        if ours is None or decode_entry(ours).hash == theirs.hash:
+            return
+        # Evidence only counts if the origin really signed both.
+        try:
+            verify(theirs, self.trust)
+        except InvalidInputError as exc:
+            log.warning("%s sent a forged entry %s/%d: %s", source.name, origin, seq, exc)
+            raise ForkError(origin, seq, decode_entry(ours).hash, theirs.hash) from exc
+        fork = Fork(origin, seq, ours, theirs.encode(), source.name, self.clock())
+        await self.store.note_fork(fork)
+        self._blocked.add((origin, source.name))
+        log.error(
+            "FORK: origin %s signed two entries for seq %d (ours %s, %s's %s); kept ours, refused theirs",
+            origin,
+            seq,
+            decode_entry(ours).hash.hex()[:16],
+            source.name,
+            theirs.hash.hex()[:16],
+        )
+        raise ForkError(origin, seq, decode_entry(ours).hash, theirs.hash)
+
+
+def _segments(entries: list[Entry]) -> list[list[Entry]]:
+    """Cut after each trust-changing entry, so the keys it brings apply to what follows."""
+    segments: list[list[Entry]] = [[]]
+    for e in entries:
+        segments[-1].append(e)
+        if e.header.type in TRUST_TYPES:
+            segments.append([])
+    return [s for s in segments if s]

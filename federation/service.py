@@ -1,0 +1,342 @@
+"""The federation of one node: its routes, its delivery loops and its scheduled anti-entropy, wired together.
+
+The node builds one :class:`FederationService` from its stores (the ports), adds :meth:`routes` to its
+application and calls :meth:`start` / :meth:`stop` from a ``cleanup_ctx``. After committing a change that
+enqueued outbox items it calls :meth:`notify`, which wakes the delivery loops at once: that is what keeps the
+time until an update is visible on the other nodes in the tens of milliseconds, while the scheduled pull makes
+delivery certain whatever push missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from protocol import (
+    InvalidInputError,
+    KeyInfo,
+    Keyring,
+    MalformedError,
+    Record,
+    SigningKey,
+    VerifyKey,
+    canonical,
+    check_body,
+    decode_entry,
+    key_id,
+    verify,
+)
+
+from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError
+from .outbox import Deliverer
+from .ports import (
+    MEMBER,
+    InboxPort,
+    InvitationPort,
+    LogPort,
+    NodeDocumentPort,
+    OutboxPort,
+    Peer,
+    PeerKey,
+    PeerPort,
+)
+from .replication import PAGE, Replicator
+from .transport import CONTENT_TYPE, MAX_BODY, PeerClient, ReplayGuard, authenticate, refusal, wall_clock_ms
+from .trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+
+class FederationService:
+    def __init__(
+        self,
+        *,
+        name: str,
+        key: Callable[[], SigningKey],
+        log_store: LogPort,
+        peers: PeerPort,
+        outbox: OutboxPort,
+        inbox: InboxPort,
+        invitations: InvitationPort,
+        documents: NodeDocumentPort,
+        clock: Callable[[], int] = wall_clock_ms,
+        rng: random.Random | None = None,
+        anti_entropy_seconds: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.log_store = log_store
+        self.peers = peers
+        self.outbox = outbox
+        self.inbox = inbox
+        self.invitations = invitations
+        self.documents = documents
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.anti_entropy_seconds = anti_entropy_seconds
+        self.trust = TrustStore(name)
+        self.replay = ReplayGuard()
+        self._session: aiohttp.ClientSession | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.client: PeerClient
+        self.replicator: Replicator
+        self.deliverer: Deliverer
+
+    # ------------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self.client = PeerClient(self._session, self.key, self.name, self.clock)
+        self.replicator = Replicator(self.log_store, self.peers, self.trust, self.client, self.clock)
+        self.deliverer = Deliverer(
+            self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
+        )
+        await self.reload_peers()
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.add_job(
+            self.anti_entropy,
+            "interval",
+            seconds=self.anti_entropy_seconds,
+            jitter=max(1, int(self.anti_entropy_seconds / 5)),
+            max_instances=1,
+            coalesce=True,
+            id="anti-entropy",
+        )
+        self._scheduler.start()
+        self.spawn(self.anti_entropy())
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        await self.deliverer.stop()
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._session is not None:
+            await self._session.close()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def reload_peers(self) -> None:
+        self.trust.load(await self.peers.list_peers())
+        self.deliverer.refresh()
+
+    def notify(self) -> None:
+        """New outbox items were committed: deliver now."""
+        self.deliverer.wake()
+
+    async def anti_entropy(self) -> None:
+        """Pull from every direct peer; record each peer's health. Never raises."""
+        for peer in self.trust.direct_members():
+            try:
+                await self.replicator.sync_from(peer)
+            except PeerUnavailableError as exc:
+                log.warning("sync from %s failed: %s", peer.name, exc)
+                await self.peers.record_contact(peer.name, at=self.clock(), error=str(exc))
+            except Exception as exc:
+                log.exception("sync from %s failed unexpectedly", peer.name)
+                await self.peers.record_contact(peer.name, at=self.clock(), error=f"internal: {exc}")
+
+    # ----------------------------------------------------------------------------------------------- routes
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/.well-known/bigre/node", self.handle_node_document),
+            web.get("/federation/v1/heads", self.handle_heads),
+            web.get("/federation/v1/log/{origin}", self.handle_log),
+            web.post("/federation/v1/push", self.handle_push),
+            web.post("/federation/v1/messages", self.handle_message),
+            web.post("/federation/v1/join", self.handle_join),
+        ]
+
+    async def _authenticated(self, request: web.Request) -> tuple[Peer, bytes]:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise _TooLarge()
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise _TooLarge()
+        peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock())
+        return peer, body
+
+    async def handle_node_document(self, request: web.Request) -> web.Response:
+        return web.Response(body=await self.documents.own_document(), content_type=CONTENT_TYPE)
+
+    async def handle_heads(self, request: web.Request) -> web.Response:
+        try:
+            await self._authenticated(request)
+        except (InvalidInputError, PeerRefusedError) as exc:
+            return refusal(exc, request)
+        heads = await self.log_store.heads()
+        return _msgpack({origin: [seq, h] for origin, (seq, h) in heads.items()})
+
+    async def handle_log(self, request: web.Request) -> web.Response:
+        try:
+            await self._authenticated(request)
+            after = _query_int(request, "after", 0)
+            limit = min(_query_int(request, "limit", PAGE), PAGE)
+        except (InvalidInputError, PeerRefusedError) as exc:
+            return refusal(exc, request)
+        blobs = await self.log_store.read(request.match_info["origin"], after, limit)
+        return _msgpack(blobs)
+
+    async def handle_push(self, request: web.Request) -> web.Response:
+        try:
+            peer, body = await self._authenticated(request)
+            value = canonical.decode(body, canonical.Limits(max_bin=MAX_BODY))
+            if not isinstance(value, list) or not value or not all(isinstance(b, bytes) for b in value):
+                raise MalformedError("a push is a non-empty array of entries")
+            first = decode_entry(value[0])  # type: ignore[arg-type]
+            result = await self.replicator.apply(first.header.origin, value, source=peer)  # type: ignore[arg-type]
+        except (InvalidInputError, PeerRefusedError) as exc:
+            return refusal(exc, request)
+        except ForkError as exc:
+            return web.json_response({"error": {"code": "fork", "message": str(exc)}}, status=409)
+        if result.gap:
+            log.info(
+                "push from %s left a gap in %s; it will fill from our head %d",
+                peer.name,
+                first.header.origin,
+                result.head,
+            )
+        return _msgpack({"head": result.head})
+
+    async def handle_message(self, request: web.Request) -> web.Response:
+        try:
+            peer, body = await self._authenticated(request)
+            blob = canonical.decode(body)
+            if not isinstance(blob, bytes):
+                raise MalformedError("a message request carries one entry")
+            entry = decode_entry(blob)
+            if entry.header.type != "message" or entry.header.origin != peer.name:
+                raise MalformedError("a message must be a 'message' entry from the sending node")
+            verify(entry, self.trust)
+            record_body = check_body(entry)
+            if record_body is None or record_body.get("to_node") != self.name:
+                raise MalformedError(f"message is not addressed to {self.name}")
+            fresh = await self.inbox.deliver(Record(entry, record_body), self.clock())
+        except (InvalidInputError, PeerRefusedError) as exc:
+            return refusal(exc, request)
+        except LookupError as exc:  # the inbox does not know the recipient
+            log.warning("message from %s refused: %s", request.headers.get("Bigre-Origin"), exc)
+            return web.json_response({"error": {"code": "unknown_recipient", "message": str(exc)}}, status=404)
+        return _msgpack({"delivered": fresh})
+
+    async def handle_join(self, request: web.Request) -> web.Response:
+        """An invited node presents its token and its self-signed node document; we answer with ours."""
+        try:
+            body = await request.content.read(MAX_BODY + 1)
+            value = canonical.decode(body[:MAX_BODY])
+            if not isinstance(value, dict) or not isinstance(value.get("token"), str):
+                raise MalformedError("a join request is {'node': <entry>, 'token': <string>}")
+            peer = peer_from_document(value.get("node"))
+            token = value["token"]
+            assert isinstance(token, str)
+            existing = self.trust.peer(peer.name)
+            if existing is not None and existing.status == MEMBER and peer.name != self.name:
+                known = {key_id(k.public_key) for k in existing.keys}
+                if not known & {key_id(k.public_key) for k in peer.keys}:
+                    raise InvitationError(f"{peer.name} is already a peer with other keys")
+            if peer.name == self.name:
+                raise InvitationError("a node cannot join itself")
+            if not await self.invitations.consume(hashlib.sha256(token.encode()).digest(), self.clock()):
+                raise InvitationError("unknown, used or expired invitation")
+        except InvalidInputError as exc:
+            return refusal(exc, request)
+        except InvitationError as exc:
+            log.warning("join refused (%s): %s", request.remote, exc)
+            return web.json_response({"error": {"code": exc.code, "message": str(exc)}}, status=exc.status)
+        await self.peers.save_peer(peer)
+        await self.reload_peers()
+        self.spawn(self.anti_entropy())
+        log.info("%s (%s) joined as a peer", peer.name, peer.url)
+        return _msgpack({"node": await self.documents.own_document()})
+
+    async def join(self, url: str, token: str) -> Peer:
+        """Our side of an invitation: present our document, store theirs."""
+        assert self._session is not None
+        payload = canonical.encode({"node": await self.documents.own_document(), "token": token})
+        try:
+            async with self._session.post(
+                url.rstrip("/") + "/federation/v1/join", data=payload, headers={"Content-Type": CONTENT_TYPE}
+            ) as response:
+                raw = await response.read()
+                if response.status != 200:
+                    raise InvitationError(f"{url} refused: {raw[:300].decode('utf-8', 'replace')}")
+        except aiohttp.ClientError as exc:
+            raise PeerUnavailableError(f"{url} unreachable: {exc}") from exc
+        answer = canonical.decode(raw)
+        if not isinstance(answer, dict):
+            raise PeerUnavailableError(f"{url} answered a join with something else than a map")
+        peer = peer_from_document(answer.get("node"))
+        await self.peers.save_peer(peer)
+        await self.reload_peers()
+        self.spawn(self.anti_entropy())
+        return peer
+
+
+def peer_from_document(blob: object) -> Peer:
+    """A peer from a self-signed ``node`` entry: verified with a key its own body lists."""
+    if not isinstance(blob, bytes):
+        raise MalformedError("expected a node document entry")
+    entry = decode_entry(blob)
+    body = check_body(entry)
+    if entry.header.type != "node" or body is None:
+        raise MalformedError("not a node document")
+    if body.get("name") != entry.header.origin:
+        raise MalformedError("a node document's name must be its origin")
+    keys: list[PeerKey] = []
+    ring = Keyring()
+    for item in body.get("keys") or []:  # type: ignore[union-attr]
+        assert isinstance(item, dict)
+        public = item["public_key"]
+        assert isinstance(public, bytes)
+        if key_id(public) != item.get("kid"):
+            raise MalformedError("a key's kid does not match its public key")
+        k = PeerKey(
+            public,
+            int(item.get("not_before") or 0),  # type: ignore[arg-type]
+            item.get("not_after"),  # type: ignore[arg-type]
+            item.get("revoked_at"),  # type: ignore[arg-type]
+        )
+        keys.append(k)
+        ring.add(entry.header.origin, KeyInfo(VerifyKey.from_bytes(public), k.not_before, k.not_after, k.revoked_at))
+    verify(entry, ring)
+    url, display = body.get("url"), body.get("display_name")
+    assert isinstance(url, str) and isinstance(display, str)
+    return Peer(name=entry.header.origin, url=url.rstrip("/"), keys=keys, display_name=display)
+
+
+class _TooLarge(InvalidInputError):
+    code = "too_large"
+    status = 413
+
+    def __init__(self) -> None:
+        super().__init__(f"request body larger than {MAX_BODY} bytes")
+
+
+def _query_int(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or len(text) > 16:
+        raise MalformedError(f"query parameter {name} must be a non-negative integer")
+    return int(text)
+
+
+def _msgpack(value: Any) -> web.Response:
+    return web.Response(body=canonical.encode(value), content_type=CONTENT_TYPE)

@@ -1,0 +1,174 @@
+"""Signed node-to-node HTTP: the client side (:class:`PeerClient`) and the server side (:func:`authenticate`).
+
+Bodies are canonical msgpack (``application/x-bigre+msgpack``). Every request is signed (see
+``protocol.requests``); the receiver checks the signature, the clock window, the nonce (:class:`ReplayGuard`) and
+that the sender is a member in good standing, and logs every refusal with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from protocol import InvalidInputError, SigningKey, canonical, parse_request_headers, sign_request, verify_request
+from protocol.canonical import Value
+
+from .errors import PeerRefusedError, PeerUnavailableError, ReplayedRequestError
+from .ports import Peer
+from .trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/x-bigre+msgpack"
+MAX_BODY = 8 * 1024 * 1024
+REPLAY_WINDOW_MS = 600_000
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ReplayGuard:
+    """Remembers (origin, nonce) pairs for the replay window; bounded so a flood cannot exhaust memory.
+
+    One process per node holds it; with several workers on one PostgreSQL the nonces would belong in the
+    database (noted as a limit in the operator guide).
+    """
+
+    def __init__(self, window_ms: int = REPLAY_WINDOW_MS, capacity: int = 200_000) -> None:
+        self.window_ms = window_ms
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def check(self, origin: str, nonce: str, now: int) -> None:
+        while self._seen:
+            seen_at = next(iter(self._seen.values()))
+            if now - seen_at <= self.window_ms and len(self._seen) < self.capacity:
+                break
+            self._seen.popitem(last=False)
+        if (origin, nonce) in self._seen:
+            raise ReplayedRequestError(f"nonce {nonce} from {origin} was already used")
+        self._seen[(origin, nonce)] = now
+
+
+async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, replay: ReplayGuard, now: int) -> Peer:
+    """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`)."""
+    signed = parse_request_headers(dict(request.headers))
+    trust.require_member(signed.origin)
+    verify_request(
+        signed,
+        method=request.method,
+        path=request.path_qs,
+        body=body,
+        destination=trust.self_name,
+        keys=trust,
+        now=now,
+    )
+    replay.check(signed.origin, signed.nonce, now)
+    peer = trust.peer(signed.origin)
+    assert peer is not None
+    return peer
+
+
+def refusal(exc: InvalidInputError | PeerRefusedError, request: web.Request) -> web.Response:
+    """The JSON error answer to a refused federation request, logged with its reason."""
+    origin = request.headers.get("Bigre-Origin", "?")
+    log.warning("refused %s %s from %s (%s): %s", request.method, request.path, origin, request.remote, exc.reason)
+    return web.json_response({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
+
+
+class PeerClient:
+    """Signed requests to peers. Network failures and bad answers become :class:`PeerUnavailableError`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        key: Callable[[], SigningKey],
+        origin: str,
+        clock: Clock = wall_clock_ms,
+        timeout: float = 20.0,
+    ) -> None:
+        self.session = session
+        self.key = key
+        self.origin = origin
+        self.clock = clock
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(self, peer: Peer, method: str, path: str, payload: Value = None) -> Value:
+        body = canonical.encode(payload) if payload is not None else b""
+        headers = sign_request(
+            self.key(),
+            method=method,
+            path=path,
+            origin=self.origin,
+            destination=peer.name,
+            time=self.clock(),
+            nonce=secrets.token_urlsafe(18),
+            body=body,
+        )
+        headers["Content-Type"] = CONTENT_TYPE
+        url = peer.url.rstrip("/") + path
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as response:
+                raw = await response.content.read(MAX_BODY + 1)
+                if response.status != 200:
+                    reason = raw[:300].decode("utf-8", "replace")
+                    raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
+        if len(raw) > MAX_BODY:
+            raise PeerUnavailableError(f"{peer.name} sent an answer larger than {MAX_BODY} bytes")
+        try:
+            return canonical.decode(raw, canonical.Limits(max_array=100_000, max_bin=MAX_BODY))
+        except InvalidInputError as exc:
+            raise PeerUnavailableError(f"{peer.name} sent an undecodable answer: {exc}") from exc
+
+    async def heads(self, peer: Peer) -> dict[str, tuple[int, bytes]]:
+        value = await self.call(peer, "GET", "/federation/v1/heads")
+        return parse_heads(value, peer.name)
+
+    async def log(self, peer: Peer, origin: str, after: int, limit: int) -> list[bytes]:
+        value = await self.call(peer, "GET", f"/federation/v1/log/{origin}?after={after}&limit={limit}")
+        if not isinstance(value, list) or not all(isinstance(b, bytes) for b in value):
+            raise PeerUnavailableError(f"{peer.name} sent a log page that is not an array of entries")
+        return value  # type: ignore[return-value]
+
+    async def push(self, peer: Peer, entries: list[bytes]) -> int:
+        value = await self.call(peer, "POST", "/federation/v1/push", list(entries))
+        if not isinstance(value, dict) or not isinstance(value.get("head"), int):
+            raise PeerUnavailableError(f"{peer.name} answered a push without its head")
+        head = value["head"]
+        assert isinstance(head, int)
+        return head
+
+    async def message(self, peer: Peer, entry: bytes) -> None:
+        await self.call(peer, "POST", "/federation/v1/messages", entry)
+
+
+def parse_heads(value: Any, source: str) -> dict[str, tuple[int, bytes]]:
+    if not isinstance(value, dict):
+        raise PeerUnavailableError(f"{source} sent heads that are not a map")
+    heads: dict[str, tuple[int, bytes]] = {}
+    for origin, pair in value.items():
+        if (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and isinstance(pair[0], int)
+            and not isinstance(pair[0], bool)
+            and isinstance(pair[1], bytes)
+        ):
+            heads[origin] = (pair[0], pair[1])
+        else:
+            raise PeerUnavailableError(f"{source} sent a malformed head for {origin}")
+    return heads
