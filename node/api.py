@@ -150,6 +150,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
 
 
+_COOKIE_EXEMPT: Final = frozenset({"/api/v1/auth/login", "/api/v1/auth/accept"})  # act as nobody in particular
 _BEARER: Final = re.compile(r"Bearer ([A-Za-z0-9_-]{20,100})\Z")
 
 
@@ -166,7 +167,7 @@ async def viewer_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise NotAuthenticated("the bearer token is invalid or expired")
         request[VIEWER_KEY] = found
         request[TOKEN_KEY] = match.group(1) if match else ""
-    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None and request.path not in _COOKIE_EXEMPT:
         found = await services(request).accounts.authenticate(cookie)
         if found is not None:
             if request.method not in SAFE_METHODS and request.headers.get("X-Requested-With") is None:

@@ -81,7 +81,7 @@ def create_app(
 
     app.cleanup_ctx.append(services_ctx)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+        app.router.add_route(route.method, route.path, route.handler)
     for extension in extensions:
         extension(app)
     openapi = openapi_document(config, app)
@@ -89,7 +89,7 @@ def create_app(
     async def serve_openapi(_request: web.Request) -> web.Response:
         return web.json_response(openapi)
 
-    app.router.add_get("/api/v1/openapi.json", serve_openapi, name="openapi")
+    app.router.add_get("/api/v1/openapi.json", serve_openapi)
     return app
 
 

@@ -319,11 +319,12 @@ class Accounts:
             ok = await self.hasher.verify_async(password, account.password_hash)
         else:  # spend the same time as a real check so that timing does not tell which accounts exist
             await self.hasher.verify_async(password, await self._dummy())
-        async with self.db.write() as session:
-            if not ok or account is None:
+        if not ok or account is None:
+            async with self.db.write() as session:  # committed: the failure must count
                 await self._record_failure(session, keys, now)
-                log.warning("failed login for %s from %s", _mask(email), client)
-                raise NotAuthenticated("wrong e-mail or password")
+            log.warning("failed login for %s from %s", _mask(email), client)
+            raise NotAuthenticated("wrong e-mail or password")
+        async with self.db.write() as session:
             await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
             result = await self._open_session(session, account, now)
         log.info("account %d logged in from %s", account.id, client)

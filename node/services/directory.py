@@ -144,8 +144,8 @@ class Directory:
                         views.append(view)
                         if len(views) == limit:
                             break
-                if len(rows) < limit * 2:
-                    return views, None
+                if len(views) < limit and len(rows) < limit * 2:
+                    return views, None  # the table is exhausted
         return views, cursor
 
     async def get_member(self, viewer: Viewer, member_id: str) -> dict[str, Any]:

@@ -1,0 +1,156 @@
+"""Fixtures for node tests: every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: one fresh database per test session (``bigre_test_<random>``, created from the ``test`` database on
+127.0.0.1:5432, dropped at the end); tables are truncated between tests. Without a server the PostgreSQL cases
+are skipped, except under ``CI`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from node.app import NodeOptions, create_app, open_services
+from node.clock import ManualClock
+from node.config import NodeConfig, create_node_dir
+from node.context import NodeServices
+from node.services.accounts import PasswordHasher, ThrottlePolicy
+from node.storage.database import Database
+from node.storage.models import Base
+
+PG_HOST = os.environ.get("BIGRE_TEST_PG", "postgres@127.0.0.1:5432")
+PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
+FAST_HASHER = PasswordHasher(n=2**10)  # still scrypt, cheaper so tests stay fast; the default is tested apart
+
+
+async def _pg(statement: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str | None]:
+    name = f"bigre_test_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_DSN}: {exc}")
+        yield None
+        return
+    url = f"postgresql+asyncpg://{PG_HOST}/{name}"
+
+    async def migrate() -> None:
+        db = Database.open(url)
+        await db.migrate()
+        await db.close()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _truncate(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def node_config(tmp_path: Path, backend: str, pg_url: str | None) -> NodeConfig:
+    database_url = None
+    if backend == "postgresql":
+        if pg_url is None:
+            pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN} (set CI to make this a failure)")
+        await _truncate(pg_url)
+        database_url = pg_url
+    return create_node_dir(tmp_path / "node", name="coopaname", url="http://127.0.0.1:8400",
+                           display_name="Coopaname", database_url=database_url)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_750_000_000_000)
+
+
+@pytest.fixture
+def options(clock: ManualClock) -> NodeOptions:
+    return NodeOptions(clock=clock, hasher=FAST_HASHER, throttle=ThrottlePolicy())
+
+
+@pytest.fixture
+async def services(node_config: NodeConfig, options: NodeOptions) -> AsyncIterator[NodeServices]:
+    s = await open_services(node_config, options)
+    try:
+        yield s
+    finally:
+        await s.db.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> TestClient:
+    app = create_app(node_config, options=options)
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+PASSWORD = "correct horse battery"
+
+
+class Api:
+    """A small helper over the test client: log people in and call routes as them."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.tokens: dict[str, str] = {}
+
+    @property
+    def services(self) -> NodeServices:
+        from node.context import SERVICES_KEY
+
+        return self.client.app[SERVICES_KEY]
+
+    async def user(self, email: str, role: str = "member", display_name: str | None = None) -> str:
+        await self.services.accounts.add_user(email=email, display_name=display_name or email.split("@")[0],
+                                              role=role, password=PASSWORD)
+        resp = await self.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert resp.status == 200, await resp.text()
+        data = await resp.json()
+        self.client.session.cookie_jar.clear()  # calls authenticate by bearer token, or not at all
+        self.tokens[email] = data["token"]
+        return str(data["member_id"])
+
+    def auth(self, email: str | None) -> dict[str, str]:
+        return {} if email is None else {"Authorization": f"Bearer {self.tokens[email]}"}
+
+    async def call(self, method: str, path: str, who: str | None = None, json: Any = None,
+                   expect: int | None = None) -> Any:
+        self.client.session.cookie_jar.clear()  # only the bearer token (or nothing) says who is calling
+        resp = await self.client.request(method, path, json=json, headers=self.auth(who))
+        body = await resp.json() if resp.content_type == "application/json" else None
+        if expect is not None:
+            assert resp.status == expect, (method, path, resp.status, body)
+        return body
+
+
+@pytest.fixture
+async def api(client: TestClient) -> Api:
+    return Api(client)
