@@ -16,6 +16,7 @@ force after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -83,7 +84,8 @@ class Replicator:
                 continue
             our_seq, our_hash = ours.get(origin, (0, b""))
             if their_seq == our_seq and their_hash != our_hash and our_seq > 0:
-                await self._report_fork(origin, our_seq, peer, None)
+                with contextlib.suppress(ForkError):
+                    await self._report_fork(origin, our_seq, peer, None)
                 continue
             while our_seq < their_seq:
                 blobs = await self.client.log(peer, origin, our_seq, self.page)

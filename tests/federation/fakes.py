@@ -1,0 +1,213 @@
+"""In-memory implementations of the federation ports, and a node built on them for in-process tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
+from federation.service import FederationService
+from protocol import RECORD_TYPES, Record, SigningKey, decode_entry, sign_entry
+
+T0 = 1_790_000_000_000
+
+
+class Clock:
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class MemoryLog:
+    entries: dict[str, dict[int, bytes]] = field(default_factory=dict)
+    forks: list[Fork] = field(default_factory=list)
+    store_calls: int = 0
+
+    async def heads(self) -> dict[str, tuple[int, bytes]]:
+        out: dict[str, tuple[int, bytes]] = {}
+        for origin, by_seq in self.entries.items():
+            seq = 0
+            while seq + 1 in by_seq:
+                seq += 1
+            if seq:
+                out[origin] = (seq, decode_entry(by_seq[seq]).hash)
+        return out
+
+    async def read(self, origin: str, after: int, limit: int) -> list[bytes]:
+        by_seq = self.entries.get(origin, {})
+        return [by_seq[s] for s in sorted(by_seq) if s > after][:limit]
+
+    async def entry(self, origin: str, seq: int) -> bytes | None:
+        return self.entries.get(origin, {}).get(seq)
+
+    async def store_run(self, records: Sequence[Record], received_at: int) -> None:
+        self.store_calls += 1
+        for r in records:
+            held = self.entries.setdefault(r.origin, {}).get(r.seq)
+            assert held is None, "store_run must only be given entries past the head"
+            self.entries[r.origin][r.seq] = r.entry.encode()
+
+    async def note_fork(self, fork: Fork) -> None:
+        self.forks.append(fork)
+
+
+@dataclass
+class MemoryPeers:
+    peers: dict[str, Peer] = field(default_factory=dict)
+    contacts: list[tuple[str, int, str | None]] = field(default_factory=list)
+
+    async def list_peers(self) -> list[Peer]:
+        return list(self.peers.values())
+
+    async def save_peer(self, peer: Peer) -> None:
+        self.peers[peer.name] = peer
+
+    async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None:
+        self.contacts.append((name, at, error))
+
+    async def health(self) -> list[PeerHealth]:
+        return []
+
+
+@dataclass
+class MemoryOutbox:
+    items: dict[int, OutboxItem] = field(default_factory=dict)
+    due_at: dict[int, int] = field(default_factory=dict)
+    next_id: int = 1
+
+    async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None:
+        self.items[self.next_id] = OutboxItem(self.next_id, peer, kind, payload, 0)
+        self.due_at[self.next_id] = at
+        self.next_id += 1
+
+    async def due(self, peer: str, now: int, limit: int) -> list[OutboxItem]:
+        ids = sorted(i for i, item in self.items.items() if item.peer == peer and self.due_at[i] <= now)
+        return [self.items[i] for i in ids[:limit]]
+
+    async def next_due(self, peer: str) -> int | None:
+        times = [self.due_at[i] for i, item in self.items.items() if item.peer == peer]
+        return min(times) if times else None
+
+    async def done(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            self.items.pop(i, None)
+
+    async def failed(self, ids: Sequence[int], *, next_attempt_at: int, error: str) -> None:
+        for i in ids:
+            self.items[i].attempts += 1
+            self.due_at[i] = next_attempt_at
+
+
+@dataclass
+class MemoryInbox:
+    messages: dict[tuple[str, str], Record] = field(default_factory=dict)
+
+    async def deliver(self, record: Record, received_at: int) -> bool:
+        assert record.body is not None
+        if record.body["to_member"] == "nobody":
+            raise LookupError("no member nobody here")
+        key = (record.origin, record.id)
+        fresh = key not in self.messages
+        self.messages[key] = record
+        return fresh
+
+
+@dataclass
+class MemoryInvitations:
+    tokens: dict[bytes, bool] = field(default_factory=dict)
+
+    def create(self, token: str) -> None:
+        self.tokens[hashlib.sha256(token.encode()).digest()] = False
+
+    async def consume(self, token_hash: bytes, now: int) -> bool:
+        if self.tokens.get(token_hash) is False:
+            self.tokens[token_hash] = True
+            return True
+        return False
+
+
+class MemoryNode:
+    """A node whose storage is in memory: enough to exercise federation over real HTTP, in one process."""
+
+    def __init__(self, name: str, seed: int, clock: Clock) -> None:
+        self.name = name
+        self.key = SigningKey.from_seed(bytes([seed]) * 32)
+        self.clock = clock
+        self.log = MemoryLog()
+        self.peer_store = MemoryPeers()
+        self.outbox = MemoryOutbox()
+        self.inbox = MemoryInbox()
+        self.invitations = MemoryInvitations()
+        self.url = ""
+        self.service = FederationService(
+            name=name,
+            key=lambda: self.key,
+            log_store=self.log,
+            peers=self.peer_store,
+            outbox=self.outbox,
+            inbox=self.inbox,
+            invitations=self.invitations,
+            documents=self,
+            clock=clock,
+            anti_entropy_seconds=3600,
+        )
+
+    def as_peer(self) -> Peer:
+        return Peer(self.name, self.url, keys=[PeerKey(self.key.public_bytes)])
+
+    async def own_document(self) -> bytes:
+        for blob in reversed(list(self.log.entries.get(self.name, {}).values())):
+            if decode_entry(blob).header.type == "node":
+                return blob
+        raise LookupError("no node document")
+
+    def sign(self, type_: str, record_id: str, body: dict[str, Any], seq: int, prev: bytes | None) -> bytes:
+        return sign_entry(
+            self.key,
+            type=type_,
+            type_version=RECORD_TYPES[type_].version,
+            origin=self.name,
+            id=record_id,
+            seq=seq,
+            created=self.clock(),
+            ts=self.clock(),
+            prev=prev,
+            body=body,
+        ).encode()
+
+    async def publish(self, type_: str, record_id: str, body: dict[str, Any], notify: bool = True) -> int:
+        heads = await self.log.heads()
+        seq, prev = heads.get(self.name, (0, None))
+        blob = self.sign(type_, record_id, body, seq + 1, prev)
+        self.log.entries.setdefault(self.name, {})[seq + 1] = blob
+        for peer in self.peer_store.peers.values():
+            if peer.name != self.name:
+                await self.outbox.enqueue(peer.name, "entry", _payload(self.name, seq + 1), self.clock())
+        if notify:
+            self.service.notify()
+        return seq + 1
+
+    async def publish_document(self) -> None:
+        await self.publish(
+            "node",
+            "node",
+            {
+                "name": self.name,
+                "display_name": self.name.title(),
+                "url": self.url or "http://127.0.0.1:1",
+                "protocol_versions": [1],
+                "keys": [{"kid": self.key.kid, "public_key": self.key.public_bytes, "not_before": 0}],
+            },
+            notify=False,
+        )
+
+
+def _payload(origin: str, seq: int) -> bytes:
+    from federation.outbox import entry_payload
+
+    return entry_payload(origin, seq)
