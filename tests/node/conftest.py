@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node.app import NodeOptions, create_app, open_services
@@ -44,7 +45,7 @@ def pg_url() -> Iterator[str | None]:
     name = f"bigre_test_{secrets.token_hex(4)}"
     try:
         asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_DSN}: {exc}")
         yield None
@@ -83,8 +84,13 @@ async def node_config(tmp_path: Path, backend: str, pg_url: str | None) -> NodeC
             pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN} (set CI to make this a failure)")
         await _truncate(pg_url)
         database_url = pg_url
-    return create_node_dir(tmp_path / "node", name="coopaname", url="http://127.0.0.1:8400",
-                           display_name="Coopaname", database_url=database_url)
+    return create_node_dir(
+        tmp_path / "node",
+        name="coopaname",
+        url="http://127.0.0.1:8400",
+        display_name="Coopaname",
+        database_url=database_url,
+    )
 
 
 @pytest.fixture
@@ -107,18 +113,19 @@ async def services(node_config: NodeConfig, options: NodeOptions) -> AsyncIterat
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> TestClient:
+async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
     app = create_app(node_config, options=options)
     return await aiohttp_client(app)  # type: ignore[no-any-return]
 
 
 PASSWORD = "correct horse battery"
+Client = TestClient[web.Request, web.Application]
 
 
 class Api:
     """A small helper over the test client: log people in and call routes as them."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
         self.tokens: dict[str, str] = {}
 
@@ -126,11 +133,13 @@ class Api:
     def services(self) -> NodeServices:
         from node.context import SERVICES_KEY
 
-        return self.client.app[SERVICES_KEY]
+        services: NodeServices = self.client.app[SERVICES_KEY]
+        return services
 
     async def user(self, email: str, role: str = "member", display_name: str | None = None) -> str:
-        await self.services.accounts.add_user(email=email, display_name=display_name or email.split("@")[0],
-                                              role=role, password=PASSWORD)
+        await self.services.accounts.add_user(
+            email=email, display_name=display_name or email.split("@")[0], role=role, password=PASSWORD
+        )
         resp = await self.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         assert resp.status == 200, await resp.text()
         data = await resp.json()
@@ -141,8 +150,9 @@ class Api:
     def auth(self, email: str | None) -> dict[str, str]:
         return {} if email is None else {"Authorization": f"Bearer {self.tokens[email]}"}
 
-    async def call(self, method: str, path: str, who: str | None = None, json: Any = None,
-                   expect: int | None = None) -> Any:
+    async def call(
+        self, method: str, path: str, who: str | None = None, json: Any = None, expect: int | None = None
+    ) -> Any:
         self.client.session.cookie_jar.clear()  # only the bearer token (or nothing) says who is calling
         resp = await self.client.request(method, path, json=json, headers=self.auth(who))
         body = await resp.json() if resp.content_type == "application/json" else None
@@ -152,5 +162,5 @@ class Api:
 
 
 @pytest.fixture
-async def api(client: TestClient) -> Api:
+async def api(client: Client) -> Api:
     return Api(client)

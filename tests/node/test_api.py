@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from node.clock import ManualClock
-from tests.node.conftest import PASSWORD, Api
+from tests.node.conftest import PASSWORD, Api, Client
 
-OFFER = {"purpose": "request", "title": "Motion designer for three weeks", "trades": ["H2206"], "place": "Montreuil",
-         "remote": False, "effort_days": 15, "reciprocity": "paid"}
+OFFER = {
+    "purpose": "request",
+    "title": "Motion designer for three weeks",
+    "trades": ["H2206"],
+    "place": "Montreuil",
+    "remote": False,
+    "effort_days": 15,
+    "reciprocity": "paid",
+}
 EVENT = {"kind": "workshop", "title": "Atelier compta", "start": 1_760_000_000_000, "seats": 2, "online": True}
 
 
-async def test_openapi_documents_every_route(client: TestClient) -> None:
+async def test_openapi_documents_every_route(client: Client) -> None:
     resp = await client.get("/api/v1/openapi.json")
     assert resp.status == 200
     doc = await resp.json()
@@ -25,7 +31,7 @@ async def test_openapi_documents_every_route(client: TestClient) -> None:
         assert route.method.lower() in doc["paths"].get(path, {}), f"{route.method} {path} missing from OpenAPI"
 
 
-async def test_errors_are_json_with_stable_codes(api: Api, client: TestClient) -> None:
+async def test_errors_are_json_with_stable_codes(api: Api, client: Client) -> None:
     await api.user("a@example.org")
     cases = [
         ("GET", "/api/v1/nope", None, 404, "not_found"),
@@ -45,18 +51,25 @@ async def test_errors_are_json_with_stable_codes(api: Api, client: TestClient) -
     assert resp.status == 413 and (await resp.json())["error"]["code"] == "too_large"
     resp = await client.get("/api/v1/me", headers={"Authorization": "Bearer " + "x" * 43})
     assert resp.status == 401
-    body = await api.call("POST", "/api/v1/offers", "a@example.org", {"title": "x" * 200, "purpose": "offer",
-                                                                       "color": 1}, expect=422)
+    body = await api.call(
+        "POST", "/api/v1/offers", "a@example.org", {"title": "x" * 200, "purpose": "offer", "color": 1}, expect=422
+    )
     assert set(body["error"]["fields"]) == {"color"}
-    body = await api.call("POST", "/api/v1/offers", "a@example.org", {"title": "x" * 200, "purpose": "offer"},
-                          expect=422)
+    body = await api.call(
+        "POST", "/api/v1/offers", "a@example.org", {"title": "x" * 200, "purpose": "offer"}, expect=422
+    )
     assert "title" in body["error"]["fields"]
-    body = await api.call("PUT", "/api/v1/me/profile", "a@example.org",
-                          {"fields": {"trades": ["Z9999"], "place": "Nowhere-sur-Rien"}}, expect=422)
+    body = await api.call(
+        "PUT",
+        "/api/v1/me/profile",
+        "a@example.org",
+        {"fields": {"trades": ["Z9999"], "place": "Nowhere-sur-Rien"}},
+        expect=422,
+    )
     assert set(body["error"]["fields"]) == {"trades", "place"}
 
 
-async def test_login_logout_and_cookie_rules(api: Api, client: TestClient) -> None:
+async def test_login_logout_and_cookie_rules(api: Api, client: Client) -> None:
     await api.services.accounts.add_user(email="c@example.org", password=PASSWORD)
     resp = await client.post("/api/v1/auth/login", json={"email": "c@example.org", "password": "wrong password"})
     assert resp.status == 401
@@ -65,8 +78,9 @@ async def test_login_logout_and_cookie_rules(api: Api, client: TestClient) -> No
     assert (await client.get("/api/v1/me")).status == 200  # the cookie authenticates reads
     resp = await client.post("/api/v1/offers", json={"purpose": "offer", "title": "t"})
     assert resp.status == 403  # but not a state change without X-Requested-With (CSRF)
-    resp = await client.post("/api/v1/offers", json={"purpose": "offer", "title": "t"},
-                             headers={"X-Requested-With": "fetch"})
+    resp = await client.post(
+        "/api/v1/offers", json={"purpose": "offer", "title": "t"}, headers={"X-Requested-With": "fetch"}
+    )
     assert resp.status == 201
     resp = await client.post("/api/v1/auth/logout", headers={"X-Requested-With": "fetch"})
     assert resp.status == 204
@@ -74,21 +88,29 @@ async def test_login_logout_and_cookie_rules(api: Api, client: TestClient) -> No
     assert (await client.get("/api/v1/me")).status == 401
 
 
-async def test_invitation_flow_and_account_administration(api: Api, client: TestClient) -> None:
+async def test_invitation_flow_and_account_administration(api: Api, client: Client) -> None:
     await api.user("op@example.org", role="operator")
     await api.user("m@example.org")
     await api.call("POST", "/api/v1/accounts", "m@example.org", {"email": "x@example.org"}, expect=403)
-    created = await api.call("POST", "/api/v1/accounts", "op@example.org",
-                             {"email": "new@example.org", "display_name": "Newcomer", "role": "member"}, expect=201)
+    created = await api.call(
+        "POST",
+        "/api/v1/accounts",
+        "op@example.org",
+        {"email": "new@example.org", "display_name": "Newcomer", "role": "member"},
+        expect=201,
+    )
     assert created["invitation_url"].endswith(created["invitation_token"])
     await api.call("POST", "/api/v1/accounts", "op@example.org", {"email": "new@example.org"}, expect=409)
-    await api.call("POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": "short"},
-                   expect=422)
-    accepted = await api.call("POST", "/api/v1/auth/accept", None,
-                              {"token": created["invitation_token"], "password": PASSWORD}, expect=200)
+    await api.call(
+        "POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": "short"}, expect=422
+    )
+    accepted = await api.call(
+        "POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": PASSWORD}, expect=200
+    )
     assert accepted["token"]
-    await api.call("POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": PASSWORD},
-                   expect=404)  # used
+    await api.call(
+        "POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": PASSWORD}, expect=404
+    )  # used
     client.session.cookie_jar.clear()
     listed = await api.call("GET", "/api/v1/accounts?limit=2", "op@example.org", expect=200)
     assert len(listed["items"]) == 2 and listed["next_cursor"]
@@ -97,8 +119,9 @@ async def test_invitation_flow_and_account_administration(api: Api, client: Test
     await api.call("GET", "/api/v1/accounts", "m@example.org", expect=403)
     new_id = rest["items"][0]["id"]
     await api.call("PATCH", f"/api/v1/accounts/{new_id}", "m@example.org", {"disabled": True}, expect=403)
-    changed = await api.call("PATCH", f"/api/v1/accounts/{new_id}", "op@example.org",
-                             {"disabled": True, "role": "advisor"}, expect=200)
+    changed = await api.call(
+        "PATCH", f"/api/v1/accounts/{new_id}", "op@example.org", {"disabled": True, "role": "advisor"}, expect=200
+    )
     assert changed["disabled"] is True and changed["role"] == "advisor"
     resp = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {accepted['token']}"})
     assert resp.status == 401  # disabling ends sessions
@@ -108,7 +131,7 @@ async def test_invitation_flow_and_account_administration(api: Api, client: Test
     await api.call("DELETE", f"/api/v1/accounts/{new_id}", "op@example.org", expect=404)
 
 
-async def test_login_throttling(api: Api, client: TestClient, clock: ManualClock) -> None:
+async def test_login_throttling(api: Api, client: Client, clock: ManualClock) -> None:
     await api.services.accounts.add_user(email="t@example.org", password=PASSWORD)
     for _ in range(5):
         resp = await client.post("/api/v1/auth/login", json={"email": "t@example.org", "password": "bad password!"})
@@ -150,8 +173,9 @@ async def test_visibility_table(api: Api, viewer: str | None, expected: set[str]
     alice = await api.user("alice@example.org")
     await api.user("bob@example.org")
     await api.user("op@example.org", role="operator")
-    await api.call("PUT", "/api/v1/me/profile", "alice@example.org", {"fields": FIELDS, "visibility": VISIBILITY},
-                   expect=200)
+    await api.call(
+        "PUT", "/api/v1/me/profile", "alice@example.org", {"fields": FIELDS, "visibility": VISIBILITY}, expect=200
+    )
     one = await api.call("GET", f"/api/v1/members/{alice}", viewer, expect=200)
     assert set(one["fields"]) == expected
     listed = await api.call("GET", "/api/v1/members", viewer, expect=200)
@@ -167,8 +191,13 @@ async def test_visibility_table(api: Api, viewer: str | None, expected: set[str]
 
 async def test_visibility_rules_are_enforced_on_input(api: Api) -> None:
     await api.user("a@example.org")
-    body = await api.call("PATCH", "/api/v1/me/profile", "a@example.org",
-                          {"visibility": {"phone": "network", "bio": "everyone", "nope": "coop"}}, expect=422)
+    body = await api.call(
+        "PATCH",
+        "/api/v1/me/profile",
+        "a@example.org",
+        {"visibility": {"phone": "network", "bio": "everyone", "nope": "coop"}},
+        expect=422,
+    )
     assert set(body["error"]["fields"]) == {"visibility.phone", "visibility.bio", "visibility.nope"}
     profile = await api.call("GET", "/api/v1/me/profile", "a@example.org", expect=200)
     assert set(profile["visibility"].values()) <= {"private", "coop"}  # conservative defaults
@@ -180,15 +209,22 @@ async def test_members_anonymous_sees_only_public_profiles_and_pages(api: Api) -
     for i in range(5):
         ids.append(await api.user(f"m{i}@example.org"))
         if i % 2 == 0:
-            await api.call("PATCH", "/api/v1/me/profile", f"m{i}@example.org",
-                           {"visibility": {"display_name": "public"}}, expect=200)
+            await api.call(
+                "PATCH",
+                "/api/v1/me/profile",
+                f"m{i}@example.org",
+                {"visibility": {"display_name": "public"}},
+                expect=200,
+            )
     anon = await api.call("GET", "/api/v1/members", None, expect=200)
     assert [m["id"] for m in anon["items"]] == [ids[0], ids[2], ids[4]]
     page1 = await api.call("GET", "/api/v1/members?limit=2", "m1@example.org", expect=200)
-    page2 = await api.call("GET", f"/api/v1/members?limit=2&cursor={page1['next_cursor']}", "m1@example.org",
-                           expect=200)
-    page3 = await api.call("GET", f"/api/v1/members?limit=2&cursor={page2['next_cursor']}", "m1@example.org",
-                           expect=200)
+    page2 = await api.call(
+        "GET", f"/api/v1/members?limit=2&cursor={page1['next_cursor']}", "m1@example.org", expect=200
+    )
+    page3 = await api.call(
+        "GET", f"/api/v1/members?limit=2&cursor={page2['next_cursor']}", "m1@example.org", expect=200
+    )
     assert [m["id"] for m in page1["items"] + page2["items"] + page3["items"]] == ids
     await api.call("GET", f"/api/v1/members/{ids[1]}", None, expect=404)  # nothing public: not even there
 
@@ -233,15 +269,21 @@ async def test_offers_crud_filters_and_public_visibility(api: Api) -> None:
     created = await api.call("POST", "/api/v1/offers", "a@example.org", OFFER, expect=201)
     assert created["trades"][0]["rome"] == "H2206" and created["place"]["town"] == "Montreuil"
     assert created["status"] == "open" and created["visibility"] == "network" and created["mine"] is True
-    await api.call("POST", "/api/v1/offers", "a@example.org", {"purpose": "offer", "title": "Atelier partagé",
-                                                              "visibility": "public"}, expect=201)
+    await api.call(
+        "POST",
+        "/api/v1/offers",
+        "a@example.org",
+        {"purpose": "offer", "title": "Atelier partagé", "visibility": "public"},
+        expect=201,
+    )
     anon = await api.call("GET", "/api/v1/offers", None, expect=200)
     assert [o["title"] for o in anon["items"]] == ["Atelier partagé"]
     requests = await api.call("GET", "/api/v1/offers?purpose=request", "a@example.org", expect=200)
     assert [o["id"] for o in requests["items"]] == [created["id"]]
     await api.call("GET", "/api/v1/offers?colour=red", "a@example.org", expect=422)
-    updated = await api.call("PATCH", f"/api/v1/offers/{created['id']}", "a@example.org",
-                             {"status": "fulfilled", "note": None}, expect=200)
+    updated = await api.call(
+        "PATCH", f"/api/v1/offers/{created['id']}", "a@example.org", {"status": "fulfilled", "note": None}, expect=200
+    )
     assert updated["status"] == "fulfilled"
     closed = await api.call("GET", "/api/v1/offers?status=fulfilled", "a@example.org", expect=200)
     assert len(closed["items"]) == 1
@@ -257,13 +299,17 @@ async def test_mentoring_events_and_help(api: Api) -> None:
     a = await api.user("a@example.org")
     await api.user("b@example.org")
     await api.user("c@example.org")
-    mentoring = await api.call("POST", "/api/v1/mentoring", "a@example.org",
-                               {"kind": "offer", "topics": ["devis"], "programme": "jeunes"}, expect=201)
+    mentoring = await api.call(
+        "POST",
+        "/api/v1/mentoring",
+        "a@example.org",
+        {"kind": "offer", "topics": ["devis"], "programme": "jeunes"},
+        expect=201,
+    )
     assert mentoring["member"] == a
     listed = await api.call("GET", "/api/v1/mentoring?kind=offer", "b@example.org", expect=200)
     assert [m["id"] for m in listed["items"]] == [mentoring["id"]]
-    await api.call("PATCH", f"/api/v1/mentoring/{mentoring['id']}", "a@example.org", {"status": "paired"},
-                   expect=200)
+    await api.call("PATCH", f"/api/v1/mentoring/{mentoring['id']}", "a@example.org", {"status": "paired"}, expect=200)
     await api.call("DELETE", f"/api/v1/mentoring/{mentoring['id']}", "a@example.org", expect=204)
 
     event = await api.call("POST", "/api/v1/events", "a@example.org", EVENT, expect=201)
@@ -282,21 +328,33 @@ async def test_mentoring_events_and_help(api: Api) -> None:
     await api.call("GET", f"/api/v1/events/{event['id']}", "c@example.org", expect=200)
     await api.call("DELETE", f"/api/v1/events/{event['id']}", "a@example.org", expect=204)
 
-    request = await api.call("POST", "/api/v1/help-requests", "a@example.org",
-                             {"topic": "Facturer à l'étranger", "urgency": "high"}, expect=201)
-    answer = await api.call("POST", f"/api/v1/help-requests/{request['id']}/answers", "b@example.org",
-                            {"text": "Autoliquidation de TVA"}, expect=201)
+    request = await api.call(
+        "POST",
+        "/api/v1/help-requests",
+        "a@example.org",
+        {"topic": "Facturer à l'étranger", "urgency": "high"},
+        expect=201,
+    )
+    answer = await api.call(
+        "POST",
+        f"/api/v1/help-requests/{request['id']}/answers",
+        "b@example.org",
+        {"text": "Autoliquidation de TVA"},
+        expect=201,
+    )
     assert answer["request"] == f"coopaname/{request['id']}"
     answers = await api.call("GET", f"/api/v1/help-requests/{request['id']}/answers", "a@example.org", expect=200)
     assert [x["id"] for x in answers["items"]] == [answer["id"]]
-    await api.call("DELETE", f"/api/v1/help-requests/{request['id']}/answers/{answer['id']}", "c@example.org",
-                   expect=403)
-    await api.call("DELETE", f"/api/v1/help-requests/{request['id']}/answers/{answer['id']}", "b@example.org",
-                   expect=204)
-    await api.call("PATCH", f"/api/v1/help-requests/{request['id']}", "a@example.org", {"status": "closed"},
-                   expect=200)
-    await api.call("POST", f"/api/v1/help-requests/{request['id']}/answers", "b@example.org", {"text": "late"},
-                   expect=409)
+    await api.call(
+        "DELETE", f"/api/v1/help-requests/{request['id']}/answers/{answer['id']}", "c@example.org", expect=403
+    )
+    await api.call(
+        "DELETE", f"/api/v1/help-requests/{request['id']}/answers/{answer['id']}", "b@example.org", expect=204
+    )
+    await api.call("PATCH", f"/api/v1/help-requests/{request['id']}", "a@example.org", {"status": "closed"}, expect=200)
+    await api.call(
+        "POST", f"/api/v1/help-requests/{request['id']}/answers", "b@example.org", {"text": "late"}, expect=409
+    )
     await api.call("GET", f"/api/v1/help-requests/{request['id']}", "b@example.org", expect=200)
     await api.call("DELETE", f"/api/v1/help-requests/{request['id']}", "a@example.org", expect=204)
 
@@ -304,12 +362,14 @@ async def test_mentoring_events_and_help(api: Api) -> None:
 async def test_export_and_erase(api: Api) -> None:
     alice = await api.user("alice@example.org")
     await api.user("bob@example.org")
-    await api.call("PUT", "/api/v1/me/profile", "alice@example.org",
-                   {"fields": FIELDS, "visibility": VISIBILITY}, expect=200)
+    await api.call(
+        "PUT", "/api/v1/me/profile", "alice@example.org", {"fields": FIELDS, "visibility": VISIBILITY}, expect=200
+    )
     offer = await api.call("POST", "/api/v1/offers", "alice@example.org", OFFER, expect=201)
     request = await api.call("POST", "/api/v1/help-requests", "bob@example.org", {"topic": "Statuts"}, expect=201)
-    await api.call("POST", f"/api/v1/help-requests/{request['id']}/answers", "alice@example.org", {"text": "oui"},
-                   expect=201)
+    await api.call(
+        "POST", f"/api/v1/help-requests/{request['id']}/answers", "alice@example.org", {"text": "oui"}, expect=201
+    )
     me = await api.call("GET", "/api/v1/me", "alice@example.org", expect=200)
     assert me["member_id"] == alice
     export = await api.call("GET", "/api/v1/me/export", "alice@example.org", expect=200)

@@ -9,9 +9,13 @@ async def test_health_and_profile_roundtrip(api: Api) -> None:
     assert health["heads"] == {}
     alice = await api.user("alice@example.org")
     body = await api.call(
-        "PUT", "/api/v1/me/profile", "alice@example.org",
-        {"fields": {"display_name": "Alice", "trades": ["H2206"], "place": "Montreuil", "phone": "0102030405"},
-         "visibility": {"display_name": "public", "trades": "network"}},
+        "PUT",
+        "/api/v1/me/profile",
+        "alice@example.org",
+        {
+            "fields": {"display_name": "Alice", "trades": ["H2206"], "place": "Montreuil", "phone": "0102030405"},
+            "visibility": {"display_name": "public", "trades": "network"},
+        },
         expect=200,
     )
     assert body["published"] is True

@@ -1,0 +1,114 @@
+"""CSV import and export of members, on both backends."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from node.context import NodeServices
+from node.errors import InvalidInput
+from node.members_csv import COLUMNS, export_members, import_members
+from node.storage.models import Account, Invitation, LogEntry, MemberProfile
+
+HEADER = ",".join(COLUMNS)
+
+
+def _row(i: int) -> str:
+    return (
+        f"member{i}@example.org,Membre {i},H2206;E1205,menuiserie;design,fr;en,Montreuil,93100,starting,cape,"
+        f"Bio {i},2025-01-01,2025-12-31,{i % 8},member"
+    )
+
+
+async def _counts(services: NodeServices) -> tuple[int, int, int, int]:
+    async with services.db.read() as session:
+        counts = [
+            int(await session.scalar(select(func.count()).select_from(m)) or 0)
+            for m in (Account, MemberProfile, Invitation, LogEntry)
+        ]
+    return counts[0], counts[1], counts[2], counts[3]
+
+
+async def test_import_5000_rows_with_bad_rows(services: NodeServices) -> None:
+    lines = [HEADER]
+    bad: dict[int, str] = {}
+    for i in range(5000):
+        line_no = len(lines) + 1
+        if i % 500 == 7:
+            lines.append(_row(i).replace("H2206", "Z0000"))
+            bad[line_no] = "trades"
+        elif i % 500 == 8:
+            lines.append(_row(i).replace(f"member{i}@example.org", "not-an-email"))
+            bad[line_no] = "email"
+        elif i % 500 == 9:
+            lines.append(_row(i).replace("starting", "retired"))
+            bad[line_no] = "stage"
+        elif i == 4999:
+            lines.append(_row(0))  # a duplicate e-mail
+            bad[line_no] = "duplicate"
+        else:
+            lines.append(_row(i))
+    data = ("\n".join(lines) + "\n").encode()
+    seen: list[tuple[str, int, int]] = []
+    report = await import_members(services, data, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert {e.line for e in report.errors} == set(bad)
+    for error in report.errors:
+        assert bad[error.line] in " ".join(error.reasons)
+    assert report.imported == 5000 - len(bad) == len(report.invitations)
+    assert ("checked", 5000, 5000) in seen and seen[-1][0] == "imported"
+    accounts, profiles, invitations, entries = await _counts(services)
+    assert (accounts, profiles, invitations) == (report.imported,) * 3
+    assert entries == 0  # default visibility: nothing leaves the node
+    async with services.db.read() as session:
+        emails = set((await session.scalars(select(Account.email))).all())
+        profile = await session.scalar(select(MemberProfile).limit(1))
+    assert emails == {f"member{i}@example.org" for i in range(5000) if len(HEADER) and (i + 2) not in bad}
+    assert profile is not None and profile.data["place"]["town"] == "Montreuil"
+    assert set(profile.visibility.values()) <= {"private", "coop"}
+    # importing again: every row now clashes with an existing account, nothing is written
+    again = await import_members(services, data)
+    assert again.imported == 0 and len(again.errors) == 5000
+    assert (await _counts(services))[0] == accounts
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+        b"",
+        b"email,display_name,favourite_colour\na@example.org,A,blue\n",
+        b"display_name\nA\n",
+        "email,display_name\na@example.org,\xe9\n".encode("latin-1"),
+    ],
+)
+async def test_garbage_leaves_the_database_unchanged(services: NodeServices, data: bytes) -> None:
+    before = await _counts(services)
+    with pytest.raises(InvalidInput):
+        await import_members(services, data)
+    assert await _counts(services) == before
+
+
+async def test_dry_run_writes_nothing_and_export_round_trips(services: NodeServices) -> None:
+    data = (HEADER + "\n" + _row(1) + "\n" + _row(2) + "\n").encode()
+    report = await import_members(services, data, dry_run=True)
+    assert report.errors == [] and report.imported == 0 and report.rows == 2
+    assert (await _counts(services))[0] == 0
+    await import_members(services, data)
+    async with services.db.read() as session:
+        rows = [
+            (a, p)
+            for a, p in (
+                await session.execute(
+                    select(Account, MemberProfile)
+                    .join(MemberProfile, MemberProfile.account_id == Account.id)
+                    .order_by(Account.id)
+                )
+            ).all()
+        ]
+    out = io.StringIO()
+    assert export_members(rows, out) == 2
+    exported = out.getvalue().splitlines()
+    assert exported[0] == HEADER
+    assert exported[1].startswith("member1@example.org,Membre 1,H2206;E1205,menuiserie;design,fr;en,Montreuil,93100")
