@@ -154,15 +154,18 @@ class FederationService:
 
     # ----------------------------------------------------------------------------------------------- routes
 
+    #: (method, path, handler method name): the federation HTTP surface, declared once (docs/PROTOCOL.md §13).
+    ROUTE_TABLE: tuple[tuple[str, str, str], ...] = (
+        ("GET", "/.well-known/bigre/node", "handle_node_document"),
+        ("GET", "/federation/v1/heads", "handle_heads"),
+        ("GET", "/federation/v1/log/{origin}", "handle_log"),
+        ("POST", "/federation/v1/push", "handle_push"),
+        ("POST", "/federation/v1/messages", "handle_message"),
+        ("POST", "/federation/v1/join", "handle_join"),
+    )
+
     def routes(self) -> list[web.RouteDef]:
-        return [
-            web.get("/.well-known/bigre/node", self.handle_node_document),
-            web.get("/federation/v1/heads", self.handle_heads),
-            web.get("/federation/v1/log/{origin}", self.handle_log),
-            web.post("/federation/v1/push", self.handle_push),
-            web.post("/federation/v1/messages", self.handle_message),
-            web.post("/federation/v1/join", self.handle_join),
-        ]
+        return [web.route(method, path, getattr(self, name)) for method, path, name in self.ROUTE_TABLE]
 
     async def _authenticated(self, request: web.Request) -> tuple[Peer, bytes]:
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -174,9 +177,11 @@ class FederationService:
         return peer, body
 
     async def handle_node_document(self, request: web.Request) -> web.Response:
+        """This node's self-signed node document (the newest ``node`` entry)."""
         return web.Response(body=await self.documents.own_document(), content_type=CONTENT_TYPE)
 
     async def handle_heads(self, request: web.Request) -> web.Response:
+        """Federation: the heads this node holds, per origin (signed request)."""
         try:
             await self._authenticated(request)
         except (InvalidInputError, PeerRefusedError) as exc:
@@ -185,6 +190,7 @@ class FederationService:
         return _msgpack({origin: [seq, h] for origin, (seq, h) in heads.items()})
 
     async def handle_log(self, request: web.Request) -> web.Response:
+        """Federation: a page of an origin's log after a seq (signed request)."""
         try:
             await self._authenticated(request)
             after = _query_int(request, "after", 0)
@@ -195,6 +201,7 @@ class FederationService:
         return _msgpack(blobs)
 
     async def handle_push(self, request: web.Request) -> web.Response:
+        """Federation: a peer pushes a run of entries (signed request)."""
         try:
             peer, body = await self._authenticated(request)
             value = canonical.decode(body, canonical.Limits(max_bin=MAX_BODY))
@@ -216,6 +223,7 @@ class FederationService:
         return _msgpack({"head": result.head})
 
     async def handle_message(self, request: web.Request) -> web.Response:
+        """Federation: a private message for a member of this node (signed request)."""
         try:
             peer, body = await self._authenticated(request)
             blob = canonical.decode(body)

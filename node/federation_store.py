@@ -1,0 +1,304 @@
+"""The node's implementation of the federation ports, on its database.
+
+``federation`` defines what it needs as small interfaces (:mod:`federation.ports`); this module answers them
+with the node's tables: the replication log, peers, the outbox, the inbox and peer invitations. Every write is
+one transaction, so each port call is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.outbox import entry_payload
+from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
+from protocol import Record, decode_entry, encode
+
+from .clock import Clock
+from .storage import log as replication_log
+from .storage import replica
+from .storage.database import Database
+from .storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
+from .storage.models import LogEntry, LogHead, MemberProfile
+from .storage.models import OutboxItem as OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+def peer_to_row(peer: Peer) -> dict[str, Any]:
+    return {
+        "name": peer.name,
+        "url": peer.url,
+        "display_name": peer.display_name,
+        "status": peer.status,
+        "direct": peer.direct,
+        "keys": [
+            {
+                "public_key": k.public_key.hex(),
+                "not_before": k.not_before,
+                "not_after": k.not_after,
+                "revoked_at": k.revoked_at,
+            }
+            for k in peer.keys
+        ],
+    }
+
+
+def row_to_peer(row: PeerRow) -> Peer:
+    return Peer(
+        name=row.name,
+        url=row.url,
+        status=row.status,
+        direct=row.direct,
+        display_name=row.display_name,
+        keys=[
+            PeerKey(
+                public_key=bytes.fromhex(str(k["public_key"])),
+                not_before=int(k.get("not_before") or 0),  # type: ignore[call-overload]
+                not_after=k.get("not_after"),  # type: ignore[arg-type]
+                revoked_at=k.get("revoked_at"),  # type: ignore[arg-type]
+            )
+            for k in row.keys
+        ],
+    )
+
+
+async def direct_peer_names(session: AsyncSession, self_name: str) -> list[str]:
+    """The peers a new entry is pushed to: direct members other than this node (the publisher's outbox hook)."""
+    rows = await session.execute(
+        select(PeerRow.name).where(PeerRow.status == MEMBER, PeerRow.direct.is_(True), PeerRow.name != self_name)
+    )
+    return [name for (name,) in rows]
+
+
+class NodeFederationStore:
+    """All federation ports of one node."""
+
+    def __init__(self, db: Database, name: str, clock: Clock) -> None:
+        self.db = db
+        self.name = name
+        self.clock = clock
+
+    # ------------------------------------------------------------------------------------------------ log
+
+    async def heads(self) -> dict[str, tuple[int, bytes]]:
+        async with self.db.read() as session:
+            rows = await session.execute(select(LogHead.origin, LogHead.seq, LogHead.hash).where(LogHead.seq > 0))
+            return {origin: (int(seq), bytes(h)) for origin, seq, h in rows if h is not None}
+
+    async def read(self, origin: str, after: int, limit: int) -> list[bytes]:
+        async with self.db.read() as session:
+            return await replication_log.entries_after(session, origin, after, limit)
+
+    async def entry(self, origin: str, seq: int) -> bytes | None:
+        blobs = await self.read(origin, seq - 1, 1)
+        if blobs and decode_entry(blobs[0]).header.seq == seq:
+            return blobs[0]
+        return None
+
+    async def store_run(self, records: Sequence[Record], received_at: int) -> None:
+        async with self.db.write() as session:
+            await replica.store_run(session, records, received_at)
+
+    async def note_fork(self, fork: Fork) -> None:
+        async with self.db.write() as session:
+            session.add(
+                ForkRow(
+                    origin=fork.origin,
+                    seq=fork.seq,
+                    ours=fork.ours,
+                    theirs=fork.theirs,
+                    reported_by=fork.reported_by,
+                    at=fork.at,
+                )
+            )
+
+    async def forks(self) -> list[dict[str, Any]]:
+        async with self.db.read() as session:
+            rows = (await session.execute(select(ForkRow).order_by(ForkRow.id))).scalars().all()
+            return [{"origin": r.origin, "seq": r.seq, "reported_by": r.reported_by, "at": r.at} for r in rows]
+
+    # ---------------------------------------------------------------------------------------------- peers
+
+    async def list_peers(self) -> list[Peer]:
+        async with self.db.read() as session:
+            rows = (await session.execute(select(PeerRow).order_by(PeerRow.name))).scalars().all()
+            return [row_to_peer(r) for r in rows]
+
+    async def save_peer(self, peer: Peer) -> None:
+        async with self.db.write() as session:
+            await session.execute(replication_log.upsert(session, PeerRow, peer_to_row(peer), ("name",)))
+
+    async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None:
+        values: dict[str, Any] = (
+            {"last_success_at": at} if error is None else {"last_error": error[:500], "last_error_at": at}
+        )
+        if lag is not None:
+            values["lag"] = lag
+        async with self.db.write() as session:
+            await session.execute(update(PeerRow).where(PeerRow.name == name).values(**values))
+
+    async def health(self) -> list[PeerHealth]:
+        async with self.db.read() as session:
+            counts = await session.execute(select(OutboxRow.peer, func.count()).group_by(OutboxRow.peer))
+            depth: dict[str, int] = {str(peer): int(n) for peer, n in counts}
+            rows = (await session.execute(select(PeerRow).order_by(PeerRow.name))).scalars().all()
+            return [
+                PeerHealth(
+                    name=r.name,
+                    url=r.url,
+                    status=r.status,
+                    last_success=r.last_success_at,
+                    last_error=r.last_error,
+                    last_error_at=r.last_error_at,
+                    queue_depth=int(depth.get(r.name, 0)),
+                    lag=r.lag,
+                )
+                for r in rows
+                if r.name != self.name
+            ]
+
+    # --------------------------------------------------------------------------------------------- outbox
+
+    async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                insert(OutboxRow).values(
+                    peer=peer,
+                    kind=kind,
+                    origin=None,
+                    seq=None,
+                    payload=payload,
+                    attempts=0,
+                    next_attempt_at=at,
+                    last_error=None,
+                    created_at=at,
+                )
+            )
+
+    async def due(self, peer: str, now: int, limit: int) -> list[OutboxItem]:
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxRow)
+                    .where(OutboxRow.peer == peer, OutboxRow.next_attempt_at <= now)
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [
+                OutboxItem(
+                    r.id,
+                    r.peer,
+                    r.kind,
+                    entry_payload(r.origin, r.seq)
+                    if r.kind == "entry" and r.origin is not None and r.seq is not None
+                    else r.payload or b"",
+                    r.attempts,
+                )
+                for r in rows
+            ]
+
+    async def next_due(self, peer: str) -> int | None:
+        async with self.db.read() as session:
+            value = await session.scalar(select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.peer == peer))
+            return int(value) if value is not None else None
+
+    async def done(self, ids: Sequence[int]) -> None:
+        if ids:
+            async with self.db.write() as session:
+                await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(list(ids))))
+
+    async def failed(self, ids: Sequence[int], *, next_attempt_at: int, error: str) -> None:
+        if ids:
+            async with self.db.write() as session:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(list(ids)))
+                    .values(attempts=OutboxRow.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:500])
+                )
+
+    # ---------------------------------------------------------------------------------------------- inbox
+
+    async def deliver(self, record: Record, received_at: int) -> bool:
+        body = record.body or {}
+        async with self.db.write() as session:
+            account_id = await session.scalar(
+                select(MemberProfile.account_id).where(MemberProfile.record_id == body.get("to_member"))
+            )
+            if account_id is None:
+                raise LookupError(f"no member {body.get('to_member')!r} on {self.name}")
+            held = await session.scalar(
+                select(InboxMessage.id).where(
+                    InboxMessage.origin == record.origin, InboxMessage.message_id == record.id
+                )
+            )
+            if held is not None:
+                return False
+            session.add(
+                InboxMessage(
+                    origin=record.origin,
+                    message_id=record.id,
+                    account_id=account_id,
+                    from_member=str(body.get("from_member", "")),
+                    from_name=str(body.get("from_name", "")),
+                    subject=str(body.get("subject", "")),
+                    text=str(body.get("text", "")),
+                    about=str(body["about"]) if isinstance(body.get("about"), str) else None,
+                    received_at=received_at,
+                    read=False,
+                )
+            )
+            return True
+
+    # ---------------------------------------------------------------------------------------- invitations
+
+    async def create_invitation(self, valid_ms: int) -> str:
+        token = secrets.token_urlsafe(24)
+        now = self.clock()
+        async with self.db.write() as session:
+            session.add(
+                PeerInvitation(
+                    token_hash=hashlib.sha256(token.encode()).digest(),
+                    created_at=now,
+                    expires_at=now + valid_ms,
+                    used_at=None,
+                    used_by=None,
+                )
+            )
+        return token
+
+    async def consume(self, token_hash: bytes, now: int) -> bool:
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(PeerInvitation)
+                .where(
+                    PeerInvitation.token_hash == token_hash,
+                    PeerInvitation.used_at.is_(None),
+                    PeerInvitation.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------------------------- node document
+
+    async def own_document(self) -> bytes:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(LogEntry.header, LogEntry.body, LogEntry.signature)
+                    .where(LogEntry.origin == self.name, LogEntry.type == "node")
+                    .order_by(LogEntry.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            raise LookupError(f"{self.name} has not published its node document")
+        return encode({"b": row[1], "h": row[0], "s": row[2]})
