@@ -50,7 +50,16 @@ from .ports import (
     PeerPort,
 )
 from .replication import PAGE, Replicator
-from .transport import CONTENT_TYPE, MAX_BODY, PeerClient, ReplayGuard, authenticate, refusal, wall_clock_ms
+from .transport import (
+    CONTENT_TYPE,
+    MAX_BODY,
+    PeerClient,
+    ReplayGuard,
+    authenticate,
+    read_limited,
+    refusal,
+    wall_clock_ms,
+)
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -170,7 +179,7 @@ class FederationService:
     async def _authenticated(self, request: web.Request) -> tuple[Peer, bytes]:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise _TooLarge()
-        body = await request.content.read(MAX_BODY + 1)
+        body = await read_limited(request.content, MAX_BODY)
         if len(body) > MAX_BODY:
             raise _TooLarge()
         peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock())
@@ -247,8 +256,10 @@ class FederationService:
     async def handle_join(self, request: web.Request) -> web.Response:
         """An invited node presents its token and its self-signed node document; we answer with ours."""
         try:
-            body = await request.content.read(MAX_BODY + 1)
-            value = canonical.decode(body[:MAX_BODY])
+            body = await read_limited(request.content, MAX_BODY)
+            if len(body) > MAX_BODY:
+                raise _TooLarge()
+            value = canonical.decode(body)
             if not isinstance(value, dict) or not isinstance(value.get("token"), str):
                 raise MalformedError("a join request is {'node': <entry>, 'token': <string>}")
             peer = peer_from_document(value.get("node"))

@@ -121,7 +121,7 @@ class PeerClient:
             async with self.session.request(
                 method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             ) as response:
-                raw = await response.content.read(MAX_BODY + 1)
+                raw = await read_limited(response.content, MAX_BODY)
                 if response.status != 200:
                     reason = raw[:300].decode("utf-8", "replace")
                     raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
@@ -154,6 +154,19 @@ class PeerClient:
 
     async def message(self, peer: Peer, entry: bytes) -> None:
         await self.call(peer, "POST", "/federation/v1/messages", entry)
+
+
+async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Read a whole body, but never more than ``limit`` + 1 bytes (the caller refuses anything over)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(min(65_536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def parse_heads(value: Any, source: str) -> dict[str, tuple[int, bytes]]:

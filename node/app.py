@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .api import ROUTES, error_middleware, openapi_document, viewer_middleware
 from .clock import Clock, system_clock
@@ -94,20 +95,25 @@ def create_app(
 
 
 def default_extensions() -> list[AppExtension]:
-    """Extensions installed by ``bigre serve``: the federation layer's, once it provides ``federation.app``."""
-    import importlib
-    import importlib.util
+    """Extensions installed by ``bigre serve``: federation (node imports federation, never the reverse)."""
+    from .federation_app import federation_extension
 
-    if importlib.util.find_spec("federation.app") is None:
-        return []
-    module = importlib.import_module("federation.app")
-    extension = getattr(module, "node_extension", None)
-    return [extension] if callable(extension) else []
+    return [federation_extension]
+
+
+def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:
+    """Options for a node that federates: each new entry is queued for every direct member peer."""
+    from .federation_store import direct_peer_names
+
+    async def outbox_peers(session: AsyncSession) -> Sequence[str]:
+        return await direct_peer_names(session, config.name)
+
+    return NodeOptions(clock=clock, outbox_peers=outbox_peers)
 
 
 def run(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then close every resource (aiohttp's graceful shutdown)."""
-    app = create_app(config, extensions=default_extensions())
+    app = create_app(config, options=federated_options(config), extensions=default_extensions())
     host, port = host or config.host, port or config.port
     log.info("serving node %s on http://%s:%d", config.name, host, port)
     web.run_app(app, host=host, port=port, print=None, handle_signals=True, shutdown_timeout=10)

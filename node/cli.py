@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 error (the message says why); 2 bad usage (argparse); 3 an import refused some rows
 (the good ones were imported). Other packages add subcommands with a *registrar*: a function that receives the
 subparsers object and adds its commands, each with ``set_defaults(func=...)`` returning an exit code. The
-node's own registrars are in :data:`REGISTRARS`; ``federation.cli.register``, when it exists, is added.
+node's own registrars are in :data:`REGISTRARS`; ``node.federation_cli.register`` (peers, demo) is added.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
-from .app import NodeOptions, open_services
+from .app import federated_options, open_services
 from .config import create_node_dir, load_config
 from .context import NodeServices
 from .errors import NodeError
@@ -44,7 +44,7 @@ class _ServicesContext:
         self.services: NodeServices | None = None
 
     async def __aenter__(self) -> NodeServices:
-        self.services = await open_services(self.config, NodeOptions())
+        self.services = await open_services(self.config, federated_options(self.config))
         return self.services
 
     async def __aexit__(self, *exc: object) -> None:
@@ -289,7 +289,7 @@ def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 REGISTRARS: list[Registrar] = [register_node_commands]
-OPTIONAL_REGISTRARS: tuple[str, ...] = ("federation.cli",)  # modules with a ``register(subparsers)`` function
+OPTIONAL_REGISTRARS: tuple[str, ...] = ("node.federation_cli",)  # modules with a ``register(subparsers)`` function
 
 
 def registrars() -> list[Registrar]:
@@ -319,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # one line per request or per scheduled run drowns what operators need to see
+        for noisy in ("aiohttp.access", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     command: Command = args.func
     try:
         return command(args)
