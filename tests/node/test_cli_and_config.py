@@ -162,7 +162,7 @@ def test_real_process_init_serve_health(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.05)  # polling interval while waiting for the port, bounded by the deadline
         assert health is not None, (tmp_path / "serve.log").read_text()
-        assert health["name"] == "oxalis" and health["heads"] == {}
+        assert health["name"] == "oxalis" and health["heads"] == {"oxalis": 1}  # its node document
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0  # graceful shutdown on SIGTERM
     finally:
