@@ -97,8 +97,9 @@ def create_app(
 def default_extensions() -> list[AppExtension]:
     """Extensions installed by ``bigre serve``: federation (node imports federation, never the reverse)."""
     from .federation_app import federation_extension
+    from .web.pages import web_extension
 
-    return [federation_extension]
+    return [federation_extension, web_extension]
 
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:

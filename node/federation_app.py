@@ -27,6 +27,7 @@ from .federation_store import NodeFederationStore
 from .publisher import new_record_id
 from .storage.federation_models import InboxMessage
 from .storage.log import jsonable
+from .viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -152,22 +153,28 @@ async def forks(request: web.Request) -> web.Response:
 
 async def send_message(request: web.Request) -> web.Response:
     """Send a private message to a member of this or another coop; it goes signed to that node only."""
-    v = member(request)
+    data = await read_json(request)
+    result = await send_private_message(request.app, member(request), data)
+    return json_response(result, status=202)
+
+
+async def send_private_message(app: web.Application, v: Viewer, data: object) -> dict[str, Any]:
+    """Sign a message from ``v`` and deliver it locally or queue it for the destination node (one path for the
+    API and the pages)."""
     if v.member_id is None:
         raise Forbidden("only members with a profile can send messages")
-    data = await read_json(request)
     if not isinstance(data, dict):
         raise InvalidInput("expected a JSON object")
-    s = services(request)
-    to_node = data.get("to_node", s.config.name)
+    s = app[SERVICES_KEY]
+    to_node = data.get("to_node") or s.config.name
     body = {
         "to_node": to_node,
         "to_member": data.get("to_member"),
         "from_member": v.member_id,
         "from_name": str(data.get("from_name") or "")[:120] or None,
-        "subject": data.get("subject"),
+        "subject": data.get("subject") or None,
         "text": data.get("text"),
-        "about": data.get("about"),
+        "about": data.get("about") or None,
     }
     body = {k: val for k, val in body.items() if val is not None}
     try:
@@ -186,19 +193,21 @@ async def send_message(request: web.Request) -> web.Response:
         prev=None,
         body=body,
     )
-    store = request.app[STORE_KEY]
+    store = app[STORE_KEY]
     if to_node == s.config.name:
         try:
             await store.deliver(Record(entry, check_body(entry)), s.clock())
         except LookupError as exc:
             raise NotFound(str(exc)) from exc
     else:
-        peer = request.app[FEDERATION_KEY].trust.peer(str(to_node))
+        federation = app[FEDERATION_KEY]
+        peer = federation.trust.peer(str(to_node))
         if peer is None or peer.status != MEMBER or not peer.direct:
             raise NotFound(f"{to_node} is not a node this coop exchanges with")
         await store.enqueue(str(to_node), "message", entry.encode(), s.clock())
+        federation.notify()
     log.info("message %s from %s queued for %s", entry.header.id, v.member_id, to_node)
-    return json_response({"id": entry.header.id, "to_node": to_node}, status=202)
+    return {"id": entry.header.id, "to_node": to_node}
 
 
 async def inbox(request: web.Request) -> web.Response:

@@ -1,0 +1,170 @@
+"""The pages in a real headless Chromium against two real node processes (Coopaname and SMart)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from node.demo import DemoNode
+
+from .conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.slow
+
+
+def api_login(node: DemoNode, email: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        node.url + "/api/v1/auth/login",
+        data=json.dumps({"email": email, "password": node.password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def new_page(browser: Any, lang: str = "fr") -> Any:
+    context = browser.new_context(locale="fr-FR" if lang == "fr" else "en-GB", viewport={"width": 1200, "height": 900})
+    return context.new_page()
+
+
+def sign_in(page: Any, node: DemoNode, email: str) -> None:
+    page.goto(node.url + "/login")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(node.password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(node.url + "/")
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def eventually_text(page: Any, url: str, text: str, present: bool = True, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        page.goto(url)
+        found = text in page.content()
+        if found == present:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} {'never appeared' if present else 'never went away'} on {url}")
+        page.wait_for_timeout(300)  # between reloads of a page whose content arrives by replication
+
+
+def test_sign_in_and_language_switch(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname = nodes[0]
+    page = new_page(browser)
+    page.goto(coopaname.url + "/")
+    shot(page, "home")
+    page.goto(coopaname.url + "/login")
+    page.get_by_label("Adresse électronique").fill(coopaname.member)
+    page.get_by_label("Mot de passe").fill("wrong password!")
+    page.get_by_role("button", name="Se connecter").click()
+    assert "Adresse ou mot de passe incorrect" in page.content()
+    sign_in(page, coopaname, coopaname.member)
+    assert page.get_by_role("link", name="Mon profil").is_visible()
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("link", name="My profile").is_visible()
+    page.context.close()
+
+
+def test_search_with_a_facet(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname, smart = nodes
+    smart_me = api_login(smart, smart.member)
+    profile = urllib.request.Request(
+        smart.url + "/api/v1/me/profile", headers={"Authorization": f"Bearer {smart_me['token']}"}
+    )
+    with urllib.request.urlopen(profile, timeout=10) as response:
+        fields = json.loads(response.read())["fields"]
+    word = fields["trades"][0]["label"].split()[0]
+    page = new_page(browser)
+    sign_in(page, coopaname, coopaname.member)
+    page.goto(f"{coopaname.url}/search?q={word}")
+    origins = {r.get_attribute("data-origin") for r in page.locator("li.result").all()}
+    assert "smart" in origins, origins
+    shot(page, "search")
+    page.locator('a[data-facet="origin"][data-value="smart"]').click()
+    page.wait_for_load_state()
+    filtered = {r.get_attribute("data-origin") for r in page.locator("li.result").all()}
+    assert filtered == {"smart"}
+    assert page.locator('a[data-facet="origin"][data-value="smart"]').get_attribute("aria-current") == "true"
+    page.context.close()
+
+
+def test_cross_coop_contact_reaches_the_other_inbox(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname, smart = nodes
+    smart_member = api_login(smart, smart.member)["member_id"]
+    text = f"Bonjour ! Disponible pour un chantier en mars ? {uuid.uuid4().hex[:8]}"
+    page = new_page(browser)
+    sign_in(page, coopaname, coopaname.member)
+    page.goto(f"{coopaname.url}/members/smart/{smart_member}")
+    assert page.locator(".coop").first.inner_text() == "smart"
+    shot(page, "profile")
+    page.get_by_label("Objet").fill("Chantier à Montreuil")
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Envoyer").click()
+    assert "Message envoyé" in page.content()
+    page.context.close()
+
+    reader = new_page(browser)
+    sign_in(reader, smart, smart.member)
+    eventually_text(reader, smart.url + "/inbox", text)
+    message = reader.locator("li.message", has_text=text)
+    assert message.get_attribute("data-from-node") == "coopaname"
+    shot(reader, "inbox")
+    reader.context.close()
+
+
+def test_visibility_decides_what_another_coop_sees(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname, smart = nodes
+    member_id = api_login(coopaname, coopaname.member)["member_id"]
+    bio = f"Menuisière, j'aime les projets collectifs {uuid.uuid4().hex[:8]}"
+    owner = new_page(browser)
+    sign_in(owner, coopaname, coopaname.member)
+    owner.goto(coopaname.url + "/me")
+    owner.locator("#field-bio").fill(bio)
+    owner.locator('input[name="vis.bio"][value="network"]').check()
+    owner.get_by_role("button", name="Enregistrer").click()
+    assert "Profil enregistré" in owner.content()
+    shot(owner, "my-profile")
+
+    other = new_page(browser)
+    sign_in(other, smart, smart.member)
+    eventually_text(other, f"{smart.url}/members/coopaname/{member_id}", bio)
+
+    owner.goto(coopaname.url + "/me")
+    owner.locator('input[name="vis.bio"][value="coop"]').check()
+    owner.get_by_role("button", name="Enregistrer").click()
+    eventually_text(other, f"{smart.url}/members/coopaname/{member_id}", bio, present=False)
+    # still visible inside the member's own coop
+    colleague = new_page(browser)
+    sign_in(colleague, coopaname, coopaname.operator)
+    colleague.goto(f"{coopaname.url}/members/coopaname/{member_id}")
+    assert bio in colleague.content()
+    for p in (owner, other, colleague):
+        p.context.close()
+
+
+def test_operator_dashboard(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname = nodes[0]
+    page = new_page(browser)
+    sign_in(page, coopaname, coopaname.operator)
+    page.goto(coopaname.url + "/operator")
+    row = page.locator('tr[data-peer="smart"]')
+    assert row.is_visible()
+    assert page.locator("svg.chart rect").count() == 24
+    assert "Clés du nœud" in page.content()
+    shot(page, "operator")
+    member_page = new_page(browser)
+    sign_in(member_page, coopaname, coopaname.member)
+    member_page.goto(coopaname.url + "/operator")
+    assert "Cette page est réservée" in member_page.content()
+    page.context.close()
+    member_page.context.close()
