@@ -455,15 +455,74 @@ TOMBSTONE = RecordType(
     help="deletes the record with the same id; every node drops the body it held",
 )
 
+RULES = ("majority", "two_thirds", "unanimity")
+
+CHARTER = Field(
+    "charter",
+    "map",
+    fields=(
+        _enum("admission_rule", *RULES, "sponsors", required=True, help="how a candidate coop is admitted"),
+        Field("sponsors_required", "int", min=1, max=100, help="with the sponsors rule: yes votes needed, no veto"),
+        _enum("suspension_rule", *RULES, required=True),
+        _enum("expulsion_rule", *RULES, required=True),
+        _enum("charter_rule", *RULES, required=True, help="how the charter itself changes"),
+        _enum("recovery_rule", *RULES, required=True, help="how a node that lost its key gets a new one"),
+        Field("voting_days", "int", required=True, min=1, max=365, help="default time to vote"),
+        _enum("proposers", "any_member", "founders", help="who may propose (default any_member)"),
+        _enum("suspended_records", "keep", "drop", help="what happens to a suspended node's old records"),
+        _str("text", 8000, help="the charter in words"),
+    ),
+    help="the rules of the network",
+)
+
+PROPOSAL = RecordType(
+    "proposal",
+    (1, 0),
+    (
+        _enum(
+            "kind",
+            "admission",
+            "suspension",
+            "expulsion",
+            "reinstatement",
+            "leave",
+            "charter",
+            "key_recovery",
+            required=True,
+        ),
+        _str("subject", 32, required=True, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z"), help="the node concerned"),
+        _ms("deadline", required=True, help="votes signed after this time do not count"),
+        _str("text", 4000, help="motivation"),
+        Field(
+            "candidate",
+            "map",
+            fields=(
+                _str("url", 200, required=True, pattern=r"https?://[!-~]+"),
+                _str("display_name", 120, required=True),
+                Field("public_key", "bytes", required=True, max_len=32),
+                _str("legal_name", 200),
+                _str("registry_number", 40, help="e.g. SIREN"),
+                _str("contact", 200),
+                _str("sponsor", 32, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z")),
+                _str("case", 64),
+            ),
+            help="admission: the candidate node, as its self-signed document and join request gave it",
+        ),
+        CHARTER,
+        Field("new_key", "bytes", max_len=32, help="key_recovery: the subject's new public key"),
+    ),
+    help="a decision put to the member nodes' vote (admission, suspension, charter change...)",
+)
+
 ADMISSION_VOTE = RecordType(
     "admission_vote",
     (1, 0),
     (
-        _str("proposal", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
-        _str("candidate", 32, required=True, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z")),
-        _enum("decision", "admit", "reject", "abstain", required=True),
+        _str("proposal", 97, required=True, pattern=REF_PATTERN, help="origin/id of the proposal"),
+        _enum("decision", "yes", "no", "abstain", required=True),
         _str("reason", 1000),
     ),
+    help="a member node's vote on a proposal (admissions first of all, and every other network decision)",
 )
 
 KEY_REVOCATION = RecordType(
@@ -506,6 +565,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         HELP_REQUEST,
         HELP_ANSWER,
         TOMBSTONE,
+        PROPOSAL,
         ADMISSION_VOTE,
         KEY_REVOCATION,
         MESSAGE,

@@ -377,7 +377,43 @@ def record_vectors() -> list[dict[str, Any]]:
             "an admission vote",
             "admission_vote",
             [1, 0],
-            {"proposal": "p-1", "candidate": "scop-ti", "decision": "admit"},
+            {"proposal": "coopaname/p-scop-ti", "decision": "yes", "reason": "Projet solide, parrainé par Coopaname."},
+        ),
+        (
+            "an admission proposal",
+            "proposal",
+            [1, 0],
+            {
+                "kind": "admission",
+                "subject": "scop-ti",
+                "deadline": T0 + 14 * 86_400_000,
+                "candidate": {
+                    "url": "https://bigre.scop-ti.example",
+                    "display_name": "Scop-TI",
+                    "public_key": SigningKey.from_seed(SEED_B).public_bytes,
+                    "legal_name": "SCOP-TI SA coopérative",
+                    "registry_number": "123456789",
+                    "sponsor": "coopaname",
+                },
+            },
+        ),
+        (
+            "a charter proposal",
+            "proposal",
+            [1, 0],
+            {
+                "kind": "charter",
+                "subject": "coopaname",
+                "deadline": T0,
+                "charter": {
+                    "admission_rule": "majority",
+                    "suspension_rule": "majority",
+                    "expulsion_rule": "two_thirds",
+                    "charter_rule": "two_thirds",
+                    "recovery_rule": "majority",
+                    "voting_days": 14,
+                },
+            },
         ),
         (
             "a key revocation",
@@ -431,6 +467,7 @@ def record_vectors() -> list[dict[str, Any]]:
         ("latitude out of range", "profile", [1, 0], {"place": {"lat_e6": 91_000_000}}),
         ("wrong type", "event", [1, 0], {"kind": "training", "title": "t", "start": "tomorrow"}),
         ("unknown record type", "gossip", [1, 0], {}),
+        ("a vote that is not yes, no or abstain", "admission_vote", [1, 0], {"proposal": "a/b", "decision": "admit"}),
     ]
     vectors: list[dict[str, Any]] = []
     for description, type_, tv, body in examples:

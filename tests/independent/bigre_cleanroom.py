@@ -911,14 +911,69 @@ RECORD_TYPES: Final[Mapping[str, RecordType]] = {
             ),
         ),
         RecordType(
+            "proposal",
+            1,
+            0,
+            Obj(
+                {
+                    "kind": _req(
+                        Enum(
+                            (
+                                "admission",
+                                "suspension",
+                                "expulsion",
+                                "reinstatement",
+                                "leave",
+                                "charter",
+                                "key_recovery",
+                            )
+                        )
+                    ),
+                    "subject": _req(Str(32, ORIGIN_PAT)),
+                    "deadline": _req(TIME),
+                    "text": _opt(Str(4000)),
+                    "candidate": _opt(
+                        Obj(
+                            {
+                                "url": _req(URL),
+                                "display_name": _req(Str(120)),
+                                "public_key": _req(Bin(32)),
+                                "legal_name": _opt(Str(200)),
+                                "registry_number": _opt(Str(40)),
+                                "contact": _opt(Str(200)),
+                                "sponsor": _opt(Str(32, ORIGIN_PAT)),
+                                "case": _opt(Str(64)),
+                            }
+                        )
+                    ),
+                    "charter": _opt(
+                        Obj(
+                            {
+                                "admission_rule": _req(Enum(("majority", "two_thirds", "unanimity", "sponsors"))),
+                                "sponsors_required": _opt(Int(1, 100)),
+                                "suspension_rule": _req(Enum(("majority", "two_thirds", "unanimity"))),
+                                "expulsion_rule": _req(Enum(("majority", "two_thirds", "unanimity"))),
+                                "charter_rule": _req(Enum(("majority", "two_thirds", "unanimity"))),
+                                "recovery_rule": _req(Enum(("majority", "two_thirds", "unanimity"))),
+                                "voting_days": _req(Int(1, 365)),
+                                "proposers": _opt(Enum(("any_member", "founders"))),
+                                "suspended_records": _opt(Enum(("keep", "drop"))),
+                                "text": _opt(Str(8000)),
+                            }
+                        )
+                    ),
+                    "new_key": _opt(Bin(32)),
+                }
+            ),
+        ),
+        RecordType(
             "admission_vote",
             1,
             0,
             Obj(
                 {
-                    "proposal": _req(Str(64, ID_PAT)),
-                    "candidate": _req(Str(32, ORIGIN_PAT)),
-                    "decision": _req(Enum(("admit", "reject", "abstain"))),
+                    "proposal": _req(REF),
+                    "decision": _req(Enum(("yes", "no", "abstain"))),
                     "reason": _opt(Str(1000)),
                 }
             ),

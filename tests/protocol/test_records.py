@@ -58,7 +58,7 @@ def test_open_run(key: SigningKey, ring: Keyring) -> None:
         ("key_revocation", {"kid": "0" * 16, "revoked_at": 1, "reason": "oops"}, "reason"),
         ("tombstone", {"target_type": "offer", "reason": "deleted", "forward": "no-slash"}, "forward"),
         ("help_answer", {"request": "smart/h1"}, "text: is required"),
-        ("admission_vote", {"proposal": "p", "candidate": "c1", "decision": "maybe"}, "decision"),
+        ("admission_vote", {"proposal": "smart/p-1", "decision": "maybe"}, "decision"),
         ("mentoring", {"kind": "offer", "member": "m", "status": "open", "topics": ["x"] * 11}, "more than 10"),
         ("help_request", {"topic": "t", "status": "open", "needed_by": "2027-13-01"}, "needed_by"),
     ],
