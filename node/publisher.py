@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from protocol import RECORD_TYPES, Entry, SchemaError, SigningKey, sign_entry
 
@@ -28,10 +29,29 @@ from .storage.models import LogHead, OutboxItem, RecordState
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 OutboxPeers = Callable[[AsyncSession], Awaitable[Sequence[str]]]
 """Returns the names of the peers a new entry must be pushed to, read within the publishing transaction."""
+SyncOutboxPeers = Callable[[Session], Sequence[str]]
+"""The same, for publishing inside a sync transaction function (:meth:`Database.run_write`)."""
 
 RECORD_ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+_HEADS: Final = cast(Table, LogHead.__table__)
+_RECORDS: Final = cast(Table, RecordState.__table__)
+_LOCK_HEAD: Final = (
+    select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.origin == bindparam("h_origin")).with_for_update()
+)
+_SET_HEAD: Final = (
+    update(_HEADS)
+    .where(_HEADS.c.origin == bindparam("h_origin"))
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
+_RECORD_STATE: Final = select(_RECORDS.c.body, _RECORDS.c.deleted).where(
+    _RECORDS.c.origin == bindparam("r_origin"), _RECORDS.c.record_id == bindparam("r_record_id")
+)
+_INSERT_OUTBOX: Final = insert(cast(Table, OutboxItem.__table__))
 
 
 def new_record_id() -> str:
@@ -53,19 +73,36 @@ async def no_peers(_session: AsyncSession) -> Sequence[str]:
 
 
 class Publisher:
-    """Appends this node's signed entries. One per node; safe to share between requests."""
+    """Appends this node's signed entries. One per node; safe to share between requests and threads.
 
-    def __init__(self, origin: str, key: SigningKey, clock: Clock, outbox_peers: OutboxPeers = no_peers) -> None:
+    The work is done by the ``*_sync`` methods, on a sync :class:`Session` (inside
+    :meth:`~node.storage.database.Database.run_write`); the coroutine methods of the same names run them on an
+    :class:`AsyncSession` (``async with db.write()``) through ``run_sync``.
+
+    ``outbox_peers`` is read within the publishing transaction. On the sync path ``outbox_peers_sync`` is used
+    when given; otherwise the coroutine ``outbox_peers`` is run to completion over the sync session (it must
+    only await that session's ``execute``/``scalar``/``scalars``/``get``, as a query over the peers table does).
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        key: SigningKey,
+        clock: Clock,
+        outbox_peers: OutboxPeers = no_peers,
+        outbox_peers_sync: SyncOutboxPeers | None = None,
+    ) -> None:
         self.origin = origin
         self.key = key
         self.clock = clock
         self.outbox_peers = outbox_peers
+        self.outbox_peers_sync = outbox_peers_sync
+
+    # ------------------------------------------------------------------------------- on an AsyncSession
 
     async def ensure_head(self, session: AsyncSession) -> None:
         """Create this origin's ``log_heads`` row if missing (at start, before concurrent publishing)."""
-        if await session.get(LogHead, self.origin) is None:
-            session.add(LogHead(origin=self.origin, seq=0, hash=None))
-            await session.flush()
+        await session.run_sync(self.ensure_head_sync)
 
     async def publish(
         self,
@@ -78,13 +115,67 @@ class Publisher:
         search_texts: Mapping[str, str] | None = None,
     ) -> Entry:
         """Sign and store the next entry of this node's log. ``search_texts``: audience → text to index."""
+        peers = await self.outbox_peers(session)
+        return await session.run_sync(
+            lambda s: self.publish_sync(
+                s, type=type, record_id=record_id, body=body, created=created, search_texts=search_texts, peers=peers
+            )
+        )
+
+    async def tombstone(
+        self, session: AsyncSession, *, target_type: str, record_id: str, reason: str = "deleted"
+    ) -> Entry | None:
+        """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
+        if await self.published_body(session, record_id) is None:  # never published, or already deleted
+            await search.unindex_record(session, self.origin, record_id)
+            return None
+        peers = await self.outbox_peers(session)
+        return await session.run_sync(
+            lambda s: self.tombstone_sync(s, target_type=target_type, record_id=record_id, reason=reason, peers=peers)
+        )
+
+    async def is_published(self, session: AsyncSession, record_id: str) -> bool:
+        return await session.run_sync(lambda s: self.is_published_sync(s, record_id))
+
+    async def published_body(self, session: AsyncSession, record_id: str) -> dict[str, Any] | None:
+        """The body of the current published state of a record, or None (never published, or deleted)."""
+        return await session.run_sync(lambda s: self.published_body_sync(s, record_id))
+
+    # ---------------------------------------------------------------------------------- on a sync Session
+
+    def ensure_head_sync(self, session: Session) -> None:
+        if session.get(LogHead, self.origin) is None:
+            session.add(LogHead(origin=self.origin, seq=0, hash=None))
+            session.flush()
+
+    def publish_sync(
+        self,
+        session: Session,
+        *,
+        type: str,
+        record_id: str,
+        body: Mapping[str, Any],
+        created: int,
+        search_texts: Mapping[str, str] | None = None,
+        head: tuple[int, bytes | None] | None = None,
+        peers: Sequence[str] | None = None,
+    ) -> Entry:
+        """Sign and store the next entry of this node's log.
+
+        ``head``: this origin's (seq, hash) as the caller read it *under the head lock* in this transaction
+        (``SELECT ... FOR UPDATE`` of this origin's ``log_heads`` row), to spare reading it again; ``peers``: the
+        outbox peers if the caller already has them.
+        """
         record_type = RECORD_TYPES[type]
         body = canonical_order(dict(body))
         try:
             record_type.validate(body)
         except SchemaError as exc:
             raise _schema_to_input(exc) from exc
-        seq, prev = await self._lock_head(session)
+        session.flush()  # whatever the caller added through the ORM goes first, as it did through the session
+        conn = session.connection()
+        last_seq, prev = head if head is not None else self._lock_head(session, conn)
+        seq = last_seq + 1
         now = self.clock()
         entry = sign_entry(
             self.key,
@@ -98,80 +189,19 @@ class Publisher:
             prev=prev,
             body=body,
         )
-        await self._store(session, entry, body, now)
-        if search_texts is not None:
-            await search.index_record(session, type, self.origin, record_id, search_texts)
-        logger.debug("published %s/%d: %s %s", self.origin, seq, type, record_id)
-        return entry
-
-    async def tombstone(
-        self, session: AsyncSession, *, target_type: str, record_id: str, reason: str = "deleted"
-    ) -> Entry | None:
-        """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
-        state = (
-            await session.execute(
-                select(RecordState.deleted).where(RecordState.origin == self.origin, RecordState.record_id == record_id)
-            )
-        ).first()
-        await search.unindex_record(session, self.origin, record_id)
-        if state is None or state[0]:
-            return None
-        created = self.clock()
-        return await self.publish(
-            session,
-            type="tombstone",
-            record_id=record_id,
-            body={"target_type": target_type, "reason": reason},
-            created=created,
-        )
-
-    async def is_published(self, session: AsyncSession, record_id: str) -> bool:
-        row = (
-            await session.execute(
-                select(RecordState.deleted).where(RecordState.origin == self.origin, RecordState.record_id == record_id)
-            )
-        ).first()
-        return row is not None and not row[0]
-
-    async def published_body(self, session: AsyncSession, record_id: str) -> dict[str, Any] | None:
-        """The body of the current published state of a record, or None (never published, or deleted)."""
-        row = (
-            await session.execute(
-                select(RecordState.body, RecordState.deleted).where(
-                    RecordState.origin == self.origin, RecordState.record_id == record_id
-                )
-            )
-        ).first()
-        if row is None or row[1]:
-            return None
-        body: dict[str, Any] | None = row[0]
-        return body
-
-    async def _lock_head(self, session: AsyncSession) -> tuple[int, bytes | None]:
-        row = (
-            await session.execute(
-                select(LogHead.seq, LogHead.hash).where(LogHead.origin == self.origin).with_for_update()
-            )
-        ).first()
-        if row is None:
-            await self.ensure_head(session)
-            return 1, None
-        return int(row[0]) + 1, row[1]
-
-    async def _store(self, session: AsyncSession, entry: Entry, body: Mapping[str, Any], now: int) -> None:
-        h = entry.header
-        await replication_log.append_entry(session, entry, body, now)
-        await session.execute(update(LogHead).where(LogHead.origin == self.origin).values(seq=h.seq, hash=entry.hash))
-        peers = await self.outbox_peers(session)
+        replication_log.append_own_entry(conn, entry, body, now)
+        conn.execute(_SET_HEAD, {"h_origin": self.origin, "h_seq": seq, "h_hash": entry.hash})
+        if peers is None:
+            peers = self._outbox_peers(session)
         if peers:
-            await session.execute(
-                insert(OutboxItem),
+            conn.execute(
+                _INSERT_OUTBOX,
                 [
                     {
                         "peer": peer,
                         "kind": "entry",
                         "origin": self.origin,
-                        "seq": h.seq,
+                        "seq": seq,
                         "payload": None,
                         "attempts": 0,
                         "next_attempt_at": now,
@@ -181,6 +211,94 @@ class Publisher:
                     for peer in peers
                 ],
             )
+        if search_texts is not None:
+            search.index_record_sync(conn, type, self.origin, record_id, search_texts)
+        logger.debug("published %s/%d: %s %s", self.origin, seq, type, record_id)
+        return entry
+
+    def tombstone_sync(
+        self,
+        session: Session,
+        *,
+        target_type: str,
+        record_id: str,
+        reason: str = "deleted",
+        peers: Sequence[str] | None = None,
+    ) -> Entry | None:
+        """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
+        conn = session.connection()
+        state = conn.execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        search.unindex_record_sync(conn, self.origin, record_id)
+        if state is None or state[1]:
+            return None
+        return self.publish_sync(
+            session,
+            type="tombstone",
+            record_id=record_id,
+            body={"target_type": target_type, "reason": reason},
+            created=self.clock(),
+            peers=peers,
+        )
+
+    def is_published_sync(self, session: Session, record_id: str) -> bool:
+        row = session.connection().execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        return row is not None and not row[1]
+
+    def published_body_sync(self, session: Session, record_id: str) -> dict[str, Any] | None:
+        row = session.connection().execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        if row is None or row[1]:
+            return None
+        body: dict[str, Any] | None = row[0]
+        return body
+
+    def _lock_head(self, session: Session, conn: Connection) -> tuple[int, bytes | None]:
+        row = conn.execute(_LOCK_HEAD, {"h_origin": self.origin}).first()
+        if row is None:
+            self.ensure_head_sync(session)
+            return 0, None
+        return int(row[0]), row[1]
+
+    def _outbox_peers(self, session: Session) -> Sequence[str]:
+        if self.outbox_peers_sync is not None:
+            return self.outbox_peers_sync(session)
+        return run_to_completion(self.outbox_peers(cast(AsyncSession, AwaitableSession(session))))
+
+
+class AwaitableSession:
+    """A sync :class:`Session` behind :class:`AsyncSession`'s common coroutine methods, so that a callback written
+    for an AsyncSession can run inside a sync transaction (its coroutine never really suspends)."""
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+
+    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return self.sync_session.execute(statement, params, **kwargs)
+
+    async def scalar(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return self.sync_session.scalar(statement, params, **kwargs)
+
+    async def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return self.sync_session.scalars(statement, params, **kwargs)
+
+    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        return self.sync_session.get(entity, ident, **kwargs)
+
+    async def flush(self) -> None:
+        self.sync_session.flush()
+
+    def get_bind(self) -> Any:
+        return self.sync_session.get_bind()
+
+
+def run_to_completion(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine that never suspends (it awaits only :class:`AwaitableSession`) and return its result."""
+    coro = cast(Coroutine[Any, Any, T], awaitable)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coro.close()
+    raise RuntimeError("an outbox peers callback suspended inside a sync transaction: it may only use its session")
 
 
 def _schema_to_input(exc: SchemaError) -> NodeError:

@@ -8,10 +8,11 @@ the part that may leave the node (network and public fields) changed.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final, cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -24,6 +25,7 @@ from ..storage.models import (
     EventRegistration,
     HelpAnswer,
     LogEntry,
+    LogHead,
     MemberProfile,
     RecordState,
 )
@@ -34,6 +36,41 @@ from .reference import Reference
 from .things import KINDS, Things
 
 log = logging.getLogger(__name__)
+
+_PROFILES: Final = cast(Table, MemberProfile.__table__)
+_RECORDS: Final = cast(Table, RecordState.__table__)
+_HEADS: Final = cast(Table, LogHead.__table__)
+_ACCOUNTS: Final = cast(Table, Account.__table__)
+# A profile update reads in one statement what it needs: the profile, its published state and this origin's log
+# head, the profile and head rows locked on PostgreSQL (on SQLite, BEGIN IMMEDIATE already serialises writers).
+_PROFILE_FOR_UPDATE: Final = (
+    select(
+        _PROFILES.c.record_id,
+        _PROFILES.c.data,
+        _PROFILES.c.visibility,
+        _PROFILES.c.created_at,
+        _RECORDS.c.body,
+        _RECORDS.c.deleted,
+        _HEADS.c.seq,
+        _HEADS.c.hash,
+    )
+    .select_from(
+        _PROFILES.join(_HEADS, _HEADS.c.origin == bindparam("origin")).outerjoin(
+            _RECORDS, and_(_RECORDS.c.origin == bindparam("origin"), _RECORDS.c.record_id == _PROFILES.c.record_id)
+        )
+    )
+    .where(_PROFILES.c.account_id == bindparam("p_account_id"))
+    .with_for_update(of=[_PROFILES, _HEADS])
+)
+_OWN_PROFILE: Final = select(
+    _PROFILES.c.record_id, _PROFILES.c.data, _PROFILES.c.visibility, _PROFILES.c.updated_at, _RECORDS.c.deleted
+).select_from(
+    _PROFILES.outerjoin(
+        _RECORDS, and_(_RECORDS.c.origin == bindparam("origin"), _RECORDS.c.record_id == _PROFILES.c.record_id)
+    )
+).where(_PROFILES.c.account_id == bindparam("p_account_id"))
+_UPDATE_PROFILE: Final = update(_PROFILES).where(_PROFILES.c.account_id == bindparam("p_account_id"))
+_UPDATE_DISPLAY_NAME: Final = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("a_id"))
 
 
 class Directory:
@@ -51,70 +88,108 @@ class Directory:
 
     async def my_profile(self, viewer: Viewer) -> dict[str, Any]:
         account_id = _logged_in(viewer)
-        async with self.db.read() as session:
-            profile = await session.get(MemberProfile, account_id)
-            if profile is None:
+        origin = self.publisher.origin
+
+        def read(session: Session) -> dict[str, Any]:
+            row = session.connection().execute(_OWN_PROFILE, {"origin": origin, "p_account_id": account_id}).first()
+            if row is None:
                 raise NotFound("no profile")
-            published = await self.publisher.is_published(session, profile.record_id)
-        return {**self._owner_view(profile), "published": published}
+            record_id, data, visibility, updated_at, deleted = row
+            published = deleted is not None and not deleted
+            return {**_owner_view(record_id, data, visibility, updated_at), "published": published}
+
+        return await self.db.run_read(read)
 
     async def update_my_profile(self, viewer: Viewer, payload: object, *, replace: bool) -> dict[str, Any]:
-        """Set fields and visibility. ``replace``: fields not given are cleared (PUT); else kept (PATCH)."""
+        """Set fields and visibility. ``replace``: fields not given are cleared (PUT); else kept (PATCH).
+
+        One write transaction (:meth:`Database.run_write`): one read (profile, published state, log head), then
+        the writes of :meth:`store_profile_sync`.
+        """
         account_id = _logged_in(viewer)
         if not isinstance(payload, dict) or set(payload) - {"fields", "visibility"}:
             raise InvalidInput.field("body", 'expected {"fields": {...}, "visibility": {...}}')
         changes = profiles.check_fields(payload.get("fields", {}), self.reference)
-        async with self.db.write() as session:
-            profile = await session.get(MemberProfile, account_id, with_for_update=True)
-            if profile is None:
-                raise NotFound("no profile")
-            visibility = profiles.check_visibility(payload.get("visibility", {}), profile.visibility)
-            data = {} if replace else dict(profile.data)
+        visibility_changes = payload.get("visibility", {})
+        origin = self.publisher.origin
+
+        def write(session: Session) -> dict[str, Any]:
+            conn = session.connection()
+            params = {"origin": origin, "p_account_id": account_id}
+            row = conn.execute(_PROFILE_FOR_UPDATE, params).first()
+            if row is None:  # no profile, or (before the node's first start completed) no log head yet
+                self.publisher.ensure_head_sync(session)
+                row = conn.execute(_PROFILE_FOR_UPDATE, params).first()
+                if row is None:
+                    raise NotFound("no profile")
+            record_id, old_data, old_visibility, created_at, published_body, deleted, head_seq, head_hash = row
+            visibility = profiles.check_visibility(visibility_changes, old_visibility)
+            data = {} if replace else dict(old_data)
             if replace and "display_name" not in changes:
-                changes["display_name"] = profile.data.get("display_name")
+                changes["display_name"] = old_data.get("display_name")
             data.update(changes)
             data = {k: v for k, v in data.items() if v is not None}
-            await self.store_profile(session, profile, data, visibility)
+            previous = None if published_body is None or deleted else published_body
+            now = self.store_profile_sync(
+                session,
+                account_id=account_id,
+                record_id=record_id,
+                created_at=created_at,
+                data=data,
+                visibility=visibility,
+                previous=previous,
+                head=(int(head_seq), head_hash),
+            )
             if "display_name" in changes:
-                account = await session.get(Account, account_id)
-                if account is not None:
-                    account.display_name = data["display_name"]
-            published = await self.publisher.is_published(session, profile.record_id)
-        return {**self._owner_view(profile), "published": published}
+                conn.execute(_UPDATE_DISPLAY_NAME, {"a_id": account_id, "display_name": data["display_name"]})
+            # published now, or unchanged and already published; withdrawn (or never shared) when nothing may leave
+            published = bool(profiles.network_body(data, visibility))
+            return {**_owner_view(record_id, data, visibility, now), "published": published}
 
-    async def store_profile(
-        self, session: AsyncSession, profile: MemberProfile, data: dict[str, Any], visibility: dict[str, str]
-    ) -> None:
-        """Save a profile and publish its network part if that changed (the one path every profile write takes)."""
+        return await self.db.run_write(write)
+
+    def store_profile_sync(
+        self,
+        session: Session,
+        *,
+        account_id: int,
+        record_id: str,
+        created_at: int,
+        data: dict[str, Any],
+        visibility: dict[str, str],
+        previous: Mapping[str, Any] | None,
+        head: tuple[int, bytes | None] | None = None,
+    ) -> int:
+        """Save a profile and publish its network part if that changed (the one path every profile write takes).
+
+        ``previous``: the body currently published (None if never, or withdrawn); ``head``: this origin's log head
+        if the caller read it under the head lock. Returns the update time.
+        """
         now = self.clock()
-        profile.data = data
-        profile.visibility = visibility
-        profile.updated_at = now
+        conn = session.connection()
+        conn.execute(
+            _UPDATE_PROFILE, {"p_account_id": account_id, "data": data, "visibility": visibility, "updated_at": now}
+        )
         body = profiles.network_body(data, visibility)
         texts = profiles.search_texts(data, visibility, self.reference)
-        previous = await self.publisher.published_body(session, profile.record_id)
         if body and body != previous:
-            await self.publisher.publish(
+            self.publisher.publish_sync(
                 session,
                 type="profile",
-                record_id=profile.record_id,
+                record_id=record_id,
                 body=body,
-                created=profile.created_at,
+                created=created_at,
                 search_texts=texts,
+                head=head,
             )
         else:
             if not body and previous is not None:  # nothing may leave any more: withdraw what had left
-                await self.publisher.tombstone(session, target_type="profile", record_id=profile.record_id)
-            await search.index_record(session, "profile", self.publisher.origin, profile.record_id, texts)
-        await session.flush()
+                self.publisher.tombstone_sync(session, target_type="profile", record_id=record_id)
+            search.index_record_sync(conn, "profile", self.publisher.origin, record_id, texts)
+        return now
 
     def _owner_view(self, profile: MemberProfile) -> dict[str, Any]:
-        return {
-            "id": profile.record_id,
-            "fields": dict(profile.data),
-            "visibility": {**profiles.default_visibility(), **profile.visibility},
-            "updated_at": profile.updated_at,
-        }
+        return _owner_view(profile.record_id, profile.data, profile.visibility, profile.updated_at)
 
     # -------------------------------------------------------------------------------------------- others
 
@@ -276,6 +351,17 @@ class Directory:
         if not viewer.is_operator:
             raise Forbidden("only operators erase other accounts")
         return await self.erase_account(account_id)
+
+
+def _owner_view(
+    record_id: str, data: Mapping[str, Any], visibility: Mapping[str, str], updated_at: int
+) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "fields": dict(data),
+        "visibility": {**profiles.default_visibility(), **visibility},
+        "updated_at": updated_at,
+    }
 
 
 def _logged_in(viewer: Viewer) -> int:

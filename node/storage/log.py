@@ -3,7 +3,8 @@
 These functions take an open session and never commit: the caller's transaction decides. They are what the
 federation layer calls to store what it received (:func:`store_received`), to answer a peer's pull
 (:func:`entries_after`) and to compare version vectors (:func:`heads`). The node's own publishing goes through
-:class:`node.publisher.Publisher`, which writes with :func:`append_entry`.
+:class:`node.publisher.Publisher`, which writes with :func:`append_own_entry` (on a sync connection, inside
+:meth:`~node.storage.database.Database.run_write`) or :func:`append_entry`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import base64
 import enum
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,6 +210,75 @@ async def advance_head(session: AsyncSession, origin: str) -> int:
     if seq != start:
         await session.execute(upsert(session, LogHead, {"origin": origin, "seq": seq, "hash": last_hash}, ("origin",)))
     return seq
+
+
+# ------------------------------------------------------------------- sync writes (the node's own publishing)
+
+_ENTRIES: Final = cast(Table, LogEntry.__table__)
+_RECORDS: Final = cast(Table, RecordState.__table__)
+_INSERT_ENTRY: Final = insert(_ENTRIES)
+_ERASE_EARLIER_BODIES: Final = (
+    update(_ENTRIES)
+    .where(
+        _ENTRIES.c.origin == bindparam("e_origin"),
+        _ENTRIES.c.record_id == bindparam("e_record_id"),
+        _ENTRIES.c.seq < bindparam("e_seq"),
+    )
+    .values(body=None)
+)
+# The same SQL on SQLite and PostgreSQL; as text() it is compiled once (SQLAlchemy does not cache the compiled
+# form of the dialects' insert().on_conflict_do_update() constructs).
+_STATE_UPSERT: Final = text(
+    "INSERT INTO records (origin, record_id, type, seq, deleted, body, ts) "
+    "VALUES (:origin, :record_id, :type, :seq, :deleted, :body, :ts) "
+    "ON CONFLICT (origin, record_id) DO UPDATE SET type = excluded.type, seq = excluded.seq, "
+    "deleted = excluded.deleted, body = excluded.body, ts = excluded.ts"
+).bindparams(
+    bindparam("seq", type_=_RECORDS.c.seq.type),
+    bindparam("deleted", type_=_RECORDS.c.deleted.type),
+    bindparam("body", type_=_RECORDS.c.body.type),
+    bindparam("ts", type_=_RECORDS.c.ts.type),
+)
+
+
+def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] | None, received_at: int) -> None:
+    """:func:`append_entry` for an entry this node just signed: its seq is above every seq held for its origin
+    (the caller holds the head lock), so it is the newest of its record and ``records`` is overwritten without
+    being read first. Three statements (two for anything but a tombstone)."""
+    h = entry.header
+    conn.execute(
+        _INSERT_ENTRY,
+        {
+            "origin": h.origin,
+            "seq": h.seq,
+            "record_id": h.id,
+            "type": h.type,
+            "hash": entry.hash,
+            "header": entry.header_bytes,
+            "body": entry.body,
+            "signature": entry.signature,
+            "ts": h.ts,
+            "received_at": received_at,
+        },
+    )
+    is_tombstone = h.type == "tombstone"
+    target_type = h.type
+    if is_tombstone:
+        target_type = str(body["target_type"]) if body is not None else "unknown"
+    conn.execute(
+        _STATE_UPSERT,
+        {
+            "origin": h.origin,
+            "record_id": h.id,
+            "type": target_type,
+            "seq": h.seq,
+            "deleted": is_tombstone,
+            "body": None if is_tombstone or body is None else jsonable(dict(body)),
+            "ts": h.ts,
+        },
+    )
+    if is_tombstone:
+        conn.execute(_ERASE_EARLIER_BODIES, {"e_origin": h.origin, "e_record_id": h.id, "e_seq": h.seq})
 
 
 class StoreOutcome(enum.Enum):

@@ -13,9 +13,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import Connection, Table, bindparam, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import SearchDocument
@@ -25,10 +25,22 @@ MAX_QUERY_TERMS: Final = 8
 _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
 
 
+# Fast path of normalise(): text whose decomposed form is ASCII plus the combining accents of U+0300..U+036F
+# (all of them combining except U+034F), which covers French and English; anything else takes the general path.
+_NOT_LATIN_ACCENTED: Final = re.compile("[^\x00-\x7f\u0300-\u034e\u0350-\u036f]")
+_ASCII_WORDS: Final = {c: c if chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(128)}
+
+
 def normalise(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NON_WORD.sub(" ", stripped).strip()
+    if decomposed.isascii():
+        stripped = decomposed
+    elif _NOT_LATIN_ACCENTED.search(decomposed) is None:
+        stripped = decomposed.encode("ascii", "ignore").decode("ascii")  # drops exactly the accents
+    else:
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+        return _NON_WORD.sub(" ", stripped).strip()
+    return " ".join(stripped.translate(_ASCII_WORDS).split())
 
 
 def terms(query: str) -> list[str]:
@@ -59,22 +71,43 @@ class SearchHit:
     record_id: str
 
 
-async def index_record(session: AsyncSession, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
-    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed."""
-    await unindex_record(session, origin, record_id)
-    rows = [
+_DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
+_INSERT_DOCUMENTS: Final = insert(_DOCUMENTS)
+_DELETE_DOCUMENTS: Final = delete(_DOCUMENTS).where(
+    _DOCUMENTS.c.origin == bindparam("d_origin"), _DOCUMENTS.c.record_id == bindparam("d_record_id")
+)
+
+
+def _documents(kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> list[dict[str, str]]:
+    return [
         {"kind": kind, "origin": origin, "record_id": record_id, "audience": audience, "content": content}
         for audience, content in ((a, normalise(t)) for a, t in texts.items())
         if content
     ]
+
+
+async def index_record(session: AsyncSession, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
+    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed."""
+    await unindex_record(session, origin, record_id)
+    rows = _documents(kind, origin, record_id, texts)
     if rows:
-        await session.execute(insert(SearchDocument), rows)
+        await session.execute(_INSERT_DOCUMENTS, rows)
 
 
 async def unindex_record(session: AsyncSession, origin: str, record_id: str) -> None:
-    await session.execute(
-        delete(SearchDocument).where(SearchDocument.origin == origin, SearchDocument.record_id == record_id)
-    )
+    await session.execute(_DELETE_DOCUMENTS, {"d_origin": origin, "d_record_id": record_id})
+
+
+def index_record_sync(conn: Connection, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
+    """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`)."""
+    unindex_record_sync(conn, origin, record_id)
+    rows = _documents(kind, origin, record_id, texts)
+    if rows:
+        conn.execute(_INSERT_DOCUMENTS, rows)
+
+
+def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:
+    conn.execute(_DELETE_DOCUMENTS, {"d_origin": origin, "d_record_id": record_id})
 
 
 async def search(
