@@ -107,7 +107,7 @@ async def _seed(s: NodeServices, node: DemoNode, count: int, rng: random.Random)
     if report.errors:
         log.warning("demo %s: %d rows refused: %s", node.name, len(report.errors), report.errors[:3])
     tokens = dict(report.invitations)
-    for email in (node.operator, node.member):
+    for email in (node.operator, node.member, f"conseil@{node.name}.example"):  # the advisor too (onboarding)
         await s.accounts.accept_invitation(tokens[email], node.password)
     # Most members share their professional fields with the network, some make a few public.
     viewers = await _viewers(s)

@@ -268,6 +268,7 @@ async def member_page(request: web.Request) -> web.Response:
             "fields": fields,
             "sent": request.query.get("sent") == "1",
             "can_write": not v.anonymous and v.member_id is not None and member_id != v.member_id,
+            **await _path_context(request, member_id if origin == s.config.name else None),
         },
     )
 
@@ -322,8 +323,16 @@ async def me_page(request: web.Request) -> web.Response:
             "widest": {name: f.widest for name, f in PROFILE_FIELDS.items()},
             "as_text": _as_text,
             "saved": request.query.get("saved") == "1",
+            **await _path_context(request, v.member_id),
         },
     )
+
+
+async def _path_context(request: web.Request, member_id: str | None) -> dict[str, Any]:
+    """The member's individual path (see :mod:`node.web.onboarding_pages`)."""
+    from .onboarding_pages import path_context
+
+    return await path_context(request, member_id)
 
 
 def _as_text(name: str, value: Any) -> str:
@@ -559,6 +568,8 @@ async def operator_invite(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.AbstractRouteDef]:
+    from .onboarding_pages import onboarding_routes  # imported here: it uses this module's render
+
     return [
         web.get("/", home),
         web.get("/login", login_page),
@@ -588,6 +599,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/operator", operator_page),
         web.post("/operator/import", operator_import),
         web.post("/operator/invite", operator_invite),
+        *onboarding_routes(),
         web.static("/static", HERE / "static"),
     ]
 

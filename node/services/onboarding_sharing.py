@@ -1,0 +1,90 @@
+"""How a case snapshot travels to one other coop while the protocol has no ``onboarding_case`` record type.
+
+A snapshot is JSON carried in the ``text`` of ordinary ``message`` entries (seq 1, prev nil, delivered to one
+node only, never relayed), marked by a ``subject`` starting with :data:`SUBJECT`. A message's text holds at
+most 4000 characters, so a larger snapshot is split: the subject says ``<SUBJECT> <part>/<total> <digest>``,
+where ``digest`` names the whole snapshot; the receiver keeps parts until it has them all.
+
+Only this module knows the wire form, so replacing it by a proper record type changes nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from protocol import RECORD_TYPES, Entry, Record, SigningKey, sign_entry
+
+from ..publisher import new_record_id
+
+SUBJECT: Final = "bigre:onboarding-case"
+TO_MEMBER: Final = "advisors"  # the message type needs a recipient: the receiving coop's advisors as a whole
+CHUNK: Final = 3900
+MAX_PARTS: Final = 64  # ~250 000 characters: far above any real case; a bound on what a peer can make us keep
+_SUBJECT_RE: Final = re.compile(re.escape(SUBJECT) + r" (\d{1,3})/(\d{1,3}) ([0-9a-f]{32})\Z")
+
+
+def is_shared_case(record: Record) -> bool:
+    """Whether a received ``message`` record carries (part of) an onboarding case snapshot."""
+    body = record.body or {}
+    return record.type == "message" and str(body.get("subject", "")).startswith(SUBJECT)
+
+
+def parse_subject(subject: object) -> tuple[int, int, str] | None:
+    """``(part, total, digest)`` from a snapshot message's subject, or None when it is not one of ours."""
+    match = _SUBJECT_RE.match(subject) if isinstance(subject, str) else None
+    if match is None:
+        return None
+    part, total = int(match.group(1)), int(match.group(2))
+    if not 1 <= part <= total <= MAX_PARTS:
+        return None
+    return part, total, match.group(3)
+
+
+def encode_snapshot(snapshot: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The snapshot as (digest, text parts) — compact JSON cut into message-sized pieces."""
+    text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"case snapshot too large to share ({len(text)} characters)")
+    return digest, parts
+
+
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def signed_messages(
+    key: SigningKey, *, origin: str, to_node: str, from_member: str, snapshot: Mapping[str, Any], now: int
+) -> list[Entry]:
+    """The signed ``message`` entries that carry ``snapshot`` to ``to_node`` (one per part)."""
+    digest, parts = encode_snapshot(snapshot)
+    entries = []
+    for index, part in enumerate(parts, start=1):
+        body = {
+            "to_node": to_node,
+            "to_member": TO_MEMBER,
+            "from_member": from_member,
+            "subject": f"{SUBJECT} {index}/{len(parts)} {digest}",
+            "text": part,
+        }
+        RECORD_TYPES["message"].validate(body)
+        entries.append(
+            sign_entry(
+                key,
+                type="message",
+                type_version=RECORD_TYPES["message"].version,
+                origin=origin,
+                id=new_record_id(),
+                seq=1,
+                created=now,
+                ts=now,
+                prev=None,
+                body=body,
+            )
+        )
+    return entries

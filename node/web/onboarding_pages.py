@@ -1,0 +1,215 @@
+"""The advisor's pages for onboarding: the case board (stages as columns, a case as a card) and a case's page
+(checklists, dates, notes, documents, decisions, group, moving, sharing, mentors, bootstrap bundle), plus the
+individual-path block of a member's profile.
+
+Thin like the other pages: read the form, call :class:`node.services.onboarding.Onboarding`, redirect or render.
+Registered from :func:`node.web.pages.routes`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ..errors import InvalidInput, NodeError
+from ..onboarding_api import onboarding_of, paths_of
+from ..onboarding_bundle import build_bundle
+from ..services import onboarding_rules as rules
+from ..services.member_path import PATH_STATUSES
+from ..services.onboarding import require_staff
+from ..storage.federation_models import PeerRow
+from ..viewer import Viewer
+from .pages import form_of, redirect, render, s_of, signed_in, viewer_of
+
+BOARD = "/advisor/cases"
+
+
+def _staff(request: web.Request) -> Viewer:
+    return require_staff(signed_in(request))
+
+
+def _ref(request: web.Request) -> tuple[str, str]:
+    return request.match_info["origin"], request.match_info["case_id"]
+
+
+def _case_url(origin: str, case_id: str) -> str:
+    return f"{BOARD}/{origin}/{case_id}"
+
+
+def _back(form: dict[str, str], origin: str, case_id: str) -> str:
+    return BOARD if form.get("back") == "board" else _case_url(origin, case_id)
+
+
+async def board(request: web.Request) -> web.Response:
+    v = _staff(request)
+    cards = await onboarding_of(request.app).list_cases(v)
+    columns = [(stage, [c for c in cards if c["stage"] == stage]) for stage in rules.STAGES]
+    return render(
+        request,
+        "advisor_cases.html",
+        {
+            "columns": columns,
+            "stages": rules.STAGES,
+            "origin_kinds": rules.ORIGIN_KINDS,
+            "target_forms": rules.TARGET_FORMS,
+        },
+    )
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    payload: dict[str, Any] = {k: form.get(k, "") for k in ("title", "origin_kind", "target_form", "description")}
+    if form.get("trades", "").strip():
+        payload["trades"] = form["trades"]
+    case = await onboarding_of(request.app).create_case(v, payload)
+    raise redirect(_case_url(case["origin"], case["id"]))
+
+
+async def case_page(request: web.Request, extra: dict[str, Any] | None = None, status: int = 200) -> web.Response:
+    v = _staff(request)
+    onboarding = onboarding_of(request.app)
+    case = await onboarding.get_case(v, *_ref(request))
+    s = s_of(request)
+    async with s.db.read() as session:
+        peers = (
+            await session.scalars(
+                select(PeerRow.name).where(
+                    PeerRow.status == "member", PeerRow.direct.is_(True), PeerRow.name != s.config.name
+                )
+            )
+        ).all()
+    mentors = await onboarding.find_mentors(v, [t["rome"] for t in case["trades"]]) if case["trades"] else []
+    return render(
+        request,
+        "advisor_case.html",
+        {
+            "case": case,
+            "stages": rules.STAGES,
+            "stakeholders": rules.STAKEHOLDERS,
+            "peers": [p for p in peers if p not in case["shared_with"]],
+            "mentors": mentors[:12],
+            "can_bundle": case["own"] and rules.STAGES.index(case["stage"]) >= rules.BUNDLE_STAGE,
+            "bundle": None,
+            "error": None,
+            **(extra or {}),
+        },
+        status=status,
+    )
+
+
+async def move(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    origin, case_id = _ref(request)
+    await onboarding_of(request.app).move_stage(v, origin, case_id, form.get("stage"))
+    raise redirect(_back(form, origin, case_id))
+
+
+async def checklist(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    payload: dict[str, Any] = {"stage": form.get("stage")}
+    if form.get("label", "").strip():
+        payload["label"] = form["label"]
+    else:
+        payload["key"] = form.get("key")
+    await onboarding_of(request.app).toggle_item(v, *_ref(request), payload)
+    raise redirect(_case_url(*_ref(request)) + f"#stage-{form.get('stage', '')}")
+
+
+def add_entry(kind: str, fields: tuple[str, ...]) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        v = _staff(request)
+        form = await form_of(request)
+        payload = {name: form.get(name) or None for name in ("stage", *fields)}
+        await onboarding_of(request.app).add_entry(v, *_ref(request), kind, payload)
+        raise redirect(_case_url(*_ref(request)) + f"#stage-{form.get('stage', '')}")
+
+    return handler
+
+
+async def add_person(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    onboarding = onboarding_of(request.app)
+    case = await onboarding.get_case(v, *_ref(request))
+    person: dict[str, Any] = {k: form.get(k, "") for k in ("name", "email", "role")}
+    person["associate"] = form.get("associate") == "on"
+    person["employee"] = form.get("employee") == "on"
+    if form.get("capital_eur", "").strip():
+        capital = form["capital_eur"].strip()
+        if not capital.isdigit():
+            raise InvalidInput.field("capital_eur", "a whole number of euros")
+        person["capital_eur"] = int(capital)
+    if form.get("stakeholder"):
+        person["stakeholder"] = form["stakeholder"]
+    await onboarding.update_case(v, *_ref(request), {"group": [*case["group"], person]})
+    raise redirect(_case_url(*_ref(request)) + "#group")
+
+
+async def share(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    await onboarding_of(request.app).share(v, *_ref(request), form.get("coop"))
+    raise redirect(_case_url(*_ref(request)) + "?shared=1")
+
+
+async def bundle(request: web.Request) -> web.Response:
+    v = _staff(request)
+    form = await form_of(request)
+    origin, case_id = _ref(request)
+    await onboarding_of(request.app).get_case(v, origin, case_id)
+    try:
+        result = await build_bundle(
+            s_of(request), case_id, form.get("name", ""), form.get("url", ""), form.get("display_name", "")
+        )
+    except NodeError as exc:
+        return await case_page(request, {"error": exc.message}, status=exc.status)
+    return await case_page(request, {"bundle": json.dumps(result, ensure_ascii=False, indent=2)})
+
+
+# ----------------------------------------------------------------------------------------- individual path
+
+
+async def path_context(request: web.Request, member_id: str | None) -> dict[str, Any]:
+    """What a profile page needs to show a member of this coop's path (empty for other coops' members)."""
+    v = viewer_of(request)
+    if member_id is None or v.anonymous:
+        return {"member_path": [], "path_statuses": PATH_STATUSES, "can_record_path": False, "path_member": None}
+    return {
+        "member_path": await paths_of(request.app).history(v, member_id),
+        "path_statuses": PATH_STATUSES,
+        "can_record_path": v.is_staff,
+        "path_member": member_id,
+    }
+
+
+async def record_path(request: web.Request) -> web.StreamResponse:
+    v = _staff(request)
+    form = await form_of(request)
+    member_id = request.match_info["id"]
+    payload = {"status": form.get("status"), "since": form.get("since") or None, "note": form.get("note", "")}
+    await paths_of(request.app).record(v, member_id, payload)
+    raise redirect(f"/members/{s_of(request).config.name}/{member_id}#path")
+
+
+def onboarding_routes() -> list[web.RouteDef]:
+    case = BOARD + "/{origin}/{case_id}"
+    return [
+        web.get(BOARD, board),
+        web.post(BOARD, create),
+        web.get(case, case_page),
+        web.post(case + "/stage", move),
+        web.post(case + "/checklist", checklist),
+        web.post(case + "/notes", add_entry("notes", ("text",))),
+        web.post(case + "/documents", add_entry("documents", ("name", "ref"))),
+        web.post(case + "/decisions", add_entry("decisions", ("text", "date", "who"))),
+        web.post(case + "/group", add_person),
+        web.post(case + "/share", share),
+        web.post(case + "/bundle", bundle),
+        web.post("/members/{origin}/{id}/path", record_path),
+    ]

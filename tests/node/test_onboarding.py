@@ -1,0 +1,508 @@
+"""Onboarding cases: who may see and change them, stages and legal-form rules, sharing between two coops,
+the bootstrap bundle, mentors from the federated directory, members' individual paths, retention.
+
+Node A (``coopaname``) runs on the parametrised backend (SQLite and PostgreSQL); node B (``smart``), another
+coop, always on SQLite: the snapshots travel between them as the signed messages the outbox would deliver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from federation.ports import Peer, PeerKey
+from node.app import NodeOptions, create_app, open_services
+from node.clock import ManualClock
+from node.config import NodeConfig, create_node_dir
+from node.context import NodeServices
+from node.errors import Conflict, Forbidden, InvalidInput, NotFound
+from node.federation_store import NodeFederationStore
+from node.onboarding_api import ONBOARDING_ROUTES, onboarding_extension
+from node.onboarding_bundle import build_bundle
+from node.services import onboarding_rules as rules
+from node.services import onboarding_sharing as sharing
+from node.services.onboarding import onboarding_for, receive_shared_case
+from node.services.onboarding_sharing import CHUNK, is_shared_case
+from node.storage.models import OutboxItem
+from node.storage.onboarding_models import OnboardingCase
+from node.viewer import Viewer
+from protocol import Record, SigningKey, check_body, decode_entry
+
+from .conftest import PASSWORD, Api, Client
+
+CASE = {"title": "Les Fourneaux solidaires", "origin_kind": "new_creation", "target_form": "scop", "trades": ["G1602"]}
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
+    app = create_app(node_config, options=options, extensions=[onboarding_extension])
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServices]:
+    """Node B: SMart, another coop, on SQLite."""
+    config = create_node_dir(tmp_path / "smart", name="smart", url="http://127.0.0.1:8401", display_name="SMart")
+    s = await open_services(config, options)
+    try:
+        yield s
+    finally:
+        await s.db.close()
+
+
+async def peer_with(s: NodeServices, other: NodeServices) -> None:
+    store = NodeFederationStore(s.db, s.config.name, s.clock)
+    await store.save_peer(
+        Peer(
+            name=other.config.name,
+            url=other.config.url,
+            display_name=other.config.display_name,
+            keys=[PeerKey(other.key.public_bytes)],
+        )
+    )
+
+
+async def staff(s: NodeServices, email: str, role: str = "advisor") -> Viewer:
+    account, _ = await s.accounts.add_user(email=email, role=role, password=PASSWORD)
+    viewer = await s.accounts.authenticate((await s.accounts.login(email, PASSWORD, "test")).token)
+    assert viewer is not None and viewer.account_id == account.id
+    return viewer
+
+
+async def drain(s: NodeServices, to: str) -> list[Record]:
+    """The shared-case messages queued for node ``to``, as that node receives them (and empties the queue)."""
+    async with s.db.write() as session:
+        rows = (
+            (await session.execute(select(OutboxItem).where(OutboxItem.peer == to).order_by(OutboxItem.id)))
+            .scalars()
+            .all()
+        )
+        await session.execute(delete(OutboxItem).where(OutboxItem.peer == to))
+    records = []
+    for row in rows:
+        assert row.kind == "message" and row.payload is not None
+        entry = decode_entry(row.payload)
+        assert entry.header.seq == 1 and entry.header.prev is None  # a direct message, never part of a log
+        records.append(Record(entry, check_body(entry)))
+    return records
+
+
+async def deliver(records: list[Record], to: NodeServices) -> list[bool]:
+    assert all(is_shared_case(r) for r in records)
+    return [await receive_shared_case(to, r) for r in records]
+
+
+# ------------------------------------------------------------------------------------------- authorisation
+
+
+@pytest.mark.parametrize(
+    ("role", "list_status", "create_status"),
+    [(None, 401, 401), ("member", 403, 403), ("advisor", 200, 201), ("operator", 200, 201)],
+)
+async def test_only_advisors_and_operators_reach_cases(
+    api: Api, role: str | None, list_status: int, create_status: int
+) -> None:
+    who = None if role is None else f"{role}@coopaname.example"
+    if who is not None:
+        await api.user(who, role=str(role))
+    await api.call("GET", "/api/v1/onboarding/cases", who, expect=list_status)
+    await api.call("POST", "/api/v1/onboarding/cases", who, json=CASE, expect=create_status)
+    await api.user("conseil@coopaname.example", role="advisor")
+    case = await api.call("POST", "/api/v1/onboarding/cases", "conseil@coopaname.example", json=CASE, expect=201)
+    ref = f"/api/v1/onboarding/cases/{case['origin']}/{case['id']}"
+    await api.call("GET", ref, who, expect=200 if create_status == 201 else list_status)
+    await api.call("POST", ref + "/notes", who, json={"stage": "emergence", "text": "x"}, expect=create_status)
+
+
+async def test_cases_are_in_the_openapi_document(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for route in ONBOARDING_ROUTES:
+        assert route.method.lower() in doc["paths"][route.path], route.path
+
+
+async def test_advisor_of_another_coop_sees_a_case_only_once_shared(
+    services: NodeServices, other: NodeServices
+) -> None:
+    await peer_with(services, other)
+    await peer_with(other, services)
+    a, b = onboarding_for(services), onboarding_for(other)
+    advisor_a, advisor_b = (
+        await staff(services, "conseil@coopaname.example"),
+        await staff(other, "conseil@smart.example"),
+    )
+    member_b = await staff(other, "membre@smart.example", role="member")
+    case = await a.create_case(advisor_a, CASE)
+    with pytest.raises(NotFound):
+        await b.get_case(advisor_b, "coopaname", case["id"])
+    assert await b.list_cases(advisor_b) == []
+
+    shared = await a.share(advisor_a, "coopaname", case["id"], "smart")
+    assert shared["shared_with"] == ["smart"]
+    assert await deliver(await drain(services, "smart"), other) == [True]
+    seen = await b.get_case(advisor_b, "coopaname", case["id"])
+    assert seen["title"] == CASE["title"] and not seen["own"]
+    with pytest.raises(Forbidden):
+        await b.get_case(member_b, "coopaname", case["id"])
+    with pytest.raises(Forbidden):  # only the coop that opened the case shares it
+        await b.share(advisor_b, "coopaname", case["id"], "coopaname")
+
+    # B's advisor edits: the change goes back to A only, and A keeps it.
+    await b.add_entry(advisor_b, "coopaname", case["id"], "notes", {"stage": "emergence", "text": "Atelier fixé"})
+    back = await drain(other, "coopaname")
+    assert len(back) == 1 and back[0].body is not None and back[0].body["to_node"] == "coopaname"
+    assert await deliver(back, services) == [True]
+    assert await deliver(back, services) == [False]  # the same snapshot again changes nothing
+    notes = (await a.get_case(advisor_a, "coopaname", case["id"]))["stages"]["emergence"]["notes"]
+    assert [n["text"] for n in notes] == ["Atelier fixé"]
+    assert await drain(services, "smart") == []  # nobody else to pass it to
+
+    # An older snapshot loses against the newer one.
+    await a.toggle_item(advisor_a, "coopaname", case["id"], {"stage": "emergence", "key": "group"})
+    newer = await drain(services, "smart")
+    await a.toggle_item(advisor_a, "coopaname", case["id"], {"stage": "emergence", "key": "idea"})
+    newest = await drain(services, "smart")
+    assert await deliver(newest, other) == [True]
+    assert await deliver(newer, other) == [False]
+    items = (await b.get_case(advisor_b, "coopaname", case["id"]))["stages"]["emergence"]["checklist"]
+    assert [i["done"] for i in items] == [True, True, False]
+
+    # Stop sharing: B's copy goes.
+    await a.unshare(advisor_a, "coopaname", case["id"], "smart")
+    assert await deliver(await drain(services, "smart"), other) == [True]
+    assert await b.list_cases(advisor_b) == []
+
+
+async def test_snapshots_from_the_wrong_node_are_refused(services: NodeServices, other: NodeServices) -> None:
+    """Only the origin sends its case to others; the origin takes edits only from coops it shared with."""
+    await peer_with(services, other)
+    await peer_with(other, services)
+    a, b = onboarding_for(services), onboarding_for(other)
+    advisor_a, advisor_b = (
+        await staff(services, "conseil@coopaname.example"),
+        await staff(other, "conseil@smart.example"),
+    )
+    own_b = await b.create_case(advisor_b, {**CASE, "title": "Cas de SMart"})
+    mine = await a.create_case(advisor_a, CASE)
+    await a.share(advisor_a, "coopaname", mine["id"], "smart")
+    await drain(services, "smart")
+    # B pretends to edit A's case, which A never shared... with a forged row on B
+    async with other.db.write() as session:
+        row = (await session.execute(select(OnboardingCase).where(OnboardingCase.case_id == own_b["id"]))).scalar_one()
+        session.add(
+            OnboardingCase(
+                origin="coopaname",
+                case_id="forged0000000000",
+                title="x",
+                stage="emergence",
+                origin_kind="new_creation",
+                target_form="scop",
+                data=row.data,
+                shared_with=["smart"],
+                created_at=1,
+                updated_at=1,
+                updated_by="smart",
+                retention_until=row.retention_until,
+            )
+        )
+    await b.add_entry(advisor_b, "coopaname", "forged0000000000", "notes", {"stage": "emergence", "text": "x"})
+    assert await deliver(await drain(other, "coopaname"), services) == [False]
+    with pytest.raises(NotFound):
+        await a.get_case(advisor_a, "coopaname", "forged0000000000")
+    # A snapshot of B's case relayed by a third node: refused; the genuine one from B is taken.
+    await b.share(advisor_b, "smart", own_b["id"], "coopaname")
+    genuine = await drain(other, "coopaname")
+    async with other.db.read() as session:
+        row = (await session.execute(select(OnboardingCase).where(OnboardingCase.case_id == own_b["id"]))).scalar_one()
+        snapshot = b.snapshot(row)
+    relayed = sharing.signed_messages(
+        SigningKey.generate(), origin="oxalis", to_node="coopaname", from_member="x", snapshot=snapshot, now=1
+    )
+    assert await deliver([Record(e, check_body(e)) for e in relayed], services) == [False]
+    assert await deliver(genuine, services) == [True]
+    assert (await a.get_case(advisor_a, "smart", own_b["id"]))["title"] == "Cas de SMart"
+
+
+async def test_a_large_case_travels_in_parts(services: NodeServices, other: NodeServices) -> None:
+    await peer_with(services, other)
+    a, b = onboarding_for(services), onboarding_for(other)
+    advisor_a, advisor_b = (
+        await staff(services, "conseil@coopaname.example"),
+        await staff(other, "conseil@smart.example"),
+    )
+    case = await a.create_case(advisor_a, {**CASE, "description": "é" * 3000})
+    for i in range(6):
+        await a.add_entry(advisor_a, "coopaname", case["id"], "notes", {"stage": "feasibility", "text": f"{i} " * 900})
+    await a.share(advisor_a, "coopaname", case["id"], "smart")
+    parts = await drain(services, "smart")
+    assert len(parts) > 2 and all(len(str((p.body or {})["text"])) <= CHUNK for p in parts)
+    results = await deliver(list(reversed(parts)), other)
+    assert results == [True] * len(parts)
+    seen = await b.get_case(advisor_b, "coopaname", case["id"])
+    assert seen["description"] == "é" * 3000 and len(seen["stages"]["feasibility"]["notes"]) == 6
+
+
+# ---------------------------------------------------------------------------------------- stages and rules
+
+
+async def test_stages_checklists_and_the_scop_rule(api: Api) -> None:
+    who = "conseil@coopaname.example"
+    await api.user(who, role="advisor")
+    case = await api.call("POST", "/api/v1/onboarding/cases", who, json=CASE, expect=201)
+    ref = f"/api/v1/onboarding/cases/coopaname/{case['id']}"
+    assert case["stage"] == "emergence" and case["next_items"][0]["key"] == "group"
+    assert case["legal_check"] == {"ok": False, "problems": ["scop.min_associates"], "unchecked": []}
+    await api.call("POST", ref + "/stage", who, json={"stage": "legal_form"}, expect=200)
+    refused = await api.call("POST", ref + "/stage", who, json={"stage": "statutes"}, expect=422)
+    assert "scop.min_associates" in refused["error"]["message"]
+    group = [
+        {"name": "Awa Diallo", "email": "awa@example.org", "role": "cuisinière", "associate": True, "employee": True},
+        {"name": "Jules Martin", "role": "gérant", "associate": True, "employee": True, "capital_eur": 500},
+        {"name": "Lina Roche", "role": "soutien", "associate": True, "employee": False, "capital_eur": 2000},
+    ]
+    updated = await api.call("PATCH", ref, who, json={"group": group}, expect=200)
+    assert updated["legal_check"]["problems"] == []  # 2 of 3 votes employees (66 %): enough
+    assert updated["legal_check"]["unchecked"] == ["scop.employee_capital"]
+    group[0]["capital_eur"] = 100
+    updated = await api.call("PATCH", ref, who, json={"group": group}, expect=200)
+    assert updated["legal_check"]["problems"] == ["scop.employee_capital"]  # 600 of 2600
+    group[2]["capital_eur"] = 300
+    await api.call("PATCH", ref, who, json={"group": group}, expect=200)
+    moved = await api.call("POST", ref + "/stage", who, json={"stage": "statutes"}, expect=200)
+    assert moved["stage"] == "statutes"
+    assert moved["stages"]["legal_form"]["done"] and moved["stages"]["statutes"]["started"]
+
+    await api.call("POST", ref + "/checklist", who, json={"stage": "statutes", "key": "draft"}, expect=200)
+    added = await api.call("POST", ref + "/checklist", who, json={"stage": "statutes", "label": "Relire"}, expect=200)
+    assert [i.get("label") for i in added["stages"]["statutes"]["checklist"]][-1] == "Relire"
+    assert added["next_items"][0]["key"] == "review"
+    await api.call("POST", ref + "/checklist", who, json={"stage": "statutes", "key": "nope"}, expect=404)
+    await api.call(
+        "POST",
+        ref + "/documents",
+        who,
+        json={"stage": "statutes", "name": "Projet", "ref": "https://x.example/s.pdf"},
+        expect=201,
+    )
+    decided = await api.call(
+        "POST",
+        ref + "/decisions",
+        who,
+        json={"stage": "statutes", "text": "SARL Scop", "date": "2027-02-01", "who": "AG"},
+        expect=201,
+    )
+    assert decided["stages"]["statutes"]["decisions"][0]["who"] == "AG"
+    dated = await api.call(
+        "PATCH", ref, who, json={"stage_dates": {"financing": {"planned": "2027-05-01"}}}, expect=200
+    )
+    assert dated["stages"]["financing"]["planned"] == "2027-05-01"
+    bad = await api.call(
+        "PATCH", ref, who, json={"title": "", "target_form": "sarl", "group": [{"email": "x"}]}, expect=422
+    )
+    assert set(bad["error"]["fields"]) >= {"title", "target_form", "group[0].name"}
+    listed = await api.call("GET", "/api/v1/onboarding/cases?stage=statutes", who, expect=200)
+    assert [c["id"] for c in listed["items"]] == [case["id"]]
+
+
+@pytest.mark.parametrize(
+    ("target", "group", "problems"),
+    [
+        ("scic", [{"associate": True, "stakeholder": "employee"}], ["scic.min_categories", "scic.beneficiaries"]),
+        (
+            "scic",
+            [{"associate": True, "stakeholder": s} for s in ("beneficiary", "volunteer", "local_authority")],
+            ["scic.employees_or_producers"],
+        ),
+        ("scic", [{"associate": True, "stakeholder": s} for s in ("producer", "beneficiary", "supporter")], []),
+        (
+            "scop",
+            [{"associate": True, "employee": True}, {"associate": True, "employee": False}],
+            ["scop.employee_votes"],
+        ),
+        ("cae_activity", [], []),
+    ],
+)
+def test_legal_form_rules(target: str, group: list[dict[str, Any]], problems: list[str]) -> None:
+    assert list(rules.legal_check(target, group).problems) == problems
+
+
+# ------------------------------------------------------------------------------------------- bundle, mentors
+
+
+async def test_bundle_from_the_registration_stage(services: NodeServices, other: NodeServices) -> None:
+    await peer_with(services, other)
+    a = onboarding_for(services)
+    advisor = await staff(services, "conseil@coopaname.example")
+    case = await a.create_case(advisor, {**CASE, "target_form": "cae_activity"})
+    with pytest.raises(Conflict):
+        await build_bundle(services, case["id"], "fourneaux", "https://fourneaux.example", "Les Fourneaux")
+    await a.move_stage(advisor, "coopaname", case["id"], "registration")
+    with pytest.raises(InvalidInput):
+        await build_bundle(services, case["id"], "Fourneaux!", "ftp://x", "")
+    with pytest.raises(Conflict):
+        await build_bundle(services, case["id"], "smart", "https://smart2.example", "SMart 2")
+    bundle = await build_bundle(services, case["id"], "fourneaux", "https://fourneaux.example/", "Les Fourneaux")
+    assert {k: bundle[k] for k in ("name", "url", "sponsor", "sponsor_url", "case")} == {
+        "name": "fourneaux",
+        "url": "https://fourneaux.example",
+        "sponsor": "coopaname",
+        "sponsor_url": services.config.url,
+        "case": case["id"],
+    }
+    nodes = {n["name"]: n for n in bundle["network"]["nodes"]}
+    assert set(nodes) == {"coopaname", "smart"}
+    assert nodes["smart"]["public_key"] == other.key.public_bytes.hex()
+    assert nodes["coopaname"]["public_key"] == services.key.public_bytes.hex()
+    assert (await a.get_case(advisor, "coopaname", case["id"]))["node"]["name"] == "fourneaux"
+
+
+async def test_mentors_from_the_federated_directory(api: Api) -> None:
+    cook = await api.user("cook@coopaname.example")
+    await api.user("conseil@coopaname.example", role="advisor")
+    await api.call(
+        "PATCH",
+        "/api/v1/me/profile",
+        "cook@coopaname.example",
+        json={
+            "fields": {"trades": ["G1602"], "stage": "established"},
+            "visibility": {"trades": "network", "stage": "network", "display_name": "network"},
+        },
+        expect=200,
+    )
+    await api.call(
+        "POST", "/api/v1/mentoring", "cook@coopaname.example", json={"kind": "offer", "trades": ["G1602"]}, expect=201
+    )
+    case = await api.call("POST", "/api/v1/onboarding/cases", "conseil@coopaname.example", json=CASE, expect=201)
+    found = await api.call(
+        "GET", f"/api/v1/onboarding/cases/coopaname/{case['id']}/mentors", "conseil@coopaname.example", expect=200
+    )
+    assert [(m["id"], m["mentoring_offer"]) for m in found["items"]] == [(cook, True)]
+    none = await api.call("GET", "/api/v1/onboarding/mentors?trades=K1801", "conseil@coopaname.example", expect=200)
+    assert none["items"] == []
+    await api.call("GET", "/api/v1/onboarding/mentors?trades=K1801", "cook@coopaname.example", expect=403)
+
+
+# ------------------------------------------------------------------------------------------ individual path
+
+
+async def test_individual_path_on_the_profile(api: Api) -> None:
+    entrepreneur = await api.user("lea@coopaname.example")
+    colleague = "paul@coopaname.example"
+    await api.user(colleague)
+    await api.user("conseil@coopaname.example", role="advisor")
+    path = f"/api/v1/members/{entrepreneur}/path"
+    await api.call("POST", path, "lea@coopaname.example", json={"status": "associate"}, expect=403)
+    await api.call(
+        "POST", path, "conseil@coopaname.example", json={"status": "cape", "since": "2026-01-05"}, expect=201
+    )
+    steps = await api.call(
+        "POST",
+        path,
+        "conseil@coopaname.example",
+        json={"status": "salaried_entrepreneur", "since": "2026-09-01"},
+        expect=201,
+    )
+    assert [s["status"] for s in steps["items"]] == ["cape", "salaried_entrepreneur"]
+    mine = await api.call("GET", "/api/v1/me/path", "lea@coopaname.example", expect=200)
+    assert mine["items"] == steps["items"]
+    assert (await api.call("GET", path, colleague, expect=200))["items"] == steps["items"]
+    await api.call("GET", path, None, expect=401)
+    profile = await api.call("GET", "/api/v1/me/profile", "lea@coopaname.example", expect=200)
+    assert profile["fields"]["coop_status"] == "salaried_entrepreneur"
+    await api.call("POST", path, "conseil@coopaname.example", json={"status": "boss"}, expect=422)
+    await api.call(
+        "POST", "/api/v1/members/nobody/path", "conseil@coopaname.example", json={"status": "cape"}, expect=404
+    )
+
+
+async def test_cases_past_retention_are_purged(services: NodeServices, clock: ManualClock) -> None:
+    a = onboarding_for(services)
+    advisor = await staff(services, "conseil@coopaname.example")
+    kept = await a.create_case(advisor, CASE)
+    await a.create_case(advisor, {**CASE, "retention_until": rules.iso_date(clock() + 86_400_000)})
+    clock.advance(2 * 86_400_000)
+    assert await a.purge_expired() == 1
+    assert [c["id"] for c in await a.list_cases(advisor)] == [kept["id"]]
+
+
+# ------------------------------------------------------------------------------------------------- pages
+
+
+@pytest.fixture
+async def web_client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
+    from node.web.pages import web_extension
+
+    app = create_app(node_config, options=options, extensions=[onboarding_extension, web_extension])
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+async def test_pages_drive_a_case_through_its_stages(web_client: Client) -> None:
+    """Every form of the board and the case page, in process (the browser test covers two real nodes)."""
+    api = Api(web_client)
+    await api.user("conseil@coopaname.example", role="advisor")
+    lea = await api.user("lea@coopaname.example")
+    await api.user("membre@coopaname.example")
+
+    def as_(email: str) -> None:
+        web_client.session.cookie_jar.clear()
+        web_client.session.cookie_jar.update_cookies({"bigre_session": api.tokens[email], "bigre_csrf": "k"})
+
+    async def post(path: str, **form: str) -> Any:
+        return await web_client.post(path, data={"csrf": "k", **form}, allow_redirects=False)
+
+    as_("membre@coopaname.example")
+    assert (await web_client.get("/advisor/cases")).status == 403
+    as_("conseil@coopaname.example")
+    board = await web_client.get("/advisor/cases")
+    assert board.status == 200 and "Émergence" in await board.text()
+    created = await post(
+        "/advisor/cases", title="Épicerie paysanne", origin_kind="new_creation", target_form="scic", trades="D1106"
+    )
+    assert created.status == 303
+    case_url = created.headers["Location"]
+    for path, form in (
+        ("/group", {"name": "Inès", "associate": "on", "employee": "on", "stakeholder": "employee"}),
+        ("/group", {"name": "Marc", "associate": "on", "stakeholder": "beneficiary", "capital_eur": "50"}),
+        ("/group", {"name": "Mairie", "associate": "on", "stakeholder": "local_authority"}),
+        ("/checklist", {"stage": "emergence", "key": "group"}),
+        ("/checklist", {"stage": "emergence", "label": "Rencontrer la mairie"}),
+        ("/notes", {"stage": "emergence", "text": "Premier rendez-vous"}),
+        ("/documents", {"stage": "feasibility", "name": "Étude", "ref": "https://docs.example/etude.pdf"}),
+        ("/decisions", {"stage": "legal_form", "text": "Scic SAS", "date": "2027-03-01", "who": "le groupe"}),
+        ("/stage", {"stage": "registration"}),
+        ("/stage", {"stage": "follow_up", "back": "board"}),
+    ):
+        response = await post(case_url + path, **form)
+        assert response.status == 303, (path, await response.text())
+    page = await (await web_client.get(case_url)).text()
+    for text in (
+        "Inès",
+        "Rencontrer la mairie",
+        "Premier rendez-vous",
+        "etude.pdf",
+        "Scic SAS",
+        'data-current-stage="follow_up"',
+    ):
+        assert text in page, text
+    built = await post(case_url + "/bundle", name="epicerie", url="https://epicerie.example", display_name="Épicerie")
+    assert built.status == 200 and "&#34;sponsor&#34;: &#34;coopaname&#34;" in await built.text()
+    refused = await post(case_url + "/bundle", name="coopaname", url="https://x.example", display_name="X")
+    assert refused.status == 409
+    assert (await post(case_url + "/stage", stage="nowhere")).status == 422
+    assert (
+        await web_client.post(case_url + "/notes", data={"csrf": "wrong", "stage": "emergence", "text": "x"})
+    ).status == 403
+
+    recorded = await post(f"/members/coopaname/{lea}/path", status="cape", since="2027-01-04")
+    assert recorded.status == 303
+    assert "Contrat CAPE" in await (await web_client.get(f"/members/coopaname/{lea}")).text()
+    as_("lea@coopaname.example")
+    mine = await (await web_client.get("/me")).text()
+    assert "Contrat CAPE" in mine and "/path" not in mine.split("Contrat CAPE")[1][:400]  # no form for a member
+    assert (await post(f"/members/coopaname/{lea}/path", status="associate")).status == 403
