@@ -59,9 +59,12 @@ class Deliverer:
         self.rng = rng
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._stopping = False
 
     def refresh(self) -> None:
         """Start a loop for every direct member peer that has none (peers join while the node runs)."""
+        if self._stopping:
+            return
         for peer in self.trust.direct_members():
             if peer.name not in self._tasks or self._tasks[peer.name].done():
                 self._tasks[peer.name] = asyncio.create_task(self._loop(peer.name), name=f"deliver-{peer.name}")
@@ -71,16 +74,26 @@ class Deliverer:
             self._wake[name].set()
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
+        """Stop every loop. The flag matters: a cancellation that races a wake-up can be swallowed by
+        ``asyncio.wait_for`` (Python 3.11), and the loop must still end."""
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for event in self._wake.values():
+            event.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
+            if not task.done():
+                log.error("delivery loop %s did not stop", task.get_name())
+            elif not task.cancelled() and task.exception() is not None:
+                log.error("delivery loop %s had failed: %r", task.get_name(), task.exception())
         self._tasks.clear()
 
     async def _loop(self, name: str) -> None:
         event = self._wake[name]
-        while True:
+        while not self._stopping:
             peer = self.trust.peer(name)
             if peer is None or peer.status != "member":
                 return  # the peer left or was suspended: its loop ends; items wait (or are dropped by the node)

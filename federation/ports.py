@@ -84,6 +84,10 @@ class LogPort(Protocol):
 
     async def note_fork(self, fork: Fork) -> None: ...
 
+    async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
+        """Every held entry (with its body) of these types, any origin, oldest first: to rebuild governance."""
+        ...
+
 
 class PeerPort(Protocol):
     async def list_peers(self) -> list[Peer]: ...
@@ -118,6 +122,12 @@ class InboxPort(Protocol):
 class InvitationPort(Protocol):
     async def consume(self, token_hash: bytes, now: int) -> bool:
         """Mark an invitation used; False when unknown, used or expired."""
+        ...
+
+
+class ProposerPort(Protocol):
+    async def propose_admission(self, candidate: dict[str, object]) -> str:
+        """Publish an admission proposal for a candidate this node sponsors; the proposal's origin/id."""
         ...
 
 

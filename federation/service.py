@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -37,6 +37,7 @@ from protocol import (
 )
 
 from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError
+from .governance import GOVERNANCE_TYPES, Governance
 from .outbox import Deliverer
 from .ports import (
     MEMBER,
@@ -48,6 +49,7 @@ from .ports import (
     Peer,
     PeerKey,
     PeerPort,
+    ProposerPort,
 )
 from .replication import PAGE, Replicator
 from .transport import (
@@ -80,6 +82,8 @@ class FederationService:
         clock: Callable[[], int] = wall_clock_ms,
         rng: random.Random | None = None,
         anti_entropy_seconds: float = 30.0,
+        charter: Mapping[str, Any] | None = None,
+        proposer: ProposerPort | None = None,
     ) -> None:
         self.name = name
         self.key = key
@@ -92,7 +96,9 @@ class FederationService:
         self.clock = clock
         self.rng = rng or random.Random()
         self.anti_entropy_seconds = anti_entropy_seconds
+        self.proposer = proposer
         self.trust = TrustStore(name)
+        self.governance = Governance(name, self.trust, peers, self.clock, charter, self.reload_peers)
         self.replay = ReplayGuard()
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -106,11 +112,14 @@ class FederationService:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
         self.client = PeerClient(self._session, self.key, self.name, self.clock)
-        self.replicator = Replicator(self.log_store, self.peers, self.trust, self.client, self.clock)
+        self.replicator = Replicator(
+            self.log_store, self.peers, self.trust, self.client, self.clock, on_stored=self.governance.on_records
+        )
         self.deliverer = Deliverer(
             self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
         )
         await self.reload_peers()
+        await self._replay_governance()
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
             self.anti_entropy,
@@ -121,6 +130,7 @@ class FederationService:
             coalesce=True,
             id="anti-entropy",
         )
+        self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
         self._scheduler.start()
         self.spawn(self.anti_entropy())
 
@@ -143,7 +153,16 @@ class FederationService:
 
     async def reload_peers(self) -> None:
         self.trust.load(await self.peers.list_peers())
-        self.deliverer.refresh()
+        own = self.key()
+        self.trust.put(Peer(self.name, "", keys=[PeerKey(own.public_bytes)], direct=False))
+        if hasattr(self, "deliverer"):
+            self.deliverer.refresh()
+
+    async def _replay_governance(self) -> None:
+        """Rebuild the decision state from the proposals and votes already held (decisions re-apply idempotently)."""
+        for blob in await self.log_store.records_of_types(sorted(GOVERNANCE_TYPES)):
+            entry = decode_entry(blob)
+            await self.governance.on_record(Record(entry, check_body(entry)))
 
     def notify(self) -> None:
         """New outbox items were committed: deliver now."""
@@ -171,6 +190,8 @@ class FederationService:
         ("POST", "/federation/v1/push", "handle_push"),
         ("POST", "/federation/v1/messages", "handle_message"),
         ("POST", "/federation/v1/join", "handle_join"),
+        ("POST", "/federation/v1/apply", "handle_apply"),
+        ("GET", "/federation/v1/certificates/{origin}/{id}", "handle_certificate"),
     )
 
     def routes(self) -> list[web.RouteDef]:
@@ -284,6 +305,49 @@ class FederationService:
         self.spawn(self.anti_entropy())
         log.info("%s (%s) joined as a peer", peer.name, peer.url)
         return _msgpack({"node": await self.documents.own_document()})
+
+    async def handle_apply(self, request: web.Request) -> web.Response:
+        """A candidate coop's join request, addressed to its sponsor: becomes an admission proposal."""
+        try:
+            body = await read_limited(request.content, 65_536)
+            value = canonical.decode(body)
+            if not isinstance(value, dict):
+                raise MalformedError("a join request is a map")
+            candidate = peer_from_document(value.get("node"))
+            if value.get("sponsor") != self.name:
+                raise MalformedError(f"this node is not the sponsor named in the request ({value.get('sponsor')!r})")
+            existing = self.trust.peer(candidate.name)
+            if existing is not None and existing.status == MEMBER:
+                raise MalformedError(f"{candidate.name} is already a member")
+            if self.proposer is None:
+                raise MalformedError("this node does not take join requests")
+        except InvalidInputError as exc:
+            return refusal(exc, request)
+        open_case = self.governance.open_admission_for(candidate.name)
+        if open_case is not None:
+            return _msgpack({"proposal": open_case.ref, "result": open_case.result})
+        details: dict[str, object] = {
+            "url": candidate.url,
+            "display_name": candidate.display_name or candidate.name,
+            "public_key": candidate.keys[0].public_key,
+            "sponsor": self.name,
+        }
+        for name in ("legal_name", "registry_number", "contact", "case"):
+            if isinstance(value.get(name), str) and value[name]:
+                details[name] = value[name]
+        ref = await self.proposer.propose_admission({"subject": candidate.name, "candidate": details})
+        log.info("join request from %s (%s): admission proposal %s", candidate.name, candidate.url, ref)
+        return _msgpack({"proposal": ref, "result": "pending"})
+
+    async def handle_certificate(self, request: web.Request) -> web.Response:
+        """The certificate of an accepted decision: the proposal and its votes, checkable by anyone."""
+        ref = f"{request.match_info['origin']}/{request.match_info['id']}"
+        cert = self.governance.certificate(ref)
+        if cert is None:
+            case = self.governance.cases.get(ref)
+            status = "unknown" if case is None else case.result
+            return web.json_response({"error": {"code": "no_certificate", "message": status}}, status=404)
+        return web.Response(body=cert, content_type=CONTENT_TYPE)
 
     async def join(self, url: str, token: str) -> Peer:
         """Our side of an invitation: present our document, store theirs."""

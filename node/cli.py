@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -56,11 +57,19 @@ class _ServicesContext:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    bundle: dict[str, Any] = {}
+    if args.bundle:
+        bundle = json.loads(Path(args.bundle).read_text(encoding="utf-8"))
+        if not isinstance(bundle, dict) or not isinstance(bundle.get("network"), dict):
+            raise NodeError(f"{args.bundle} is not a Bigre bootstrap bundle (no 'network')")
+    name, url = args.name or bundle.get("name"), args.url or bundle.get("url")
+    if not name or not url:
+        raise NodeError("give --name and --url, or a --bundle that has them")
     config = create_node_dir(
         Path(args.dir),
-        name=args.name,
-        url=args.url,
-        display_name=args.display_name,
+        name=name,
+        url=url,
+        display_name=args.display_name or bundle.get("display_name"),
         database_url=args.database_url,
         host=args.host,
         port=args.port,
@@ -71,6 +80,13 @@ def cmd_init(args: argparse.Namespace) -> int:
             pass
 
     asyncio.run(prepare())
+    if bundle:
+        from .demo import load_network
+
+        (config.directory / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+        count = asyncio.run(load_network(config.directory, bundle["network"]))
+        print(f"bundle: {count} network nodes known; sponsor {bundle.get('sponsor')}")
+        print(f"next: bigre serve {args.dir}, then bigre apply {args.dir} to file the join request")
     print(f"created node {config.name} in {config.directory}")
     print(f"  url:      {config.url}")
     print(f"  key id:   {config.key_id} (private key in {config.key_dir}, mode 0600)")
@@ -210,8 +226,9 @@ def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         description="Create a node folder: node.json, keys/<kid>.pem (mode 0600) and the database.",
     )
     p.add_argument("dir", help="the node folder to create")
-    p.add_argument("--name", required=True, help="short name, also the origin name (e.g. coopaname)")
-    p.add_argument("--url", required=True, help="public base URL, e.g. https://bigre.coopaname.coop")
+    p.add_argument("--name", help="short name, also the origin name (e.g. coopaname); required without --bundle")
+    p.add_argument("--url", help="public base URL, e.g. https://bigre.coopaname.coop; required without --bundle")
+    p.add_argument("--bundle", help="a bootstrap bundle from the sponsoring coop's advisor (name, URL, network)")
     p.add_argument("--display-name", help="the coop's name as people read it")
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file in the folder)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from federation.governance import DEFAULT_CHARTER
 from federation.ports import Peer, PeerKey
 
 from .app import federated_options, open_services
@@ -32,6 +33,7 @@ from .config import create_node_dir, load_config
 from .context import NodeServices
 from .federation_app import ensure_node_document
 from .federation_store import NodeFederationStore
+from .governance_app import save_charter
 from .members_csv import import_members
 from .seed import (
     MEMBER_COLUMNS,
@@ -175,12 +177,14 @@ def network_file(nodes: list[DemoNode]) -> dict[str, Any]:
                 "public_key": key.public_bytes.hex(),
             }
         )
-    return {"network": "bigre-demo", "nodes": entries}
+    return {"network": "bigre-demo", "charter": dict(DEFAULT_CHARTER), "nodes": entries}
 
 
 async def load_network(directory: Path, network: dict[str, Any]) -> int:
     """Make every node of ``network`` (the shared file) a direct peer of the node in ``directory``."""
     config = load_config(directory)
+    if isinstance(network.get("charter"), dict):
+        save_charter(directory, network["charter"])
     services = await open_services(config, federated_options(config))
     try:
         store = NodeFederationStore(services.db, config.name, services.clock)

@@ -24,6 +24,8 @@ from .api import json_response, member, read_json, services
 from .context import SERVICES_KEY, NodeServices
 from .errors import Forbidden, InvalidInput, NotFound
 from .federation_store import NodeFederationStore
+from .governance_app import PROPOSER_KEY, NodeProposer, load_charter
+from .governance_app import install as install_governance
 from .publisher import new_record_id
 from .storage.federation_models import InboxMessage
 from .storage.log import jsonable
@@ -77,9 +79,13 @@ def federation_extension(app: web.Application) -> None:
             documents=store,
             clock=s.clock,
             anti_entropy_seconds=float(os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "30")),
+            charter=load_charter(s.config.directory),
         )
+        proposer = NodeProposer(s, service)
+        service.proposer = proposer
         app[FEDERATION_KEY] = service
         app[STORE_KEY] = store
+        app[PROPOSER_KEY] = proposer
         await service.start()
         yield
         await service.stop()
@@ -91,6 +97,7 @@ def federation_extension(app: web.Application) -> None:
     app.router.add_get("/api/v1/federation/forks", forks)
     app.router.add_post("/api/v1/messages", send_message)
     app.router.add_get("/api/v1/inbox", inbox)
+    install_governance(app)
     app.middlewares.append(notify_after_writes)
 
 

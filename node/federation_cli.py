@@ -106,6 +106,89 @@ def _as_dict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in row.__slots__}
 
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    """File the join request with the sponsor named in the bundle; with --wait, wait for the certificate."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from protocol import canonical
+    from protocol.governance import check_certificate
+
+    directory = Path(args.dir)
+    bundle_path = directory / "bundle.json"
+    if not bundle_path.exists():
+        print(f"error: {bundle_path} is missing: initialise the node with bigre init --bundle")
+        return 1
+    bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
+
+    async def own_document(services: Any, store: NodeFederationStore) -> bytes:
+        await ensure_node_document(services)
+        return await store.own_document()
+
+    document = asyncio.run(_with_store(args.dir, own_document))
+    request: dict[str, Any] = {"node": document, "sponsor": bundle["sponsor"]}
+    for name in ("legal_name", "registry_number", "contact"):
+        if getattr(args, name):
+            request[name] = getattr(args, name)
+    if bundle.get("case"):
+        request["case"] = str(bundle["case"])
+    sponsor_url = str(bundle["sponsor_url"]).rstrip("/")
+    if not sponsor_url.startswith(("http://", "https://")):
+        print(f"error: the bundle's sponsor_url {sponsor_url!r} is not an http(s) URL")
+        return 1
+    filing = urllib.request.Request(  # noqa: S310 - scheme checked above
+        sponsor_url + "/federation/v1/apply",
+        data=canonical.encode(request),
+        headers={"Content-Type": "application/x-bigre+msgpack"},
+    )
+    try:
+        with urllib.request.urlopen(filing, timeout=30) as response:  # noqa: S310 - scheme checked above
+            answer = canonical.decode(response.read())
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: the sponsor did not take the request: {exc}")
+        return 1
+    assert isinstance(answer, dict)
+    ref = str(answer["proposal"])
+    print(f"join request filed: admission proposal {ref} ({answer.get('result')!s})")
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        try:
+            origin, record_id = ref.split("/", 1)
+            with urllib.request.urlopen(  # noqa: S310
+                f"{sponsor_url}/federation/v1/certificates/{origin}/{record_id}", timeout=10
+            ) as response:
+                certificate = response.read()
+            break
+        except urllib.error.HTTPError:
+            time.sleep(1)
+    else:
+        print("not admitted yet; run again later")
+        return 2
+
+    async def check(services: Any, store: NodeFederationStore) -> str:
+        from federation.trust import TrustStore
+
+        from .governance_app import load_charter
+
+        trust = TrustStore(services.config.name)
+        trust.load(await store.list_peers())
+        members = [p.name for p in trust.peers() if p.status == "member"]
+        decision = check_certificate(
+            certificate,
+            keys=trust,
+            members=members,
+            charter=load_charter(services.config.directory),
+            now=services.clock(),
+        )
+        return f"{decision.tally.count('yes')} yes of {len(members)}"
+
+    print(f"admitted: certificate checked here ({asyncio.run(_with_store(args.dir, check))})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -146,6 +229,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("dir", help="the node folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_peers_list)
+
+    p = sub.add_parser(
+        "apply",
+        help="file this new node's join request with its sponsor",
+        description="Send the join request to the sponsor named in bundle.json; --wait checks the certificate.",
+    )
+    p.add_argument("dir", help="the node folder (made with bigre init --bundle)")
+    p.add_argument("--legal-name", dest="legal_name", help="the coop's legal name")
+    p.add_argument("--registry-number", dest="registry_number", help="e.g. SIREN")
+    p.add_argument("--contact", help="who to contact about the application")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the admission certificate")
+    p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser(
         "demo",

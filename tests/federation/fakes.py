@@ -55,6 +55,15 @@ class MemoryLog:
     async def note_fork(self, fork: Fork) -> None:
         self.forks.append(fork)
 
+    async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
+        found = [
+            (decode_entry(blob).header.ts, origin, seq, blob)
+            for origin, by_seq in self.entries.items()
+            for seq, blob in by_seq.items()
+            if decode_entry(blob).header.type in types
+        ]
+        return [blob for *_, blob in sorted(found)]
+
 
 @dataclass
 class MemoryPeers:
@@ -144,6 +153,7 @@ class MemoryNode:
         self.inbox = MemoryInbox()
         self.invitations = MemoryInvitations()
         self.url = ""
+        self.proposals: list[str] = []
         self.service = FederationService(
             name=name,
             key=lambda: self.key,
@@ -155,6 +165,7 @@ class MemoryNode:
             documents=self,
             clock=clock,
             anti_entropy_seconds=3600,
+            proposer=self,
         )
 
     def as_peer(self) -> Peer:
@@ -188,9 +199,20 @@ class MemoryNode:
         for peer in self.peer_store.peers.values():
             if peer.name != self.name:
                 await self.outbox.enqueue(peer.name, "entry", _payload(self.name, seq + 1), self.clock())
+        if type_ in ("proposal", "admission_vote"):
+            entry = decode_entry(blob)
+            await self.service.governance.on_record(Record(entry, entry.body_value()))
         if notify:
             self.service.notify()
         return seq + 1
+
+    async def propose_admission(self, candidate: dict[str, object]) -> str:
+        record_id = f"p-{len(self.proposals) + 1}"
+        body = {"kind": "admission", "subject": candidate["subject"], "deadline": self.clock() + 14 * 86_400_000}
+        body["candidate"] = candidate["candidate"]
+        await self.publish("proposal", record_id, body)
+        self.proposals.append(record_id)
+        return f"{self.name}/{record_id}"
 
     async def publish_document(self) -> None:
         await self.publish(

@@ -1,0 +1,285 @@
+"""Live governance: follow proposals and votes as they arrive, decide under the charter, apply the effects.
+
+Every node runs the same count on the same records (``protocol.governance``), so all reach the same decisions
+without a coordinator. When a proposal is accepted its effect is applied to this node's view of the network:
+an admitted coop becomes a direct member peer (its key from the proposal, which the sponsor took from the
+candidate's self-signed document), a suspended or expelled one stops being able to send records, a recovered
+key is added and the old ones revoked from the moment of the decision, a new charter governs later counts.
+Refused votes (non-members, duplicates, late) are logged once with their reason and never counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from protocol import Entry, Record, decode_entry
+from protocol.governance import (
+    Result,
+    electorate_for,
+    encode_certificate,
+    outcome,
+    proposal_ref,
+    rule_for,
+    tally,
+)
+
+from .ports import LEFT, MEMBER, SUSPENDED, Peer, PeerKey, PeerPort
+from .trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+GOVERNANCE_TYPES: Final = frozenset({"proposal", "admission_vote"})
+DAY_MS: Final = 86_400_000
+
+DEFAULT_CHARTER: Final[dict[str, Any]] = {
+    "admission_rule": "majority",
+    "suspension_rule": "majority",
+    "expulsion_rule": "two_thirds",
+    "charter_rule": "two_thirds",
+    "recovery_rule": "majority",
+    "voting_days": 14,
+    "proposers": "any_member",
+    "suspended_records": "keep",
+    "text": (
+        "Bigre relie des coopératives qui se choisissent. Toute coopérative membre peut proposer une admission, "
+        "une suspension, une exclusion ou un changement de cette charte ; chaque coopérative membre vote une fois."
+    ),
+}
+
+
+@dataclass(slots=True)
+class Case:
+    """One proposal and what this node knows of its votes."""
+
+    entry: Entry
+    body: dict[str, Any]
+    votes: list[tuple[Entry, dict[str, Any]]] = field(default_factory=list)
+    result: Result = "pending"
+    decided_at: int | None = None
+    reported: set[tuple[str, str]] = field(default_factory=set)  # refusals already logged
+
+    @property
+    def ref(self) -> str:
+        return proposal_ref(self.entry)
+
+
+class Governance:
+    def __init__(
+        self,
+        self_name: str,
+        trust: TrustStore,
+        peers: PeerPort,
+        clock: Callable[[], int],
+        charter: Mapping[str, Any] | None = None,
+        on_membership_change: Callable[[], Any] | None = None,
+    ) -> None:
+        self.self_name = self_name
+        self.trust = trust
+        self.peers = peers
+        self.clock = clock
+        self.base_charter = dict(charter or DEFAULT_CHARTER)
+        self.cases: dict[str, Case] = {}
+        self._early_votes: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
+        self.on_membership_change = on_membership_change
+
+    # ------------------------------------------------------------------------------------------- the rules
+
+    @property
+    def charter(self) -> dict[str, Any]:
+        """The charter in force: the newest accepted charter proposal, else the network file's."""
+        accepted = [c for c in self.cases.values() if c.body.get("kind") == "charter" and c.result == "accepted"]
+        if not accepted:
+            return self.base_charter
+        newest = max(accepted, key=lambda c: (c.decided_at or 0, c.entry.header.ts))
+        return dict(newest.body["charter"])
+
+    def members(self) -> list[str]:
+        return sorted({p.name for p in self.trust.peers() if p.status == MEMBER} | {self.self_name})
+
+    # ------------------------------------------------------------------------------------------- following
+
+    async def on_records(self, records: Sequence[Record]) -> None:
+        for record in records:
+            if record.type in GOVERNANCE_TYPES and record.body is not None:
+                await self.on_record(record)
+
+    async def on_record(self, record: Record) -> None:
+        body = dict(record.body or {})
+        if record.type == "proposal":
+            case = Case(record.entry, body)
+            if case.ref in self.cases:
+                return
+            self.cases[case.ref] = case
+            case.votes.extend(self._early_votes.pop(case.ref, []))
+            log.info("proposal %s: %s of %s", case.ref, body.get("kind"), body.get("subject"))
+            await self.evaluate(case)
+        elif record.type == "admission_vote":
+            ref = str(body.get("proposal"))
+            pair = (record.entry, body)
+            voted = self.cases.get(ref)
+            if voted is None:
+                self._early_votes.setdefault(ref, []).append(pair)  # the proposal has not arrived yet
+                return
+            if any(e.hash == record.entry.hash for e, _ in voted.votes):
+                return
+            voted.votes.append(pair)
+            await self.evaluate(voted)
+
+    async def tick(self) -> None:
+        """Close the proposals whose deadline passed (the scheduler calls this)."""
+        for case in list(self.cases.values()):
+            if case.result == "pending":
+                await self.evaluate(case)
+
+    async def evaluate(self, case: Case) -> Result:
+        if case.result != "pending":
+            return case.result
+        kind, subject = str(case.body["kind"]), str(case.body["subject"])
+        electorate = electorate_for(kind, subject, self.members())
+        deadline = int(case.body["deadline"])
+        t = tally(case.entry, deadline, case.votes, electorate)
+        for refusal in t.refused:
+            if (refusal.voter, refusal.code) not in case.reported:
+                case.reported.add((refusal.voter, refusal.code))
+                log.warning("vote refused on %s: %s (%s)", case.ref, refusal.reason, refusal.code)
+        charter = self.charter
+        sponsors = charter.get("sponsors_required", 1)
+        result = outcome(
+            rule_for(kind, charter),
+            electorate,
+            t,
+            deadline=deadline,
+            now=self.clock(),
+            sponsors_required=sponsors if isinstance(sponsors, int) else 1,
+        )
+        if result == "pending":
+            return result
+        case.result = result
+        case.decided_at = self.clock()
+        log.info(
+            "decision %s (%s of %s): %s with %d yes, %d no, %d abstain of %d",
+            case.ref,
+            kind,
+            subject,
+            result,
+            t.count("yes"),
+            t.count("no"),
+            t.count("abstain"),
+            len(electorate),
+        )
+        if result == "accepted":
+            self._check_own_certificate(case)
+            await self._apply(case)
+        return result
+
+    def _check_own_certificate(self, case: Case) -> None:
+        """Build the certificate of this decision from what we hold and check it as a stranger would."""
+        from protocol.governance import check_certificate
+
+        cert = self.certificate(case.ref)
+        assert cert is not None
+        check_certificate(cert, keys=self.trust, members=self.members(), charter=self.charter, now=self.clock())
+
+    # ------------------------------------------------------------------------------------------- effects
+
+    async def _apply(self, case: Case) -> None:
+        kind, subject = str(case.body["kind"]), str(case.body["subject"])
+        peer = self.trust.peer(subject)
+        if kind == "admission":
+            candidate = case.body.get("candidate") or {}
+            keys = [PeerKey(public_key=bytes(candidate["public_key"]))] if "public_key" in candidate else []
+            if peer is None:
+                peer = Peer(
+                    name=subject,
+                    url=str(candidate.get("url", "")).rstrip("/"),
+                    display_name=str(candidate.get("display_name", subject)),
+                    keys=keys,
+                )
+            peer.status, peer.direct = MEMBER, True
+            if not peer.keys:
+                peer.keys = keys
+        elif peer is None or subject == self.self_name:
+            # A decision about this node itself (or a node unknown here): others apply it; we only say so.
+            log.warning("decision %s (%s of %s) changes nothing in this node's peers", case.ref, kind, subject)
+            return
+        elif kind == "suspension":
+            peer.status = SUSPENDED
+        elif kind == "reinstatement":
+            peer.status = MEMBER
+        elif kind in ("expulsion", "leave"):
+            peer.status = LEFT
+        elif kind == "key_recovery" and "new_key" in case.body:
+            at = case.decided_at or self.clock()
+            for k in peer.keys:
+                k.revoked_at = at if k.revoked_at is None else min(k.revoked_at, at)
+            peer.keys.append(PeerKey(public_key=bytes(case.body["new_key"]), not_before=0))
+        else:
+            return
+        await self.peers.save_peer(peer)
+        self.trust.put(peer)
+        log.warning("membership changed by %s: %s is now %s", case.ref, subject, peer.status)
+        if self.on_membership_change is not None:
+            result = self.on_membership_change()
+            if hasattr(result, "__await__"):
+                await result
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def decision_log(self) -> list[dict[str, Any]]:
+        """Every proposal with its votes and result, oldest first: what the decision log page shows."""
+        out = []
+        for case in sorted(self.cases.values(), key=lambda c: (c.entry.header.ts, c.ref)):
+            out.append(
+                {
+                    "proposal": case.ref,
+                    "kind": case.body.get("kind"),
+                    "subject": case.body.get("subject"),
+                    "proposed_by": case.entry.header.origin,
+                    "proposed_at": case.entry.header.ts,
+                    "deadline": case.body.get("deadline"),
+                    "text": case.body.get("text"),
+                    "result": case.result,
+                    "decided_at": case.decided_at,
+                    "votes": [
+                        {
+                            "voter": e.header.origin,
+                            "decision": b.get("decision"),
+                            "reason": b.get("reason"),
+                            "at": e.header.ts,
+                        }
+                        for e, b in sorted(case.votes, key=lambda pair: pair[0].header.ts)
+                    ],
+                    "refused": sorted(f"{voter}: {code}" for voter, code in case.reported),
+                }
+            )
+        return out
+
+    def certificate(self, ref: str) -> bytes | None:
+        """The proposal and the votes that counted, as signed entries; None unless accepted."""
+        case = self.cases.get(ref)
+        if case is None or case.result != "accepted":
+            return None
+        electorate = electorate_for(str(case.body["kind"]), str(case.body["subject"]), self.members())
+        t = tally(case.entry, int(case.body["deadline"]), case.votes, electorate)
+        counted = [e.encode() for e, _ in case.votes if t.votes.get(e.header.origin) is not None]
+        seen: set[str] = set()
+        unique = []
+        for blob in counted:
+            origin = decode_entry(blob).header.origin
+            if origin not in seen:
+                seen.add(origin)
+                unique.append(blob)
+        return encode_certificate(case.entry.encode(), unique)
+
+    def open_admission_for(self, candidate: str) -> Case | None:
+        for case in self.cases.values():
+            if (
+                case.body.get("kind") == "admission"
+                and case.body.get("subject") == candidate
+                and case.result in ("pending", "accepted")
+            ):
+                return case
+        return None

@@ -1,0 +1,124 @@
+"""Governance between in-memory nodes over real HTTP: admission by vote, refusals, suspension."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import pytest
+
+from protocol import canonical
+from protocol.governance import check_certificate
+
+from .conftest import Network, eventually
+from .fakes import MemoryNode
+
+DAY = 86_400_000
+
+
+async def founders(network: Network) -> tuple[MemoryNode, MemoryNode, MemoryNode, MemoryNode]:
+    a = await network.add("coopaname", 1)
+    b = await network.add("smart", 2)
+    c = await network.add("oxalis", 3)
+    await network.connect_all()
+    d = await network.add("scop-ti", 4)  # the candidate: knows the network, is known by nobody
+    for node in (a, b, c):
+        await d.peer_store.save_peer(node.as_peer())
+    await d.service.start()
+    return a, b, c, d
+
+
+async def apply(network: Network, candidate: MemoryNode, sponsor: MemoryNode) -> str:
+    request = {"node": await candidate.own_document(), "sponsor": sponsor.name, "legal_name": "SCOP-TI SA"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(sponsor.url + "/federation/v1/apply", data=canonical.encode(request)) as response,
+    ):
+        assert response.status == 200, await response.read()
+        answer = canonical.decode(await response.read())
+    assert isinstance(answer, dict)
+    return str(answer["proposal"])
+
+
+async def vote(node: MemoryNode, ref: str, decision: str = "yes", record_id: str | None = None) -> None:
+    await node.publish(
+        "admission_vote", record_id or f"v-{ref.replace('/', '-')}", {"proposal": ref, "decision": decision}
+    )
+
+
+def status(node: MemoryNode, name: str) -> str | None:
+    peer = node.service.trust.peer(name)
+    return peer.status if peer else None
+
+
+async def test_a_coop_is_admitted_by_a_majority_and_everybody_can_check_it(network: Network) -> None:
+    a, b, c, d = await founders(network)
+    ref = await apply(network, d, a)
+    await eventually(lambda: ref in b.service.governance.cases and ref in c.service.governance.cases)
+    assert status(a, "scop-ti") is None
+    await vote(a, ref)
+    await vote(b, ref)
+    for node in (a, b, c):
+        await eventually(lambda node=node: status(node, "scop-ti") == "member")  # type: ignore[misc]
+    async with aiohttp.ClientSession() as session, session.get(f"{c.url}/federation/v1/certificates/{ref}") as response:
+        assert response.status == 200
+        certificate = await response.read()
+    decision = check_certificate(
+        certificate,
+        keys=d.service.trust,
+        members=["coopaname", "smart", "oxalis"],
+        charter=d.service.governance.charter,
+        now=network.clock(),
+    )
+    assert decision.tally.count("yes") == 2
+    # the newcomer now federates: its records reach the founders, the founders' history reaches it
+    seq = await d.publish("profile", "m-1", {"display_name": "Awa"})
+    await eventually(lambda: a.log.entries.get("scop-ti", {}).get(seq) is not None)
+    await d.service.anti_entropy()
+    assert (await d.log.heads())["coopaname"] == (await a.log.heads())["coopaname"]
+
+
+async def test_refused_votes_are_logged_and_not_counted(network: Network, caplog: pytest.LogCaptureFixture) -> None:
+    a, b, c, d = await founders(network)
+    ref = await apply(network, d, a)
+    await eventually(lambda: ref in b.service.governance.cases)
+    caplog.set_level(logging.WARNING)
+    await vote(b, ref, record_id="v1")
+    await vote(b, ref, decision="no", record_id="v2")  # a duplicated vote
+    network.clock.now += 15 * DAY
+    await vote(c, ref, record_id="v3")  # after the deadline
+    await eventually(lambda: "already voted" in caplog.text)
+    await eventually(lambda: "after the deadline" in caplog.text)
+    await a.service.governance.tick()
+    case = a.service.governance.cases[ref]
+    assert case.result == "rejected"
+    assert status(a, "scop-ti") is None
+    # a vote from a non-member is not even accepted as a record
+    d_vote = d.sign("admission_vote", "v-self", {"proposal": ref, "decision": "yes"}, 1, None)
+    peer = a.service.trust.peer("coopaname")
+    assert peer is not None
+    with pytest.raises(Exception, match="not accepted"):
+        await a.service.replicator.apply("scop-ti", [d_vote], source=peer)
+
+
+async def test_a_suspended_node_s_new_records_are_refused(network: Network) -> None:
+    a, b, c, _ = await founders(network)
+    await a.publish(
+        "proposal", "p-suspend", {"kind": "suspension", "subject": "oxalis", "deadline": network.clock() + DAY}
+    )
+    ref = "coopaname/p-suspend"
+    await eventually(lambda: ref in b.service.governance.cases)
+    await vote(a, ref)
+    await vote(b, ref)
+    for node in (a, b):
+        await eventually(lambda node=node: status(node, "oxalis") == "suspended")
+    before = (await a.log.heads()).get("oxalis")
+    await c.publish("profile", "m-late", {"display_name": "Après la suspension"})
+    await c.service.deliverer.stop()  # its pushes are refused; make sure nothing sneaks in by pull either
+    await a.service.anti_entropy()
+    assert (await a.log.heads()).get("oxalis") == before
+    log_page = a.service.governance.decision_log()
+    assert log_page[-1]["result"] == "accepted" and {v["voter"] for v in log_page[-1]["votes"]} == {
+        "coopaname",
+        "smart",
+    }
