@@ -59,7 +59,7 @@ async def test_a_coop_is_admitted_by_a_majority_and_everybody_can_check_it(netwo
     await vote(a, ref)
     await vote(b, ref)
     for node in (a, b, c):
-        await eventually(lambda node=node: status(node, "scop-ti") == "member")  # type: ignore[misc]
+        await eventually(lambda node=node: status(node, "scop-ti") == "member")
     async with aiohttp.ClientSession() as session, session.get(f"{c.url}/federation/v1/certificates/{ref}") as response:
         assert response.status == 200
         certificate = await response.read()
