@@ -84,6 +84,7 @@ class FederationService:
         anti_entropy_seconds: float = 30.0,
         charter: Mapping[str, Any] | None = None,
         proposer: ProposerPort | None = None,
+        own_keys: Callable[[], list[PeerKey]] | None = None,
     ) -> None:
         self.name = name
         self.key = key
@@ -97,6 +98,7 @@ class FederationService:
         self.rng = rng or random.Random()
         self.anti_entropy_seconds = anti_entropy_seconds
         self.proposer = proposer
+        self.own_keys = own_keys
         self.trust = TrustStore(name)
         self.governance = Governance(name, self.trust, peers, self.clock, charter, self.reload_peers)
         self.replay = ReplayGuard()
@@ -153,8 +155,8 @@ class FederationService:
 
     async def reload_peers(self) -> None:
         self.trust.load(await self.peers.list_peers())
-        own = self.key()
-        self.trust.put(Peer(self.name, "", keys=[PeerKey(own.public_bytes)], direct=False))
+        own = self.own_keys() if self.own_keys is not None else [PeerKey(self.key().public_bytes)]
+        self.trust.put(Peer(self.name, "", keys=own, direct=False))
         if hasattr(self, "deliverer"):
             self.deliverer.refresh()
 

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select, update
 
-from federation.ports import MEMBER
+from federation.ports import MEMBER, PeerKey
 from federation.service import FederationService
 from protocol import RECORD_TYPES, Record, check_body, sign_entry
 
@@ -26,6 +26,8 @@ from .errors import Forbidden, InvalidInput, NotFound
 from .federation_store import NodeFederationStore
 from .governance_app import PROPOSER_KEY, NodeProposer, load_charter
 from .governance_app import install as install_governance
+from .keys_app import document_keys
+from .keys_app import install as install_keys
 from .publisher import new_record_id
 from .storage.federation_models import InboxMessage
 from .storage.log import jsonable
@@ -45,7 +47,7 @@ def node_document_body(s: NodeServices) -> dict[str, Any]:
         "display_name": s.config.display_name,
         "url": s.config.url,
         "protocol_versions": [1],
-        "keys": [{"kid": s.key.kid, "public_key": s.key.public_bytes, "not_before": 0}],
+        "keys": document_keys(s),
         "status": "member",
     }
 
@@ -80,6 +82,10 @@ def federation_extension(app: web.Application) -> None:
             clock=s.clock,
             anti_entropy_seconds=float(os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "30")),
             charter=load_charter(s.config.directory),
+            own_keys=lambda: [
+                PeerKey(k["public_key"], k.get("not_before", 0), k.get("not_after"), k.get("revoked_at"))
+                for k in document_keys(s)
+            ],
         )
         proposer = NodeProposer(s, service)
         service.proposer = proposer
@@ -98,6 +104,7 @@ def federation_extension(app: web.Application) -> None:
     app.router.add_post("/api/v1/messages", send_message)
     app.router.add_get("/api/v1/inbox", inbox)
     install_governance(app)
+    install_keys(app)
     app.middlewares.append(notify_after_writes)
 
 

@@ -57,7 +57,9 @@ async def network_of(services: NodeServices) -> dict[str, Any]:
             "public_key": services.key.public_bytes.hex(),
         }
     )
-    return {"network": NETWORK_NAME, "nodes": nodes}
+    from .governance_app import load_charter
+
+    return {"network": NETWORK_NAME, "charter": load_charter(services.config.directory), "nodes": nodes}
 
 
 async def build_bundle(services: NodeServices, case_id: str, name: str, url: str, display_name: str) -> dict[str, Any]:

@@ -568,7 +568,8 @@ async def operator_invite(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    from .onboarding_pages import onboarding_routes  # imported here: it uses this module's render
+    from .governance_pages import governance_routes  # imported here: these modules use this one's render
+    from .onboarding_pages import onboarding_routes
 
     return [
         web.get("/", home),
@@ -600,6 +601,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/operator/import", operator_import),
         web.post("/operator/invite", operator_invite),
         *onboarding_routes(),
+        *governance_routes(),
         web.static("/static", HERE / "static"),
     ]
 

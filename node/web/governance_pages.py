@@ -1,0 +1,49 @@
+"""The network's decision log as a page, with the operators' voting and proposing forms."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..federation_app import FEDERATION_KEY
+from ..governance_app import PROPOSER_KEY
+from .pages import form_of, redirect, render, signed_in
+
+
+async def governance_page(request: web.Request) -> web.Response:
+    """Every proposal of the network with who voted what, when, and the result; the charter in force."""
+    signed_in(request)
+    governance = request.app[FEDERATION_KEY].governance
+    decisions = list(reversed(governance.decision_log()))
+    return render(
+        request,
+        "governance.html",
+        {"decisions": decisions, "charter": governance.charter, "done": request.query.get("done")},
+    )
+
+
+async def vote_submit(request: web.Request) -> web.StreamResponse:
+    v = signed_in(request)
+    if not v.is_operator:
+        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+    form = await form_of(request)
+    await request.app[PROPOSER_KEY].vote(form.get("proposal", ""), form.get("decision", ""), form.get("reason"))
+    raise redirect("/governance?done=vote")
+
+
+async def propose_submit(request: web.Request) -> web.StreamResponse:
+    v = signed_in(request)
+    if not v.is_operator:
+        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+    form = await form_of(request)
+    await request.app[PROPOSER_KEY].propose(
+        form.get("kind", ""), form.get("subject", ""), text=form.get("text") or None
+    )
+    raise redirect("/governance?done=proposal")
+
+
+def governance_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/governance", governance_page),
+        web.post("/governance/votes", vote_submit),
+        web.post("/governance/proposals", propose_submit),
+    ]
