@@ -62,7 +62,7 @@ from .transport import (
     refusal,
     wall_clock_ms,
 )
-from .trust import TrustStore
+from .trust import TRUST_TYPES, TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class FederationService:
             self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
         )
         await self.reload_peers()
+        await self._replay_trust()
         await self._replay_governance()
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
@@ -159,6 +160,15 @@ class FederationService:
         self.trust.put(Peer(self.name, "", keys=own, direct=False))
         if hasattr(self, "deliverer"):
             self.deliverer.refresh()
+
+    async def _replay_trust(self) -> None:
+        """Re-apply node documents and key revocations from the log: a crash between storing them and saving
+        the peers table must not leave a revoked key trusted. Applying them again is harmless."""
+        for blob in await self.log_store.records_of_types(sorted(TRUST_TYPES)):
+            entry = decode_entry(blob)
+            changed = self.trust.apply(Record(entry, check_body(entry)))
+            if changed is not None and changed.name != self.name:
+                await self.peers.save_peer(changed)
 
     async def _replay_governance(self) -> None:
         """Rebuild the decision state from the proposals and votes already held (decisions re-apply idempotently)."""

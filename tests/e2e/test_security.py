@@ -16,7 +16,6 @@ import sqlite3
 from collections import Counter
 
 import msgpack
-import pytest
 
 from protocol import SigningKey, canonical, decode_entry, sign_request
 
@@ -231,12 +230,6 @@ def test_a_fork_is_detected_kept_out_and_shown_to_operators(cluster: Cluster) ->
     assert answer.status == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: key changes learnt from the log (node documents, key revocations) are persisted to the "
-    "peers table in a later transaction than the entries, and never re-derived from the log at start; a crash "
-    "between the two commits loses them for good (here: a revoked key is trusted again)",
-)
 def test_a_revocation_survives_a_crash_between_storing_it_and_saving_the_peer(cluster: Cluster) -> None:
     cluster.build(names=("coopaname", "smart"))
     cluster.start()
