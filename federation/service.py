@@ -328,6 +328,9 @@ class FederationService:
             candidate = peer_from_document(value.get("node"))
             if value.get("sponsor") != self.name:
                 raise MalformedError(f"this node is not the sponsor named in the request ({value.get('sponsor')!r})")
+            open_case = self.governance.open_admission_for(candidate.name)
+            if open_case is not None:  # the same request again: answer with its proposal (idempotent)
+                return _msgpack({"proposal": open_case.ref, "result": open_case.result})
             existing = self.trust.peer(candidate.name)
             if existing is not None and existing.status == MEMBER:
                 raise MalformedError(f"{candidate.name} is already a member")
@@ -335,9 +338,6 @@ class FederationService:
                 raise MalformedError("this node does not take join requests")
         except InvalidInputError as exc:
             return refusal(exc, request)
-        open_case = self.governance.open_admission_for(candidate.name)
-        if open_case is not None:
-            return _msgpack({"proposal": open_case.ref, "result": open_case.result})
         details: dict[str, object] = {
             "url": candidate.url,
             "display_name": candidate.display_name or candidate.name,
