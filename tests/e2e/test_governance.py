@@ -9,18 +9,20 @@ searchable on the three others.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from node.config import load_config
 from protocol import KeyInfo, Keyring, VerifyKey
 from protocol.governance import check_certificate
 
-from .cluster import REPO, Cluster, eventually, free_port
+from .cluster import REPO, Cluster, Node, eventually, free_port
 
 
 def bigre(*args: str, stdin: str | None = None) -> str:
@@ -111,7 +113,7 @@ def test_a_fourth_coop_is_onboarded_admitted_and_found(cluster: Cluster, tmp_pat
         out = bigre("apply", str(directory), "--legal-name", "SCOP-TI SA coopérative", "--registry-number", "123456789")
         ref = out.split("admission proposal ")[1].split()[0]
         for node in (coopaname, smart, oxalis):
-            eventually(lambda node=node: _has_proposal(node, ref), what=f"{node.name} knows {ref}")
+            eventually(functools.partial(_has_proposal, node, ref), what=f"{node.name} knows {ref}")
         for node in (coopaname, smart, oxalis):
             vote = node.api(
                 "POST", "/api/v1/governance/votes", {"proposal": ref, "decision": "yes"}, token=node.login("operator")
@@ -123,7 +125,7 @@ def test_a_fourth_coop_is_onboarded_admitted_and_found(cluster: Cluster, tmp_pat
         for node in (coopaname, smart, oxalis):
             keys.add(node.name, KeyInfo(VerifyKey.from_bytes(node.key().public_bytes)))
         for node in (coopaname, smart, oxalis):
-            eventually(lambda node=node: node.peers().get("scop-ti", {}).get("status") == "member", what="admitted")
+            eventually(functools.partial(_admitted, node), what=f"admitted on {node.name}")
             origin, record_id = ref.split("/")
             answer = node.api("GET", f"/federation/v1/certificates/{origin}/{record_id}")
             assert answer.status == 200
@@ -139,17 +141,9 @@ def test_a_fourth_coop_is_onboarded_admitted_and_found(cluster: Cluster, tmp_pat
 
         # 5. the newcomer takes in the network's history, and its member is found everywhere
         founders_heads = coopaname.heads()
-        eventually(
-            lambda: all(_health(url)["heads"].get(o, 0) >= s for o, s in founders_heads.items() if o != "scop-ti"),
-            what="scop-ti bootstrapped",
-            within=90,
-        )
+        eventually(functools.partial(_caught_up, url, founders_heads), what="scop-ti bootstrapped", within=90)
         for node in (coopaname, smart, oxalis):
-            eventually(
-                lambda node=node: any(hit[1] == "scop-ti" for hit in node.found("Quatrieme")),
-                what=f"scop-ti's member found on {node.name}",
-                within=60,
-            )
+            eventually(functools.partial(_finds_newcomer, node), what=f"found on {node.name}", within=60)
         decisions = coopaname.api("GET", "/api/v1/governance/decisions", token=coopaname.login()).json()["decisions"]
         admission = next(d for d in decisions if d["proposal"] == ref)
         assert admission["result"] == "accepted" and admission["subject"] == "scop-ti"
@@ -177,7 +171,7 @@ def _call(url: str, method: str, path: str, data: object = None, token: str | No
         return 0, None
 
 
-def _health(url: str) -> dict | None:  # type: ignore[type-arg]
+def _health(url: str) -> dict[str, Any] | None:
     status, body = _call(url, "GET", "/api/v1/health")
     return body if status == 200 and isinstance(body, dict) else None
 
@@ -188,6 +182,19 @@ def _login(url: str, email: str, password: str) -> str:
     return str(body["token"])
 
 
-def _has_proposal(node: object, ref: str) -> bool:
-    answer = node.api("GET", "/api/v1/governance/decisions", token=node.login())  # type: ignore[attr-defined]
+def _has_proposal(node: Node, ref: str) -> bool:
+    answer = node.api("GET", "/api/v1/governance/decisions", token=node.login())
     return answer.status == 200 and any(d["proposal"] == ref for d in answer.json()["decisions"])
+
+
+def _admitted(node: Node) -> bool:
+    return bool(node.peers().get("scop-ti", {}).get("status") == "member")
+
+
+def _caught_up(url: str, heads: dict[str, int]) -> bool:
+    health = _health(url)
+    return health is not None and all(health["heads"].get(o, 0) >= s for o, s in heads.items() if o != "scop-ti")
+
+
+def _finds_newcomer(node: Node) -> bool:
+    return any(hit[1] == "scop-ti" for hit in node.found("Quatrieme"))
