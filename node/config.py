@@ -97,6 +97,8 @@ def create_node_dir(
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(f"{directory} already holds a node ({CONFIG_FILE} exists)")
     directory.mkdir(parents=True, exist_ok=True)
+    # The folder holds the database (private fields) and node.json (maybe a database password): owner only.
+    directory.chmod(0o700)
     key = key or SigningKey.generate()
     write_key(directory / KEY_DIR_NAME, key)
     config = NodeConfig(
