@@ -4,8 +4,9 @@
    /api/v1/me/profile by concurrent clients, against a bare aiohttp JSON endpoint under the same load.
    Target ratio >= 0.1.
 2. Through the storage layer (the directory service: validation, signing, entries, records, search, outbox;
-   one transaction per update), against bare ``sqlite3`` writing the same rows in one transaction per update
-   into the same schema. Target ratio >= 0.3.
+   one transaction per update), against bare ``sqlite3`` writing the same rows (the very rows the node wrote:
+   entries byte for byte, the same record bodies, search documents and outbox items) in one transaction per
+   update into the same schema, with the same pragmas. Target ratio >= 0.3.
 
 Run: ``.venv/bin/python -m bench.node_bench [--seconds S]``. Prints raw numbers and ratios; asserts nothing.
 """
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
-import os
 import socket
 import sqlite3
 import tempfile
@@ -27,12 +26,18 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import protocol
 from node.app import NodeOptions, create_app, open_services
 from node.config import create_node_dir
-from node.context import SERVICES_KEY
+from node.context import SERVICES_KEY, NodeServices
+from node.services import profiles
 from node.services.accounts import PasswordHasher
+from node.storage import search
+from node.storage.log import jsonable
+from node.storage.models import LogEntry, MemberProfile, OutboxItem
 
 WORKERS = 16
 PEERS = ("smart", "oxalis")
@@ -121,6 +126,13 @@ async def bench_api(tmp: Path, seconds: float) -> tuple[float, float]:
     return node_rate, bare_rate
 
 
+def _update(i: int) -> dict[str, Any]:
+    return {
+        "fields": {"bio": f"Menuisière à Montreuil, mise à jour {i}", "trades": ["H2206"]},
+        "visibility": {"bio": "network", "trades": "public"},
+    }
+
+
 async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     config = create_node_dir(tmp / "storage", name="coopaname", url="http://127.0.0.1:1")
     services = await open_services(config, NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
@@ -130,18 +142,13 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     assert viewer is not None
     start = time.perf_counter()
     for i in range(count):
-        await services.directory.update_my_profile(
-            viewer,
-            {
-                "fields": {"bio": f"Menuisière à Montreuil, mise à jour {i}", "trades": ["H2206"]},
-                "visibility": {"bio": "network", "trades": "public"},
-            },
-            replace=False,
-        )
+        await services.directory.update_my_profile(viewer, _update(i), replace=False)
     node_rate = count / (time.perf_counter() - start)
+    rows = await _rows_written(services, count)
     await services.db.close()
 
-    # the same rows, written by bare sqlite3 into the same schema (a fresh node database), one commit each
+    # The same rows (byte for byte, as the node wrote them), written by bare sqlite3 into the same schema (a fresh
+    # node database), with the same commit policy: one BEGIN IMMEDIATE ... COMMIT per update.
     bare_config = create_node_dir(tmp / "bare", name="coopaname", url="http://127.0.0.1:1")
     services = await open_services(bare_config, NodeOptions(hasher=PasswordHasher(n=2**10)))
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
@@ -150,49 +157,73 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    header, signature, body_bytes = os.urandom(200), os.urandom(64), os.urandom(150)
     start = time.perf_counter()
-    for i in range(count):
-        seq = i + 1
-        data = json.dumps(
-            {
-                "display_name": "s",
-                "bio": f"Menuisière à Montreuil, mise à jour {i}",
-                "trades": [{"rome": "H2206", "label": "Menuisier"}],
-            }
-        )
+    for profile, entry, record, head, documents, outbox in rows:
         conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE member_profiles SET data=?, visibility=?, updated_at=? WHERE account_id=1", profile)
+        conn.execute("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry)
         conn.execute(
-            "UPDATE member_profiles SET data=?, visibility=?, updated_at=? WHERE account_id=1",
-            (data, '{"bio": "network"}', i),
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (origin, record_id) DO UPDATE "
+            "SET type=excluded.type, seq=excluded.seq, deleted=excluded.deleted, body=excluded.body, ts=excluded.ts",
+            record,
         )
-        conn.execute(
-            "INSERT INTO entries VALUES ('coopaname', ?, 'rec', 'profile', ?, ?, ?, ?, ?, ?)",
-            (seq, hashlib.sha256(header).digest(), header, body_bytes, signature, i, i),
-        )
-        conn.execute(
-            "INSERT INTO records VALUES ('coopaname', 'rec', 'profile', ?, 0, ?, ?) ON CONFLICT "
-            "(origin, record_id) DO UPDATE SET seq=excluded.seq, body=excluded.body, ts=excluded.ts",
-            (seq, data, i),
-        )
-        conn.execute("UPDATE log_heads SET seq=?, hash=? WHERE origin='coopaname'", (seq, os.urandom(32)))
-        conn.execute("DELETE FROM search_documents WHERE origin='coopaname' AND record_id='rec'")
-        for audience in ("public", "network", "coop"):
+        conn.execute("UPDATE log_heads SET seq=?, hash=? WHERE origin='coopaname'", head)
+        conn.execute("DELETE FROM search_documents WHERE origin='coopaname' AND record_id=?", (record[1],))
+        for document in documents:
             conn.execute(
-                "INSERT INTO search_documents (kind, origin, record_id, audience, content) "
-                "VALUES ('profile', 'coopaname', 'rec', ?, ?)",
-                (audience, f"menuisiere montreuil {i}"),
+                "INSERT INTO search_documents (kind, origin, record_id, audience, content) VALUES (?, ?, ?, ?, ?)",
+                document,
             )
-        for peer in PEERS:
+        for item in outbox:
             conn.execute(
                 "INSERT INTO outbox (peer, kind, origin, seq, attempts, next_attempt_at, created_at) "
                 "VALUES (?, 'entry', 'coopaname', ?, 0, ?, ?)",
-                (peer, seq, i, i),
+                item,
             )
         conn.execute("COMMIT")
     bare_rate = count / (time.perf_counter() - start)
     conn.close()
     return node_rate, bare_rate
+
+
+Rows = tuple[
+    tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]
+
+
+async def _rows_written(services: NodeServices, count: int) -> list[Rows]:
+    """What the node wrote for each of the ``count`` updates, as rows: the profile, the entry, the record state,
+    the log head, the search documents and the outbox items. Entries are read back from the node's database; the
+    rest is rebuilt from them with the node's own functions (before any timing)."""
+    async with services.db.read() as session:
+        profile = (await session.scalars(select(MemberProfile))).one()
+        entries = (await session.scalars(select(LogEntry).order_by(LogEntry.seq))).all()
+        outbox = (await session.execute(select(OutboxItem.peer, OutboxItem.seq))).all()
+    assert len(entries) == count, f"expected one entry per update, found {len(entries)}"
+    peers_of: dict[int, list[str]] = {}
+    for peer, seq in outbox:
+        peers_of.setdefault(seq, []).append(peer)
+    visibility = profile.visibility
+    rows: list[Rows] = []
+    for i, e in enumerate(entries):
+        data = {**profile.data, "bio": _update(i)["fields"]["bio"]}
+        body = jsonable(protocol.decode(e.body)) if e.body is not None else None
+        texts = profiles.search_texts(data, visibility, services.reference)
+        rows.append(
+            (
+                (json.dumps(data), json.dumps(visibility), e.received_at),
+                (e.origin, e.seq, e.record_id, e.type, e.hash, e.header, e.body, e.signature, e.ts, e.received_at),
+                (e.origin, e.record_id, e.type, e.seq, 0, json.dumps(body), e.ts),
+                (e.seq, e.hash),
+                [
+                    ("profile", e.origin, e.record_id, audience, content)
+                    for audience, content in ((a, search.normalise(t)) for a, t in texts.items())
+                    if content
+                ],
+                [(peer, e.seq, e.received_at, e.received_at) for peer in peers_of.get(e.seq, ())],
+            )
+        )
+    return rows
 
 
 async def main_async(seconds: float, count: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from .clock import Clock
 from .errors import InvalidInput, NodeError
 from .storage import log as replication_log
 from .storage import search
+from .storage.database import Prepared
 from .storage.models import LogHead, OutboxItem, RecordState
 
 logger = logging.getLogger(__name__)
@@ -40,18 +41,16 @@ RECORD_ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 _HEADS: Final = cast(Table, LogHead.__table__)
 _RECORDS: Final = cast(Table, RecordState.__table__)
-_LOCK_HEAD: Final = (
+_LOCK_HEAD: Final = Prepared(
     select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.origin == bindparam("h_origin")).with_for_update()
 )
-_SET_HEAD: Final = (
-    update(_HEADS)
-    .where(_HEADS.c.origin == bindparam("h_origin"))
-    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+_SET_HEAD: Final = Prepared(update(_HEADS).where(_HEADS.c.origin == bindparam("h_origin")))
+_RECORD_STATE: Final = Prepared(
+    select(_RECORDS.c.body, _RECORDS.c.deleted).where(
+        _RECORDS.c.origin == bindparam("r_origin"), _RECORDS.c.record_id == bindparam("r_record_id")
+    )
 )
-_RECORD_STATE: Final = select(_RECORDS.c.body, _RECORDS.c.deleted).where(
-    _RECORDS.c.origin == bindparam("r_origin"), _RECORDS.c.record_id == bindparam("r_record_id")
-)
-_INSERT_OUTBOX: Final = insert(cast(Table, OutboxItem.__table__))
+_INSERT_OUTBOX: Final = Prepared(insert(cast(Table, OutboxItem.__table__)))
 
 
 def new_record_id() -> str:
@@ -190,12 +189,12 @@ class Publisher:
             body=body,
         )
         replication_log.append_own_entry(conn, entry, body, now)
-        conn.execute(_SET_HEAD, {"h_origin": self.origin, "h_seq": seq, "h_hash": entry.hash})
+        _SET_HEAD.execute(conn, {"h_origin": self.origin, "seq": seq, "hash": entry.hash})
         if peers is None:
             peers = self._outbox_peers(session)
         if peers:
-            conn.execute(
-                _INSERT_OUTBOX,
+            _INSERT_OUTBOX.executemany(
+                conn,
                 [
                     {
                         "peer": peer,
@@ -227,7 +226,7 @@ class Publisher:
     ) -> Entry | None:
         """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
         conn = session.connection()
-        state = conn.execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        state = _RECORD_STATE.first(conn, {"r_origin": self.origin, "r_record_id": record_id})
         search.unindex_record_sync(conn, self.origin, record_id)
         if state is None or state[1]:
             return None
@@ -241,18 +240,18 @@ class Publisher:
         )
 
     def is_published_sync(self, session: Session, record_id: str) -> bool:
-        row = session.connection().execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        row = _RECORD_STATE.first(session.connection(), {"r_origin": self.origin, "r_record_id": record_id})
         return row is not None and not row[1]
 
     def published_body_sync(self, session: Session, record_id: str) -> dict[str, Any] | None:
-        row = session.connection().execute(_RECORD_STATE, {"r_origin": self.origin, "r_record_id": record_id}).first()
+        row = _RECORD_STATE.first(session.connection(), {"r_origin": self.origin, "r_record_id": record_id})
         if row is None or row[1]:
             return None
         body: dict[str, Any] | None = row[0]
         return body
 
     def _lock_head(self, session: Session, conn: Connection) -> tuple[int, bytes | None]:
-        row = conn.execute(_LOCK_HEAD, {"h_origin": self.origin}).first()
+        row = _LOCK_HEAD.first(conn, {"h_origin": self.origin})
         if row is None:
             self.ensure_head_sync(session)
             return 0, None

@@ -18,15 +18,16 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from ..publisher import new_record_id
-from ..storage.database import Database
+from ..storage.database import Database, Prepared
 from ..storage.log import upsert
 from ..storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
 from ..viewer import ROLES, Viewer
@@ -156,6 +157,20 @@ def account_json(account: Account, member_id: str | None) -> dict[str, Any]:
         "disabled": account.disabled,
         "activated": account.password_hash is not None,
     }
+
+
+_ACCOUNTS: Final = cast(Table, Account.__table__)
+_TOKENS: Final = cast(Table, AuthToken.__table__)
+_PROFILES: Final = cast(Table, MemberProfile.__table__)
+_AUTHENTICATE: Final = Prepared(
+    select(_ACCOUNTS.c.id, _ACCOUNTS.c.role, _ACCOUNTS.c.email, _ACCOUNTS.c.disabled, _PROFILES.c.record_id)
+    .select_from(
+        _ACCOUNTS.join(_TOKENS, _TOKENS.c.account_id == _ACCOUNTS.c.id).outerjoin(
+            _PROFILES, _PROFILES.c.account_id == _ACCOUNTS.c.id
+        )
+    )
+    .where(_TOKENS.c.token_hash == bindparam("t_hash"), _TOKENS.c.expires_at > bindparam("t_now"))
+)
 
 
 class Accounts:
@@ -375,19 +390,21 @@ class Accounts:
             await session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash(token)))
 
     async def authenticate(self, token: str) -> Viewer | None:
-        """The viewer a session or API token stands for, or None if it is unknown, expired or disabled."""
-        async with self.db.read() as session:
-            row = (
-                await session.execute(
-                    select(Account.id, Account.role, Account.email, Account.disabled, MemberProfile.record_id)
-                    .join(AuthToken, AuthToken.account_id == Account.id)
-                    .join(MemberProfile, MemberProfile.account_id == Account.id, isouter=True)
-                    .where(AuthToken.token_hash == token_hash(token), AuthToken.expires_at > self.clock())
-                )
-            ).first()
-        if row is None or row.disabled:
+        """The viewer a session or API token stands for, or None if it is unknown, expired or disabled.
+
+        On every authenticated request: one statement, run as a whole read (:meth:`Database.run_read`)."""
+        params = {"t_hash": token_hash(token), "t_now": self.clock()}
+
+        def read(session: Session) -> tuple[Any, ...] | None:
+            return _AUTHENTICATE.first(session.connection(), params)
+
+        row = await self.db.run_read(read)
+        if row is None:
             return None
-        return Viewer(account_id=row.id, role=row.role, member_id=row.record_id, email=row.email)
+        account_id, role, email, disabled, member_id = row
+        if disabled:
+            return None
+        return Viewer(account_id=account_id, role=role, member_id=member_id, email=email)
 
     # ------------------------------------------------------------------------------------- administration
 

@@ -18,7 +18,7 @@ from ..clock import Clock
 from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from ..publisher import Publisher
 from ..storage import search
-from ..storage.database import Database
+from ..storage.database import Database, Prepared
 from ..storage.models import (
     Account,
     Event,
@@ -43,7 +43,7 @@ _HEADS: Final = cast(Table, LogHead.__table__)
 _ACCOUNTS: Final = cast(Table, Account.__table__)
 # A profile update reads in one statement what it needs: the profile, its published state and this origin's log
 # head, the profile and head rows locked on PostgreSQL (on SQLite, BEGIN IMMEDIATE already serialises writers).
-_PROFILE_FOR_UPDATE: Final = (
+_PROFILE_FOR_UPDATE: Final = Prepared(
     select(
         _PROFILES.c.record_id,
         _PROFILES.c.data,
@@ -62,15 +62,17 @@ _PROFILE_FOR_UPDATE: Final = (
     .where(_PROFILES.c.account_id == bindparam("p_account_id"))
     .with_for_update(of=[_PROFILES, _HEADS])
 )
-_OWN_PROFILE: Final = select(
-    _PROFILES.c.record_id, _PROFILES.c.data, _PROFILES.c.visibility, _PROFILES.c.updated_at, _RECORDS.c.deleted
-).select_from(
-    _PROFILES.outerjoin(
-        _RECORDS, and_(_RECORDS.c.origin == bindparam("origin"), _RECORDS.c.record_id == _PROFILES.c.record_id)
+_OWN_PROFILE: Final = Prepared(
+    select(_PROFILES.c.record_id, _PROFILES.c.data, _PROFILES.c.visibility, _PROFILES.c.updated_at, _RECORDS.c.deleted)
+    .select_from(
+        _PROFILES.outerjoin(
+            _RECORDS, and_(_RECORDS.c.origin == bindparam("origin"), _RECORDS.c.record_id == _PROFILES.c.record_id)
+        )
     )
-).where(_PROFILES.c.account_id == bindparam("p_account_id"))
-_UPDATE_PROFILE: Final = update(_PROFILES).where(_PROFILES.c.account_id == bindparam("p_account_id"))
-_UPDATE_DISPLAY_NAME: Final = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("a_id"))
+    .where(_PROFILES.c.account_id == bindparam("p_account_id"))
+)
+_UPDATE_PROFILE: Final = Prepared(update(_PROFILES).where(_PROFILES.c.account_id == bindparam("p_account_id")))
+_UPDATE_DISPLAY_NAME: Final = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("a_id")))
 
 
 class Directory:
@@ -91,7 +93,7 @@ class Directory:
         origin = self.publisher.origin
 
         def read(session: Session) -> dict[str, Any]:
-            row = session.connection().execute(_OWN_PROFILE, {"origin": origin, "p_account_id": account_id}).first()
+            row = _OWN_PROFILE.first(session.connection(), {"origin": origin, "p_account_id": account_id})
             if row is None:
                 raise NotFound("no profile")
             record_id, data, visibility, updated_at, deleted = row
@@ -116,10 +118,10 @@ class Directory:
         def write(session: Session) -> dict[str, Any]:
             conn = session.connection()
             params = {"origin": origin, "p_account_id": account_id}
-            row = conn.execute(_PROFILE_FOR_UPDATE, params).first()
+            row = _PROFILE_FOR_UPDATE.first(conn, params)
             if row is None:  # no profile, or (before the node's first start completed) no log head yet
                 self.publisher.ensure_head_sync(session)
-                row = conn.execute(_PROFILE_FOR_UPDATE, params).first()
+                row = _PROFILE_FOR_UPDATE.first(conn, params)
                 if row is None:
                     raise NotFound("no profile")
             record_id, old_data, old_visibility, created_at, published_body, deleted, head_seq, head_hash = row
@@ -141,7 +143,7 @@ class Directory:
                 head=(int(head_seq), head_hash),
             )
             if "display_name" in changes:
-                conn.execute(_UPDATE_DISPLAY_NAME, {"a_id": account_id, "display_name": data["display_name"]})
+                _UPDATE_DISPLAY_NAME.execute(conn, {"a_id": account_id, "display_name": data["display_name"]})
             # published now, or unchanged and already published; withdrawn (or never shared) when nothing may leave
             published = bool(profiles.network_body(data, visibility))
             return {**_owner_view(record_id, data, visibility, now), "published": published}
@@ -167,8 +169,8 @@ class Directory:
         """
         now = self.clock()
         conn = session.connection()
-        conn.execute(
-            _UPDATE_PROFILE, {"p_account_id": account_id, "data": data, "visibility": visibility, "updated_at": now}
+        _UPDATE_PROFILE.execute(
+            conn, {"p_account_id": account_id, "data": data, "visibility": visibility, "updated_at": now}
         )
         body = profiles.network_body(data, visibility)
         texts = profiles.search_texts(data, visibility, self.reference)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,6 +165,103 @@ class Database:
                 return await session.run_sync(fn)
         assert self._sync_read is not None
         return await asyncio.get_running_loop().run_in_executor(self._readers, _transaction, self._sync_read, fn, False)
+
+
+class Prepared:
+    """A Core statement compiled once per backend and run straight on the DBAPI cursor of a sync connection.
+
+    For the hot paths inside :meth:`Database.run_write` / :meth:`Database.run_read`: the same SQL, parameter
+    order and type conversions (SQLAlchemy's own bind and result processors) as ``conn.execute(statement)``,
+    without its per-statement machinery (cache key, execution context, events, result objects), which costs
+    several times what SQLite spends running these small statements. Errors are wrapped as SQLAlchemy's
+    (``IntegrityError``...), so the translation into :mod:`node.errors` is unchanged. Works on any dialect with a
+    positional paramstyle (pysqlite and aiosqlite: qmark; asyncpg: numeric_dollar, inside ``run_sync``).
+    Every parameter must be given (no column defaults are applied); expanding parameters are not supported.
+    """
+
+    __slots__ = ("_compiled", "statement")
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+    def _for(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled:
+        dialect = conn.dialect
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            found = _Compiled(self.statement, dialect, keys)
+            self._compiled[(dialect.name, keys)] = found
+        return found
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> int:
+        """Run with one set of parameters; returns the row count."""
+        compiled = self._for(conn, tuple(params))
+        cursor = compiled.run(conn, compiled.args(params), many=False)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def executemany(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            compiled = self._for(conn, tuple(rows[0]))
+            compiled.run(conn, [compiled.args(row) for row in rows], many=True).close()
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a SELECT (converted as SQLAlchemy would), or None."""
+        compiled = self._for(conn, tuple(params))
+        cursor = compiled.run(conn, compiled.args(params), many=False)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(value if p is None else p(value) for p, value in zip(compiled.results, row, strict=True))
+
+
+class _Compiled:
+    __slots__ = ("dialect", "names", "processors", "results", "sql")
+
+    def __init__(self, statement: Any, dialect: Any, keys: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        if compiled.positiontup is None:  # pragma: no cover - every backend we run is positional
+            raise NodeError(f"Prepared needs a positional paramstyle, not {dialect.paramstyle}")
+        self.dialect = dialect
+        self.sql: str = compiled.string
+        self.names: list[str] = list(compiled.positiontup)
+        missing = [n for n in self.names if n not in keys]
+        if missing:  # a literal or a column default in the statement: pass it as a parameter instead
+            raise NodeError(f"Prepared statement parameters missing: {', '.join(sorted(set(missing)))}")
+        self.processors = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
+        columns = getattr(statement, "selected_columns", None)
+        self.results = (
+            [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+            if columns is not None and statement.is_select
+            else []
+        )
+
+    def args(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[n] if p is None else p(params[n]) for n, p in zip(self.names, self.processors, strict=True))
+
+    def run(self, conn: Connection, args: Any, *, many: bool) -> Any:
+        dbapi_connection = conn.connection.dbapi_connection
+        assert dbapi_connection is not None
+        cursor = dbapi_connection.cursor()
+        try:
+            if many:
+                cursor.executemany(self.sql, args)
+            else:
+                cursor.execute(self.sql, args)
+        except self.dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            invalidated = self.dialect.is_disconnect(exc, dbapi_connection, cursor)
+            if invalidated:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                self.sql, args, exc, self.dialect.loaded_dbapi.Error, connection_invalidated=invalidated
+            ) from exc
+        return cursor
 
 
 def _transaction(maker: sessionmaker[Session], fn: Callable[[Session], T], write: bool) -> T:

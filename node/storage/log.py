@@ -23,6 +23,7 @@ import protocol
 from protocol import Entry, Record, Value
 
 from . import search
+from .database import Prepared
 from .models import LogEntry, LogHead, RecordState
 
 log = logging.getLogger(__name__)
@@ -216,28 +217,28 @@ async def advance_head(session: AsyncSession, origin: str) -> int:
 
 _ENTRIES: Final = cast(Table, LogEntry.__table__)
 _RECORDS: Final = cast(Table, RecordState.__table__)
-_INSERT_ENTRY: Final = insert(_ENTRIES)
-_ERASE_EARLIER_BODIES: Final = (
-    update(_ENTRIES)
-    .where(
+_INSERT_ENTRY: Final = Prepared(insert(_ENTRIES))
+_ERASE_EARLIER_BODIES: Final = Prepared(  # body=None is passed as a parameter (Prepared binds no literals)
+    update(_ENTRIES).where(
         _ENTRIES.c.origin == bindparam("e_origin"),
         _ENTRIES.c.record_id == bindparam("e_record_id"),
         _ENTRIES.c.seq < bindparam("e_seq"),
     )
-    .values(body=None)
 )
 # The same SQL on SQLite and PostgreSQL; as text() it is compiled once (SQLAlchemy does not cache the compiled
 # form of the dialects' insert().on_conflict_do_update() constructs).
-_STATE_UPSERT: Final = text(
-    "INSERT INTO records (origin, record_id, type, seq, deleted, body, ts) "
-    "VALUES (:origin, :record_id, :type, :seq, :deleted, :body, :ts) "
-    "ON CONFLICT (origin, record_id) DO UPDATE SET type = excluded.type, seq = excluded.seq, "
-    "deleted = excluded.deleted, body = excluded.body, ts = excluded.ts"
-).bindparams(
-    bindparam("seq", type_=_RECORDS.c.seq.type),
-    bindparam("deleted", type_=_RECORDS.c.deleted.type),
-    bindparam("body", type_=_RECORDS.c.body.type),
-    bindparam("ts", type_=_RECORDS.c.ts.type),
+_STATE_UPSERT: Final = Prepared(
+    text(
+        "INSERT INTO records (origin, record_id, type, seq, deleted, body, ts) "
+        "VALUES (:origin, :record_id, :type, :seq, :deleted, :body, :ts) "
+        "ON CONFLICT (origin, record_id) DO UPDATE SET type = excluded.type, seq = excluded.seq, "
+        "deleted = excluded.deleted, body = excluded.body, ts = excluded.ts"
+    ).bindparams(
+        bindparam("seq", type_=_RECORDS.c.seq.type),
+        bindparam("deleted", type_=_RECORDS.c.deleted.type),
+        bindparam("body", type_=_RECORDS.c.body.type),
+        bindparam("ts", type_=_RECORDS.c.ts.type),
+    )
 )
 
 
@@ -246,8 +247,8 @@ def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] |
     (the caller holds the head lock), so it is the newest of its record and ``records`` is overwritten without
     being read first. Three statements (two for anything but a tombstone)."""
     h = entry.header
-    conn.execute(
-        _INSERT_ENTRY,
+    _INSERT_ENTRY.execute(
+        conn,
         {
             "origin": h.origin,
             "seq": h.seq,
@@ -265,8 +266,8 @@ def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] |
     target_type = h.type
     if is_tombstone:
         target_type = str(body["target_type"]) if body is not None else "unknown"
-    conn.execute(
-        _STATE_UPSERT,
+    _STATE_UPSERT.execute(
+        conn,
         {
             "origin": h.origin,
             "record_id": h.id,
@@ -278,7 +279,7 @@ def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] |
         },
     )
     if is_tombstone:
-        conn.execute(_ERASE_EARLIER_BODIES, {"e_origin": h.origin, "e_record_id": h.id, "e_seq": h.seq})
+        _ERASE_EARLIER_BODIES.execute(conn, {"body": None, "e_origin": h.origin, "e_record_id": h.id, "e_seq": h.seq})
 
 
 class StoreOutcome(enum.Enum):

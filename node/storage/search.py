@@ -18,6 +18,7 @@ from typing import Final, cast
 from sqlalchemy import Connection, Table, bindparam, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .database import Prepared
 from .models import SearchDocument
 
 AUDIENCES: Final = ("public", "network", "coop")
@@ -76,6 +77,8 @@ _INSERT_DOCUMENTS: Final = insert(_DOCUMENTS)
 _DELETE_DOCUMENTS: Final = delete(_DOCUMENTS).where(
     _DOCUMENTS.c.origin == bindparam("d_origin"), _DOCUMENTS.c.record_id == bindparam("d_record_id")
 )
+_INSERT_DOCUMENTS_PREPARED: Final = Prepared(_INSERT_DOCUMENTS)
+_DELETE_DOCUMENTS_PREPARED: Final = Prepared(_DELETE_DOCUMENTS)
 
 
 def _documents(kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> list[dict[str, str]]:
@@ -102,12 +105,11 @@ def index_record_sync(conn: Connection, kind: str, origin: str, record_id: str, 
     """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`)."""
     unindex_record_sync(conn, origin, record_id)
     rows = _documents(kind, origin, record_id, texts)
-    if rows:
-        conn.execute(_INSERT_DOCUMENTS, rows)
+    _INSERT_DOCUMENTS_PREPARED.executemany(conn, rows)
 
 
 def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:
-    conn.execute(_DELETE_DOCUMENTS, {"d_origin": origin, "d_record_id": record_id})
+    _DELETE_DOCUMENTS_PREPARED.execute(conn, {"d_origin": origin, "d_record_id": record_id})
 
 
 async def search(
