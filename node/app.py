@@ -97,10 +97,11 @@ def create_app(
 def default_extensions() -> list[AppExtension]:
     """Extensions installed by ``bigre serve``: federation (node imports federation, never the reverse)."""
     from .federation_app import federation_extension
+    from .moving_api import moving_extension
     from .onboarding_api import onboarding_extension
     from .web.pages import web_extension
 
-    return [federation_extension, onboarding_extension, web_extension]
+    return [federation_extension, onboarding_extension, moving_extension, web_extension]
 
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:

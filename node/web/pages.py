@@ -25,6 +25,7 @@ from ..context import SERVICES_KEY, NodeServices
 from ..errors import NodeError
 from ..federation_app import FEDERATION_KEY, STORE_KEY, send_private_message
 from ..members_csv import import_members
+from ..services.moving import moved_to
 from ..services.profiles import PROFILE_FIELDS
 from ..services.things import KINDS
 from ..storage.federation_models import InboxMessage
@@ -248,6 +249,8 @@ async def member_page(request: web.Request) -> web.Response:
     v = viewer_of(request)
     s = s_of(request)
     origin, member_id = request.match_info["origin"], request.match_info["id"]
+    if (forward := await moved_to(s, origin, member_id)) is not None:  # the member moved to another coop
+        raise redirect(f"/members/{forward}")
     if origin == s.config.name:
         view = await s.directory.get_member(v, member_id)
         fields = view["fields"]
