@@ -174,9 +174,11 @@ class Moving:
             "member": profile.record_id,
             "email": account.email,
             "display_name": account.display_name,
-            "profile": {
-                "fields": {k: v for k, v in profile.data.items() if k in PROFILE_FIELDS},
-                "visibility": {k: v for k, v in profile.visibility.items() if k in PROFILE_FIELDS},
+            "profile": {  # what is private stays here: the member re-enters it on the new node if they wish
+                "fields": {k: v for k, v in profile.data.items() if k in PROFILE_FIELDS and _portable(profile, k)},
+                "visibility": {
+                    k: v for k, v in profile.visibility.items() if k in PROFILE_FIELDS and _portable(profile, k)
+                },
             },
             **things,
         }
@@ -649,3 +651,9 @@ def _signed(entry: Entry) -> dict[str, Any]:
     """One signed envelope as people can check it: who signed, with which key, its hash."""
     h = entry.header
     return {"origin": h.origin, "id": h.id, "kid": h.kid, "hash": entry.hash.hex(), "body_kept": entry.body is not None}
+
+
+def _portable(profile: MemberProfile, name: str) -> bool:
+    """A field moves with the member unless it is private (the phone never leaves the node in any case)."""
+    level = profile.visibility.get(name, PROFILE_FIELDS[name].default)
+    return level != "private" and name != "phone"
