@@ -27,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +38,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NodeError, Unavailable
 
@@ -71,17 +72,14 @@ class Database:
         self._writer_lock = asyncio.Lock() if self.is_sqlite else None
         # SQLite files: a sync engine for whole-transaction functions, one writer thread, a few reader threads.
         self.sync_engine = sync_engine
-        self._sync_read: sessionmaker[Session] | None = None
-        self._sync_write: sessionmaker[Session] | None = None
-        self._writer: ThreadPoolExecutor | None = None
-        self._readers: ThreadPoolExecutor | None = None
+        self._writer: _Workers | None = None
+        self._readers: _Workers | None = None
+        self._sync_writes = 0  # submitted to the writer thread and not finished yet
+        self._sync_idle = asyncio.Event()
+        self._sync_idle.set()
         if sync_engine is not None:
-            self._sync_read = sessionmaker(sync_engine, expire_on_commit=False, autoflush=False)
-            self._sync_write = sessionmaker(
-                sync_engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False, autoflush=False
-            )
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bigre-sqlite-writer")
-            self._readers = ThreadPoolExecutor(max_workers=READER_THREADS, thread_name_prefix="bigre-sqlite-reader")
+            self._writer = _Workers("bigre-sqlite-writer", 1, sync_engine)
+            self._readers = _Workers("bigre-sqlite-reader", READER_THREADS, sync_engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,9 +97,9 @@ class Database:
         raise NodeError(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}: use sqlite or postgresql")
 
     async def close(self) -> None:
-        for pool in (self._writer, self._readers):
-            if pool is not None:
-                pool.shutdown(wait=True)
+        for workers in (self._writer, self._readers):
+            if workers is not None:
+                await asyncio.to_thread(workers.close)
         if self.sync_engine is not None:
             self.sync_engine.dispose()
         await self.engine.dispose()
@@ -133,6 +131,8 @@ class Database:
         if lock is not None:
             await lock.acquire()
         try:
+            if self._sync_writes:  # let the writer thread finish what was queued before us
+                await self._sync_idle.wait()
             async with self._write() as session, session.begin():
                 yield session
         except IntegrityError as exc:
@@ -153,18 +153,89 @@ class Database:
         if self._writer is None:
             async with self.write() as session:
                 return await session.run_sync(fn)
-        assert self._writer_lock is not None and self._sync_write is not None
-        maker = self._sync_write
-        async with self._writer_lock:  # shared with write(): one writer at a time in this process
-            return await asyncio.get_running_loop().run_in_executor(self._writer, _transaction, maker, fn, True)
+        assert self._writer_lock is not None
+        # One writer at a time in this process: the writer thread runs its queue in order, and a write() session
+        # holds the lock while it is open and waits for the queue to drain before it begins. Transactions are
+        # queued without waiting for the previous one to finish, so the writer thread never idles between them.
+        while self._writer_lock.locked():
+            async with self._writer_lock:
+                pass
+        self._sync_writes += 1
+        self._sync_idle.clear()
+        return await self._writer.submit(self._sync_write_done, fn, True)
+
+    def _sync_write_done(self) -> None:
+        """On the event loop, when the writer thread has finished a transaction (even for a cancelled caller)."""
+        self._sync_writes -= 1
+        if not self._sync_writes:
+            self._sync_idle.set()
 
     async def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a read transaction (rolled back at the end), like :meth:`run_write`."""
         if self._readers is None:
             async with self.read() as session:
                 return await session.run_sync(fn)
-        assert self._sync_read is not None
-        return await asyncio.get_running_loop().run_in_executor(self._readers, _transaction, self._sync_read, fn, False)
+        return await self._readers.submit(None, fn, False)
+
+
+class _Workers:
+    """Threads running transaction functions for the event loop, each on its own long-lived connection.
+
+    A lighter hop than ``run_in_executor`` (no concurrent.futures machinery), a ``done`` callback run on the loop
+    once a transaction has finished, and no pool checkout, session set-up or reset per transaction.
+    """
+
+    def __init__(self, name: str, count: int, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, done: Callable[[], None] | None, fn: Callable[[Session], T], write: bool) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((loop, future, done, fn, write))
+        return future
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        conn: Connection | None = None
+        try:
+            while (item := self._queue.get()) is not None:
+                loop, future, done, fn, write = item
+                outcome: tuple[Any, BaseException | None]
+                try:
+                    if conn is None or conn.closed or conn.invalidated:
+                        if conn is not None:
+                            conn.close()
+                        conn = self._engine.connect()
+                    outcome = (_transaction(conn, fn, write), None)
+                except BaseException as exc:  # delivered to the awaiting coroutine
+                    outcome = (None, exc)
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+                    loop.call_soon_threadsafe(_deliver, future, done, *outcome)
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def _deliver(
+    future: asyncio.Future[Any], done: Callable[[], None] | None, result: Any, exc: BaseException | None
+) -> None:
+    if done is not None:
+        done()
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 class Prepared:
@@ -264,22 +335,33 @@ class _Compiled:
         return cursor
 
 
-def _transaction(maker: sessionmaker[Session], fn: Callable[[Session], T], write: bool) -> T:
-    """Runs on a worker thread: one session, one transaction, errors translated as :meth:`Database.write` does.
+def _transaction(conn: Connection, fn: Callable[[Session], T], write: bool) -> T:
+    """Runs on a worker thread: one transaction on the thread's connection, ``fn`` given a session bound to it;
+    committed (write) or rolled back (read) at the end, rolled back if ``fn`` raises; errors translated as
+    :meth:`Database.write` does.
 
     BEGIN is sent straight to the driver (pysqlite's own BEGIN is off, SQLAlchemy sends none): a ``begin`` event
     listener would also make SQLAlchemy dispatch its per-statement events, a measurable cost per statement.
     """
-    with _translated(write), maker() as session, session.begin():
-        driver_connection = session.connection().connection.driver_connection
-        assert driver_connection is not None
-        driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        if write:
-            return fn(session)
+    with _translated(write):
+        transaction = conn.begin()
         try:
-            return fn(session)
-        finally:
-            session.rollback()
+            driver_connection = conn.connection.driver_connection
+            assert driver_connection is not None
+            driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            with Session(bind=conn, autoflush=False, expire_on_commit=False) as session:
+                result = fn(session)
+                if write:
+                    session.flush()  # what fn left pending in the session is part of the transaction
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+        if write:
+            transaction.commit()
+        else:
+            transaction.rollback()
+        return result
 
 
 @contextlib.contextmanager
