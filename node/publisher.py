@@ -25,7 +25,7 @@ from .clock import Clock
 from .errors import InvalidInput, NodeError
 from .storage import log as replication_log
 from .storage import search
-from .storage.database import Prepared
+from .storage.database import Prepared, connection
 from .storage.models import LogHead, OutboxItem, RecordState
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,17 @@ def new_record_id() -> str:
 def canonical_order(value: Any) -> Any:
     """``value`` with every map's keys in canonical order (by UTF-8 bytes), as schemas expect to see them."""
     if isinstance(value, dict):
-        return {k: canonical_order(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-8"))}
+        return {
+            k: canonical_order(v) if isinstance(v, dict | list) else v
+            for k, v in sorted(value.items(), key=_utf8_of_key)
+        }
     if isinstance(value, list):
-        return [canonical_order(v) for v in value]
+        return [canonical_order(v) if isinstance(v, dict | list) else v for v in value]
     return value
+
+
+def _utf8_of_key(item: tuple[Any, Any]) -> bytes:
+    return bytes(item[0].encode("utf-8"))
 
 
 async def no_peers(_session: AsyncSession) -> Sequence[str]:
@@ -172,7 +179,7 @@ class Publisher:
         except SchemaError as exc:
             raise _schema_to_input(exc) from exc
         session.flush()  # whatever the caller added through the ORM goes first, as it did through the session
-        conn = session.connection()
+        conn = connection(session)
         last_seq, prev = head if head is not None else self._lock_head(session, conn)
         seq = last_seq + 1
         now = self.clock()
@@ -225,7 +232,7 @@ class Publisher:
         peers: Sequence[str] | None = None,
     ) -> Entry | None:
         """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
-        conn = session.connection()
+        conn = connection(session)
         state = _RECORD_STATE.first(conn, {"r_origin": self.origin, "r_record_id": record_id})
         search.unindex_record_sync(conn, self.origin, record_id)
         if state is None or state[1]:
@@ -240,11 +247,11 @@ class Publisher:
         )
 
     def is_published_sync(self, session: Session, record_id: str) -> bool:
-        row = _RECORD_STATE.first(session.connection(), {"r_origin": self.origin, "r_record_id": record_id})
+        row = _RECORD_STATE.first(connection(session), {"r_origin": self.origin, "r_record_id": record_id})
         return row is not None and not row[1]
 
     def published_body_sync(self, session: Session, record_id: str) -> dict[str, Any] | None:
-        row = _RECORD_STATE.first(session.connection(), {"r_origin": self.origin, "r_record_id": record_id})
+        row = _RECORD_STATE.first(connection(session), {"r_origin": self.origin, "r_record_id": record_id})
         if row is None or row[1]:
             return None
         body: dict[str, Any] | None = row[0]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from ..publisher import new_record_id
-from ..storage.database import Database, Prepared
+from ..storage.database import Database, Prepared, connection
 from ..storage.log import upsert
 from ..storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
 from ..viewer import ROLES, Viewer
@@ -396,7 +396,7 @@ class Accounts:
         params = {"t_hash": token_hash(token), "t_now": self.clock()}
 
         def read(session: Session) -> tuple[Any, ...] | None:
-            return _AUTHENTICATE.first(session.connection(), params)
+            return _AUTHENTICATE.first(connection(session), params)
 
         row = await self.db.run_read(read)
         if row is None:

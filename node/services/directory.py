@@ -18,7 +18,7 @@ from ..clock import Clock
 from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from ..publisher import Publisher
 from ..storage import search
-from ..storage.database import Database, Prepared
+from ..storage.database import Database, Prepared, connection
 from ..storage.models import (
     Account,
     Event,
@@ -93,7 +93,7 @@ class Directory:
         origin = self.publisher.origin
 
         def read(session: Session) -> dict[str, Any]:
-            row = _OWN_PROFILE.first(session.connection(), {"origin": origin, "p_account_id": account_id})
+            row = _OWN_PROFILE.first(connection(session), {"origin": origin, "p_account_id": account_id})
             if row is None:
                 raise NotFound("no profile")
             record_id, data, visibility, updated_at, deleted = row
@@ -116,7 +116,7 @@ class Directory:
         origin = self.publisher.origin
 
         def write(session: Session) -> dict[str, Any]:
-            conn = session.connection()
+            conn = connection(session)
             params = {"origin": origin, "p_account_id": account_id}
             row = _PROFILE_FOR_UPDATE.first(conn, params)
             if row is None:  # no profile, or (before the node's first start completed) no log head yet
@@ -168,7 +168,7 @@ class Directory:
         if the caller read it under the head lock. Returns the update time.
         """
         now = self.clock()
-        conn = session.connection()
+        conn = connection(session)
         _UPDATE_PROFILE.execute(
             conn, {"p_account_id": account_id, "data": data, "visibility": visibility, "updated_at": now}
         )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -50,6 +51,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _WRITE_OPTION = "bigre_write"
 _MIGRATION_LOCK_ID = 0x6269677265  # "bigre": serialises migrations of workers sharing one PostgreSQL
 READER_THREADS = 2
+_CONNECTION_KEY = "bigre_connection"
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
@@ -57,6 +59,13 @@ _SQLITE_PRAGMAS = (
     # Safe with WAL (see the module docstring): commits stop waiting for fsync, checkpoints still sync.
     "PRAGMA synchronous=NORMAL",
 )
+
+
+def connection(session: Session) -> Connection:
+    """The connection of a transaction function's session: the worker thread's own on SQLite (without going
+    through the session's machinery), else ``session.connection()``."""
+    conn: Connection | None = session.info.get(_CONNECTION_KEY)
+    return conn if conn is not None else session.connection()
 
 
 class Database:
@@ -206,16 +215,19 @@ class _Workers:
 
     def _run(self) -> None:
         conn: Connection | None = None
+        session: Session | None = None
         try:
             while (item := self._queue.get()) is not None:
                 loop, future, done, fn, write = item
                 outcome: tuple[Any, BaseException | None]
                 try:
-                    if conn is None or conn.closed or conn.invalidated:
+                    if conn is None or session is None or conn.closed or conn.invalidated:
                         if conn is not None:
                             conn.close()
                         conn = self._engine.connect()
-                    outcome = (_transaction(conn, fn, write), None)
+                        session = Session(bind=conn, autoflush=False, expire_on_commit=False)
+                        session.info[_CONNECTION_KEY] = conn
+                    outcome = (_transaction(conn, session, fn, write), None)
                 except BaseException as exc:  # delivered to the awaiting coroutine
                     outcome = (None, exc)
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
@@ -292,7 +304,7 @@ class Prepared:
 
 
 class _Compiled:
-    __slots__ = ("dialect", "names", "processors", "results", "sql")
+    __slots__ = ("_get", "_processed", "dialect", "names", "results", "sql")
 
     def __init__(self, statement: Any, dialect: Any, keys: tuple[str, ...]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -304,7 +316,16 @@ class _Compiled:
         missing = [n for n in self.names if n not in keys]
         if missing:  # a literal or a column default in the statement: pass it as a parameter instead
             raise NodeError(f"Prepared statement parameters missing: {', '.join(sorted(set(missing)))}")
-        self.processors = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
+        processors = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in self.names]
+        self._processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+        self._get: Callable[[dict[str, Any]], tuple[Any, ...]]
+        if len(self.names) > 1:
+            self._get = operator.itemgetter(*self.names)
+        elif self.names:
+            name = self.names[0]
+            self._get = lambda params: (params[name],)
+        else:
+            self._get = lambda params: ()
         columns = getattr(statement, "selected_columns", None)
         self.results = (
             [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
@@ -312,8 +333,14 @@ class _Compiled:
             else []
         )
 
-    def args(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(params[n] if p is None else p(params[n]) for n, p in zip(self.names, self.processors, strict=True))
+    def args(self, params: dict[str, Any]) -> Sequence[Any]:
+        values = self._get(params)
+        if not self._processed:
+            return values
+        converted = list(values)
+        for i, process in self._processed:
+            converted[i] = process(converted[i])
+        return converted
 
     def run(self, conn: Connection, args: Any, *, many: bool) -> Any:
         dbapi_connection = conn.connection.dbapi_connection
@@ -335,10 +362,10 @@ class _Compiled:
         return cursor
 
 
-def _transaction(conn: Connection, fn: Callable[[Session], T], write: bool) -> T:
-    """Runs on a worker thread: one transaction on the thread's connection, ``fn`` given a session bound to it;
-    committed (write) or rolled back (read) at the end, rolled back if ``fn`` raises; errors translated as
-    :meth:`Database.write` does.
+def _transaction(conn: Connection, session: Session, fn: Callable[[Session], T], write: bool) -> T:
+    """Runs on a worker thread: one transaction on the thread's connection, ``fn`` given the thread's session
+    (bound to that connection, emptied after every transaction); committed (write) or rolled back (read) at the
+    end, rolled back if ``fn`` raises; errors translated as :meth:`Database.write` does.
 
     BEGIN is sent straight to the driver (pysqlite's own BEGIN is off, SQLAlchemy sends none): a ``begin`` event
     listener would also make SQLAlchemy dispatch its per-statement events, a measurable cost per statement.
@@ -349,10 +376,12 @@ def _transaction(conn: Connection, fn: Callable[[Session], T], write: bool) -> T
             driver_connection = conn.connection.driver_connection
             assert driver_connection is not None
             driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            with Session(bind=conn, autoflush=False, expire_on_commit=False) as session:
+            try:
                 result = fn(session)
                 if write:
                     session.flush()  # what fn left pending in the session is part of the transaction
+            finally:
+                session.close()  # forget the objects of this transaction (they stay usable, detached)
         except BaseException:
             if transaction.is_active:
                 transaction.rollback()

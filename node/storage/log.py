@@ -34,10 +34,13 @@ def jsonable(value: Value | Any) -> Any:
     if isinstance(value, bytes):
         return {"$b64": base64.b64encode(value).decode("ascii")}
     if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) if isinstance(v, _CONVERTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [jsonable(v) for v in value]
+        return [jsonable(v) if isinstance(v, _CONVERTED) else v for v in value]
     return value
+
+
+_CONVERTED: Final = (bytes, dict, list)
 
 
 def upsert(session: AsyncSession, model: type[Any], values: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
