@@ -9,14 +9,20 @@ Two ways to use it:
   small pool of reader threads) with the stdlib driver: one thread hop per transaction instead of one per
   statement, which is what makes the hot write paths fast. On PostgreSQL it runs through
   ``AsyncSession.run_sync`` on the asyncpg connection (SQLAlchemy's greenlet bridge), so the same function
-  works on both backends.
+  works on both backends. Each SQLite worker thread keeps one connection and one session for its life.
+
+Inside such functions, :func:`connection` gives the session's connection and :class:`Prepared` runs a Core
+statement compiled once per backend straight on the DBAPI cursor (SQLAlchemy's per-statement machinery costs
+more than SQLite takes to run the small statements of a profile update).
 
 SQLite runs in WAL mode with foreign keys, a busy timeout and ``synchronous=NORMAL``: in WAL mode that setting
 syncs the WAL at checkpoints rather than at every commit, so a power loss may drop the last few commits, but it
 can never corrupt the database (an application crash loses nothing). Every write transaction starts with
-``BEGIN IMMEDIATE`` and, inside one process, both kinds of writes queue on one asyncio lock (one writer,
-readers never blocked). PostgreSQL (``postgresql+asyncpg``) runs at READ COMMITTED; the code that needs a
-serial order (seq allocation, event seats) takes row locks with ``SELECT ... FOR UPDATE``.
+``BEGIN IMMEDIATE`` and, inside one process, there is one writer at a time (readers are never blocked): the
+writer thread runs its queue in order, and a ``db.write()`` session holds an asyncio lock and waits for that
+queue to drain before it begins (no ``run_write`` is queued while it is open). PostgreSQL
+(``postgresql+asyncpg``) runs at READ COMMITTED; the code that needs a serial order (seq allocation, event
+seats) takes row locks with ``SELECT ... FOR UPDATE``.
 
 SQLAlchemy errors are translated here into :mod:`node.errors` (a unique violation is a
 :class:`~node.errors.Conflict`, a locked or unreachable database :class:`~node.errors.Unavailable`).
