@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
 from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
@@ -77,13 +78,25 @@ async def direct_peer_names(session: AsyncSession, self_name: str) -> list[str]:
     return [name for (name,) in rows]
 
 
+def direct_peer_names_sync(session: Session, self_name: str) -> list[str]:
+    """The same as :func:`direct_peer_names`, for the publisher's synchronous write path."""
+    rows = session.execute(
+        select(PeerRow.name).where(PeerRow.status == MEMBER, PeerRow.direct.is_(True), PeerRow.name != self_name)
+    )
+    return [name for (name,) in rows]
+
+
 class NodeFederationStore:
     """All federation ports of one node."""
+
+    #: rows derived ahead (:meth:`prepare_run`) are dropped past this many: pages prefetched then abandoned
+    PREPARED_MAX = 4_000
 
     def __init__(self, db: Database, name: str, clock: Clock) -> None:
         self.db = db
         self.name = name
         self.clock = clock
+        self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
 
     # ------------------------------------------------------------------------------------------------ log
 
@@ -102,12 +115,29 @@ class NodeFederationStore:
             return blobs[0]
         return None
 
+    def prepare_run(self, records: Sequence[Record]) -> None:
+        """Derive the rows of records about to be stored (a pull calls it for the next page while the database
+        stores the current one); :meth:`store_run` uses them, or derives what was not prepared."""
+        if len(self._prepared) > self.PREPARED_MAX:
+            self._prepared.clear()
+        for r in records:
+            self._prepared[replica.derive_key(r)] = replica.derive(r)
+
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
+        prepared = self._prepared
+        derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
         async with self.db.write() as session:
-            await replica.store_run(session, records, received_at)
+            await replica.store_run(session, records, received_at, derived)
 
     async def note_fork(self, fork: Fork) -> None:
         async with self.db.write() as session:
+            known = await session.scalar(
+                select(ForkRow.id).where(
+                    ForkRow.origin == fork.origin, ForkRow.seq == fork.seq, ForkRow.theirs == fork.theirs
+                )
+            )
+            if known is not None:
+                return  # the same evidence presented again (by another peer, or by a push)
             session.add(
                 ForkRow(
                     origin=fork.origin,
@@ -118,6 +148,15 @@ class NodeFederationStore:
                     at=fork.at,
                 )
             )
+
+    async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(LogEntry.header, LogEntry.body, LogEntry.signature)
+                .where(LogEntry.type.in_(list(types)), LogEntry.body.is_not(None))
+                .order_by(LogEntry.ts, LogEntry.origin, LogEntry.seq)
+            )
+            return [encode({"b": b, "h": h, "s": sig}) for h, b, sig in rows]
 
     async def forks(self) -> list[dict[str, Any]]:
         async with self.db.read() as session:

@@ -4,33 +4,115 @@
 100,000 records cannot afford several queries per record. Here a run (consecutive entries of one origin that
 continue this node's head, already verified by ``federation``) is stored with a handful of statements per
 page: one ``executemany`` for the entries, one read of the current states of the records the run touches, one
-upsert of the states that changed, one delete and one insert for the search documents, one head update. The
-caller's transaction makes it atomic: a crash mid-run leaves the previous head and nothing of the run.
+insert of the states that are new and one upsert of those that changed, one delete (of the documents of records
+already held) and one insert for the search documents, one head update. The caller's transaction makes it
+atomic: a crash mid-run leaves the previous head and nothing of the run.
+
+Statements are Core statements on the tables, built once (the ORM's bulk path costs more per row than the
+database does), and record states skip the JSON-safe copy of bodies that hold no byte string. The rows derived
+from a record alone (its state and its search documents: :func:`derive`) can be computed ahead, while the
+database stores the previous page, and handed to :func:`store_run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol import Record
 
 from . import search
-from .log import INDEXED_TYPES, jsonable, network_texts, upsert
+from .log import INDEXED_TYPES, jsonable, upsert
 from .models import LogEntry, LogHead, RecordState, SearchDocument
 
 CHUNK = 400  # ids per IN clause: well under SQLite's and PostgreSQL's parameter limits
 
+_ENTRIES: Final = cast(Table, LogEntry.__table__)
+_RECORDS: Final = cast(Table, RecordState.__table__)
+_DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
+_INSERT_ENTRIES: Final = insert(_ENTRIES)
+_INSERT_RECORDS: Final = insert(_RECORDS)
+_INSERT_DOCUMENTS: Final = insert(_DOCUMENTS)
+_UPSERT_RECORDS: dict[str, Any] = {}
+# msgpack markers of bin 8/16/32: a body whose bytes hold none of them has no byte string anywhere
+_BIN_MARKERS: Final = (b"\xc4", b"\xc5", b"\xc6")
 
-async def store_run(session: AsyncSession, records: Sequence[Record], received_at: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """What a record alone determines: its row in ``records`` and its search documents (if it is current)."""
+
+    state: dict[str, Any]
+    documents: list[dict[str, Any]]
+
+
+def derive_key(r: Record) -> tuple[bytes, bool]:
+    """The key of :func:`derive`'s result: the entry hash, and whether the body is there (erasure keeps the hash)."""
+    return r.entry.hash, r.entry.body is not None
+
+
+def derive(r: Record) -> Derived:
+    texts = _network_texts(r.type, r.body) if r.type in INDEXED_TYPES and r.body is not None else {}
+    documents = [
+        {"kind": r.type, "origin": r.origin, "record_id": r.id, "audience": audience, "content": content}
+        for audience, content in ((a, search.normalise(t)) for a, t in texts.items())
+        if content
+    ]
+    return Derived(_state_row(r), documents)
+
+
+def _network_texts(record_type: str, body: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`node.storage.log.network_texts`, the same texts, without its generators (a bootstrap indexes
+    100,000 bodies; tests hold the two equal)."""
+    if record_type != "profile":
+        words: list[str] = []
+        _words(body, words)
+        return {"network": " ".join(words)}
+    public_fields = set(body.get("public") or ())
+    everything: list[str] = []
+    public: list[str] = []
+    for key, value in body.items():
+        if key != "public":
+            _words(value, everything)
+        if key in public_fields:
+            _words(value, public)
+    return {"network": " ".join(everything), "public": " ".join(public)}
+
+
+def _words(value: object, out: list[str]) -> None:
+    """Append what :func:`node.storage.search.flatten` yields for ``value``."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)  # type: ignore[arg-type]
+    elif kind is dict:
+        for item in value.values():  # type: ignore[attr-defined]
+            _words(item, out)
+    elif kind is list:
+        for item in value:  # type: ignore[attr-defined]
+            _words(item, out)
+    elif kind is int:
+        out.append(str(value))
+    elif kind is not bool and value is not None:
+        out.extend(search.flatten(value))  # anything rarer (subclasses, tuples, mappings): the reference walk
+
+
+async def store_run(
+    session: AsyncSession,
+    records: Sequence[Record],
+    received_at: int,
+    derived: Mapping[tuple[bytes, bool], Derived] | None = None,
+) -> None:
+    """Store a verified run; ``derived``: :func:`derive` results computed ahead (by :func:`derive_key`)."""
     if not records:
         return
     origin = records[0].origin
     await session.execute(
-        insert(LogEntry),
+        _INSERT_ENTRIES,
         [
             {
                 "origin": r.origin,
@@ -55,9 +137,16 @@ async def store_run(session: AsyncSession, records: Sequence[Record], received_a
     deleted_before = {rid for rid, (_, deleted) in current.items() if deleted}
 
     if changed:
-        await session.execute(upsert_states(session), [_state_row(r) for r in changed])
+        ahead = derived or {}
+        rows = {r.id: ahead.get(derive_key(r)) or derive(r) for r in changed}
+        new = [rows[r.id].state for r in changed if r.id not in current]
+        held = [rows[r.id].state for r in changed if r.id in current]
+        if new:  # no row yet for these ids (read above, in this transaction): a plain insert
+            await session.execute(_INSERT_RECORDS, new)
+        if held:
+            await session.execute(upsert_states(session), held)
         await _erase_tombstoned_bodies(session, origin, [r for r in changed if r.type == "tombstone"])
-        await _reindex(session, origin, changed)
+        await _reindex(session, origin, changed, current, [d for r in changed for d in rows[r.id].documents])
     # Older entries of a record already deleted here keep their headers but never their bodies.
     stale = [r for r in records if r.id in deleted_before]
     if stale:
@@ -73,15 +162,17 @@ async def store_run(session: AsyncSession, records: Sequence[Record], received_a
 
 
 def upsert_states(session: AsyncSession) -> Any:
-    """INSERT ... ON CONFLICT (origin, record_id) DO UPDATE for ``records``, for executemany."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
+    """INSERT ... ON CONFLICT (origin, record_id) DO UPDATE for ``records``, for executemany (built once)."""
     dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RecordState)
-    return stmt.on_conflict_do_update(
-        index_elements=["origin", "record_id"],
-        set_={c: stmt.excluded[c] for c in ("type", "seq", "deleted", "body", "ts")},
-    )
+    stmt = _UPSERT_RECORDS.get(dialect)
+    if stmt is None:
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORDS)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["origin", "record_id"],
+            set_={c: ins.excluded[c] for c in ("type", "seq", "deleted", "body", "ts")},
+        )
+        _UPSERT_RECORDS[dialect] = stmt
+    return stmt
 
 
 def _state_row(r: Record) -> dict[str, Any]:
@@ -93,9 +184,18 @@ def _state_row(r: Record) -> dict[str, Any]:
         "type": target if not (tombstone and r.body is None) else "unknown",
         "seq": r.seq,
         "deleted": tombstone,
-        "body": None if tombstone or r.body is None else jsonable(dict(r.body)),
+        "body": None if tombstone or r.body is None else _json_body(r),
         "ts": r.entry.header.ts,
     }
+
+
+def _json_body(r: Record) -> Any:
+    """The body as the JSON column stores it: :func:`jsonable`, which only changes byte strings."""
+    raw = r.entry.body
+    assert r.body is not None
+    if raw is not None and not any(marker in raw for marker in _BIN_MARKERS):
+        return r.body  # no byte string inside: the JSON column serialises it as it is
+    return jsonable(dict(r.body))
 
 
 async def _current_seqs(session: AsyncSession, origin: str, ids: Iterable[str]) -> dict[str, tuple[int, bool]]:
@@ -104,8 +204,8 @@ async def _current_seqs(session: AsyncSession, origin: str, ids: Iterable[str]) 
     for start in range(0, len(id_list), CHUNK):
         chunk = id_list[start : start + CHUNK]
         rows = await session.execute(
-            select(RecordState.record_id, RecordState.seq, RecordState.deleted).where(
-                RecordState.origin == origin, RecordState.record_id.in_(chunk)
+            select(_RECORDS.c.record_id, _RECORDS.c.seq, _RECORDS.c.deleted).where(
+                _RECORDS.c.origin == origin, _RECORDS.c.record_id.in_(chunk)
             )
         )
         for rid, seq, deleted in rows:
@@ -122,22 +222,23 @@ async def _erase_tombstoned_bodies(session: AsyncSession, origin: str, tombstone
         )
 
 
-async def _reindex(session: AsyncSession, origin: str, changed: list[Record]) -> None:
-    ids = [r.id for r in changed]
+async def _reindex(
+    session: AsyncSession,
+    origin: str,
+    changed: list[Record],
+    current: dict[str, tuple[int, bool]],
+    rows: list[dict[str, Any]],
+) -> None:
+    # Search documents of another origin's record are written only here and in store_received, both together
+    # with its row in ``records``: a record without a row (absent from ``current``) has no documents to drop.
+    ids = [r.id for r in changed if r.id in current]
     for start in range(0, len(ids), CHUNK):
         await session.execute(
-            delete(SearchDocument).where(
-                tuple_(SearchDocument.origin, SearchDocument.record_id).in_(
+            delete(_DOCUMENTS).where(
+                tuple_(_DOCUMENTS.c.origin, _DOCUMENTS.c.record_id).in_(
                     [(origin, rid) for rid in ids[start : start + CHUNK]]
                 )
             )
         )
-    rows = [
-        {"kind": r.type, "origin": origin, "record_id": r.id, "audience": audience, "content": content}
-        for r in changed
-        if r.type in INDEXED_TYPES and r.body is not None
-        for audience, content in ((a, search.normalise(t)) for a, t in network_texts(r.type, r.body).items())
-        if content
-    ]
     if rows:
-        await session.execute(insert(SearchDocument), rows)
+        await session.execute(_INSERT_DOCUMENTS, rows)

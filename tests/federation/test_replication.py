@@ -7,6 +7,7 @@ import logging
 import aiohttp
 import pytest
 
+from federation.errors import PeerUnavailableError
 from federation.outbox import backoff_ms
 from protocol import SigningKey, canonical, sign_request
 
@@ -66,6 +67,25 @@ async def test_paging_and_idempotence(network: Network) -> None:
     blobs = await a.log.read("coopaname", 0, 100)
     result = await b.service.replicator.apply("coopaname", blobs[2:6], source=peer)  # a replayed delivery
     assert result.applied == 0 and result.head == 11
+
+
+async def test_a_pipelined_pull_stops_at_the_page_with_a_bad_body(network: Network) -> None:
+    a = await network.add("coopaname", 1)
+    b = await network.add("smart", 2)
+    await network.connect_all()
+    await eventually(lambda: holds(b, "coopaname", 1))
+    b.service.replicator.page = 3
+    for i in range(10):
+        seq, prev = (await a.log.heads())["coopaname"]
+        body = {"display_name": 5} if seq + 1 == 9 else {"display_name": f"M {i}"}  # 9: signed, not a profile
+        a.log.entries["coopaname"][seq + 1] = a.sign("profile", f"m-{i}", body, seq + 1, prev)
+    peer = b.service.trust.peer("coopaname")
+    assert peer is not None
+    with pytest.raises(PeerUnavailableError, match="schema"):
+        await b.service.replicator.sync_from(peer)
+    # pages 2-4 and 5-7 are stored; the page holding 9 is refused whole, and nothing after it was stored
+    assert (await b.log.heads())["coopaname"][0] == 7
+    assert sorted(b.log.entries["coopaname"]) == list(range(1, 8))
 
 
 async def test_a_gap_is_filled_not_skipped(network: Network) -> None:

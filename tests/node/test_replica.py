@@ -1,0 +1,155 @@
+"""The bulk store of verified runs (``node.storage.replica``) leaves the same tables as storing one by one."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+import protocol
+from node.app import open_services
+from node.config import NodeConfig, create_node_dir
+from node.context import NodeServices
+from node.seed import generate_members, generate_offers
+from node.storage import log as replication_log
+from node.storage import replica
+from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+
+KEY = protocol.SigningKey.from_seed(bytes(range(32)))
+
+
+def _run() -> list[protocol.Record]:
+    """A history of ``smart`` with creations, updates (within a page and across pages), a tombstone, an
+    erased body, and a body holding bytes (the node document). (Not here: an entry of a record after its
+    tombstone, where the bulk store still erases the new entry's body and one-by-one storing keeps it.)"""
+    cases: list[tuple[str, str, dict[str, Any] | None]] = [
+        (
+            "node",
+            "node",
+            {
+                "name": "smart",
+                "display_name": "SMart",
+                "url": "http://127.0.0.1:1",
+                "protocol_versions": [1],
+                "keys": [{"kid": KEY.kid, "public_key": KEY.public_bytes, "not_before": 0}],
+                "status": "member",
+            },
+        ),
+        ("profile", "p1", {"display_name": "Zoé Martin", "bio": "Ébéniste à Montreuil", "public": ["display_name"]}),
+        ("offer", "o1", {"purpose": "offer", "title": "Atelier bois œuvre", "status": "open"}),
+        ("profile", "p2", {"display_name": "Karim", "skills": ["soudure", "CNC"], "day_rate_eur": 350}),
+        ("profile", "p1", {"display_name": "Zoé Martin", "bio": "Menuisière", "public": ["display_name", "bio"]}),
+        ("tombstone", "o1", {"target_type": "offer", "reason": "deleted"}),
+        ("profile", "p3", None),  # erased before we received it
+        ("profile", "p2", {"display_name": "Karim B.", "public": ["public", "display_name"]}),
+        ("offer", "o2", {"purpose": "request", "title": "Cherche graphiste", "status": "open", "remote": True}),
+        ("profile", "p1", {"display_name": "Zoé M.", "languages": ["fr", "en"]}),
+    ]
+    records = []
+    prev = None
+    for seq, (type_, rid, body) in enumerate(cases, 1):
+        entry = protocol.sign_entry(
+            KEY,
+            type=type_,
+            type_version=protocol.RECORD_TYPES[type_].version,
+            origin="smart",
+            id=rid,
+            seq=seq,
+            created=1,
+            ts=100 + seq,
+            prev=prev,
+            body=body or {"display_name": "erased"},
+        )
+        prev = entry.hash
+        if body is None:
+            entry = entry.erased()
+        records.append(protocol.Record(entry, protocol.check_body(entry)))
+    return records
+
+
+async def _tables(services: NodeServices) -> dict[str, Any]:
+    async with services.db.read() as session:
+        entries = (await session.execute(select(LogEntry.seq, LogEntry.body).where(LogEntry.origin == "smart"))).all()
+        states = (
+            await session.execute(
+                select(RecordState.record_id, RecordState.type, RecordState.seq, RecordState.deleted, RecordState.body)
+                .where(RecordState.origin == "smart")
+                .order_by(RecordState.record_id)
+            )
+        ).all()
+        documents = (
+            await session.execute(
+                select(SearchDocument.kind, SearchDocument.record_id, SearchDocument.audience, SearchDocument.content)
+                .where(SearchDocument.origin == "smart")
+                .order_by(SearchDocument.record_id, SearchDocument.audience)
+            )
+        ).all()
+        head = (await session.execute(select(LogHead.seq, LogHead.hash).where(LogHead.origin == "smart"))).one()
+    return {
+        "entries": sorted((seq, body is None) for seq, body in entries),
+        "states": [tuple(s) for s in states],
+        "documents": [tuple(d) for d in documents],
+        "head": tuple(head),
+    }
+
+
+async def _clear(services: NodeServices) -> None:
+    """Drop what any earlier store wrote for ``smart`` (with PostgreSQL both nodes share one database)."""
+    async with services.db.write() as session:
+        for model in (SearchDocument, RecordState, LogEntry, LogHead):
+            await session.execute(delete(model).where(model.origin == "smart"))
+
+
+async def test_bulk_store_equals_one_by_one(services: NodeServices, node_config: NodeConfig, tmp_path: Path) -> None:
+    records = _run()
+    # the reference: one record at a time
+    async with services.db.write() as session:
+        for r in records:
+            assert await replication_log.store_received(session, r, 1) == replication_log.StoreOutcome.STORED
+    expected = await _tables(services)
+
+    # in bulk, in two runs, with the derived rows of some records prepared ahead
+    other = create_node_dir(
+        tmp_path / "bulk",
+        name="coopaname",
+        url="http://127.0.0.1:8401",
+        database_url=None if node_config.database_url.startswith("sqlite") else node_config.database_url,
+    )
+    bulk = await open_services(other)
+    try:
+        ahead = {replica.derive_key(r): replica.derive(r) for r in records[3:8]}
+        for cuts in ((0, 10), (0, 4, 10), (0, 2, 5, 6, 9, 10)):
+            await _clear(bulk)
+            for start, end in itertools.pairwise(cuts):
+                async with bulk.db.write() as session:
+                    await replica.store_run(session, records[start:end], 1, ahead)
+            assert await _tables(bulk) == expected, cuts
+    finally:
+        await bulk.db.close()
+    assert expected["entries"][0] == (1, False)  # the node document keeps its body (it holds bytes)
+    assert ("o1", "offer", 6, True, None) in expected["states"]
+    assert expected["entries"][2] == (3, True)  # the deleted offer's earlier body is gone
+
+
+def test_network_texts_are_the_reference_texts() -> None:
+    rng = random.Random(7)
+    members = [m for m in generate_members("smart", 60, rng) if m["role"] == "member"]
+    bodies: list[tuple[str, dict[str, Any]]] = [("offer", o) for o in generate_offers(members, rng, 40)]
+    for m in members:
+        body: dict[str, Any] = {
+            "display_name": m["display_name"],
+            "bio": m["bio"],
+            "skills": m["skills"].split(";"),
+            "place": {"town": m["town"], "postcode": m["postcode"], "lat_e6": 48_800_000},
+            "availability": {"status": "partly", "days_per_week": int(m["days_per_week"])},
+            "links": [],
+        }
+        body["public"] = rng.sample([*body, "public", "missing"], rng.randrange(0, 4))
+        bodies.append(("profile", body))
+    bodies.append(("profile", {"display_name": "Ünï Çödé ǅ ﬁ", "remote": True, "x": None, "b": b"\x00", "f": 1.5}))
+    bodies.append(("offer", {"title": "tuple", "skills": ("a", "b"), "n": -3}))
+    for record_type, body in bodies:
+        assert replica._network_texts(record_type, body) == replication_log.network_texts(record_type, body)
