@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .api import ROUTES, error_middleware, openapi_document, viewer_middleware
 from .clock import Clock, system_clock
 from .config import NodeConfig
 from .context import CONFIG_KEY, SERVICES_KEY, NodeServices
-from .publisher import OutboxPeers, Publisher, no_peers
+from .publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 from .services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from .services.directory import Directory
 from .services.reference import Reference, load_reference
@@ -42,6 +43,7 @@ class NodeOptions:
     throttle: ThrottlePolicy | None = None
     reference: Reference | None = None
     outbox_peers: OutboxPeers = no_peers
+    outbox_peers_sync: SyncOutboxPeers | None = None
 
 
 async def open_services(config: NodeConfig, options: NodeOptions = NodeOptions()) -> NodeServices:
@@ -50,7 +52,9 @@ async def open_services(config: NodeConfig, options: NodeOptions = NodeOptions()
     db = Database.open(config.database_url)
     try:
         await db.migrate()
-        publisher = Publisher(config.name, key, options.clock, options.outbox_peers)
+        publisher = Publisher(
+            config.name, key, options.clock, options.outbox_peers, outbox_peers_sync=options.outbox_peers_sync
+        )
         async with db.write() as session:
             await publisher.ensure_head(session)
         reference = options.reference or load_reference()
@@ -106,12 +110,15 @@ def default_extensions() -> list[AppExtension]:
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:
     """Options for a node that federates: each new entry is queued for every direct member peer."""
-    from .federation_store import direct_peer_names
+    from .federation_store import direct_peer_names, direct_peer_names_sync
 
     async def outbox_peers(session: AsyncSession) -> Sequence[str]:
         return await direct_peer_names(session, config.name)
 
-    return NodeOptions(clock=clock, outbox_peers=outbox_peers)
+    def outbox_peers_sync(session: Session) -> Sequence[str]:
+        return direct_peer_names_sync(session, config.name)
+
+    return NodeOptions(clock=clock, outbox_peers=outbox_peers, outbox_peers_sync=outbox_peers_sync)
 
 
 def run(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
