@@ -34,6 +34,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.protocol_bench
+	$(BIN)/python -m bench.node_bench
+	@test ! -f bench/federation_bench.py || $(BIN)/python -m bench.federation_bench
+	@test ! -f bench/search_bench.py || $(BIN)/python -m bench.search_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
