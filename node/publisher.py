@@ -164,13 +164,15 @@ class Publisher:
         created: int,
         search_texts: Mapping[str, str] | None = None,
         head: tuple[int, bytes | None] | None = None,
+        search_bodies: Mapping[str, Mapping[str, Any]] | None = None,
         peers: Sequence[str] | None = None,
     ) -> Entry:
         """Sign and store the next entry of this node's log.
 
         ``head``: this origin's (seq, hash) as the caller read it *under the head lock* in this transaction
         (``SELECT ... FOR UPDATE`` of this origin's ``log_heads`` row), to spare reading it again; ``peers``: the
-        outbox peers if the caller already has them.
+        outbox peers if the caller already has them; ``search_bodies``: per audience, the fields it may read (for
+        the search facets; the body itself for every audience when not given).
         """
         record_type = RECORD_TYPES[type]
         body = canonical_order(dict(body))
@@ -218,7 +220,8 @@ class Publisher:
                 ],
             )
         if search_texts is not None:
-            search.index_record_sync(conn, type, self.origin, record_id, search_texts)
+            bodies = search_bodies if search_bodies is not None else {audience: body for audience in search_texts}
+            search.index_record_sync(conn, type, self.origin, record_id, search_texts, bodies, now)
         logger.debug("published %s/%d: %s %s", self.origin, seq, type, record_id)
         return entry
 

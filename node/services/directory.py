@@ -174,6 +174,7 @@ class Directory:
         )
         body = profiles.network_body(data, visibility)
         texts = profiles.search_texts(data, visibility, self.reference)
+        bodies = profiles.search_bodies(data, visibility)
         if body and body != previous:
             self.publisher.publish_sync(
                 session,
@@ -183,11 +184,12 @@ class Directory:
                 created=created_at,
                 search_texts=texts,
                 head=head,
+                search_bodies=bodies,
             )
         else:
             if not body and previous is not None:  # nothing may leave any more: withdraw what had left
                 self.publisher.tombstone_sync(session, target_type="profile", record_id=record_id)
-            search.index_record_sync(conn, "profile", self.publisher.origin, record_id, texts)
+            search.index_record_sync(conn, "profile", self.publisher.origin, record_id, texts, bodies, now)
         return now
 
     def _owner_view(self, profile: MemberProfile) -> dict[str, Any]:

@@ -196,6 +196,21 @@ def search_texts(data: Mapping[str, Any], visibility: Mapping[str, str], referen
     return {audience: " ".join(parts) for audience, parts in words.items()}
 
 
+def search_bodies(data: Mapping[str, Any], visibility: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Per search audience, the fields it may read (for the search facets: town, trades, availability...)."""
+    bodies: dict[str, dict[str, Any]] = {"public": {}, "network": {}, "coop": {}}
+    for name, value in data.items():
+        if value is None or name == "phone" or name not in PROFILE_FIELDS:
+            continue
+        level = visibility.get(name, PROFILE_FIELDS[name].default)
+        if level == "private":
+            continue
+        for audience, fields in bodies.items():
+            if visible(level, audience):
+                fields[name] = value
+    return bodies
+
+
 def _text(name: str, value: Any, reference: Reference) -> str:
     if name == "trades":
         return " ".join(reference.trade_text(t["rome"]) for t in value)

@@ -80,6 +80,7 @@ MENTORING: Final = ThingKind(
     "member",
     {"status": "open"},
     members_only=True,
+    indexed=True,
     filters=("status", "kind"),
 )
 EVENTS: Final = ThingKind(
@@ -106,6 +107,7 @@ EVENTS: Final = ThingKind(
     "",
     {"status": "scheduled", "registration": "open"},
     has_visibility=True,
+    indexed=True,
     filters=("status", "kind"),
 )
 HELP_REQUESTS: Final = ThingKind(
@@ -409,7 +411,8 @@ class Things:
         texts = None
         if kind.indexed:
             text = self._text(body)
-            texts = {"network": text, "coop": text, "public": text if row.visibility == "public" else ""}
+            public = text if kind.has_visibility and row.visibility == "public" and not kind.members_only else ""
+            texts = {"network": text, "coop": text, "public": public}
         await self.publisher.publish(
             session,
             type=kind.record_type,
@@ -420,9 +423,9 @@ class Things:
         )
 
     def _text(self, body: Mapping[str, Any]) -> str:
-        parts = [str(body.get(k, "")) for k in ("title", "note", "purpose")]
+        parts = [str(body.get(k, "")) for k in ("title", "note", "purpose", "description", "organiser", "cadence")]
         parts += [self.reference.trade_text(t["rome"]) for t in body.get("trades", ()) if "rome" in t]
-        parts += [str(s) for s in body.get("skills", ())]
+        parts += [str(s) for s in (*body.get("skills", ()), *body.get("topics", ()), *body.get("languages", ()))]
         place = body.get("place") or {}
         parts += [str(place.get(k, "")) for k in ("town", "postcode", "departement", "region")]
         return " ".join(p for p in parts if p)

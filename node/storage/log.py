@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import protocol
 from protocol import Entry, Record, Value
 
-from . import search
+from . import search, search_facets
 from .database import Prepared
 from .models import LogEntry, LogHead, RecordState
 
@@ -326,12 +326,18 @@ async def store_received(session: AsyncSession, record: Record, received_at: int
         if h.type == "tombstone":
             await search.unindex_record(session, h.origin, h.id)
         elif record.body is not None and h.type in INDEXED_TYPES:
-            await search.index_record(session, h.type, h.origin, h.id, network_texts(h.type, record.body))
+            bodies = search_facets.received_bodies(h.type, record.body)
+            texts = network_texts(h.type, record.body)
+            for audience, body in bodies.items():  # both languages' names of the trades (bilingual search)
+                extra = search_facets.trade_words(body)
+                if extra and texts.get(audience):
+                    texts[audience] += " " + extra
+            await search.index_record(session, h.type, h.origin, h.id, texts, bodies, h.ts)
     await advance_head(session, h.origin)
     return StoreOutcome.STORED
 
 
-INDEXED_TYPES = frozenset({"profile", "offer"})
+INDEXED_TYPES = frozenset({"profile", "offer", "mentoring", "event"})
 
 
 def network_texts(record_type: str, body: Mapping[str, Any]) -> dict[str, str]:

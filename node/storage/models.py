@@ -245,6 +245,8 @@ class SearchDocument(Base):
     __table_args__ = (
         UniqueConstraint("kind", "origin", "record_id", "audience", name="uq_search_documents_ref"),
         Index("ix_search_documents_record", "origin", "record_id"),
+        Index("ix_search_documents_place", "audience", "lat_e6", "lon_e6"),
+        Index("ix_search_documents_departement", "departement"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -253,3 +255,14 @@ class SearchDocument(Base):
     record_id: Mapped[str] = mapped_column(String(64))
     audience: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
+    # Facet columns (migration 0005), taken from the fields this audience may read: filters and counts run in SQL
+    # next to the full-text match. Multi-valued facets (trades, languages) are rows of ``search_tags``.
+    departement: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    town: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lat_e6: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lon_e6: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    avail_from: Mapped[str | None] = mapped_column(String(10), nullable=True)  # YYYY-MM-DD, sorts as text
+    avail_until: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    ts: Mapped[int] = mapped_column(BigInteger, default=0)  # freshness: when the record last changed

@@ -231,6 +231,10 @@ async def _reindex(
 ) -> None:
     # Search documents of another origin's record are written only here and in store_received, both together
     # with its row in ``records``: a record without a row (absent from ``current``) has no documents to drop.
+    from . import search_facets  # imported here: this change stays inside _reindex (others edit this module)
+    from .search_models import SearchTag
+
+    _TAGS = cast(Table, SearchTag.__table__)  # noqa: N806 - the module's naming of table handles
     ids = [r.id for r in changed if r.id in current]
     for start in range(0, len(ids), CHUNK):
         await session.execute(
@@ -240,5 +244,16 @@ async def _reindex(
                 )
             )
         )
-    if rows:
-        await session.execute(_INSERT_DOCUMENTS, rows)
+        await session.execute(
+            delete(_TAGS).where(
+                tuple_(_TAGS.c.origin, _TAGS.c.record_id).in_([(origin, rid) for rid in ids[start : start + CHUNK]])
+            )
+        )
+    # facet columns, tags and both languages' trade names (search_facets), from the records' bodies
+    documents, tags = search_facets.received_rows(
+        rows, {r.id: (r.type, r.body, r.entry.header.ts) for r in changed if r.body is not None}
+    )
+    if documents:
+        await session.execute(_INSERT_DOCUMENTS, documents)
+    if tags:
+        await session.execute(insert(_TAGS), tags)

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,37 +79,68 @@ _DELETE_DOCUMENTS: Final = delete(_DOCUMENTS).where(
 )
 _INSERT_DOCUMENTS_PREPARED: Final = Prepared(_INSERT_DOCUMENTS)
 _DELETE_DOCUMENTS_PREPARED: Final = Prepared(_DELETE_DOCUMENTS)
+_DELETE_TAGS_SQL: Final = "DELETE FROM search_tags WHERE origin = :t_origin AND record_id = :t_record_id"
+_DELETE_TAGS: Final = Prepared(text(_DELETE_TAGS_SQL))
+_INSERT_TAGS_SQL: Final = (
+    "INSERT INTO search_tags (origin, record_id, audience, facet, value) "
+    "VALUES (:origin, :record_id, :audience, :facet, :value)"
+)
+_INSERT_TAGS: Final = Prepared(text(_INSERT_TAGS_SQL))
+
+Bodies = Mapping[str, Mapping[str, Any]]
 
 
-def _documents(kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> list[dict[str, str]]:
-    return [
-        {"kind": kind, "origin": origin, "record_id": record_id, "audience": audience, "content": content}
-        for audience, content in ((a, normalise(t)) for a, t in texts.items())
-        if content
-    ]
+def _rows(
+    kind: str, origin: str, record_id: str, texts: Mapping[str, str], bodies: Bodies | None, ts: int
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    from . import search_facets  # it imports this module (normalise)
+
+    return search_facets.rows(kind, origin, record_id, texts, bodies or {}, ts)
 
 
-async def index_record(session: AsyncSession, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
-    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed."""
+async def index_record(
+    session: AsyncSession,
+    kind: str,
+    origin: str,
+    record_id: str,
+    texts: Mapping[str, str],
+    bodies: Bodies | None = None,
+    ts: int = 0,
+) -> None:
+    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed.
+    ``bodies`` (audience → the fields it may read) give the facet columns and tags; ``ts`` the freshness."""
     await unindex_record(session, origin, record_id)
-    rows = _documents(kind, origin, record_id, texts)
-    if rows:
-        await session.execute(_INSERT_DOCUMENTS, rows)
+    documents, tags = _rows(kind, origin, record_id, texts, bodies, ts)
+    if documents:
+        await session.execute(_INSERT_DOCUMENTS, documents)
+    if tags:
+        await session.execute(text(_INSERT_TAGS_SQL), tags)
 
 
 async def unindex_record(session: AsyncSession, origin: str, record_id: str) -> None:
     await session.execute(_DELETE_DOCUMENTS, {"d_origin": origin, "d_record_id": record_id})
+    await session.execute(text(_DELETE_TAGS_SQL), {"t_origin": origin, "t_record_id": record_id})
 
 
-def index_record_sync(conn: Connection, kind: str, origin: str, record_id: str, texts: Mapping[str, str]) -> None:
+def index_record_sync(
+    conn: Connection,
+    kind: str,
+    origin: str,
+    record_id: str,
+    texts: Mapping[str, str],
+    bodies: Bodies | None = None,
+    ts: int = 0,
+) -> None:
     """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`)."""
     unindex_record_sync(conn, origin, record_id)
-    rows = _documents(kind, origin, record_id, texts)
-    _INSERT_DOCUMENTS_PREPARED.executemany(conn, rows)
+    documents, tags = _rows(kind, origin, record_id, texts, bodies, ts)
+    _INSERT_DOCUMENTS_PREPARED.executemany(conn, documents)
+    _INSERT_TAGS.executemany(conn, tags)
 
 
 def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:
     _DELETE_DOCUMENTS_PREPARED.execute(conn, {"d_origin": origin, "d_record_id": record_id})
+    _DELETE_TAGS.execute(conn, {"t_origin": origin, "t_record_id": record_id})
 
 
 async def search(
