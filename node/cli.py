@@ -26,6 +26,7 @@ from .app import federated_options, open_services
 from .config import create_node_dir, load_config
 from .context import NodeServices
 from .errors import NodeError
+from .members_csv import COLUMNS as CSV_COLUMNS
 from .members_csv import ImportReport, export_members, import_members
 from .services.accounts import check_password
 from .storage import log as replication_log
@@ -269,24 +270,7 @@ def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "import",
         help="import members from a CSV file",
         description="Import members from CSV (columns: "
-        + ", ".join(
-            (
-                "email",
-                "display_name",
-                "trades",
-                "skills",
-                "languages",
-                "town",
-                "postcode",
-                "stage",
-                "coop_status",
-                "bio",
-                "available_from",
-                "available_until",
-                "days_per_week",
-                "role",
-            )
-        )
+        + ", ".join(CSV_COLUMNS)
         + "). Bad rows are reported; good rows are imported "
         "in one transaction. Exit code 3 when some rows were refused.",
     )

@@ -18,25 +18,11 @@ import random
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
+from node.members_csv import COLUMNS
 from node.places import Place, load_places
 from node.vocabulary import Trade, load_trades, normalise
 
-MEMBER_COLUMNS: Final = (
-    "email",
-    "display_name",
-    "trades",
-    "skills",
-    "languages",
-    "town",
-    "postcode",
-    "stage",
-    "coop_status",
-    "bio",
-    "available_from",
-    "available_until",
-    "days_per_week",
-    "role",
-)
+MEMBER_COLUMNS: Final = COLUMNS  # the member import format: one declaration, in node.members_csv
 COOPS: Final = ("coopaname", "smart", "oxalis")
 YEAR: Final = 2027
 
