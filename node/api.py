@@ -14,6 +14,7 @@ import binascii
 import json
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +26,8 @@ from protocol import ENVELOPE_VERSION
 from .config import NodeConfig
 from .context import SERVICES_KEY, TOKEN_KEY, VIEWER_KEY, NodeServices
 from .errors import BadRequest, Forbidden, InvalidInput, NodeError, NotAuthenticated
+from .publisher import Publisher
+from .services.finder import Finder, legacy_items
 from .services.things import EVENTS, HELP_REQUESTS, KINDS, ThingKind
 from .storage import log as replication_log
 from .viewer import ANONYMOUS, Viewer
@@ -331,19 +334,29 @@ async def get_member(request: web.Request) -> web.Response:
 
 
 async def search(request: web.Request) -> web.Response:
-    q = request.query.get("q", "")
-    if not q.strip() or len(q) > 200:
+    """Faceted search over the whole network's replica (:class:`~node.services.finder.Finder`); ``items`` is
+    the first version's answer, kept for its callers."""
+    if "q" in request.query and not request.query["q"].strip() and len(request.query) == 1:
         raise InvalidInput.field("q", "give 1 to 200 characters to search for")
-    kinds = tuple(k for k in request.query.get("kind", "").split(",") if k)
-    unknown = set(kinds) - {"profile", "offer"}
-    if unknown:
-        raise InvalidInput.field("kind", "can be profile, offer or both (comma-separated)")
-    cursor, limit = page(request)
-    offset = cursor or 0
-    items = await services(request).directory.search(viewer(request), q, kinds=kinds, limit=limit, offset=offset)
-    return json_response(
-        {"items": items, "next_cursor": encode_cursor(offset + limit) if len(items) == limit else None}
-    )
+    finder = finder_of(services(request))
+    parsed = finder.parse(request.query)
+    found = await finder.search(viewer(request), parsed)
+    found["items"] = legacy_items(found["results"])
+    more = parsed.page * parsed.size < found["total"]
+    found["next_cursor"] = encode_cursor(parsed.page * parsed.size) if more else None
+    return json_response(found)
+
+
+def finder_of(s: NodeServices) -> Finder:
+    """The node's finder, built on first use and kept as long as the services' publisher lives (a finder holds
+    only the database, the origin's name and the reference data)."""
+    found = _FINDERS.get(s.publisher)
+    if found is None:
+        found = _FINDERS[s.publisher] = Finder(s.db, s.publisher.origin, s.reference)
+    return found
+
+
+_FINDERS: weakref.WeakKeyDictionary[Publisher, Finder] = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------------------------------------ accounts

@@ -1,0 +1,309 @@
+"""Faceted search and matching in SQL, the same on SQLite (FTS5) and PostgreSQL (tsvector).
+
+One statement per search: the matched set (full-text match, the viewer's audience, filters) is a materialised
+CTE, and the page of hits, the total and the count of every facet value are ``UNION ALL`` branches over it. So
+the full-text match runs once, and counts are ``GROUP BY`` in the database, never a loop over rows in Python.
+
+Audience: each record is matched through exactly one of its documents, the widest the viewer may read (public
+for anonymous viewers; for members, ``coop`` for this node's records and ``network`` for the others'), so no
+``GROUP BY record`` is needed to drop duplicates.
+
+Words: normalised (accents and case folded), each matched as a *prefix* (typing "menuis" finds "menuisier"),
+after a light French/English suffix folding (plurals, feminine endings: "menuisières" -> "menuisier*"). Full
+stemmers were not used: SQLite's FTS5 has none for French, and prefix matching on folded words gives the same
+recall for trade and town names without a second tokenizer; bilingual trade names come from the vocabulary
+added to the text at index time (:mod:`node.storage.search_facets`).
+
+Ranking: text relevance in coarse steps (so that equally good matches are not ordered by noise in the
+score), then distance when a place is given, then freshness.
+
+Distance: a bounding box on the microdegree columns, then the equirectangular approximation (exact enough at a
+town-to-town scale of tens of km) computed in SQL; kilometres for the page's hits are computed from it.
+"""
+
+# ruff: noqa: S608 - statements are assembled from constant fragments; every value is a bound parameter
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, text
+
+from . import search, search_models  # noqa: F401 - search_models: its tables are part of the schema
+
+KM_PER_E6: Final = 111.195 / 1e6  # kilometres per microdegree of latitude
+FACETS: Final = ("origin", "kind", "trade", "departement", "language", "stage")
+UNAVAILABLE: Final = ("unavailable", "busy", "closed", "fulfilled", "cancelled", "paired")
+_SUFFIXES: Final = (("ieres", "ier"), ("iere", "ier"), ("euses", "eu"), ("euse", "eu"), ("trices", "t"), ("trice", "t"))
+
+
+def query_words(query: str) -> list[str]:
+    """The words of a query as matched (folded suffixes; each is then matched as a prefix)."""
+    words: list[str] = []
+    for word in search.terms(query):
+        for suffix, replacement in _SUFFIXES:
+            if word.endswith(suffix) and len(word) > len(suffix) + 2:
+                word = word[: -len(suffix)] + replacement
+                break
+        else:
+            if len(word) > 3 and word[-1] in "sx":
+                word = word[:-1]
+        words.append(word)
+    return words
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    lat_e6: int
+    lon_e6: int
+    radius_km: float | None  # None: rank by distance without a limit
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    kinds: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    trades: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    departements: tuple[str, ...] = ()
+    towns: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    available_on: str | None = None  # YYYY-MM-DD
+    period: tuple[str | None, str | None] | None = None  # overlaps [from, until] (matching)
+    near: Near | None = None
+    since_ts: int | None = None  # only records changed after (saved searches)
+    exclude: tuple[tuple[str, str], ...] = ()  # (origin, record id)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose search: an anonymous visitor, or a member of the coop running node ``own``."""
+
+    own: str
+    anonymous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    kind: str
+    origin: str
+    record_id: str
+    score: float
+    distance_km: float | None
+    ts: int
+
+
+@dataclass(slots=True)
+class Found:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+class _Sql:
+    """A statement under construction: SQL fragments and their named parameters."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self._n = 0
+
+    def bind(self, value: Any) -> str:
+        self._n += 1
+        name = f"p{self._n}"
+        self.params[name] = value
+        return f":{name}"
+
+    def in_list(self, values: Sequence[Any]) -> str:
+        return "(" + ", ".join(self.bind(v) for v in values) + ")"
+
+
+def _conditions(sql: _Sql, scope: Scope, filters: Filters) -> list[str]:
+    where: list[str] = []
+    if scope.anonymous:
+        where.append("d.audience = 'public'")
+    else:
+        where.append(f"(d.audience = 'coop' OR (d.audience = 'network' AND d.origin <> {sql.bind(scope.own)}))")
+    for column, values in (
+        ("kind", filters.kinds),
+        ("origin", filters.origins),
+        ("departement", filters.departements),
+        ("town", filters.towns),
+        ("stage", filters.stages),
+        ("status", filters.statuses),
+    ):
+        if values:
+            where.append(f"d.{column} IN {sql.in_list(values)}")
+    for facet, values in (("trade", filters.trades), ("language", filters.languages)):
+        if values:
+            where.append(
+                "EXISTS (SELECT 1 FROM search_tags t WHERE t.origin = d.origin AND t.record_id = d.record_id "
+                f"AND t.audience = d.audience AND t.facet = '{facet}' AND t.value IN {sql.in_list(values)})"
+            )
+    if filters.available_on:
+        day = sql.bind(filters.available_on)
+        where.append(
+            f"(d.avail_from IS NULL OR d.avail_from <= {day}) AND (d.avail_until IS NULL OR d.avail_until >= {day})"
+            f" AND (d.status IS NULL OR d.status NOT IN {sql.in_list(UNAVAILABLE)})"
+        )
+    if filters.period is not None:
+        start, end = filters.period
+        if end:
+            where.append(f"(d.avail_from IS NULL OR d.avail_from <= {sql.bind(end)})")
+        if start:
+            where.append(f"(d.avail_until IS NULL OR d.avail_until >= {sql.bind(start)})")
+        where.append(f"(d.status IS NULL OR d.status NOT IN {sql.in_list(UNAVAILABLE)})")
+    if filters.since_ts is not None:
+        where.append(f"d.ts > {sql.bind(filters.since_ts)}")
+    for origin, record_id in filters.exclude:
+        where.append(f"NOT (d.origin = {sql.bind(origin)} AND d.record_id = {sql.bind(record_id)})")
+    return where
+
+
+def _distance(sql: _Sql, near: Near | None, where: list[str]) -> str:
+    """The squared distance in (microdegrees of latitude)² as SQL, adding the radius conditions to ``where``."""
+    if near is None:
+        return "NULL"
+    coslat = math.cos(math.radians(near.lat_e6 / 1e6))
+    lat0, lon0, k = sql.bind(float(near.lat_e6)), sql.bind(float(near.lon_e6)), sql.bind(coslat)
+    dist2 = (
+        f"((CAST(d.lat_e6 AS FLOAT) - {lat0}) * (CAST(d.lat_e6 AS FLOAT) - {lat0}) + "
+        f"(CAST(d.lon_e6 AS FLOAT) - {lon0}) * (CAST(d.lon_e6 AS FLOAT) - {lon0}) * {k} * {k})"
+    )
+    if near.radius_km is not None:
+        dlat = near.radius_km / KM_PER_E6
+        dlon = dlat / max(0.01, coslat)
+        where.append(
+            f"d.lat_e6 BETWEEN {sql.bind(int(near.lat_e6 - dlat))} AND {sql.bind(int(near.lat_e6 + dlat))} "
+            f"AND d.lon_e6 BETWEEN {sql.bind(int(near.lon_e6 - dlon))} AND {sql.bind(int(near.lon_e6 + dlon))}"
+        )
+        where.append(f"{dist2} <= {sql.bind(dlat * dlat)}")
+    return dist2
+
+
+def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filters: Filters) -> tuple[str, str]:
+    """The SELECT of the matched set (columns: kind, origin, record_id, audience, departement, stage, score,
+    dist2, ts) and the ORDER BY of its hits."""
+    where = _conditions(sql, scope, filters)
+    dist2 = _distance(sql, filters.near, where)
+    columns = (
+        f"d.kind, d.origin, d.record_id, d.audience, d.departement, d.stage, {{score}} AS score, {dist2} AS dist2, d.ts"
+    )
+    if words and dialect == "sqlite":
+        match = sql.bind(" AND ".join(f'"{w}"*' for w in words))
+        source = "search_fts f JOIN search_documents d ON d.id = f.rowid"
+        where.insert(0, f"search_fts MATCH {match}")
+        score, bucket = "f.rank", "ROUND(score, 0)"
+    elif words:
+        match = sql.bind(" & ".join(f"{w}:*" for w in words))
+        source = f"search_documents d CROSS JOIN to_tsquery('simple', {match}) q"
+        where.insert(0, "d.tsv @@ q")
+        score, bucket = "-ts_rank(d.tsv, q)", "ROUND(CAST(score * 10 AS NUMERIC), 0)"
+    else:
+        source, score, bucket = "search_documents d", "0.0", "score"
+    select = f"SELECT {columns.format(score=score)} FROM {source} WHERE {' AND '.join(where)}"
+    order = f"{bucket}, " + ("dist2, " if filters.near is not None else "") + "ts DESC, origin, record_id"
+    return select, order
+
+
+def find(
+    conn: Connection,
+    words: Sequence[str],
+    scope: Scope,
+    filters: Filters = Filters(),
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    facets: bool = True,
+) -> Found:
+    """One page of hits for ``words`` (see :func:`query_words`; none: every record the filters keep), the total,
+    and (``facets``) the count of each facet value over the whole matched set."""
+    sql = _Sql()
+    dialect = conn.dialect.name
+    matched, order = _matched(sql, dialect, words, scope, filters)
+    materialized = "MATERIALIZED " if dialect in ("sqlite", "postgresql") else ""
+    branches = [
+        "SELECT 'hit' AS s, origin AS a, record_id AS b, kind AS c, CAST(score AS FLOAT) AS n, "
+        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM "
+        f"(SELECT * FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
+        "SELECT 'total', NULL, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m",
+    ]
+    if facets:
+        for column in ("origin", "kind", "departement", "stage"):
+            branches.append(
+                f"SELECT '{column}', {column}, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m "
+                f"WHERE {column} IS NOT NULL GROUP BY {column}"
+            )
+        branches.append(
+            "SELECT t.facet, t.value, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m JOIN search_tags t "
+            "ON t.origin = m.origin AND t.record_id = m.record_id AND t.audience = m.audience GROUP BY t.facet, t.value"
+        )
+    statement = f"WITH m AS {materialized}({matched}) " + " UNION ALL ".join(branches)
+    hits: list[Hit] = []
+    total = 0
+    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS} if facets else {}
+    for section, a, b, c, n, x, t in conn.execute(text(statement), sql.params):
+        if section == "hit":
+            distance = math.sqrt(x) * KM_PER_E6 if x is not None else None
+            hits.append(Hit(c, a, b, float(n), distance, int(t)))
+        elif section == "total":
+            total = int(n)
+        elif section in counts and a is not None:
+            counts[section].append((str(a), int(n)))
+    for values in counts.values():
+        values.sort(key=lambda vc: (-vc[1], vc[0]))
+    # the page's hits come back in any order from the UNION: sort them again as the SQL did
+    if filters.near is not None:
+        hits.sort(key=lambda h: (_bucket(h.score, dialect), h.distance_km or 0.0, -h.ts, h.origin, h.record_id))
+    else:
+        hits.sort(key=lambda h: (_bucket(h.score, dialect), -h.ts, h.origin, h.record_id))
+    return Found(hits, total, counts)
+
+
+def _bucket(score: float, dialect: str) -> float:
+    return float(round(score * 10)) if dialect != "sqlite" and score else float(round(score))
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    kind: str
+    origin: str
+    record_id: str
+    overlap: int  # 2 per exact trade in common, 1 per related trade
+    distance_km: float | None
+    ts: int
+
+
+def fits(
+    conn: Connection,
+    exact: Sequence[str],
+    related: Sequence[str],
+    scope: Scope,
+    filters: Filters,
+    *,
+    limit: int = 20,
+) -> list[Fit]:
+    """Records sharing trades with ``exact`` (weight 2) or ``related`` (weight 1), best overlap first, then
+    nearest (when ``filters.near``), then freshest: the core of matching offers and members."""
+    codes = list(dict.fromkeys([*exact, *related]))
+    if not codes:
+        return []
+    sql = _Sql()
+    where = _conditions(sql, scope, filters)
+    dist2 = _distance(sql, filters.near, where)
+    weight = f"CASE WHEN t.value IN {sql.in_list(list(exact))} THEN 2 ELSE 1 END" if exact else "1"
+    statement = (
+        f"SELECT d.kind, d.origin, d.record_id, SUM({weight}) AS overlap, {dist2} AS dist2, d.ts "
+        "FROM search_tags t JOIN search_documents d ON d.origin = t.origin AND d.record_id = t.record_id "
+        f"AND d.audience = t.audience WHERE t.facet = 'trade' AND t.value IN {sql.in_list(codes)} AND "
+        + " AND ".join(where)
+        + " GROUP BY d.kind, d.origin, d.record_id, d.lat_e6, d.lon_e6, d.ts ORDER BY overlap DESC, "
+        + ("CASE WHEN d.lat_e6 IS NULL THEN 1 ELSE 0 END, dist2, " if filters.near is not None else "")
+        + f"d.ts DESC, d.origin, d.record_id LIMIT {sql.bind(limit)}"
+    )
+    return [
+        Fit(kind, origin, rid, int(overlap), math.sqrt(x) * KM_PER_E6 if x is not None else None, int(ts))
+        for kind, origin, rid, overlap, x, ts in conn.execute(text(statement), sql.params)
+    ]
