@@ -103,9 +103,10 @@ def default_extensions() -> list[AppExtension]:
     from .federation_app import federation_extension
     from .moving_api import moving_extension
     from .onboarding_api import onboarding_extension
+    from .remote_events_api import remote_events_extension
     from .web.pages import web_extension
 
-    return [federation_extension, onboarding_extension, moving_extension, web_extension]
+    return [federation_extension, onboarding_extension, moving_extension, remote_events_extension, web_extension]
 
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:

@@ -22,6 +22,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFou
 from ..publisher import Publisher, canonical_order, new_record_id
 from ..storage.database import Database
 from ..storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
+from ..storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
 from ..viewer import Viewer
 from .reference import Reference
 
@@ -258,7 +259,8 @@ class Things:
                 taken = await session.scalar(
                     select(func.count()).select_from(EventRegistration).where(EventRegistration.event_id == event.id)
                 )
-                if (taken or 0) >= event.seats:
+                taken = int(taken or 0) + await remote_seats_taken(session, self.publisher.origin, record_id)
+                if taken >= event.seats:
                     log.info("registration to event %s refused: full (%d seats)", record_id, event.seats)
                     raise Conflict("this event is full")
             session.add(EventRegistration(event_id=event.id, account_id=viewer.account_id, created_at=self.clock()))
@@ -444,8 +446,9 @@ class Things:
             taken = await session.scalar(
                 select(func.count()).select_from(EventRegistration).where(EventRegistration.event_id == row.id)
             )
-            view["registered"] = int(taken or 0)
-            view["seats_left"] = None if row.seats is None else max(0, row.seats - int(taken or 0))
+            taken = int(taken or 0) + await remote_seats_taken(session, self.publisher.origin, row.record_id)
+            view["registered"] = taken
+            view["seats_left"] = None if row.seats is None else max(0, row.seats - taken)
             if not viewer.anonymous:
                 view["me_registered"] = (
                     await session.scalar(

@@ -1,0 +1,397 @@
+"""Registering for an event another coop organises.
+
+Between the member's node A and the organiser's node B:
+
+1. On A the member registers (:meth:`RemoteEvents.register`): A records a ``pending`` registration and queues a
+   signed request for B only (event id, member id, the name the member shows). Cancelling queues a cancellation.
+2. On B the request (:meth:`RemoteEvents.receive`) takes a seat under the same lock as a local registration
+   (the event row, ``FOR UPDATE``; SQLite's single writer elsewhere), counting local and remote registrations,
+   so neither path can overbook. B keeps the participant and queues a signed answer: ``confirmed``, ``full``,
+   ``closed`` or ``unknown``.
+3. On A the answer updates the registration and leaves a message in the member's inbox.
+
+Each request carries a fresh id and A's clock: B ignores requests older than the one it holds (so a late
+duplicate cannot undo a cancellation), A ignores answers to any request but the latest. Messages from a node that
+is not a direct member peer, and answers from a node that does not organise the event, are refused and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol import Entry, Record
+from protocol.envelope import RECORD_ID_RE
+
+from ..context import NodeServices
+from ..errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from ..publisher import new_record_id
+from ..storage.federation_models import InboxMessage, PeerRow
+from ..storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
+from ..storage.models import OutboxItem as OutboxRow
+from ..storage.remote_event_models import RemoteEventRegistration as Reg
+from ..storage.remote_event_models import remote_seats_taken
+from ..viewer import Viewer
+from . import remote_events_wire as wire
+
+log = logging.getLogger(__name__)
+
+#: the inbox note for each answer, in both languages (the inbox has no language of its own)
+NOTES: Final = {
+    "confirmed": ("Inscription confirmée", "Registration confirmed"),
+    "full": ("Événement complet", "Event full"),
+    "closed": ("Inscriptions fermées", "Registration closed"),
+    "unknown": ("Événement introuvable", "Event not found"),
+}
+
+
+class RemoteEvents:
+    """Registrations across coops, on one node (cheap to build: it holds references only)."""
+
+    def __init__(self, services: NodeServices, notify: Callable[[], None] = lambda: None) -> None:
+        self.s = services
+        self.name = services.config.name
+        self.notify = notify
+
+    # ------------------------------------------------------------------------- member's node: the member
+
+    async def register(self, viewer: Viewer, origin: str, event_id: str) -> dict[str, Any]:
+        """Register for an event of any coop: a local one at once, a remote one by asking its node."""
+        member_id = _member(viewer)
+        if origin == self.name:
+            event = await self.s.things.register(viewer, event_id)
+            return {"event_origin": origin, "event_id": event_id, "status": "confirmed", "event": event}
+        now = self.s.clock()
+        async with self.s.db.write() as session:
+            await _direct_peer(session, origin)
+            state = await session.get(RecordState, (origin, event_id))
+            if state is None or state.deleted or state.type != "event":
+                raise NotFound(f"no event {origin}/{event_id}")
+            body = state.body or {}
+            if body.get("status") == "cancelled" or body.get("registration", "open") != "open":
+                raise Conflict("registration for this event is not open")
+            reg = await _out(session, origin, event_id, self.name, member_id)
+            if reg is not None and reg.status in ("pending", "confirmed"):
+                raise Conflict("you are already registered")
+            account = await session.get(Account, viewer.account_id)
+            name = (account.display_name if account is not None else None) or member_id
+            if reg is None:
+                reg = Reg(
+                    direction="out",
+                    event_origin=origin,
+                    event_id=event_id,
+                    member_origin=self.name,
+                    member_id=member_id,
+                )
+                session.add(reg)
+            reg.account_id, reg.display_name, reg.status = viewer.account_id, name[:120], "pending"
+            reg.request_id, reg.requested_at, reg.updated_at = new_record_id(), now, now
+            await self._send_request(session, reg, "register", now)
+            await session.flush()
+            view = _view(reg)
+        self.notify()
+        log.info("registration of %s for event %s/%s asked", member_id, origin, event_id)
+        return view
+
+    async def cancel(self, viewer: Viewer, origin: str, event_id: str) -> dict[str, Any]:
+        """Give the seat back (a remote organiser is told; a refused registration is just forgotten)."""
+        member_id = _member(viewer)
+        if origin == self.name:
+            event = await self.s.things.unregister(viewer, event_id)
+            return {"event_origin": origin, "event_id": event_id, "status": "cancelled", "event": event}
+        now = self.s.clock()
+        async with self.s.db.write() as session:
+            reg = await _out(session, origin, event_id, self.name, member_id)
+            if reg is None or reg.status == "cancelled":
+                raise NotFound("you are not registered for this event")
+            held = reg.status in ("pending", "confirmed")
+            reg.status, reg.updated_at = "cancelled", now
+            reg.request_id, reg.requested_at = new_record_id(), now
+            if held:
+                await self._send_request(session, reg, "cancel", now)
+            view = _view(reg)
+        self.notify()
+        log.info("registration of %s for event %s/%s cancelled", member_id, origin, event_id)
+        return view
+
+    async def mine(self, viewer: Viewer) -> list[dict[str, Any]]:
+        """The viewer's registrations for other coops' events, newest first."""
+        _member(viewer)
+        async with self.s.db.read() as session:
+            rows = await session.scalars(
+                select(Reg).where(Reg.direction == "out", Reg.account_id == viewer.account_id).order_by(Reg.id.desc())
+            )
+            return [_view(r) for r in rows]
+
+    async def _send_request(self, session: AsyncSession, reg: Reg, action: str, now: int) -> None:
+        payload = {
+            "action": action,
+            "event": reg.event_id,
+            "member": reg.member_id,
+            "name": reg.display_name,
+            "request": reg.request_id,
+            "at": reg.requested_at,
+        }
+        entry = wire.signed_message(
+            self.s.key,
+            kind="request",
+            origin=self.name,
+            to_node=reg.event_origin,
+            to_member=wire.REQUEST_TO,
+            from_member=reg.member_id,
+            payload=payload,
+            now=now,
+        )
+        await _queue(session, reg.event_origin, entry, now)
+
+    # ---------------------------------------------------------------------- organiser's node: the seats
+
+    async def participants(self, viewer: Viewer, event_id: str) -> dict[str, Any]:
+        """Who comes to a local event, from this coop and others (its author and operators only)."""
+        _member(viewer)
+        async with self.s.db.read() as session:
+            event = await session.scalar(select(Event).where(Event.record_id == event_id))
+            if event is None:
+                raise NotFound(f"no event {event_id}")
+            if event.author_id != viewer.account_id and not viewer.is_operator:
+                log.warning("refused: account %s may not list participants of %s", viewer.account_id, event_id)
+                raise Forbidden("only the organiser or an operator sees the participants")
+            local = await session.execute(
+                select(MemberProfile.record_id, Account.display_name, EventRegistration.created_at)
+                .join(Account, Account.id == EventRegistration.account_id)
+                .outerjoin(MemberProfile, MemberProfile.account_id == EventRegistration.account_id)
+                .where(EventRegistration.event_id == event.id)
+                .order_by(EventRegistration.id)
+            )
+            remote = await session.scalars(
+                select(Reg)
+                .where(Reg.direction == "in", Reg.event_origin == self.name, Reg.event_id == event_id)
+                .where(Reg.status == "confirmed")
+                .order_by(Reg.id)
+            )
+            items = [{"origin": self.name, "member": mid, "display_name": name, "since": at} for mid, name, at in local]
+            items += [
+                {
+                    "origin": r.member_origin,
+                    "member": r.member_id,
+                    "display_name": r.display_name,
+                    "since": r.updated_at,
+                }
+                for r in remote
+            ]
+        return {"event": event_id, "seats": event.seats, "items": items}
+
+    # --------------------------------------------------------------------------------- both: receiving
+
+    async def receive(self, record: Record) -> bool:
+        """Take in a request or an answer another node sent; True when this node's state changed.
+
+        Never raises for a bad message (the sender would retry it forever): it is logged and dropped.
+        """
+        sender = record.origin
+        kind, payload = wire.kind_of(record), wire.payload_of(record)
+        if kind is None or payload is None:
+            log.warning("event registration message %s from %s refused: malformed", record.id, sender)
+            return False
+        async with self.s.db.write() as session:
+            peer = await session.get(PeerRow, sender)
+            if peer is None or peer.status != "member" or not peer.direct:
+                log.warning(
+                    "event registration message %s from %s refused: not a direct member peer", record.id, sender
+                )
+                return False
+            if kind == "request":
+                changed = await self._take_request(session, sender, payload)
+            else:
+                changed = await self._take_answer(session, sender, payload, record)
+        if changed:
+            self.notify()
+        return changed
+
+    async def _take_request(self, session: AsyncSession, sender: str, payload: dict[str, Any]) -> bool:
+        problem = _check_request(payload)
+        if problem is not None:
+            log.warning("event registration request from %s refused: %s", sender, problem)
+            return False
+        event_id, member_id, at = payload["event"], payload["member"], payload["at"]
+        # the event row first: the lock local registrations take too
+        event = await session.scalar(select(Event).where(Event.record_id == event_id).with_for_update())
+        reg = await session.scalar(
+            select(Reg)
+            .where(Reg.direction == "in", Reg.event_origin == self.name, Reg.event_id == event_id)
+            .where(Reg.member_origin == sender, Reg.member_id == member_id)
+            .with_for_update()
+        )
+        if reg is not None and at < reg.requested_at:
+            log.info(
+                "event registration request %s from %s ignored: older than the one held", payload["request"], sender
+            )
+            return False
+        now = self.s.clock()
+        if payload["action"] == "cancel":
+            if reg is None or reg.status == "cancelled":
+                return False
+            reg.status, reg.request_id, reg.requested_at, reg.updated_at = "cancelled", payload["request"], at, now
+            log.info("%s/%s gave back their seat at event %s", sender, member_id, event_id)
+            return True
+        status = await _decide(session, self.name, event, reg)
+        if event is not None:
+            if reg is None:
+                reg = Reg(
+                    direction="in", event_origin=self.name, event_id=event_id, member_origin=sender, member_id=member_id
+                )
+                session.add(reg)
+            reg.account_id, reg.display_name, reg.status = None, payload["name"], status
+            reg.request_id, reg.requested_at, reg.updated_at = payload["request"], at, now
+            await session.flush()
+        answer = {"event": event_id, "member": member_id, "request": payload["request"], "status": status}
+        entry = wire.signed_message(
+            self.s.key,
+            kind="answer",
+            origin=self.name,
+            to_node=sender,
+            to_member=member_id,
+            from_member=event_id,
+            payload=answer,
+            now=now,
+        )
+        await _queue(session, sender, entry, now)
+        log.info("registration of %s/%s for event %s: %s", sender, member_id, event_id, status)
+        return True
+
+    async def _take_answer(self, session: AsyncSession, sender: str, payload: dict[str, Any], record: Record) -> bool:
+        status, event_id, member_id = payload.get("status"), payload.get("event"), payload.get("member")
+        if status not in wire.ANSWERS or not (_is_id(event_id) and _is_id(member_id)):
+            log.warning("event registration answer from %s refused: malformed", sender)
+            return False
+        reg = await _out(session, sender, str(event_id), self.name, str(member_id), lock=True)
+        if reg is None:
+            log.warning(
+                "event registration answer from %s refused: no registration for %s/%s", sender, sender, event_id
+            )
+            return False
+        if reg.request_id != payload.get("request") or reg.status in ("cancelled", status):
+            return False  # an answer to an earlier request, or the same answer again
+        reg.status, reg.updated_at = str(status), self.s.clock()
+        if reg.account_id is not None:
+            title = await _title(session, sender, reg.event_id)
+            fr, en = NOTES[reg.status]
+            session.add(
+                InboxMessage(
+                    origin=sender,
+                    message_id=record.id,
+                    account_id=reg.account_id,
+                    from_member=reg.event_id,
+                    from_name=sender,
+                    subject=f"{fr} / {en}"[:140],
+                    text=f"{fr} : {title}\n{en}: {title}",
+                    about=f"{sender}/{reg.event_id}",
+                    received_at=self.s.clock(),
+                    read=False,
+                )
+            )
+        log.info("registration of %s for event %s/%s: %s", member_id, sender, event_id, status)
+        return True
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+async def _decide(session: AsyncSession, name: str, event: Event | None, reg: Reg | None) -> str:
+    """The answer to a registration request, the event row being locked."""
+    if event is None:
+        return "unknown"
+    if reg is not None and reg.status == "confirmed":
+        return "confirmed"  # the same request again: the seat is held already
+    if event.data.get("status") == "cancelled" or event.data.get("registration", "open") != "open":
+        return "closed"
+    if event.seats is not None:
+        local = await session.scalar(
+            select(func.count()).select_from(EventRegistration).where(EventRegistration.event_id == event.id)
+        )
+        if int(local or 0) + await remote_seats_taken(session, name, event.record_id) >= event.seats:
+            return "full"
+    return "confirmed"
+
+
+async def _out(
+    session: AsyncSession, origin: str, event_id: str, member_origin: str, member_id: str, *, lock: bool = False
+) -> Reg | None:
+    query = (
+        select(Reg)
+        .where(Reg.direction == "out", Reg.event_origin == origin, Reg.event_id == event_id)
+        .where(Reg.member_origin == member_origin, Reg.member_id == member_id)
+    )
+    reg: Reg | None = await session.scalar(query.with_for_update() if lock else query)
+    return reg
+
+
+async def _direct_peer(session: AsyncSession, name: str) -> None:
+    peer = await session.get(PeerRow, name)
+    if peer is None or peer.status != "member" or not peer.direct:
+        raise NotFound(f"{name} is not a node this coop exchanges with")
+
+
+async def _title(session: AsyncSession, origin: str, event_id: str) -> str:
+    state = await session.get(RecordState, (origin, event_id))
+    title = (state.body or {}).get("title") if state is not None else None
+    return str(title or f"{origin}/{event_id}")
+
+
+async def _queue(session: AsyncSession, node: str, entry: Entry, now: int) -> None:
+    """Queue one signed message for one node in the caller's transaction (never lost, never sent twice)."""
+    await session.execute(
+        insert(OutboxRow).values(
+            peer=node,
+            kind="message",
+            origin=None,
+            seq=None,
+            payload=entry.encode(),
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            created_at=now,
+        )
+    )
+
+
+def _member(viewer: Viewer) -> str:
+    if viewer.anonymous:
+        raise NotAuthenticated("log in to register")
+    if viewer.member_id is None:
+        raise Forbidden("only members with a profile can register")
+    return viewer.member_id
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and RECORD_ID_RE.match(value) is not None
+
+
+def _check_request(payload: dict[str, Any]) -> str | None:
+    """What is wrong with a request's shape, or None (a peer's signed word, still checked: it becomes a row)."""
+    if payload.get("action") not in ("register", "cancel"):
+        return "unknown action"
+    if not (_is_id(payload.get("event")) and _is_id(payload.get("member")) and _is_id(payload.get("request"))):
+        return "bad event, member or request id"
+    if not isinstance(payload.get("at"), int):
+        return "no time"
+    name = payload.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= 120:
+        return "bad display name"
+    return None
+
+
+def _view(reg: Reg) -> dict[str, Any]:
+    return {
+        "event_origin": reg.event_origin,
+        "event_id": reg.event_id,
+        "member": reg.member_id,
+        "display_name": reg.display_name,
+        "status": reg.status,
+        "requested_at": reg.requested_at,
+        "updated_at": reg.updated_at,
+    }
