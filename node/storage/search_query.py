@@ -193,7 +193,7 @@ def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filter
     )
     if words and dialect == "sqlite":
         match = sql.bind(" AND ".join(f'"{w}"*' for w in words))
-        source = "search_fts f JOIN search_documents d ON d.id = f.rowid"
+        source = "search_fts f CROSS JOIN search_documents d ON d.id = f.rowid"  # the match drives the join
         where.insert(0, f"search_fts MATCH {match}")
         score, bucket = "f.rank", "ROUND(score, 0)"
     elif words:
@@ -236,8 +236,9 @@ def find(
                 f"SELECT '{column}', {column}, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m "
                 f"WHERE {column} IS NOT NULL GROUP BY {column}"
             )
+        join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"  # SQLite: drive from the matched set, never the tags
         branches.append(
-            "SELECT t.facet, t.value, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m JOIN search_tags t "
+            f"SELECT t.facet, t.value, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m {join} search_tags t "
             "ON t.origin = m.origin AND t.record_id = m.record_id AND t.audience = m.audience GROUP BY t.facet, t.value"
         )
     statement = f"WITH m AS {materialized}({matched}) " + " UNION ALL ".join(branches)

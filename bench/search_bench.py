@@ -1,0 +1,283 @@
+"""Search benchmark: 100,000 replicated profiles, selective and broad queries, storage layer vs HTTP vs bare FTS.
+
+Run: ``.venv/bin/python -m bench.search_bench [--profiles N] [--seconds S]``. Prints raw numbers and ratios; asserts
+nothing (timings belong here, never in tests).
+
+What is measured, in one run on one SQLite file:
+
+* **index cost per replicated record**: deriving the documents of a profile (text, facet columns, tags with
+  :mod:`node.storage.search_facets`) and inserting them (FTS5 triggers included), per record, next to the cost
+  of inserting the same number of ``records`` rows (what replication pays anyway);
+* **bare FTS**: ``SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20`` on a stdlib
+  connection: the floor;
+* **storage layer**: :func:`node.storage.search_query.find` with facets (one statement: match, page, total,
+  counts per facet value), as a member of another coop;
+* **HTTP**: ``GET /api/v1/search`` on a real aiohttp server (a separate process), one client, then 50
+  concurrent clients for queries/s; the ratio is to the bare FTS rate of the same query (one connection).
+
+Selective queries: a trade and a town; two skills. Broad: two words each found in a quarter of the profiles or
+more (the matched count is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from node.seed import FIRST_NAMES, LAST_NAMES, STAGES, TRADE_MIX, _idf_towns
+from node.storage import search
+from node.storage.log import network_texts
+from node.storage.search_facets import received_rows
+from node.storage.search_query import Filters, Scope, find, query_words
+from node.vocabulary import load_trades
+
+ORIGINS = ("smart", "oxalis", "scopelec", "grenoble")
+SELECTIVE = ("graphiste montreuil", "facilitation qualiopi")
+BROAD = ("projets clients", "coopérative accompagnement")
+COMMON = (("projets", 0.45), ("clients", 0.40), ("coopérative", 0.5), ("accompagnement", 0.35))
+
+
+def profiles(count: int, rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+    """(origin, id, body) of realistic profiles: trades by the demo's weights, Île-de-France towns, skills."""
+    vocab = load_trades()
+    towns = _idf_towns()
+    town_places, town_weights = [p for p, _ in towns], [w for _, w in towns]
+    codes, weights = list(TRADE_MIX), [w for w, _ in TRADE_MIX.values()]
+    out = []
+    for i in range(count):
+        chosen = rng.choices(codes, weights=weights, k=rng.choice((1, 1, 2)))
+        trades = [{"label": vocab.label(c, "fr"), "rome": c} for c in dict.fromkeys(chosen)]
+        skills = rng.sample(TRADE_MIX[chosen[0]][1], k=min(3, len(TRADE_MIX[chosen[0]][1])))
+        place = rng.choices(town_places, town_weights)[0]
+        words = [w for w, share in COMMON if rng.random() < share]
+        bio = f"{trades[0]['label']} à {place.town}. " + " ".join(words + rng.sample(skills, k=1))
+        body: dict[str, Any] = {
+            "availability": {"from": f"2027-0{rng.randint(1, 6)}-01", "status": "available"},
+            "bio": bio,
+            "display_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+            "languages": ["fr", *(["en"] if rng.random() < 0.45 else [])],
+            "place": place.as_record(),
+            "public": ["display_name", "trades"],
+            "skills": skills,
+            "stage": rng.choice(STAGES),
+            "trades": trades,
+        }
+        out.append((ORIGINS[i % len(ORIGINS)], f"p{i:07d}", body))
+    return out
+
+
+def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, float]:
+    """Insert the profiles as replicated records with their search documents; seconds per phase."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    t0 = time.perf_counter()
+    conn.executemany(
+        "INSERT INTO records (origin, record_id, type, seq, deleted, body, ts) VALUES (?, ?, 'profile', ?, 0, ?, ?)",
+        [(o, rid, i + 1, json.dumps(b), 1_800_000_000_000 + i) for i, (o, rid, b) in enumerate(rows)],
+    )
+    conn.commit()
+    t_records = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    documents: list[dict[str, Any]] = []
+    tags: list[dict[str, str]] = []
+    for i, (origin, rid, body) in enumerate(rows):
+        texts = network_texts("profile", body)
+        base = [
+            {"kind": "profile", "origin": origin, "record_id": rid, "audience": a, "content": search.normalise(t)}
+            for a, t in texts.items()
+            if t
+        ]
+        d, t = received_rows(base, {rid: ("profile", body, 1_800_000_000_000 + i)})
+        documents += d
+        tags += t
+    t_derive = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    columns = list(documents[0])
+    conn.executemany(
+        f"INSERT INTO search_documents ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608
+        [tuple(d[c] for c in columns) for d in documents],
+    )
+    conn.executemany(
+        "INSERT INTO search_tags (origin, record_id, audience, facet, value) VALUES (?, ?, ?, ?, ?)",
+        [(t["origin"], t["record_id"], t["audience"], t["facet"], t["value"]) for t in tags],
+    )
+    conn.commit()
+    t_insert = time.perf_counter() - t0
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return {"records": t_records, "derive": t_derive, "insert": t_insert, "documents": len(documents)}
+
+
+def timed(fn: Callable[[], Any], seconds: float, at_least: int = 30) -> list[float]:
+    samples: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(samples) < at_least:
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
+        "rate": len(ordered) / sum(ordered),
+    }
+
+
+def serve(config_dir: str, port: int, ready: Any) -> None:
+    """The node in its own process (no benchmark client on its event loop)."""
+    import logging
+
+    from aiohttp import web
+
+    from node.app import create_app
+    from node.config import load_config
+
+    logging.disable(logging.INFO)
+    app = create_app(load_config(Path(config_dir)))
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def http_bench(base: str, token: str, query: str, seconds: float, clients: int) -> tuple[list[float], float]:
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{base}/api/v1/search"
+    samples: list[float] = []
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+        params = {"q": query}
+        async with http.get(url, params=params) as warm:
+            assert warm.status == 200, await warm.text()
+            await warm.read()
+        end = time.perf_counter() + seconds
+
+        async def one() -> None:
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                async with http.get(url, params=params) as response:
+                    await response.read()
+                samples.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return samples, len(samples) / elapsed
+
+
+async def member_token(config_dir: Path) -> str:
+    from node.app import open_services
+    from node.config import load_config
+
+    services = await open_services(load_config(config_dir))
+    try:
+        await services.accounts.add_user(email="bench@example.org", display_name="Bench", password="bench password 1")
+        result = await services.accounts.login("bench@example.org", "bench password 1", "bench")
+        return str(result.token)
+    finally:
+        await services.db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    from node.config import create_node_dir, load_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        node_dir = create_node_dir(Path(tmp) / "node", name="coopaname", url="http://127.0.0.1:1", display_name="C")
+        config_dir = Path(tmp) / "node"
+        token = asyncio.run(member_token(config_dir))  # also migrates
+        config = load_config(config_dir)
+        db_path = Path(config.database_url.split("///", 1)[1])
+        t0 = time.perf_counter()
+        rows = profiles(args.profiles, random.Random(7))
+        print(f"generated {len(rows)} profiles in {time.perf_counter() - t0:.1f} s")
+        phases = load(db_path, rows)
+        n = len(rows)
+        print(
+            f"index cost per replicated record: derive {phases['derive'] / n * 1e6:.1f} us + insert "
+            f"{phases['insert'] / n * 1e6:.1f} us ({phases['documents']} documents, FTS triggers included); "
+            f"records row alone {phases['records'] / n * 1e6:.1f} us"
+        )
+        del node_dir
+
+        bare_conn = sqlite3.connect(db_path)
+        from sqlalchemy import create_engine
+
+        engine = create_engine(f"sqlite:///{db_path}")
+        scope = Scope("coopaname", anonymous=False)
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        port = 18000 + random.Random().randint(0, 999)
+        server = ctx.Process(target=serve, args=(str(config_dir), port, ready), daemon=True)
+        server.start()
+        ready.wait(60)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            with engine.connect() as conn:
+                for kind, queries in (("selective", SELECTIVE), ("broad", BROAD)):
+                    for q in queries:
+                        words = query_words(q)
+                        match = " AND ".join(f'"{w}"*' for w in words)
+                        matched = bare_conn.execute(
+                            "SELECT count(*) FROM search_fts WHERE search_fts MATCH ?", (match,)
+                        ).fetchone()[0]
+
+                        def bare(match: str = match) -> None:
+                            bare_conn.execute(
+                                "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20", (match,)
+                            ).fetchall()
+
+                        def storage(words: list[str] = words) -> None:
+                            find(conn, words, scope, Filters(), limit=20)
+
+                        b = summary(timed(bare, args.seconds))
+                        s = summary(timed(storage, args.seconds))
+                        one, _ = asyncio.run(http_bench(base, token, q, args.seconds, 1))
+                        h = summary(one)
+                        many, qps = asyncio.run(http_bench(base, token, q, args.seconds, 50))
+                        m = summary(many)
+                        print(
+                            f"[{kind}] {q!r}: {matched} FTS rows ({matched / (2 * n):.0%} of documents)\n"
+                            f"  bare FTS      median {b['median_ms']:.2f} ms  p95 {b['p95_ms']:.2f} ms  "
+                            f"{b['rate']:.0f} q/s (one connection)\n"
+                            f"  storage+facets median {s['median_ms']:.2f} ms  p95 {s['p95_ms']:.2f} ms  "
+                            f"(p95 {s['p95_ms'] / b['p95_ms']:.2f}x bare)\n"
+                            f"  HTTP 1 client median {h['median_ms']:.2f} ms  p95 {h['p95_ms']:.2f} ms  "
+                            f"(p95 {h['p95_ms'] / b['p95_ms']:.2f}x bare)\n"
+                            f"  HTTP 50 clients {qps:.0f} q/s (median {m['median_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms)"
+                            f"  ratio to bare rate {qps / b['rate']:.2f}"
+                        )
+        finally:
+            server.terminate()
+            server.join(5)
+            bare_conn.close()
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
