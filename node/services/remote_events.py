@@ -10,9 +10,10 @@ Between the member's node A and the organiser's node B:
    ``closed`` or ``unknown``.
 3. On A the answer updates the registration and leaves a message in the member's inbox.
 
-Each request carries a fresh id and A's clock: B ignores requests older than the one it holds (so a late
-duplicate cannot undo a cancellation), A ignores answers to any request but the latest. Messages from a node that
-is not a direct member peer, and answers from a node that does not organise the event, are refused and logged.
+Each request carries a fresh id and a time strictly after the registration's previous request: B ignores
+requests older than the one it holds (so a late duplicate cannot undo a cancellation), A ignores answers to any
+request but the latest. Messages from a node that is not a direct member peer, and answers from a node that does
+not organise the event, are refused and logged.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class RemoteEvents:
                 )
                 session.add(reg)
             reg.account_id, reg.display_name, reg.status = viewer.account_id, name[:120], "pending"
-            reg.request_id, reg.requested_at, reg.updated_at = new_record_id(), now, now
+            reg.request_id, reg.requested_at, reg.updated_at = new_record_id(), _after(reg, now), now
             await self._send_request(session, reg, "register", now)
             await session.flush()
             view = _view(reg)
@@ -110,7 +111,7 @@ class RemoteEvents:
                 raise NotFound("you are not registered for this event")
             held = reg.status in ("pending", "confirmed")
             reg.status, reg.updated_at = "cancelled", now
-            reg.request_id, reg.requested_at = new_record_id(), now
+            reg.request_id, reg.requested_at = new_record_id(), _after(reg, now)
             if held:
                 await self._send_request(session, reg, "cancel", now)
             view = _view(reg)
@@ -226,7 +227,11 @@ class RemoteEvents:
             .where(Reg.member_origin == sender, Reg.member_id == member_id)
             .with_for_update()
         )
-        if reg is not None and at < reg.requested_at:
+        if (
+            reg is not None
+            and (at, payload["request"]) != (reg.requested_at, reg.request_id)
+            and at <= reg.requested_at
+        ):
             log.info(
                 "event registration request %s from %s ignored: older than the one held", payload["request"], sender
             )
@@ -316,6 +321,13 @@ async def _decide(session: AsyncSession, name: str, event: Event | None, reg: Re
         if int(local or 0) + await remote_seats_taken(session, name, event.record_id) >= event.seats:
             return "full"
     return "confirmed"
+
+
+def _after(reg: Reg, now: int) -> int:
+    """The time of a new request: strictly after the previous one of this registration, so the organiser's node
+    can tell the latest request from a late copy of an earlier one even if the clock stood still or went back."""
+    held: int | None = reg.requested_at
+    return now if held is None else max(now, held + 1)
 
 
 async def _out(
