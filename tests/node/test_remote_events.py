@@ -114,7 +114,7 @@ async def test_register_confirm_cancel(peered: tuple[NodeServices, NodeServices]
     assert await deliver(answers, a) == [False]
     assert [r["status"] for r in await events_a.mine(lea)] == ["confirmed"]
     notes = await inbox(a, lea.account_id)
-    assert len(notes) == 1 and "Registration confirmed" in notes[0].subject and EVENT["title"] in notes[0].text
+    assert len(notes) == 1 and "Registration confirmed" in notes[0].subject and str(EVENT["title"]) in notes[0].text
 
     # 4. Cancelling gives the seat back on B; registering again takes it again.
     assert (await events_a.cancel(lea, "smart", event_id))["status"] == "cancelled"
