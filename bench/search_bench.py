@@ -106,7 +106,7 @@ def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, f
     t0 = time.perf_counter()
     columns = list(documents[0])
     conn.executemany(
-        f"INSERT INTO search_documents ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608
+        f"INSERT INTO search_documents ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
         [tuple(d[c] for c in columns) for d in documents],
     )
     conn.executemany(
@@ -269,7 +269,8 @@ def main() -> None:
                             f"(p95 {s['p95_ms'] / b['p95_ms']:.2f}x bare)\n"
                             f"  HTTP 1 client median {h['median_ms']:.2f} ms  p95 {h['p95_ms']:.2f} ms  "
                             f"(p95 {h['p95_ms'] / b['p95_ms']:.2f}x bare)\n"
-                            f"  HTTP 50 clients {qps:.0f} q/s (median {m['median_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms)"
+                            f"  HTTP 50 clients {qps:.0f} q/s (median {m['median_ms']:.1f} ms, "
+                            f"p95 {m['p95_ms']:.1f} ms)"
                             f"  ratio to bare rate {qps / b['rate']:.2f}"
                         )
         finally:

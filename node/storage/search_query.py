@@ -195,16 +195,16 @@ def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filter
         match = sql.bind(" AND ".join(f'"{w}"*' for w in words))
         source = "search_fts f CROSS JOIN search_documents d ON d.id = f.rowid"  # the match drives the join
         where.insert(0, f"search_fts MATCH {match}")
-        score, bucket = "f.rank", "ROUND(score, 0)"
+        score = "f.rank"
     elif words:
         match = sql.bind(" & ".join(f"{w}:*" for w in words))
         source = f"search_documents d CROSS JOIN to_tsquery('simple', {match}) q"
         where.insert(0, "d.tsv @@ q")
-        score, bucket = "-ts_rank(d.tsv, q)", "ROUND(CAST(score * 10 AS NUMERIC), 0)"
+        score = "-ts_rank(d.tsv, q)"
     else:
-        source, score, bucket = "search_documents d", "0.0", "score"
+        source, score = "search_documents d", "0.0"
     select = f"SELECT {columns.format(score=score)} FROM {source} WHERE {' AND '.join(where)}"
-    order = f"{bucket}, " + ("dist2, " if filters.near is not None else "") + "ts DESC, origin, record_id"
+    order = "rel DESC, " + ("dist2, " if filters.near is not None else "") + "ts DESC, origin, record_id"
     return select, order
 
 
@@ -225,9 +225,9 @@ def find(
     matched, order = _matched(sql, dialect, words, scope, filters)
     materialized = "MATERIALIZED " if dialect in ("sqlite", "postgresql") else ""
     branches = [
-        "SELECT 'hit' AS s, origin AS a, record_id AS b, kind AS c, CAST(score AS FLOAT) AS n, "
-        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM "
-        f"(SELECT * FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
+        "SELECT 'hit' AS s, origin AS a, record_id AS b, kind AS c, CAST(rel AS FLOAT) AS n, "
+        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM (SELECT * FROM (SELECT origin, record_id, kind, dist2, ts, "
+        f"{_RELEVANCE} AS rel FROM m) r ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
         "SELECT 'total', NULL, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m",
     ]
     if facets:
@@ -257,14 +257,15 @@ def find(
         values.sort(key=lambda vc: (-vc[1], vc[0]))
     # the page's hits come back in any order from the UNION: sort them again as the SQL did
     if filters.near is not None:
-        hits.sort(key=lambda h: (_bucket(h.score, dialect), h.distance_km or 0.0, -h.ts, h.origin, h.record_id))
+        hits.sort(key=lambda h: (-h.score, h.distance_km or 0.0, -h.ts, h.origin, h.record_id))
     else:
-        hits.sort(key=lambda h: (_bucket(h.score, dialect), -h.ts, h.origin, h.record_id))
+        hits.sort(key=lambda h: (-h.score, -h.ts, h.origin, h.record_id))
     return Found(hits, total, counts)
 
 
-def _bucket(score: float, dialect: str) -> float:
-    return float(round(score * 10)) if dialect != "sqlite" and score else float(round(score))
+# Relevance in five steps relative to the best match (scores are negative on both backends: lower is better),
+# so that closeness and freshness order the matches that are about as good as each other.
+_RELEVANCE: Final = "COALESCE(CAST(4.0 * score / NULLIF(MIN(score) OVER (), 0) AS INTEGER), 0)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,214 @@
+"""Faceted search and matching over the replica, on SQLite and PostgreSQL: relevance on a fixed corpus of
+received profiles (French and English queries), visibility, facets and filters, distance, matching.
+
+No timing is asserted here (see bench/search_bench.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import protocol
+from node.context import NodeServices
+from node.places import load_places
+from node.services.finder import Finder
+from node.storage import log as replication_log
+from node.viewer import Viewer
+
+from .conftest import PASSWORD
+
+KEY = protocol.SigningKey.from_seed(bytes(range(32)))
+
+
+def _place(town: str) -> dict[str, Any]:
+    found = load_places().find(town)
+    assert found is not None, town
+    return dict(found.as_record())
+
+
+def _trades(*codes: str) -> list[dict[str, str]]:
+    return [{"label": code, "rome": code} for code in codes]
+
+
+CORPUS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "smart",
+        "menuisier-montreuil",
+        {
+            "display_name": "Paul Menuisier",
+            "bio": "Menuiserie en chêne massif",
+            "trades": _trades("H2206"),
+            "place": _place("Montreuil"),
+            "languages": ["fr"],
+            "stage": "established",
+            "availability": {"from": "2027-03-01", "status": "available"},
+            "public": ["display_name", "trades"],
+        },
+    ),
+    (
+        "smart",
+        "graphiste-saint-denis",
+        {
+            "display_name": "Léa Martin",
+            "bio": "Identité visuelle et mise en page",
+            "trades": _trades("E1205"),
+            "place": _place("Saint-Denis"),
+            "languages": ["fr", "en"],
+            "stage": "starting",
+            "availability": {"from": "2027-01-01", "until": "2027-02-28", "status": "available"},
+            "public": ["display_name"],
+        },
+    ),
+    (
+        "oxalis",
+        "formatrice-lyon",
+        {
+            "display_name": "Ana Formatrice",
+            "bio": "Formation d'adultes, facilitation",
+            "trades": _trades("K2111"),
+            "place": _place("Lyon"),
+            "languages": ["fr", "es"],
+            "stage": "intermittent",
+            "public": ["display_name"],
+        },
+    ),
+    (
+        "oxalis",
+        "graphiste-aubervilliers",
+        {
+            "display_name": "Marc Motion",
+            "bio": "Motion design et illustration",
+            "trades": _trades("E1205"),
+            "place": _place("Aubervilliers"),
+            "languages": ["fr"],
+            "stage": "established",
+            "public": ["display_name"],
+        },
+    ),
+]
+
+
+async def _receive(services: NodeServices) -> None:
+    async with services.db.write() as session:
+        for seq_by_origin, (origin, rid, body) in enumerate(CORPUS):
+            head = await replication_log.head_of(session, origin)
+            entry = protocol.sign_entry(
+                KEY,
+                type="profile",
+                type_version=(1, 0),
+                origin=origin,
+                id=rid,
+                seq=head[0] + 1,
+                created=1,
+                ts=1_000 + seq_by_origin,
+                prev=head[1],
+                body=body,
+            )
+            record = protocol.open_record(entry.encode(), _keyring(origin))
+            assert await replication_log.store_received(session, record, 1) == replication_log.StoreOutcome.STORED
+
+
+def _keyring(origin: str) -> Any:
+    keyring = protocol.Keyring()
+    keyring.add(origin, protocol.KeyInfo(KEY.verify_key))
+    return keyring
+
+
+async def _member(services: NodeServices, email: str = "m@example.org") -> Viewer:
+    await services.accounts.add_user(email=email, display_name="M", password=PASSWORD)
+    result = await services.accounts.login(email, PASSWORD, "test")
+    found = await services.accounts.authenticate(result.token)
+    assert found is not None
+    return found
+
+
+def _finder(services: NodeServices) -> Finder:
+    return Finder(services.db, services.publisher.origin, services.reference)
+
+
+async def _ids(finder: Finder, viewer: Viewer, **query: str) -> list[str]:
+    found = await finder.search(viewer, finder.parse(query))
+    return [r["id"] for r in found["results"]]
+
+
+async def test_relevance_in_french_and_english(services: NodeServices) -> None:
+    await _receive(services)
+    member = await _member(services)
+    finder = _finder(services)
+    assert (await _ids(finder, member, q="menuisier"))[0] == "menuisier-montreuil"
+    assert (await _ids(finder, member, q="carpenter"))[0] == "menuisier-montreuil"
+    assert (await _ids(finder, member, q="menuisières"))[0] == "menuisier-montreuil"  # plural, feminine
+    assert set(await _ids(finder, member, q="graphic designer")) == {"graphiste-saint-denis", "graphiste-aubervilliers"}
+    assert (await _ids(finder, member, q="motion design"))[0] == "graphiste-aubervilliers"
+    assert (await _ids(finder, member, q="formatr"))[0] == "formatrice-lyon"  # prefix while typing
+    assert await _ids(finder, member, q="trainer") == ["formatrice-lyon"]
+
+
+async def test_visibility_follows_the_viewer(services: NodeServices) -> None:
+    await _receive(services)
+    member = await _member(services)
+    finder = _finder(services)
+    anonymous = await finder.search(Viewer(), finder.parse({"q": "menuisier"}))
+    assert [r["id"] for r in anonymous["results"]] == ["menuisier-montreuil"]
+    assert set(anonymous["results"][0]["fields"]) == {"display_name", "trades"}  # public fields only
+    assert await _ids(finder, Viewer(), q="chene") == []  # the bio is not public
+    assert await _ids(finder, Viewer(), q="graphiste") == []  # trades of Léa are network-only
+    seen = await finder.search(member, finder.parse({"q": "chêne"}))
+    assert seen["results"][0]["origin"] == "smart" and "bio" in seen["results"][0]["fields"]
+    facets = (await finder.search(Viewer(), finder.parse({"q": "paul"})))["facets"]
+    assert facets["departement"] == []  # the town is not public: no count may reveal it
+
+
+async def test_facets_and_filters(services: NodeServices) -> None:
+    await _receive(services)
+    member = await _member(services)
+    finder = _finder(services)
+    found = await finder.search(member, finder.parse({"q": "graphiste"}))
+    assert found["total"] == 2
+    assert {f["value"]: f["count"] for f in found["facets"]["origin"]} == {"smart": 1, "oxalis": 1}
+    assert {f["value"]: f["count"] for f in found["facets"]["trade"]} == {"E1205": 2}
+    assert {f["value"]: f["count"] for f in found["facets"]["language"]} == {"fr": 2, "en": 1}
+    assert await _ids(finder, member, q="graphiste", origin="oxalis") == ["graphiste-aubervilliers"]
+    assert await _ids(finder, member, q="graphiste", language="en") == ["graphiste-saint-denis"]
+    assert await _ids(finder, member, q="graphiste", stage="established") == ["graphiste-aubervilliers"]
+    assert await _ids(finder, member, trade="menuisier") == ["menuisier-montreuil"]  # a filter alone
+    assert await _ids(finder, member, trade="H2206", departement="93") == ["menuisier-montreuil"]
+    assert await _ids(finder, member, q="graphiste", available_on="2027-06-01") == ["graphiste-aubervilliers"]
+    assert set(await _ids(finder, member, q="graphiste", available_on="2027-02-01")) == {
+        "graphiste-saint-denis",
+        "graphiste-aubervilliers",
+    }
+
+
+async def test_distance_filters_and_ranks(services: NodeServices) -> None:
+    await _receive(services)
+    member = await _member(services)
+    finder = _finder(services)
+    near = await finder.search(member, finder.parse({"q": "graphiste", "near": "Saint-Denis", "radius_km": "3"}))
+    assert [r["id"] for r in near["results"]] == ["graphiste-saint-denis"]
+    assert near["results"][0]["distance_km"] < 1
+    wide = await finder.search(member, finder.parse({"q": "graphiste", "near": "93300", "radius_km": "20"}))
+    assert [r["id"] for r in wide["results"]] == ["graphiste-aubervilliers", "graphiste-saint-denis"]
+    everyone = await _ids(finder, member, near="Lyon", radius_km="30", type="profile")
+    assert everyone == ["formatrice-lyon"]
+
+
+async def test_matching_offers_and_members(services: NodeServices) -> None:
+    await _receive(services)
+    member = await _member(services)
+    finder = _finder(services)
+    from node.services.things import OFFERS
+
+    offer = await services.things.create(
+        OFFERS,
+        member,
+        {"purpose": "request", "title": "Identité visuelle", "trades": ["E1205"], "place": "Saint-Denis"},
+    )
+    fits = await finder.offer_matches(member, services.publisher.origin, offer["id"])
+    assert [r["id"] for r in fits["results"]][:2] == ["graphiste-saint-denis", "graphiste-aubervilliers"]
+    assert "menuisier-montreuil" not in [r["id"] for r in fits["results"]]
+    await services.directory.update_my_profile(
+        member, {"fields": {"trades": ["E1205"], "place": "Montreuil"}}, replace=False
+    )
+    mine = await finder.member_matches(member)
+    assert [r["id"] for r in mine["results"]] == [offer["id"]]
