@@ -578,6 +578,7 @@ async def operator_invite(request: web.Request) -> web.Response:
 def routes() -> list[web.AbstractRouteDef]:
     from .governance_pages import governance_routes  # imported here: these modules use this one's render
     from .onboarding_pages import onboarding_routes
+    from .remote_event_pages import remote_event_routes
 
     return [
         web.get("/", home),
@@ -597,7 +598,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/offers", thing_page("offer", "offers", "offers.html")),
         web.post("/offers", thing_submit("offers", "/offers", _offer_payload)),
         web.post("/offers/{id}/close", close_offer),
-        web.get("/events", thing_page("event", "events", "events.html")),
+        *remote_event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
         web.post("/events/{id}/register", register_event),
         web.get("/mentoring", thing_page("mentoring", "mentoring", "mentoring.html")),
         web.post("/mentoring", thing_submit("mentoring", "/mentoring", _mentoring_payload)),

@@ -1,0 +1,59 @@
+"""Cross-coop event registration in a real headless Chromium: a Coopaname member registers for a SMart event,
+sees SMart confirm it, and SMart's organiser sees the participant from Coopaname."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from node.demo import DemoNode
+
+from .test_pages import api_login, eventually_text, new_page, shot, sign_in
+
+pytestmark = pytest.mark.slow
+
+
+def create_event(node: DemoNode, email: str, title: str) -> str:
+    """An event with seats, created through the organiser node's API (the demo data may have none open)."""
+    token = api_login(node, email)["token"]
+    body = {"kind": "workshop", "title": title, "start": 1_900_000_000_000, "seats": 5, "visibility": "network"}
+    request = urllib.request.Request(
+        node.url + "/api/v1/events",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["id"])
+
+
+def test_member_registers_for_another_coops_event(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname, smart = nodes[0], nodes[1]
+    title = f"Atelier gouvernance partagée {uuid.uuid4().hex[:6]}"
+    event_id = create_event(smart, smart.operator, title)
+
+    page = new_page(browser)
+    sign_in(page, coopaname, coopaname.member)
+    eventually_text(page, coopaname.url + "/events", title)  # replicated from SMart
+    item = page.locator(f'li.result[data-origin="smart"][data-id="{event_id}"]')
+    item.get_by_role("button", name="S'inscrire").click()
+    page.wait_for_load_state()
+    assert "Demande d'inscription envoyée" in page.content()
+    eventually_text(page, coopaname.url + "/events", "confirmée")  # SMart's signed answer came back
+    item = page.locator(f'li.result[data-origin="smart"][data-id="{event_id}"]')
+    assert item.locator(".registration").get_attribute("data-state") == "confirmed"
+    shot(page, "events")
+    page.goto(coopaname.url + "/inbox")
+    assert "Inscription confirmée" in page.content() and title in page.content()
+
+    organiser = new_page(browser)
+    sign_in(organiser, smart, smart.operator)
+    organiser.goto(smart.url + "/events")
+    listed = organiser.locator(f'li.result[data-origin="smart"][data-id="{event_id}"] details.participants')
+    assert listed.locator('li[data-origin="coopaname"]').count() == 1
+    assert "(1)" in listed.locator("summary").inner_text()
+    page.context.close()
+    organiser.context.close()
