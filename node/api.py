@@ -347,6 +347,15 @@ async def search(request: web.Request) -> web.Response:
     return json_response(found)
 
 
+async def offer_matches(request: web.Request) -> web.Response:
+    origin, offer_id = request.match_info["origin"], request.match_info["offer_id"]
+    return json_response(await finder_of(services(request)).offer_matches(member(request), origin, offer_id))
+
+
+async def my_matches(request: web.Request) -> web.Response:
+    return json_response(await finder_of(services(request)).member_matches(member(request)))
+
+
 def finder_of(s: NodeServices) -> Finder:
     """The node's finder, built on first use and kept as long as the services' publisher lives (a finder holds
     only the database, the origin's name and the reference data)."""
@@ -593,10 +602,40 @@ ROUTES: Final[tuple[Route, ...]] = (
         "GET",
         f"{V1}/search",
         search,
-        "Full-text search over profiles and offers",
+        "Faceted search over the network's profiles, offers, mentoring and events (results, facets, total)",
         "anyone",
         "members",
-        query=("q", "kind", "limit", "cursor"),
+        query=(
+            "q",
+            "trade",
+            "origin",
+            "departement",
+            "town",
+            "near",
+            "radius_km",
+            "language",
+            "stage",
+            "available_on",
+            "type",
+            "page",
+            "limit",
+        ),
+    ),
+    Route(
+        "GET",
+        f"{V1}/offers/{{origin}}/{{offer_id}}/matches",
+        offer_matches,
+        "The members across the network who best fit an offer (trades, distance, availability)",
+        "member",
+        "members",
+    ),
+    Route(
+        "GET",
+        f"{V1}/me/matches",
+        my_matches,
+        "The open offers that fit my trades, town and availability",
+        "member",
+        "members",
     ),
     Route(
         "GET",

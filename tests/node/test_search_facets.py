@@ -212,3 +212,22 @@ async def test_matching_offers_and_members(services: NodeServices) -> None:
     )
     mine = await finder.member_matches(member)
     assert [r["id"] for r in mine["results"]] == [offer["id"]]
+
+
+async def test_search_and_matches_over_http(api: Any) -> None:
+    await _receive(api.services)
+    await api.user("a@example.org")
+    found = await api.call("GET", "/api/v1/search?q=graphic+designer&near=Saint-Denis&radius_km=20", "a@example.org")
+    assert {r["id"] for r in found["results"]} == {"graphiste-saint-denis", "graphiste-aubervilliers"}
+    assert all("distance_km" in r for r in found["results"])
+    assert found["total"] == 2 and found["page"] == 1 and found["items"][0]["kind"] == "profile"
+    assert {f["value"] for f in found["facets"]["origin"]} == {"smart", "oxalis"}
+    await api.call("GET", "/api/v1/search?near=Atlantis", "a@example.org", expect=422)
+    offer = await api.call(
+        "POST", "/api/v1/offers", "a@example.org", {"purpose": "request", "title": "Menuiserie", "trades": ["H2206"]}
+    )
+    fits = await api.call("GET", f"/api/v1/offers/coopaname/{offer['id']}/matches", "a@example.org", expect=200)
+    assert [r["id"] for r in fits["results"]] == ["menuisier-montreuil"]
+    await api.call("GET", f"/api/v1/offers/coopaname/{offer['id']}/matches", None, expect=401)
+    mine = await api.call("GET", "/api/v1/me/matches", "a@example.org", expect=200)
+    assert mine["results"] == []  # no trades on this member's profile yet
