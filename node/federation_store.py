@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -78,6 +78,9 @@ async def direct_peer_names(session: AsyncSession, self_name: str) -> list[str]:
     return [name for (name,) in rows]
 
 
+MessageHandler = Callable[[Record, int], Awaitable[bool]]
+
+
 def direct_peer_names_sync(session: Session, self_name: str) -> list[str]:
     """The same as :func:`direct_peer_names`, for the publisher's synchronous write path."""
     rows = session.execute(
@@ -96,6 +99,7 @@ class NodeFederationStore:
         self.db = db
         self.name = name
         self.clock = clock
+        self._routes: list[tuple[Callable[[Record], bool], MessageHandler]] = []
         self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
 
     # ------------------------------------------------------------------------------------------------ log
@@ -265,7 +269,21 @@ class NodeFederationStore:
 
     # ---------------------------------------------------------------------------------------------- inbox
 
+    def route_messages(self, accepts: Callable[[Record], bool], handler: MessageHandler) -> None:
+        """Send the messages ``accepts`` recognises to ``handler`` instead of a member's inbox.
+
+        Features that travel on signed direct messages (shared onboarding cases, member moves, registrations to
+        another coop's events) register here, in the order they are installed; the first that accepts wins.
+        """
+        self._routes.append((accepts, handler))
+
     async def deliver(self, record: Record, received_at: int) -> bool:
+        for accepts, handler in self._routes:
+            if accepts(record):
+                return await handler(record, received_at)
+        return await self.deliver_to_inbox(record, received_at)
+
+    async def deliver_to_inbox(self, record: Record, received_at: int) -> bool:
         body = record.body or {}
         async with self.db.write() as session:
             account_id = await session.scalar(

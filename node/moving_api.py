@@ -133,18 +133,15 @@ def moving_extension(app: web.Application) -> None:
 
 
 async def _route_move_messages(app: web.Application) -> AsyncIterator[None]:
-    """Interim hook: move messages go to the moving service, every other message to the previous ``deliver``.
+    """Routing: move messages go to the moving service, every other message to the previous ``deliver``.
 
     Replace by routing in the federation's message handling once ``member_move`` is a record type.
     """
     store = app.get(STORE_KEY)
     if store is not None:
-        previous = store.deliver
 
-        async def deliver(record: Record, received_at: int) -> bool:
-            if is_move_message(record):
-                return await receive_move_message(app, record)
-            return await previous(record, received_at)
+        async def handle(record: Record, received_at: int) -> bool:
+            return await receive_move_message(app, record)
 
-        setattr(store, "deliver", deliver)  # noqa: B010 - an instance attribute over the method, on purpose
+        store.route_messages(is_move_message, handle)
     yield

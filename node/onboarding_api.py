@@ -264,18 +264,15 @@ def onboarding_extension(app: web.Application) -> None:
 
 
 async def _route_shared_cases(app: web.Application) -> AsyncIterator[None]:
-    """Interim hook: shared-case messages go to the onboarding service, every other message to the inbox.
+    """Routing: shared-case messages go to the onboarding service, every other message to the inbox.
 
     Replace by routing in the federation's message handling once ``onboarding_case`` is a record type.
     """
     store = app.get(STORE_KEY)
     if store is not None:
-        inbox_deliver = store.deliver
 
-        async def deliver(record: Record, received_at: int) -> bool:
-            if is_shared_case(record):
-                return await receive_shared_case(app[SERVICES_KEY], record, notifier(app))
-            return await inbox_deliver(record, received_at)
+        async def handle(record: Record, received_at: int) -> bool:
+            return await receive_shared_case(app[SERVICES_KEY], record, notifier(app))
 
-        setattr(store, "deliver", deliver)  # noqa: B010 - an instance attribute over the method, on purpose
+        store.route_messages(is_shared_case, handle)
     yield

@@ -83,18 +83,15 @@ def remote_events_extension(app: web.Application) -> None:
 
 
 async def _route_event_messages(app: web.Application) -> AsyncIterator[None]:
-    """Interim hook: registration messages go to this service, every other message to the previous ``deliver``.
+    """Routing: registration messages go to this service, every other message to the previous ``deliver``.
 
     Replace by routing in the federation's message handling once registrations have a record type.
     """
     store = app.get(STORE_KEY)
     if store is not None:
-        previous = store.deliver
 
-        async def deliver(record: Record, received_at: int) -> bool:
-            if is_event_registration_message(record):
-                return await receive_event_message(app, record)
-            return await previous(record, received_at)
+        async def handle(record: Record, received_at: int) -> bool:
+            return await receive_event_message(app, record)
 
-        setattr(store, "deliver", deliver)  # noqa: B010 - an instance attribute over the method, on purpose
+        store.route_messages(is_event_registration_message, handle)
     yield
