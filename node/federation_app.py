@@ -18,17 +18,17 @@ from sqlalchemy import select, update
 
 from federation.ports import MEMBER, PeerKey
 from federation.service import FederationService
-from protocol import RECORD_TYPES, Record, check_body, sign_entry
+from protocol import Record, SchemaError, check_body
 
 from .api import json_response, member, read_json, services
 from .context import SERVICES_KEY, NodeServices
+from .direct_messages import sign_message
 from .errors import Forbidden, InvalidInput, NotFound
 from .federation_store import NodeFederationStore
 from .governance_app import PROPOSER_KEY, NodeProposer, load_charter
 from .governance_app import install as install_governance
 from .keys_app import document_keys
 from .keys_app import install as install_keys
-from .publisher import new_record_id
 from .storage.federation_models import InboxMessage
 from .storage.log import jsonable
 from .viewer import Viewer
@@ -192,21 +192,9 @@ async def send_private_message(app: web.Application, v: Viewer, data: object) ->
     }
     body = {k: val for k, val in body.items() if val is not None}
     try:
-        RECORD_TYPES["message"].validate(body)
-    except Exception as exc:
+        entry = sign_message(s.key, origin=s.config.name, body=body, now=s.clock())
+    except SchemaError as exc:
         raise InvalidInput(str(exc)) from exc
-    entry = sign_entry(
-        s.key,
-        type="message",
-        type_version=RECORD_TYPES["message"].version,
-        origin=s.config.name,
-        id=new_record_id(),
-        seq=1,
-        created=s.clock(),
-        ts=s.clock(),
-        prev=None,
-        body=body,
-    )
     store = app[STORE_KEY]
     if to_node == s.config.name:
         try:

@@ -12,20 +12,18 @@ Only this module knows the wire form, so replacing it by a proper record type ch
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
-from protocol import RECORD_TYPES, Entry, Record, SigningKey, canonical, decode_entry, sign_entry
+from protocol import Entry, Record, SigningKey, canonical, decode_entry
 
-from ..publisher import new_record_id
+from ..direct_messages import digest_of as digest_of  # re-exported: moving checks reassembled parts
+from ..direct_messages import sign_parts
 
 REQUEST: Final = "bigre:member-move"
 ACCEPTANCE: Final = "bigre:member-moved"
 REQUEST_TO: Final = "moves"  # the message type needs a recipient: the receiving coop's operators as a whole
-CHUNK: Final = 3900
 MAX_PARTS: Final = 32  # ~125 000 characters: far above a real member's data; bounds what a peer makes us keep
 _SUBJECT_RE: Final = re.compile(r"bigre:member-(move|moved) (\d{1,3})/(\d{1,3}) ([0-9a-f]{32})\Z")
 
@@ -51,19 +49,6 @@ def parse_subject(subject: object) -> tuple[Kind, int, int, str] | None:
     return kind, part, total, match.group(4)
 
 
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def encode_payload(payload: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The payload as (digest, text parts): compact JSON cut into message-sized pieces."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
-    if len(parts) > MAX_PARTS:
-        raise ValueError(f"move record too large to send ({len(text)} characters)")
-    return digest_of(text), parts
-
-
 def signed_messages(
     key: SigningKey,
     *,
@@ -76,33 +61,18 @@ def signed_messages(
     now: int,
 ) -> list[Entry]:
     """The signed ``message`` entries that carry a move record to ``to_node`` (one per part)."""
-    marker = REQUEST if kind == "request" else ACCEPTANCE
-    digest, parts = encode_payload(payload)
-    entries = []
-    for index, part in enumerate(parts, start=1):
-        body = {
-            "to_node": to_node,
-            "to_member": to_member,
-            "from_member": from_member,
-            "subject": f"{marker} {index}/{len(parts)} {digest}",
-            "text": part,
-        }
-        RECORD_TYPES["message"].validate(body)
-        entries.append(
-            sign_entry(
-                key,
-                type="message",
-                type_version=RECORD_TYPES["message"].version,
-                origin=origin,
-                id=new_record_id(),
-                seq=1,
-                created=now,
-                ts=now,
-                prev=None,
-                body=body,
-            )
-        )
-    return entries
+    return sign_parts(
+        key,
+        origin=origin,
+        to_node=to_node,
+        to_member=to_member,
+        from_member=from_member,
+        marker=REQUEST if kind == "request" else ACCEPTANCE,
+        payload=payload,
+        max_parts=MAX_PARTS,
+        now=now,
+        what="move record",
+    )
 
 
 def pack_envelopes(envelopes: Sequence[bytes]) -> bytes:

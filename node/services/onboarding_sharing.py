@@ -10,19 +10,18 @@ Only this module knows the wire form, so replacing it by a proper record type ch
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from protocol import RECORD_TYPES, Entry, Record, SigningKey, sign_entry
+from protocol import Entry, Record, SigningKey
 
-from ..publisher import new_record_id
+from ..direct_messages import PART_CHARS, sign_parts
+from ..direct_messages import digest_of as digest_of  # re-exported: onboarding checks reassembled parts
 
 SUBJECT: Final = "bigre:onboarding-case"
 TO_MEMBER: Final = "advisors"  # the message type needs a recipient: the receiving coop's advisors as a whole
-CHUNK: Final = 3900
+CHUNK: Final = PART_CHARS
 MAX_PARTS: Final = 64  # ~250 000 characters: far above any real case; a bound on what a peer can make us keep
 _SUBJECT_RE: Final = re.compile(re.escape(SUBJECT) + r" (\d{1,3})/(\d{1,3}) ([0-9a-f]{32})\Z")
 
@@ -44,47 +43,19 @@ def parse_subject(subject: object) -> tuple[int, int, str] | None:
     return part, total, match.group(3)
 
 
-def encode_snapshot(snapshot: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The snapshot as (digest, text parts) — compact JSON cut into message-sized pieces."""
-    text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
-    if len(parts) > MAX_PARTS:
-        raise ValueError(f"case snapshot too large to share ({len(text)} characters)")
-    return digest, parts
-
-
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
 def signed_messages(
     key: SigningKey, *, origin: str, to_node: str, from_member: str, snapshot: Mapping[str, Any], now: int
 ) -> list[Entry]:
     """The signed ``message`` entries that carry ``snapshot`` to ``to_node`` (one per part)."""
-    digest, parts = encode_snapshot(snapshot)
-    entries = []
-    for index, part in enumerate(parts, start=1):
-        body = {
-            "to_node": to_node,
-            "to_member": TO_MEMBER,
-            "from_member": from_member,
-            "subject": f"{SUBJECT} {index}/{len(parts)} {digest}",
-            "text": part,
-        }
-        RECORD_TYPES["message"].validate(body)
-        entries.append(
-            sign_entry(
-                key,
-                type="message",
-                type_version=RECORD_TYPES["message"].version,
-                origin=origin,
-                id=new_record_id(),
-                seq=1,
-                created=now,
-                ts=now,
-                prev=None,
-                body=body,
-            )
-        )
-    return entries
+    return sign_parts(
+        key,
+        origin=origin,
+        to_node=to_node,
+        to_member=TO_MEMBER,
+        from_member=from_member,
+        marker=SUBJECT,
+        payload=snapshot,
+        max_parts=MAX_PARTS,
+        now=now,
+        what="case snapshot",
+    )

@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from protocol import RECORD_TYPES, Entry, Record, SigningKey, sign_entry
+from protocol import Entry, Record, SigningKey
 
-from ..publisher import new_record_id
+from ..direct_messages import compact_json, sign_message
 
 MARKER: Final = "bigre:event-registration"
 REQUEST: Final = MARKER
@@ -67,18 +67,6 @@ def signed_message(
         "to_member": to_member,
         "from_member": from_member,
         "subject": REQUEST if kind == "request" else ANSWER,
-        "text": json.dumps({"v": FORMAT, **payload}, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        "text": compact_json({"v": FORMAT, **payload}),
     }
-    RECORD_TYPES["message"].validate(body)
-    return sign_entry(
-        key,
-        type="message",
-        type_version=RECORD_TYPES["message"].version,
-        origin=origin,
-        id=new_record_id(),
-        seq=1,
-        created=now,
-        ts=now,
-        prev=None,
-        body=body,
-    )
+    return sign_message(key, origin=origin, body=body, now=now)
