@@ -145,10 +145,12 @@ async def store_run(
             await session.execute(_INSERT_RECORDS, new)
         if held:
             await session.execute(upsert_states(session), held)
-        await _erase_tombstoned_bodies(session, origin, [r for r in changed if r.type == "tombstone"])
+        # every tombstone of the run erases the bodies before it, even one a later entry of the run supersedes
+        await _erase_tombstoned_bodies(session, origin, [r for r in records if r.type == "tombstone"])
         await _reindex(session, origin, changed, current, [d for r in changed for d in rows[r.id].documents])
-    # Older entries of a record already deleted here keep their headers but never their bodies.
-    stale = [r for r in records if r.id in deleted_before]
+    # Entries OLDER than a tombstone already held keep their headers but never their bodies. An entry newer than
+    # the tombstone brings the record back (the newest seq wins): its body stays.
+    stale = [r for r in records if r.id in deleted_before and r.seq < current[r.id][0]]
     if stale:
         await session.execute(
             update(LogEntry)

@@ -17,14 +17,15 @@ from node.seed import generate_members, generate_offers
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+from node.storage.search_models import SearchTag
 
 KEY = protocol.SigningKey.from_seed(bytes(range(32)))
 
 
 def _run() -> list[protocol.Record]:
     """A history of ``smart`` with creations, updates (within a page and across pages), a tombstone, an
-    erased body, and a body holding bytes (the node document). (Not here: an entry of a record after its
-    tombstone, where the bulk store still erases the new entry's body and one-by-one storing keeps it.)"""
+    erased body, a body holding bytes (the node document), and a record written again after its tombstone
+    (the newest seq wins: it lives again, with its body, in both stores)."""
     cases: list[tuple[str, str, dict[str, Any] | None]] = [
         (
             "node",
@@ -47,6 +48,7 @@ def _run() -> list[protocol.Record]:
         ("profile", "p2", {"display_name": "Karim B.", "public": ["public", "display_name"]}),
         ("offer", "o2", {"purpose": "request", "title": "Cherche graphiste", "status": "open", "remote": True}),
         ("profile", "p1", {"display_name": "Zoé M.", "languages": ["fr", "en"]}),
+        ("offer", "o1", {"purpose": "offer", "title": "Atelier bois, à nouveau", "status": "open"}),
     ]
     records = []
     prev = None
@@ -99,7 +101,7 @@ async def _tables(services: NodeServices) -> dict[str, Any]:
 async def _clear(services: NodeServices) -> None:
     """Drop what any earlier store wrote for ``smart`` (with PostgreSQL both nodes share one database)."""
     async with services.db.write() as session:
-        for model in (SearchDocument, RecordState, LogEntry, LogHead):
+        for model in (SearchTag, SearchDocument, RecordState, LogEntry, LogHead):
             await session.execute(delete(model).where(model.origin == "smart"))
 
 
@@ -121,7 +123,7 @@ async def test_bulk_store_equals_one_by_one(services: NodeServices, node_config:
     bulk = await open_services(other)
     try:
         ahead = {replica.derive_key(r): replica.derive(r) for r in records[3:8]}
-        for cuts in ((0, 10), (0, 4, 10), (0, 2, 5, 6, 9, 10)):
+        for cuts in ((0, 11), (0, 4, 11), (0, 2, 5, 6, 9, 11), (0, 6, 11)):
             await _clear(bulk)
             for start, end in itertools.pairwise(cuts):
                 async with bulk.db.write() as session:
@@ -130,7 +132,8 @@ async def test_bulk_store_equals_one_by_one(services: NodeServices, node_config:
     finally:
         await bulk.db.close()
     assert expected["entries"][0] == (1, False)  # the node document keeps its body (it holds bytes)
-    assert ("o1", "offer", 6, True, None) in expected["states"]
+    revived = next(state for state in expected["states"] if state[0] == "o1")
+    assert revived[1:4] == ("offer", 11, False) and revived[4] is not None  # written again after its tombstone
     assert expected["entries"][2] == (3, True)  # the deleted offer's earlier body is gone
 
 
