@@ -11,7 +11,7 @@ Refused votes (non-members, duplicates, late) are logged once with their reason 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -75,6 +75,7 @@ class Governance:
         clock: Callable[[], int],
         charter: Mapping[str, Any] | None = None,
         on_membership_change: Callable[[], Any] | None = None,
+        drop_records: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self.self_name = self_name
         self.trust = trust
@@ -84,6 +85,7 @@ class Governance:
         self.cases: dict[str, Case] = {}
         self._early_votes: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
         self.on_membership_change = on_membership_change
+        self.drop_records = drop_records
 
     # ------------------------------------------------------------------------------------------- the rules
 
@@ -221,6 +223,13 @@ class Governance:
         await self.peers.save_peer(peer)
         self.trust.put(peer)
         log.warning("membership changed by %s: %s is now %s", case.ref, subject, peer.status)
+        if (
+            kind in ("suspension", "expulsion")
+            and self.charter.get("suspended_records") == "drop"
+            and self.drop_records is not None
+        ):
+            dropped = await self.drop_records(subject)
+            log.warning("the charter drops the records of %s: %d records dropped", subject, dropped)
         if self.on_membership_change is not None:
             result = self.on_membership_change()
             if hasattr(result, "__await__"):

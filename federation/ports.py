@@ -84,6 +84,11 @@ class LogPort(Protocol):
 
     async def note_fork(self, fork: Fork) -> None: ...
 
+    async def drop_origin(self, origin: str) -> int:
+        """Forget the content of every record of ``origin`` (the charter drops a suspended node's records):
+        bodies and current states go, the signed headers stay so that the chain still links."""
+        ...
+
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         """Every held entry (with its body) of these types, any origin, oldest first: to rebuild governance."""
         ...

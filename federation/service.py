@@ -100,7 +100,9 @@ class FederationService:
         self.proposer = proposer
         self.own_keys = own_keys
         self.trust = TrustStore(name)
-        self.governance = Governance(name, self.trust, peers, self.clock, charter, self.reload_peers)
+        self.governance = Governance(
+            name, self.trust, peers, self.clock, charter, self.reload_peers, drop_records=log_store.drop_origin
+        )
         self.replay = ReplayGuard()
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None

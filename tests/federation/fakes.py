@@ -55,6 +55,12 @@ class MemoryLog:
     async def note_fork(self, fork: Fork) -> None:
         self.forks.append(fork)
 
+    async def drop_origin(self, origin: str) -> int:
+        held = self.entries.get(origin, {})
+        for seq, blob in held.items():
+            held[seq] = decode_entry(blob).erased().encode()
+        return len(held)
+
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         found = [
             (decode_entry(blob).header.ts, origin, seq, blob)

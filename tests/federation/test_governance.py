@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import aiohttp
 import pytest
 
-from protocol import canonical
+from federation.governance import DEFAULT_CHARTER
+from protocol import SigningKey, canonical, decode_entry
 from protocol.governance import check_certificate
 
 from .conftest import Network, eventually
@@ -44,6 +46,11 @@ async def vote(node: MemoryNode, ref: str, decision: str = "yes", record_id: str
     await node.publish(
         "admission_vote", record_id or f"v-{ref.replace('/', '-')}", {"proposal": ref, "decision": decision}
     )
+
+
+def key_count_is(node: MemoryNode, name: str, count: int) -> bool:
+    peer = node.service.trust.peer(name)
+    return peer is not None and len(peer.keys) == count
 
 
 def status(node: MemoryNode, name: str) -> str | None:
@@ -122,3 +129,56 @@ async def test_a_suspended_node_s_new_records_are_refused(network: Network) -> N
         "coopaname",
         "smart",
     }
+
+
+async def test_a_lost_key_is_recovered_by_vote(network: Network) -> None:
+    a, b, c, _ = await founders(network)
+    new_key = SigningKey.from_seed(b"\x5a" * 32)
+    await b.publish(
+        "proposal",
+        "p-recover",
+        {
+            "kind": "key_recovery",
+            "subject": "coopaname",
+            "deadline": network.clock() + DAY,
+            "new_key": new_key.public_bytes,
+            "text": "Coopaname a perdu sa clé.",
+        },
+    )
+    ref = "smart/p-recover"
+    await eventually(lambda: ref in c.service.governance.cases)
+    await vote(b, ref)
+    await vote(c, ref)  # coopaname does not vote on its own recovery: two of two
+    for node in (b, c):
+        await eventually(functools.partial(key_count_is, node, "coopaname", 2))
+    network.clock.now += 10
+    a.key = new_key  # the recovered node signs with its new key from now on
+    seq = await a.publish("profile", "m-after", {"display_name": "Après la récupération"})
+    await eventually(lambda: b.log.entries.get("coopaname", {}).get(seq) is not None)
+
+
+async def test_a_charter_change_then_a_suspension_that_drops_records(network: Network) -> None:
+    a, b, c, _ = await founders(network)
+    await c.publish("profile", "m-1", {"display_name": "Awa"})
+    await eventually(lambda: "m-1" in str(b.log.entries.get("oxalis", {})) or bool(b.log.entries.get("oxalis")))
+    charter = {**DEFAULT_CHARTER, "suspended_records": "drop", "suspension_rule": "majority"}
+    await a.publish(
+        "proposal",
+        "p-charter",
+        {"kind": "charter", "subject": "coopaname", "deadline": network.clock() + DAY, "charter": charter},
+    )
+    ref = "coopaname/p-charter"
+    await eventually(lambda: ref in b.service.governance.cases)
+    await vote(a, ref)
+    await vote(b, ref)  # two thirds of three
+    await eventually(lambda: b.service.governance.charter.get("suspended_records") == "drop")
+    await a.publish(
+        "proposal", "p-drop", {"kind": "suspension", "subject": "oxalis", "deadline": network.clock() + DAY}
+    )
+    ref = "coopaname/p-drop"
+    await eventually(lambda: ref in b.service.governance.cases)
+    await vote(a, ref)
+    await vote(b, ref)
+    await eventually(lambda: status(b, "oxalis") == "suspended")
+    held = b.log.entries["oxalis"]
+    assert held and all(decode_entry(blob).body is None for blob in held.values())
