@@ -104,9 +104,11 @@ def default_extensions() -> list[AppExtension]:
     from .moving_api import moving_extension
     from .onboarding_api import onboarding_extension
     from .remote_events_api import remote_events_extension
+    from .saved_search_app import saved_search_extension
     from .web.pages import web_extension
 
-    return [federation_extension, onboarding_extension, moving_extension, remote_events_extension, web_extension]
+    extensions = [federation_extension, onboarding_extension, moving_extension, remote_events_extension, web_extension]
+    return [*extensions, saved_search_extension]
 
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:

@@ -1,0 +1,207 @@
+"""Saved searches and their notifications, on SQLite and PostgreSQL: the job is driven directly with the
+manual clock (no sleeping), records arrive by replication or are published here, and the API is called over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+import protocol
+from node.app import NodeOptions, create_app
+from node.clock import ManualClock
+from node.config import NodeConfig
+from node.context import NodeServices
+from node.places import load_places
+from node.saved_search_app import interval_seconds, saved_search_extension, saved_searches_of
+from node.services.saved_searches import OVERLAP_MS, SavedSearches
+from node.services.things import OFFERS
+from node.storage import log as replication_log
+from node.viewer import Viewer
+
+from .conftest import PASSWORD, Api
+
+KEY = protocol.SigningKey.from_seed(bytes(range(32)))
+MINUTE = 60_000
+
+
+def _keyring(origin: str) -> Any:
+    keyring = protocol.Keyring()
+    keyring.add(origin, protocol.KeyInfo(KEY.verify_key))
+    return keyring
+
+
+async def _receive(services: NodeServices, origin: str, rid: str, town: str, ts: int, trade: str = "E1205") -> None:
+    """A profile from another coop arrives by replication, stamped ``ts`` by its origin."""
+    place = load_places().find(town)
+    assert place is not None
+    body = {
+        "display_name": f"Membre {rid}",
+        "bio": "Atelier",
+        "trades": [{"label": trade, "rome": trade}],
+        "place": dict(place.as_record()),
+        "public": ["display_name"],
+    }
+    async with services.db.write() as session:
+        head = await replication_log.head_of(session, origin)
+        entry = protocol.sign_entry(
+            KEY,
+            type="profile",
+            type_version=(1, 0),
+            origin=origin,
+            id=rid,
+            seq=head[0] + 1,
+            created=ts,
+            ts=ts,
+            prev=head[1],
+            body=body,
+        )
+        record = protocol.open_record(entry.encode(), _keyring(origin))
+        assert await replication_log.store_received(session, record, ts) == replication_log.StoreOutcome.STORED
+
+
+async def _member(services: NodeServices, email: str) -> Viewer:
+    await services.accounts.add_user(email=email, display_name=email.split("@")[0], password=PASSWORD)
+    result = await services.accounts.login(email, PASSWORD, "test")
+    found = await services.accounts.authenticate(result.token)
+    assert found is not None
+    return found
+
+
+def _job(services: NodeServices) -> SavedSearches:
+    return saved_searches_of(services)
+
+
+async def test_new_matches_become_notifications_once(services: NodeServices, clock: ManualClock) -> None:
+    job = _job(services)
+    alice = await _member(services, "alice@example.org")
+    await _receive(services, "smart", "old-graphiste", "Saint-Denis", clock())  # before the search is saved
+    clock.advance(MINUTE)
+    saved = await job.save(alice, {"q": "graphiste", "near": "Saint-Denis", "radius_km": "25"})
+    assert saved["name"].startswith("graphiste") and saved["query"]["near"] == "Saint-Denis"
+
+    clock.advance(OVERLAP_MS + MINUTE)  # the old profile is now out of the look-back window
+    assert await job.run_due() == 0
+    clock.advance(MINUTE)
+    await _receive(services, "smart", "new-graphiste", "Aubervilliers", clock())
+    await _receive(services, "oxalis", "far-graphiste", "Lyon", clock())  # outside the radius
+    await _receive(services, "oxalis", "menuisier", "Saint-Denis", clock(), trade="H2206")  # other trade
+    clock.advance(MINUTE)
+    assert await job.run_due() == 1
+    clock.advance(MINUTE)
+    assert await job.run_due() == 0  # found again in the look-back window, not notified twice
+
+    found = await job.notifications(alice)
+    assert found["unread"] == 1
+    [note] = found["items"]
+    assert note["record"] == {
+        "origin": "smart",
+        "id": "new-graphiste",
+        "search": saved["name"],
+        "type": "profile",
+        "title": "Membre new-graphiste",
+    }
+    assert note["saved_search_id"] == saved["id"] and not note["read"]
+    assert await job.mark_read(alice) == 1
+    assert (await job.notifications(alice))["unread"] == 0
+    assert (await job.notifications(alice, unread_only=True))["items"] == []
+
+
+async def test_a_late_replicated_record_is_still_notified(services: NodeServices, clock: ManualClock) -> None:
+    job = _job(services)
+    alice = await _member(services, "alice@example.org")
+    await job.save(alice, {"q": "graphiste"})
+    clock.advance(5 * MINUTE)
+    assert await job.run_due() == 0
+    stamped = clock() - 2 * MINUTE  # stamped by its origin before our last run, received after it
+    clock.advance(MINUTE)
+    await _receive(services, "smart", "late", "Montreuil", stamped)
+    assert await job.run_due() == 1
+
+
+async def test_own_records_and_other_members_searches(services: NodeServices, clock: ManualClock) -> None:
+    job = _job(services)
+    alice = await _member(services, "alice@example.org")
+    bob = await _member(services, "bob@example.org")
+    mine = await job.save(alice, {"type": "offer", "trade": "E1205"})
+    clock.advance(MINUTE)
+    offer = await services.things.create(
+        OFFERS, bob, {"purpose": "request", "title": "Identité visuelle", "trades": ["E1205"], "visibility": "network"}
+    )
+    clock.advance(MINUTE)
+    assert await job.run_due() == 1
+    [note] = (await job.notifications(alice))["items"]
+    assert note["record"]["id"] == offer["id"] and note["record"]["title"] == "Identité visuelle"
+    assert (await job.notifications(bob))["items"] == []  # notifications are per member
+    assert [s["id"] for s in await job.list(bob)] == []
+    with pytest.raises(Exception, match="no saved search"):
+        await job.delete(bob, mine["id"])
+    await job.delete(alice, mine["id"])
+    assert await job.list(alice) == [] and (await job.notifications(alice))["items"] == []
+
+
+async def test_refuses_what_the_search_refuses(services: NodeServices) -> None:
+    job = _job(services)
+    alice = await _member(services, "alice@example.org")
+    with pytest.raises(Exception, match="unknown town"):
+        await job.save(alice, {"q": "graphiste", "near": "Atlantis"})
+    with pytest.raises(Exception, match="at least one filter"):
+        await job.save(alice, {"name": "nothing"})
+    with pytest.raises(Exception, match="log in"):
+        await job.save(Viewer(), {"q": "graphiste"})
+
+
+def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BIGRE_SAVED_SEARCH_SECONDS", raising=False)
+    assert interval_seconds() == 300
+    monkeypatch.setenv("BIGRE_SAVED_SEARCH_SECONDS", "7.5")
+    assert interval_seconds() == 7.5
+    monkeypatch.setenv("BIGRE_SAVED_SEARCH_SECONDS", "soon")
+    assert interval_seconds() == 300
+
+
+@pytest.fixture
+async def saved_api(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Api:
+    app = create_app(node_config, options=options, extensions=[saved_search_extension])
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    return Api(client)
+
+
+async def test_saved_searches_and_notifications_over_http(saved_api: Api, clock: ManualClock) -> None:
+    api = saved_api
+    await api.user("a@example.org")
+    await api.user("b@example.org")
+    me = "/api/v1/me"
+    await api.call("POST", f"{me}/saved-searches", None, {"q": "graphiste"}, expect=401)
+    bad = await api.call("POST", f"{me}/saved-searches", "a@example.org", {"q": "x", "near": "Atlantis"}, expect=422)
+    assert "near" in bad["error"]["fields"]
+    saved = await api.call(
+        "POST",
+        f"{me}/saved-searches",
+        "a@example.org",
+        {"q": "graphiste", "near": "93200", "radius_km": 10, "name": "Graphistes du 93"},
+        expect=201,
+    )
+    assert saved["name"] == "Graphistes du 93" and saved["query"]["radius_km"] == "10"
+    listed = await api.call("GET", f"{me}/saved-searches", "a@example.org", expect=200)
+    assert [s["id"] for s in listed["items"]] == [saved["id"]]
+
+    clock.advance(MINUTE)
+    await _receive(api.services, "smart", "nouvelle", "Saint-Denis", clock())
+    clock.advance(MINUTE)
+    assert await saved_searches_of(api.services).run_due() == 1
+    notes = await api.call("GET", f"{me}/notifications?unread=1", "a@example.org", expect=200)
+    assert notes["unread"] == 1 and notes["items"][0]["record"]["id"] == "nouvelle"
+    await api.call("GET", f"{me}/notifications", None, expect=401)
+    other = await api.call("GET", f"{me}/notifications", "b@example.org", expect=200)
+    assert other == {"items": [], "unread": 0}
+    await api.call("POST", f"{me}/notifications/read", "a@example.org", {"ids": "all"}, expect=422)
+    marked = await api.call(
+        "POST", f"{me}/notifications/read", "a@example.org", {"ids": [notes["items"][0]["id"]]}, expect=200
+    )
+    assert marked == {"marked": 1}
+    await api.call("DELETE", f"{me}/saved-searches/{saved['id']}", "b@example.org", expect=404)
+    await api.call("DELETE", f"{me}/saved-searches/{saved['id']}", "a@example.org", expect=204)
+    assert (await api.call("GET", f"{me}/saved-searches", "a@example.org"))["items"] == []
