@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -190,56 +189,7 @@ async def invitation_submit(request: web.Request) -> web.StreamResponse:
 
 
 # ------------------------------------------------------------------------------------------------ search
-
-
-async def search_page(request: web.Request) -> web.Response:
-    v = viewer_of(request)
-    q = request.query.get("q", "").strip()
-    filters = {k: request.query[k] for k in ("origin", "trade", "kind", "departement") if request.query.get(k)}
-    results: list[dict[str, Any]] = []
-    facets: dict[str, list[tuple[str, int]]] = {}
-    if q:
-        hits = await s_of(request).directory.search(v, q, kinds=("profile", "offer"), limit=200, offset=0)
-        rows = [_result_row(h) for h in hits]
-        facets = _facets(rows)
-        results = [r for r in rows if all(value in r["facets"].get(k, ()) for k, value in filters.items())]
-    return render(
-        request,
-        "search.html",
-        {"q": q, "results": results[:50], "total": len(results), "facets": facets, "filters": filters},
-    )
-
-
-def _result_row(hit: Mapping[str, Any]) -> dict[str, Any]:
-    item = hit["item"]
-    fields = item.get("fields", item) if isinstance(item, dict) else {}
-    trades = fields.get("trades") or []
-    place = fields.get("place") or {}
-    return {
-        "kind": hit["kind"],
-        "origin": hit["origin"],
-        "id": hit["id"],
-        "title": fields.get("display_name") or fields.get("title") or hit["id"],
-        "trades": [t.get("label", t.get("rome", "")) for t in trades if isinstance(t, dict)],
-        "town": place.get("town") if isinstance(place, dict) else None,
-        "summary": (fields.get("bio") or fields.get("note") or "")[:200],
-        "facets": {
-            "origin": {hit["origin"]},
-            "kind": {hit["kind"]},
-            "trade": {t.get("rome") for t in trades if isinstance(t, dict)},
-            "departement": {place.get("departement")} if isinstance(place, dict) else set(),
-        },
-    }
-
-
-def _facets(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, int]]]:
-    out: dict[str, list[tuple[str, int]]] = {}
-    for name in ("origin", "kind", "trade", "departement"):
-        counter: Counter[str] = Counter()
-        for r in rows:
-            counter.update(value for value in r["facets"][name] if value)
-        out[name] = counter.most_common(12)
-    return out
+# The search page, saved searches and notifications are in node/web/search_pages.py (search_routes in routes()).
 
 
 # ---------------------------------------------------------------------------------------------- profiles
@@ -579,6 +529,7 @@ def routes() -> list[web.AbstractRouteDef]:
     from .governance_pages import governance_routes  # imported here: these modules use this one's render
     from .onboarding_pages import onboarding_routes
     from .remote_event_pages import remote_event_routes
+    from .search_pages import search_routes
 
     return [
         web.get("/", home),
@@ -587,7 +538,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/logout", logout_submit),
         web.get("/invitation/{token}", invitation_page),
         web.post("/invitation/{token}", invitation_submit),
-        web.get("/search", search_page),
+        *search_routes(),  # GET /search, POST /search/save, GET /notifications and its forms
         web.get("/members/{origin}/{id}", member_page),
         web.post("/members/{origin}/{id}/contact", contact_submit),
         web.get("/inbox", inbox_page),

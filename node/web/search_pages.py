@@ -1,0 +1,207 @@
+"""The search page, saved searches and match notifications, over the same services as the JSON API.
+
+The search page is a form over :class:`node.services.finder.Finder` (the ``GET /api/v1/search`` engine): the
+filters live in the query string, so a search is a link that can be shared, bookmarked or saved; facet counts
+come from SQL over the whole matched set, never from the page's rows. A facet link sets its filter (or clears it
+when it is the current one) and keeps the others; links are built here, already encoded, so the template only
+prints them.
+
+Markup contract kept for the browser tests: ``li.result[data-origin]`` per result, ``a[data-facet][data-value]``
+per facet value, ``aria-current="true"`` on the chosen one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ..api import finder_of
+from ..errors import InvalidInput
+from ..saved_search_app import saved_searches_of
+from ..services.finder import PAGE_SIZE
+from ..services.saved_searches import clean_query
+from .pages import form_of, language, redirect, render, s_of, signed_in, viewer_of
+
+RADII: Final = (5, 10, 25, 50)
+DEFAULT_RADIUS: Final = "25"
+FACET_PARAMS: Final = {
+    "origin": "origin",
+    "kind": "type",
+    "trade": "trade",
+    "departement": "departement",
+    "language": "language",
+    "stage": "stage",
+}
+QUERY_PARAMS: Final = ("q", "near", "radius_km", *FACET_PARAMS.values(), "town", "available_on")
+
+
+def _query_of(request: web.Request) -> dict[str, str]:
+    """The search parameters of the page's query string (empty ones dropped, ``radius_km`` only with ``near``)."""
+    query = {k: request.query[k].strip() for k in QUERY_PARAMS if request.query.get(k, "").strip()}
+    if "near" not in query:
+        query.pop("radius_km", None)
+    return query
+
+
+def _href(query: Mapping[str, str], **changes: str | None) -> str:
+    merged = {**query, **changes}
+    return "/search?" + urlencode({k: v for k, v in merged.items() if v})
+
+
+async def search_page(request: web.Request) -> web.Response:
+    """Search the network: words, a place and radius, facets with counts, pages of 20."""
+    viewer = viewer_of(request)
+    s = s_of(request)
+    lang = language(request)
+    query = _query_of(request)
+    page = request.query.get("page", "1")
+    context: dict[str, Any] = {
+        "query": query,
+        "q": query.get("q", ""),
+        "near": query.get("near", ""),
+        "radius": query.get("radius_km", DEFAULT_RADIUS),
+        "radii": RADII,
+        "hidden": {k: v for k, v in query.items() if k not in ("q", "near", "radius_km")},
+        "searched": False,
+        "error": None,
+        "results": [],
+        "facets": [],
+        "total": 0,
+        "pages": None,
+        "clear_href": _href({k: v for k, v in query.items() if k in ("q", "near", "radius_km")}),
+        "saved": request.query.get("saved") == "1",
+        "can_save": False,
+    }
+    if query:
+        finder = finder_of(s)
+        try:
+            parsed = finder.parse({**query, "page": page if page.isdigit() else "1"})
+            found = await finder.search(viewer, parsed)
+        except InvalidInput as exc:
+            context["error"] = next(iter(exc.fields.values()), exc.message)
+            context["error_field"] = next(iter(exc.fields), "q")
+            return render(request, "search.html", context, status=422)
+        last = max(1, math.ceil(found["total"] / PAGE_SIZE))
+        context.update(
+            searched=True,
+            results=[_row(r, lang) for r in found["results"]],
+            facets=_facets(found["facets"], query, lang),
+            total=found["total"],
+            pages={
+                "current": parsed.page,
+                "last": last,
+                "prev": _href(query, page=str(parsed.page - 1)) if parsed.page > 1 else None,
+                "next": _href(query, page=str(parsed.page + 1)) if parsed.page < last else None,
+            },
+            can_save=not viewer.anonymous,
+        )
+    return render(request, "search.html", context)
+
+
+def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str], lang: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    base = {k: v for k, v in query.items() if k != "page"}
+    for name, param in FACET_PARAMS.items():
+        values = facets.get(name) or []
+        if not values:
+            continue
+        chosen = query.get(param)
+        rows = []
+        for row in values:
+            value = str(row["value"])
+            current = chosen == value
+            label = (row.get("label_en" if lang == "en" else "label") or value) if name == "trade" else value
+            rows.append(
+                {
+                    "value": value,
+                    "count": row["count"],
+                    "label": label,
+                    "current": current,
+                    "href": _href(base, **{param: None if current else value}),
+                }
+            )
+        out.append({"name": name, "rows": rows})
+    return out
+
+
+def _row(result: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """What a result shows: only fields the finder already kept for this viewer."""
+    fields = result.get("fields") or {}
+    trades = fields.get("trades") or []
+    place = fields.get("place")
+    town = place.get("town") if isinstance(place, dict) else (place if isinstance(place, str) else None)
+    summary = fields.get("bio") or fields.get("note") or fields.get("text") or ""
+    return {
+        "kind": result["type"],
+        "origin": result["origin"],
+        "id": result["id"],
+        "title": fields.get("display_name")
+        or fields.get("title")
+        or fields.get("topic")
+        or _topics(fields)
+        or result["id"],
+        "trades": [t.get("label") or t.get("rome", "") for t in trades if isinstance(t, dict)],
+        "town": town,
+        "distance_km": result.get("distance_km"),
+        "summary": str(summary)[:200],
+    }
+
+
+def _topics(fields: Mapping[str, Any]) -> str | None:
+    """A mentoring offer has no title: its topics stand for one."""
+    topics = fields.get("topics")
+    return ", ".join(str(t) for t in topics)[:120] if isinstance(topics, list) and topics else None
+
+
+async def save_search_submit(request: web.Request) -> web.StreamResponse:
+    """The "Save this search" button: keeps the page's query, then shows the same search again."""
+    viewer = signed_in(request)
+    form = await form_of(request)
+    query = clean_query(form)
+    await saved_searches_of(s_of(request)).save(viewer, {**query, "name": form.get("name", "")})
+    raise redirect(_href(query, saved="1"))
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    viewer = signed_in(request)
+    job = saved_searches_of(s_of(request))
+    found = await job.notifications(viewer)
+    searches = await job.list(viewer)
+    return render(
+        request,
+        "notifications.html",
+        {
+            "notifications": found["items"],
+            "unread": found["unread"],
+            "searches": [{**s, "href": _href(s["query"])} for s in searches],
+        },
+    )
+
+
+async def notifications_read(request: web.Request) -> web.StreamResponse:
+    viewer = signed_in(request)
+    await saved_searches_of(s_of(request)).mark_read(viewer)
+    raise redirect("/notifications")
+
+
+async def delete_saved_search_submit(request: web.Request) -> web.StreamResponse:
+    viewer = signed_in(request)
+    raw = request.match_info["search_id"]
+    if not raw.isdigit():
+        raise web.HTTPNotFound()
+    await saved_searches_of(s_of(request)).delete(viewer, int(raw))
+    raise redirect("/notifications")
+
+
+def search_routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/search", search_page),
+        web.post("/search/save", save_search_submit),
+        web.get("/notifications", notifications_page),
+        web.post("/notifications/read", notifications_read),
+        web.post("/notifications/searches/{search_id}/delete", delete_saved_search_submit),
+    ]
