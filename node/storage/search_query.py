@@ -25,6 +25,7 @@ town-to-town scale of tens of km) computed in SQL; kilometres for the page's hit
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -225,12 +226,30 @@ def find(
     sql = _Sql()
     dialect = conn.dialect.name
     matched, order = _matched(sql, dialect, words, scope, filters)
+    cache = _cache_of(conn) if facets else None
+    key = (matched, tuple(sorted(sql.params.items())))
+    version = _version(conn) if cache is not None else None
+    known = cache.get(key) if cache is not None else None
+    if known is not None and known[0] == version:
+        # The total, the counts and the best score of this matched set are known for this very state of the
+        # database: only the page is left to find, in one pass over the match (nothing materialised or grouped).
+        cache.move_to_end(key)  # type: ignore[union-attr]
+        _, known_total, known_counts, known_best = known
+        page = (
+            f"SELECT origin, record_id, kind, rel, dist2, ts FROM (SELECT {_HIT.format(best=sql.bind(known_best))} "
+            f"FROM ({matched}) m) h ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
+        )
+        page_hits = [_hit(row) for row in conn.execute(text(page), sql.params)]
+        return Found(page_hits, known_total, {name: list(values) for name, values in known_counts.items()})
     materialized = "MATERIALIZED " if dialect in ("sqlite", "postgresql") else ""
     branches = [
         "SELECT 'hit' AS s, origin AS a, record_id AS b, kind AS c, NULL AS e, CAST(rel AS FLOAT) AS n, "
-        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM (SELECT origin, record_id, kind, dist2, ts, "
-        f"{_RELEVANCE} AS rel FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
+        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM (SELECT "
+        + _HIT.format(best="(SELECT MIN(score) FROM m)")
+        + f" FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
     ]
+    if cache is not None:
+        branches.append("SELECT 'best', NULL, NULL, NULL, NULL, CAST(MIN(score) AS FLOAT), NULL, NULL FROM m")
     if facets:
         # One GROUP BY over the four single-valued facets together (a few hundred groups at most, summed per facet
         # below; their sum is the total): one pass over the matched set instead of five.
@@ -249,11 +268,13 @@ def find(
     statement = f"WITH m AS {materialized}({matched}) " + " UNION ALL ".join(branches)
     hits: list[Hit] = []
     total = 0
+    best: float | None = None
     tallies: dict[str, dict[str, int]] = {name: {} for name in FACETS} if facets else {}
     for section, a, b, c, e, n, x, t in conn.execute(text(statement), sql.params):
         if section == "hit":
-            distance = math.sqrt(x) * KM_PER_E6 if x is not None else None
-            hits.append(Hit(c, a, b, float(n), distance, int(t)))
+            hits.append(_hit((a, b, c, n, x, t)))
+        elif section == "best":
+            best = n
         elif section == "total":
             total = int(n)
         elif section == "columns":  # one group of (origin, kind, departement, stage)
@@ -266,6 +287,10 @@ def find(
         elif section in tallies and a is not None:
             tallies[section][str(a)] = int(n)
     counts = {name: sorted(tally.items(), key=lambda vc: (-vc[1], vc[0])) for name, tally in tallies.items()}
+    if cache is not None and _version(conn) == version:  # no write between the two looks: the counts are of it
+        cache[key] = (version, total, {name: tuple(values) for name, values in counts.items()}, best)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
     # the page's hits come back in any order from the UNION: sort them again as the SQL did
     if filters.near is not None:
         hits.sort(key=lambda h: (-h.score, h.distance_km or 0.0, -h.ts, h.origin, h.record_id))
@@ -276,9 +301,44 @@ def find(
 
 # Relevance in five steps relative to the best match (scores are negative on both backends: lower is better),
 # so that closeness and freshness order the matches that are about as good as each other. The best score is an
-# uncorrelated scalar subquery, run once: a window ``MIN(score) OVER ()`` would copy the whole matched set into a
-# buffer first (a third of the cost of a broad query's page on SQLite).
-_RELEVANCE: Final = "COALESCE(CAST(4.0 * score / NULLIF((SELECT MIN(score) FROM m), 0) AS INTEGER), 0)"
+# uncorrelated scalar subquery, run once (a window ``MIN(score) OVER ()`` would copy the whole matched set into a
+# buffer first: a third of the cost of a broad query's page on SQLite), or a known value.
+_HIT: Final = "origin, record_id, kind, dist2, ts, COALESCE(CAST(4.0 * score / NULLIF({best}, 0) AS INTEGER), 0) AS rel"
+
+
+def _hit(row: Any) -> Hit:
+    origin, record_id, kind, rel, dist2, ts = row
+    return Hit(
+        kind, origin, record_id, float(rel), math.sqrt(dist2) * KM_PER_E6 if dist2 is not None else None, int(ts)
+    )
+
+
+# Counts of a matched set, kept per SQLite connection and forgotten as soon as the database changes. A search for
+# the same words by the same audience with the same filters (the next page, the same popular words typed by many)
+# then costs only its page. The state of the database is SQLite's ``data_version`` (bumped by any commit of another
+# connection, this process's or not) and the connection's own ``total_changes()``, read inside the statement's
+# snapshot; counts are kept only when no write came between the two reads around the statement. PostgreSQL has no
+# such cheap marker: no cache there.
+CACHE_SIZE = 256  # matched sets per connection (0: no cache)
+_CACHE_KEY: Final = "bigre_search_counts"
+_Counts = tuple[tuple[int, int], int, dict[str, tuple[tuple[str, int], ...]], float | None]
+
+
+def _cache_of(conn: Connection) -> OrderedDict[Any, _Counts] | None:
+    if conn.dialect.name != "sqlite" or CACHE_SIZE <= 0:
+        return None
+    info = conn.connection.info  # lives as long as the DBAPI connection
+    cache: OrderedDict[Any, _Counts] | None = info.get(_CACHE_KEY)
+    if cache is None:
+        cache = info[_CACHE_KEY] = OrderedDict()
+    return cache
+
+
+def _version(conn: Connection) -> tuple[int, int]:
+    # the first statement reads a table, so that the transaction's snapshot is taken before data_version is read
+    conn.execute(text("SELECT id FROM search_documents WHERE id = 0")).all()
+    row = conn.execute(text("SELECT data_version, total_changes() FROM pragma_data_version()")).one()
+    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True, slots=True)

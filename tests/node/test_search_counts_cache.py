@@ -1,0 +1,57 @@
+"""The counts of a matched set kept between searches (SQLite): the same answers as without them, and forgotten as
+soon as the index changes. On PostgreSQL nothing is kept; the same assertions hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import protocol
+from node.context import NodeServices
+from node.storage import log as replication_log
+from node.storage import search_query
+
+from .test_search_facets import CORPUS, KEY, _finder, _keyring, _member
+
+
+async def _receive(services: NodeServices, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    async with services.db.write() as session:
+        for n, (origin, rid, body) in enumerate(entries):
+            head = await replication_log.head_of(session, origin)
+            entry = protocol.sign_entry(
+                KEY,
+                type="profile",
+                type_version=(1, 0),
+                origin=origin,
+                id=rid,
+                seq=head[0] + 1,
+                created=1,
+                ts=2_000 + n,
+                prev=head[1],
+                body=body,
+            )
+            record = protocol.open_record(entry.encode(), _keyring(origin))
+            assert await replication_log.store_received(session, record, 1) == replication_log.StoreOutcome.STORED
+
+
+async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: NodeServices, monkeypatch: Any) -> None:
+    await _receive(services, CORPUS[:2])
+    member = await _member(services)
+    finder = _finder(services)
+    request = finder.parse({"q": "graphiste", "limit": "1"})
+    first = await finder.search(member, request)
+    assert first["total"] == 1
+    again = await finder.search(member, request)  # from the kept counts on SQLite
+    assert again == first
+    monkeypatch.setattr(search_query, "CACHE_SIZE", 0)
+    assert await finder.search(member, request) == first
+    monkeypatch.undo()
+
+    await _receive(services, [e for e in CORPUS if e[1] == "graphiste-aubervilliers"])
+    after = await finder.search(member, request)
+    assert after["total"] == 2
+    assert {f["value"]: f["count"] for f in after["facets"]["origin"]} == {"smart": 1, "oxalis": 1}
+    second_page = await finder.search(member, finder.parse({"q": "graphiste", "limit": "1", "page": "2"}))
+    monkeypatch.setattr(search_query, "CACHE_SIZE", 0)
+    assert await finder.search(member, request) == after
+    assert await finder.search(member, finder.parse({"q": "graphiste", "limit": "1", "page": "2"})) == second_page
+    assert second_page["results"][0]["id"] != after["results"][0]["id"]
