@@ -237,6 +237,7 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
         print("\nBigre demo network is up:\n")
         for node in nodes:
             print(f"  {node.display_name:<10} {node.url}   operator {node.operator} / member {node.member}")
+        print("  advisors: conseil@<coop>.example (e.g. conseil@coopaname.example)")
         print(f"\n  password for each demo login: demo-<coop>-2027 (e.g. {nodes[0].password})")
         print(f"  network file: {data / 'network.json'}   stop with Ctrl-C\n", flush=True)
         while not stopping and all(c.poll() is None for c in children):
