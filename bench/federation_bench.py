@@ -62,9 +62,10 @@ from node.demo import load_network, network_file, plan, seed_node
 from node.federation_app import ensure_node_document
 from node.federation_store import NodeFederationStore
 from node.seed import _place_of, _trade_refs, generate_members, generate_offers
-from node.storage import replica, search
+from node.storage import replica, search, search_facets
 from node.storage.log import INDEXED_TYPES, jsonable, network_texts
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+from node.storage.search_models import SearchTag
 from protocol import (
     RECORD_TYPES,
     KeyInfo,
@@ -350,11 +351,12 @@ def stage_timers(client: PeerClient, store: NodeFederationStore) -> Iterator[dic
 
 
 Rows = list[dict[str, Any]]
-Page = tuple[Rows, Rows, Rows, Rows]
+Page = tuple[Rows, Rows, Rows, Rows, Rows]
 
 
 def bare_rows(records: list[Record], received_at: int) -> list[Page]:
-    """Per page: the rows of entries, records and search_documents, and the log head, prepared in advance."""
+    """Per page: the rows of entries, records, search_documents and search_tags, and the log head, prepared in
+    advance: exactly what the node stores for the same records."""
     pages: list[Page] = []
     for start in range(0, len(records), PAGE):
         page = records[start : start + PAGE]
@@ -392,8 +394,12 @@ def bare_rows(records: list[Record], received_at: int) -> list[Page]:
             for audience, content in ((a, search.normalise(t)) for a, t in network_texts(r.type, r.body).items())
             if content
         ]
+        # the same search rows the node writes: facet columns, trade words and the tags side table
+        docs, tags = search_facets.received_rows(
+            docs, {r.id: (r.type, r.body, r.entry.header.ts) for r in page if r.body is not None}
+        )
         head: Rows = [{"origin": page[-1].origin, "seq": page[-1].seq, "hash": page[-1].entry.hash}]
-        pages.append((entries, states, docs, head))
+        pages.append((entries, states, docs, tags, head))
     return pages
 
 
@@ -424,12 +430,14 @@ def bare_insert(db_file: str, pages: list[Page]) -> float:
     )
     with engine.connect() as conn:
         start = time.perf_counter()
-        for entries, states, docs, heads in pages:
+        for entries, states, docs, tags, heads in pages:
             with conn.begin():
                 conn.execute(insert(LogEntry), entries)
                 conn.execute(insert(RecordState), states)
                 if docs:
                     conn.execute(insert(SearchDocument), docs)
+                if tags:
+                    conn.execute(insert(SearchTag), tags)
                 conn.execute(head, heads)
         elapsed = time.perf_counter() - start
     engine.dispose()
