@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
@@ -19,6 +19,7 @@ from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from ..publisher import Publisher
 from ..storage import search
 from ..storage.database import Database, Prepared, connection
+from ..storage.federation_models import InboxMessage
 from ..storage.models import (
     Account,
     Event,
@@ -29,6 +30,7 @@ from ..storage.models import (
     MemberProfile,
     RecordState,
 )
+from ..storage.remote_event_models import RemoteEventRegistration
 from ..viewer import Viewer
 from . import profiles
 from .accounts import Accounts, account_json
@@ -346,6 +348,13 @@ class Directory:
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("no account")
+            # Rows that name the account without a foreign key: received messages, registrations sent to other
+            # coops' events. Left behind, they would outlive the erasure (and, on SQLite, a reused account id
+            # would show a stranger the erased member's messages).
+            await session.execute(delete(InboxMessage).where(InboxMessage.account_id == account_id))
+            await session.execute(
+                delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
+            )
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
         log.info("account %d erased (%d shared things withdrawn)", account_id, count)
         return count
