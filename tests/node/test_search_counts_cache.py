@@ -5,36 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import protocol
 from node.context import NodeServices
-from node.storage import log as replication_log
 from node.storage import search_query
 
-from .test_search_facets import CORPUS, KEY, _finder, _keyring, _member
-
-
-async def _receive(services: NodeServices, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
-    async with services.db.write() as session:
-        for n, (origin, rid, body) in enumerate(entries):
-            head = await replication_log.head_of(session, origin)
-            entry = protocol.sign_entry(
-                KEY,
-                type="profile",
-                type_version=(1, 0),
-                origin=origin,
-                id=rid,
-                seq=head[0] + 1,
-                created=1,
-                ts=2_000 + n,
-                prev=head[1],
-                body=body,
-            )
-            record = protocol.open_record(entry.encode(), _keyring(origin))
-            assert await replication_log.store_received(session, record, 1) == replication_log.StoreOutcome.STORED
+from .test_search_facets import CORPUS, _finder, _member
+from .test_search_facets import _receive as _receive_at
 
 
 async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: NodeServices, monkeypatch: Any) -> None:
-    await _receive(services, CORPUS[:2])
+    await _receive_at(services, CORPUS[:2], ts0=2_000)
     member = await _member(services)
     finder = _finder(services)
     request = finder.parse({"q": "graphiste", "limit": "1"})
@@ -46,7 +25,7 @@ async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: 
     assert await finder.search(member, request) == first
     monkeypatch.undo()
 
-    await _receive(services, [e for e in CORPUS if e[1] == "graphiste-aubervilliers"])
+    await _receive_at(services, [e for e in CORPUS if e[1] == "graphiste-aubervilliers"], ts0=2_000)
     after = await finder.search(member, request)
     assert after["total"] == 2
     assert {f["value"]: f["count"] for f in after["facets"]["origin"]} == {"smart": 1, "oxalis": 1}

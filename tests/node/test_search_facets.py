@@ -88,9 +88,12 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-async def _receive(services: NodeServices) -> None:
+async def _receive(
+    services: NodeServices, entries: list[tuple[str, str, dict[str, Any]]] | None = None, ts0: int = 1_000
+) -> None:
+    """Store profiles as received from their origins (signed, chained, verified), in order."""
     async with services.db.write() as session:
-        for seq_by_origin, (origin, rid, body) in enumerate(CORPUS):
+        for seq_by_origin, (origin, rid, body) in enumerate(CORPUS if entries is None else entries):
             head = await replication_log.head_of(session, origin)
             entry = protocol.sign_entry(
                 KEY,
@@ -100,7 +103,7 @@ async def _receive(services: NodeServices) -> None:
                 id=rid,
                 seq=head[0] + 1,
                 created=1,
-                ts=1_000 + seq_by_origin,
+                ts=ts0 + seq_by_origin,
                 prev=head[1],
                 body=body,
             )
