@@ -186,7 +186,7 @@ async def viewer_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def health(request: web.Request) -> web.Response:
     s = services(request)
     async with s.db.read() as session:
-        heads = await replication_log.heads(session)
+        heads = await replication_log.stored_heads(session)
     return json_response(
         {
             "name": s.config.name,

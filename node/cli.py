@@ -108,7 +108,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def status() -> dict[str, Any]:
         async with _services(args.dir) as s:
             async with s.db.read() as session:
-                heads = await replication_log.heads(session)
+                heads = await replication_log.stored_heads(session)
                 accounts = await session.scalar(select(func.count()).select_from(Account))
                 entries = await session.scalar(select(func.count()).select_from(LogEntry))
                 outbox = await session.scalar(select(func.count()).select_from(OutboxItem))

@@ -55,6 +55,13 @@ def upsert(session: AsyncSession, model: type[Any], values: Mapping[str, Any], k
 # -------------------------------------------------------------------------------------------------- reads
 
 
+async def stored_heads(session: AsyncSession) -> dict[str, int]:
+    """Per origin, the highest contiguous seq held, as ``log_heads`` keeps it (one small read; :func:`heads`
+    recomputes the same from every entry and is for checking, not for the health endpoint polled by peers)."""
+    rows = await session.execute(select(LogHead.origin, LogHead.seq).where(LogHead.seq > 0))
+    return {origin: int(seq) for origin, seq in rows}
+
+
 async def heads(session: AsyncSession) -> dict[str, int]:
     """Per origin, the highest seq n such that entries 1..n are all held (0 when seq 1 is missing)."""
     rows = (
