@@ -28,7 +28,6 @@ from .storage.database import Database
 from .storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
 from .storage.models import LogEntry, LogHead, MemberProfile, RecordState, SearchDocument
 from .storage.models import OutboxItem as OutboxRow
-from .storage.search_models import SearchTag
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,6 @@ class NodeFederationStore:
         async with self.db.write() as session:
             result = await session.execute(delete(RecordState).where(RecordState.origin == origin))
             await session.execute(delete(SearchDocument).where(SearchDocument.origin == origin))
-            await session.execute(delete(SearchTag).where(SearchTag.origin == origin))
             await session.execute(update(LogEntry).where(LogEntry.origin == origin).values(body=None))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

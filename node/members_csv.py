@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from .context import NodeServices
 from .errors import InvalidInput
@@ -28,8 +29,8 @@ from .publisher import new_record_id
 from .services import profiles
 from .services.accounts import EMAIL_RE, token_hash
 from .services.accounts import new_token as new_secret
-from .storage.models import Account, Invitation, MemberProfile, SearchDocument
-from .storage.search import normalise
+from .storage import search, search_facets
+from .storage.models import Account, Invitation, MemberProfile
 from .viewer import ROLES
 
 log = logging.getLogger(__name__)
@@ -262,24 +263,24 @@ async def _write(services: NodeServices, good: list[_GoodRow], report: ImportRep
                         "used_at": None,
                     }
                 )
-                for audience, text in profiles.search_texts(g.fields, visibility, services.reference).items():
-                    content = normalise(text)
-                    if content:
-                        search_rows.append(
-                            {
-                                "kind": "profile",
-                                "origin": origin,
-                                "record_id": record_id,
-                                "audience": audience,
-                                "content": content,
-                            }
-                        )
+                search_rows += search_facets.rows(
+                    "profile",
+                    origin,
+                    record_id,
+                    profiles.search_texts(g.fields, visibility, services.reference),
+                    profiles.search_bodies(g.fields, visibility),
+                    now,
+                )
             await session.execute(insert(MemberProfile), profile_rows)
             await session.execute(insert(Invitation), invitation_rows)
             if search_rows:
-                await session.execute(insert(SearchDocument), search_rows)
+                await session.run_sync(_store_documents, search_rows)
             if progress:
                 progress("imported", min(start + BATCH, len(good)), len(good))
+
+
+def _store_documents(session: Session, rows: list[dict[str, Any]]) -> None:
+    search.store_documents(session.connection(), rows)
 
 
 def export_members(services_rows: Iterable[tuple[Account, MemberProfile]], out: TextIO) -> int:

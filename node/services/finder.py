@@ -286,10 +286,11 @@ class Finder:
             v
             for (v,) in conn.execute(
                 text(
-                    "SELECT value FROM search_tags WHERE origin = :o AND record_id = :r AND audience = :a "
-                    "AND facet = 'trade' ORDER BY value"
+                    "SELECT v.value FROM search_documents d JOIN search_tagset_values v ON v.tagset = d.tagset "
+                    "WHERE d.origin = :o AND d.record_id = :r AND d.audience = :a AND d.kind = :k "
+                    "AND v.facet = 'trade' ORDER BY v.value"
                 ),
-                {"o": origin, "r": record_id, "a": audience},
+                {"o": origin, "r": record_id, "a": audience, "k": kind},
             )
         ]
         remote = False

@@ -247,6 +247,7 @@ class SearchDocument(Base):
         Index("ix_search_documents_record", "origin", "record_id"),
         Index("ix_search_documents_place", "audience", "lat_e6", "lon_e6"),
         Index("ix_search_documents_departement", "departement"),
+        Index("ix_search_documents_tagset", "tagset"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -256,7 +257,7 @@ class SearchDocument(Base):
     audience: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     # Facet columns (migration 0005), taken from the fields this audience may read: filters and counts run in SQL
-    # next to the full-text match. Multi-valued facets (trades, languages) are rows of ``search_tags``.
+    # next to the full-text match. Multi-valued facets (trades, languages) are a set, ``tagset`` below.
     departement: Mapped[str | None] = mapped_column(String(3), nullable=True)
     town: Mapped[str | None] = mapped_column(String(80), nullable=True)
     lat_e6: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -266,3 +267,8 @@ class SearchDocument(Base):
     avail_from: Mapped[str | None] = mapped_column(String(10), nullable=True)  # YYYY-MM-DD, sorts as text
     avail_until: Mapped[str | None] = mapped_column(String(10), nullable=True)
     ts: Mapped[int] = mapped_column(BigInteger, default=0)  # freshness: when the record last changed
+    # Facet sets (migration 0008): the document's (origin, kind, departement, stage) and its set of multi-valued
+    # facet values (trades, languages) as small integers (``search_colsets``, ``search_tagsets``), so that counting
+    # a matched set groups by two integers and expands each distinct set once, not each document.
+    colset: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tagset: Mapped[int | None] = mapped_column(Integer, nullable=True)

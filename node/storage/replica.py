@@ -37,7 +37,6 @@ _RECORDS: Final = cast(Table, RecordState.__table__)
 _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
 _INSERT_ENTRIES: Final = insert(_ENTRIES)
 _INSERT_RECORDS: Final = insert(_RECORDS)
-_INSERT_DOCUMENTS: Final = insert(_DOCUMENTS)
 _UPSERT_RECORDS: dict[str, Any] = {}
 # msgpack markers of bin 8/16/32: a body whose bytes hold none of them has no byte string anywhere
 _BIN_MARKERS: Final = (b"\xc4", b"\xc5", b"\xc6")
@@ -233,10 +232,8 @@ async def _reindex(
 ) -> None:
     # Search documents of another origin's record are written only here and in store_received, both together
     # with its row in ``records``: a record without a row (absent from ``current``) has no documents to drop.
-    from . import search_facets  # imported here: this change stays inside _reindex (others edit this module)
-    from .search_models import SearchTag
+    from . import search_facets
 
-    _TAGS = cast(Table, SearchTag.__table__)  # noqa: N806 - the module's naming of table handles
     ids = [r.id for r in changed if r.id in current]
     for start in range(0, len(ids), CHUNK):
         await session.execute(
@@ -246,16 +243,9 @@ async def _reindex(
                 )
             )
         )
-        await session.execute(
-            delete(_TAGS).where(
-                tuple_(_TAGS.c.origin, _TAGS.c.record_id).in_([(origin, rid) for rid in ids[start : start + CHUNK]])
-            )
-        )
     # facet columns, tags and both languages' trade names (search_facets), from the records' bodies
-    documents, tags = search_facets.received_rows(
+    documents = search_facets.received_rows(
         rows, {r.id: (r.type, r.body, r.entry.header.ts) for r in changed if r.body is not None}
     )
     if documents:
-        await session.execute(_INSERT_DOCUMENTS, documents)
-    if tags:
-        await session.execute(insert(_TAGS), tags)
+        await session.run_sync(lambda sync: search.store_documents(sync.connection(), documents))

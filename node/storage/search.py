@@ -9,17 +9,20 @@ can never come from a field the viewer may not read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, text
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Prepared
 from .models import SearchDocument
+from .search_models import SearchColset, SearchTagset, SearchTagsetValue
 
 AUDIENCES: Final = ("public", "network", "coop")
 MAX_QUERY_TERMS: Final = 8
@@ -73,26 +76,135 @@ class SearchHit:
 
 
 _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
-_INSERT_DOCUMENTS: Final = insert(_DOCUMENTS)
-_DELETE_DOCUMENTS: Final = delete(_DOCUMENTS).where(
-    _DOCUMENTS.c.origin == bindparam("d_origin"), _DOCUMENTS.c.record_id == bindparam("d_record_id")
+_COLSETS: Final = cast(Table, SearchColset.__table__)
+_TAGSETS: Final = cast(Table, SearchTagset.__table__)
+_TAGSET_VALUES: Final = cast(Table, SearchTagsetValue.__table__)
+_INSERT_DOCUMENTS: Final = Prepared(insert(_DOCUMENTS))
+_DELETE_DOCUMENTS: Final = Prepared(
+    delete(_DOCUMENTS).where(
+        _DOCUMENTS.c.origin == bindparam("d_origin"), _DOCUMENTS.c.record_id == bindparam("d_record_id")
+    )
 )
-_INSERT_DOCUMENTS_PREPARED: Final = Prepared(_INSERT_DOCUMENTS)
-_DELETE_DOCUMENTS_PREPARED: Final = Prepared(_DELETE_DOCUMENTS)
-_DELETE_TAGS_SQL: Final = "DELETE FROM search_tags WHERE origin = :t_origin AND record_id = :t_record_id"
-_DELETE_TAGS: Final = Prepared(text(_DELETE_TAGS_SQL))
-_INSERT_TAGS_SQL: Final = (
-    "INSERT INTO search_tags (origin, record_id, audience, facet, value) "
-    "VALUES (:origin, :record_id, :audience, :facet, :value)"
+# SQLite: documents inserted since the full-text index was last brought up to date are those above the highest
+# indexed id (ids only grow: SQLite gives max(id) + 1, and a deleted document's entry left the index with it).
+_SYNC_FULLTEXT: Final = (
+    "INSERT INTO search_fts(rowid, content) SELECT id, content FROM search_documents "
+    "WHERE id > COALESCE((SELECT max(id) FROM search_fts_docsize), 0) ORDER BY id"
 )
-_INSERT_TAGS: Final = Prepared(text(_INSERT_TAGS_SQL))
+MAX_SET_KEY: Final = 300
+CHUNK: Final = 400  # keys per IN clause
 
 Bodies = Mapping[str, Mapping[str, Any]]
 
 
+def col_key(origin: str, kind: str, departement: str | None, stage: str | None) -> str:
+    """The key of a document's single-valued facets in ``search_colsets``."""
+    return "\x1f".join((origin, kind, departement or "", stage or ""))
+
+
+def tag_key(tags: Iterable[tuple[str, str]]) -> str | None:
+    """The key of a set of (facet, value) in ``search_tagsets`` (None: no tags); long sets go by their digest."""
+    key = " ".join(sorted(f"{facet}:{value}" for facet, value in set(tags)))
+    if not key:
+        return None
+    return key if len(key) <= MAX_SET_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> None:
+    """Insert search documents (rows of :func:`node.storage.search_facets.rows`: the columns of
+    ``search_documents`` but ``colset`` and ``tagset``, plus ``tags``), naming their facet sets, and bring the
+    full-text index up to date, all in the caller's transaction.
+
+    Every insert into ``search_documents`` goes through here. SQLite's full-text index is not kept by an insert
+    trigger: FTS5 flushes its pending terms at every statement savepoint, and a trigger runs one per row, so a
+    trigger made indexing about six times slower than one ``INSERT ... SELECT`` of the new rows (measured with
+    ``bench/search_bench.py``: 100 µs per profile against 16). Deletions still go through the delete trigger.
+    """
+    if not documents:
+        return
+    colsets = _ensure_colsets(conn, documents)
+    tag_keys = [tag_key(d.get("tags") or ()) for d in documents]
+    tagsets = _ensure_tagsets(conn, {k: d.get("tags") or () for k, d in zip(tag_keys, documents, strict=True) if k})
+    rows = []
+    for document, key in zip(documents, tag_keys, strict=True):
+        row = {name: value for name, value in document.items() if name != "tags"}
+        row["colset"] = colsets[col_key(row["origin"], row["kind"], row.get("departement"), row.get("stage"))]
+        row["tagset"] = tagsets[key] if key else None
+        rows.append(row)
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # executemany needs the same columns in every row
+        by_keys.setdefault(tuple(row), []).append(row)
+    for same in by_keys.values():
+        _INSERT_DOCUMENTS.executemany(conn, same)
+    sync_fulltext(conn)
+
+
+def sync_fulltext(conn: Connection) -> None:
+    """Index the documents inserted since the last call (SQLite; PostgreSQL's tsvector is a generated column)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SYNC_FULLTEXT)
+
+
+def _ensure_colsets(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    wanted: dict[str, dict[str, Any]] = {}
+    for d in documents:
+        values = {
+            "origin": d["origin"],
+            "kind": d["kind"],
+            "departement": d.get("departement"),
+            "stage": d.get("stage"),
+        }
+        wanted.setdefault(col_key(**values), values)
+    return _ensure(conn, _COLSETS, {key: {"key": key, **values} for key, values in wanted.items()}, None)
+
+
+def _ensure_tagsets(conn: Connection, wanted: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, int]:
+    return _ensure(conn, _TAGSETS, {key: {"key": key} for key in wanted}, wanted)
+
+
+def _ensure(
+    conn: Connection,
+    table: Table,
+    wanted: Mapping[str, dict[str, Any]],
+    values: Mapping[str, Iterable[tuple[str, str]]] | None,
+) -> dict[str, int]:
+    """Ids of the sets ``wanted`` (key -> row), creating the missing ones (and, for tagsets, their values).
+    ``ON CONFLICT DO NOTHING``: two PostgreSQL transactions creating the same set both end with its id."""
+    ids = _set_ids(conn, table, list(wanted))
+    missing = [wanted[key] for key in wanted if key not in ids]
+    if missing:
+        conn.execute(_insert_ignore(conn, table, ("key",)), missing)
+        created = _set_ids(conn, table, [row["key"] for row in missing])
+        if values is not None:
+            rows = [
+                {"tagset": created[row["key"]], "facet": facet, "value": value}
+                for row in missing
+                for facet, value in sorted(set(values[row["key"]]))
+            ]
+            if rows:
+                conn.execute(_insert_ignore(conn, _TAGSET_VALUES, ("tagset", "facet", "value")), rows)
+        ids.update(created)
+    return ids
+
+
+def _set_ids(conn: Connection, table: Table, keys: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        out.update(
+            (key, int(id_)) for id_, key in conn.execute(select(table.c.id, table.c.key).where(table.c.key.in_(chunk)))
+        )
+    return out
+
+
+def _insert_ignore(conn: Connection, table: Table, keys: tuple[str, ...]) -> Any:
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    return ins.on_conflict_do_nothing(index_elements=list(keys))
+
+
 def _rows(
     kind: str, origin: str, record_id: str, texts: Mapping[str, str], bodies: Bodies | None, ts: int
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+) -> list[dict[str, Any]]:
     from . import search_facets  # it imports this module (normalise)
 
     return search_facets.rows(kind, origin, record_id, texts, bodies or {}, ts)
@@ -109,17 +221,13 @@ async def index_record(
 ) -> None:
     """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed.
     ``bodies`` (audience → the fields it may read) give the facet columns and tags; ``ts`` the freshness."""
-    await unindex_record(session, origin, record_id)
-    documents, tags = _rows(kind, origin, record_id, texts, bodies, ts)
-    if documents:
-        await session.execute(_INSERT_DOCUMENTS, documents)
-    if tags:
-        await session.execute(text(_INSERT_TAGS_SQL), tags)
+    await session.run_sync(
+        lambda sync: index_record_sync(sync.connection(), kind, origin, record_id, texts, bodies, ts)
+    )
 
 
 async def unindex_record(session: AsyncSession, origin: str, record_id: str) -> None:
-    await session.execute(_DELETE_DOCUMENTS, {"d_origin": origin, "d_record_id": record_id})
-    await session.execute(text(_DELETE_TAGS_SQL), {"t_origin": origin, "t_record_id": record_id})
+    await session.run_sync(lambda sync: unindex_record_sync(sync.connection(), origin, record_id))
 
 
 def index_record_sync(
@@ -133,14 +241,11 @@ def index_record_sync(
 ) -> None:
     """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`)."""
     unindex_record_sync(conn, origin, record_id)
-    documents, tags = _rows(kind, origin, record_id, texts, bodies, ts)
-    _INSERT_DOCUMENTS_PREPARED.executemany(conn, documents)
-    _INSERT_TAGS.executemany(conn, tags)
+    store_documents(conn, _rows(kind, origin, record_id, texts, bodies, ts))
 
 
 def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:
-    _DELETE_DOCUMENTS_PREPARED.execute(conn, {"d_origin": origin, "d_record_id": record_id})
-    _DELETE_TAGS.execute(conn, {"t_origin": origin, "t_record_id": record_id})
+    _DELETE_DOCUMENTS.execute(conn, {"d_origin": origin, "d_record_id": record_id})
 
 
 async def search(

@@ -1,7 +1,8 @@
 """What a search document holds besides its text: facet columns and multi-valued tags, derived from a body.
 
 One function turns (kind, origin, id, text per audience, body per audience) into the rows of
-``search_documents`` and ``search_tags``, for the node's own records (:mod:`node.publisher`), for one received
+``search_documents`` (each with its ``tags``, which :func:`node.storage.search.store_documents` turns into a
+facet set), for the node's own records (:mod:`node.publisher`), for one received
 record (:func:`node.storage.log.store_received`) and for bulk runs (:mod:`node.storage.replica`). Facets of an
 audience come only from the fields that audience may read (a profile's public document gets the public fields'
 town and trades, nothing else), so a filter or a count can never reveal a field through the back door.
@@ -104,11 +105,10 @@ def rows(
     ts: int,
     *,
     normalised: bool = False,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Rows of ``search_documents`` and ``search_tags`` of one record; ``bodies``: what each audience may read
+) -> list[dict[str, Any]]:
+    """Rows of ``search_documents`` of one record, each with its ``tags``; ``bodies``: what each audience may read
     (an audience without a body gets its text and no facets). ``normalised``: the texts already are."""
     documents: list[dict[str, Any]] = []
-    tags: list[dict[str, str]] = []
     for audience, raw in texts.items():
         content = raw if normalised else search.normalise(raw)
         if not content:
@@ -123,13 +123,10 @@ def rows(
                 "content": content,
                 **facet_columns(kind, body),
                 "ts": ts,
+                "tags": tuple(sorted(tags_of(body))),
             }
         )
-        tags += [
-            {"origin": origin, "record_id": record_id, "audience": audience, "facet": f, "value": v}
-            for f, v in sorted(tags_of(body))
-        ]
-    return documents, tags
+    return documents
 
 
 def received_bodies(kind: str, body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -141,26 +138,12 @@ def received_bodies(kind: str, body: Mapping[str, Any]) -> dict[str, Mapping[str
     return {"network": body}
 
 
-def enrich(documents: list[dict[str, Any]], bodies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Received documents with their audience's trade words added to the text (new dicts: callers may cache the
-    ones they pass)."""
-    out: list[dict[str, Any]] = []
-    for document in documents:
-        extra = trade_words(bodies.get(document["audience"]) or {})
-        if extra:
-            document = {**document, "content": document["content"] + " " + search.normalise(extra)}
-        out.append(document)
-    return out
-
-
 def received_rows(
     documents: list[dict[str, Any]], records: Mapping[str, tuple[str, Mapping[str, Any], int]]
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+) -> list[dict[str, Any]]:
     """Complete the text-only documents of received records (as :func:`node.storage.replica.derive` makes them):
-    trade words added to the text, facet columns, freshness, and the tag rows. ``records``: record id →
-    (type, body, ts)."""
+    trade words added to the text, facet columns, freshness and tags. ``records``: record id → (type, body, ts)."""
     out: list[dict[str, Any]] = []
-    tags: list[dict[str, str]] = []
     bodies_of: dict[str, dict[str, Mapping[str, Any]]] = {}
     for document in documents:
         record_id = document["record_id"]
@@ -168,14 +151,16 @@ def received_rows(
         bodies = bodies_of.get(record_id)
         if bodies is None:
             bodies = bodies_of[record_id] = received_bodies(kind, body)
-        audience = document["audience"]
-        seen = bodies.get(audience) or {}
+        seen = bodies.get(document["audience"]) or {}
         extra = trade_words(seen)
         content = document["content"] + " " + search.normalise(extra) if extra else document["content"]
-        out.append({**document, "content": content, **facet_columns(kind, seen), "ts": ts})
-        origin = document["origin"]
-        tags += [
-            {"origin": origin, "record_id": record_id, "audience": audience, "facet": f, "value": v}
-            for f, v in tags_of(seen)
-        ]
-    return out, tags
+        out.append(
+            {
+                **document,
+                "content": content,
+                **facet_columns(kind, seen),
+                "ts": ts,
+                "tags": tuple(sorted(tags_of(seen))),
+            }
+        )
+    return out

@@ -1,8 +1,14 @@
-"""Tables of the search feature beyond ``search_documents``: multi-valued facets, saved searches, notifications.
+"""Tables of the search feature beyond ``search_documents``: facet sets, saved searches, notifications.
 
-Kept apart from :mod:`node.storage.models` (same ``Base``, migration ``0005``). ``search_tags`` is keyed like a
-search document (origin, record id, audience), so a tag is only ever counted or filtered on for an audience
-that may read the field it came from.
+Kept apart from :mod:`node.storage.models` (same ``Base``, migrations ``0005`` and ``0008``).
+
+Facet sets: many documents share the same (origin, kind, département, stage) and the same set of trades and
+languages (a network of 100,000 profiles holds about 100 of the first and 3,000 of the second). Each document
+names its two sets by integer id, so the facet counts of a matched set are two integer ``GROUP BY`` and a join of
+the few distinct sets to their values, instead of one join row per document and value. A tagset belongs to the
+audience of the document that names it: a tag is only ever counted or filtered on for an audience that may read
+the field it came from, because the document of that audience is the one that carries it. Sets are never
+deleted (they are small and shared); a set no document names any more is simply never counted.
 """
 
 from __future__ import annotations
@@ -13,15 +19,35 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .models import Base, JSONDict
 
 
-class SearchTag(Base):
-    """One value of a multi-valued facet (``trade``: a ROME code, ``language``: an ISO code) of a document."""
+class SearchColset(Base):
+    """One combination of the single-valued facets of documents: origin, kind, département, stage."""
 
-    __tablename__ = "search_tags"
-    __table_args__ = (Index("ix_search_tags_value", "facet", "value", "audience"),)
+    __tablename__ = "search_colsets"
 
-    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    audience: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # the four values joined (see search.col_key)
+    origin: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    departement: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class SearchTagset(Base):
+    """One set of multi-valued facet values (``trade``: ROME codes, ``language``: ISO codes)."""
+
+    __tablename__ = "search_tagsets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # the sorted "facet:value" pairs (search.tag_key)
+
+
+class SearchTagsetValue(Base):
+    """A (facet, value) of a tagset; indexed by value for the trade and language filters and for matching."""
+
+    __tablename__ = "search_tagset_values"
+    __table_args__ = (Index("ix_search_tagset_values_value", "facet", "value", "tagset"),)
+
+    tagset: Mapped[int] = mapped_column(ForeignKey("search_tagsets.id", ondelete="CASCADE"), primary_key=True)
     facet: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(16), primary_key=True)
 

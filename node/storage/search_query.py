@@ -8,9 +8,11 @@ text), and the counts of a matched set are kept per connection until the databas
 the same words searched again cost one pass over the match for the page alone.
 
 Cost on SQLite (``bench/search_bench.py``, 100,000 profiles): the bare ranked match (bm25 of every matched
-document, then the top 20) is the floor; the join to the documents, the grouped counts of the columns and the
-counts of the tags (a join to ``search_tags`` and a sort) each add a share of it, so a broad query (18,000
-documents) computed from scratch costs about 3.5 times the bare match, and with its counts known about 1.5 times.
+document, then the top 20) is the floor; the join of the match to the documents' covering index, the page and the
+counts add to it. Counts group the matched set by two small integers (each document's colset and tagset, see
+:mod:`node.storage.search_models`) and expand each distinct set once, so a broad query (18,000 documents)
+computed from scratch costs about twice the bare match (it was 3.5 times with one tag row per document and
+value), and with its counts known about 1.5 times.
 
 Audience: each record is matched through exactly one of its documents, the widest the viewer may read (public
 for anonymous viewers; for members, ``coop`` for this node's records and ``network`` for the others'), so no
@@ -149,8 +151,8 @@ def _conditions(sql: _Sql, scope: Scope, filters: Filters) -> list[str]:
     for facet, values in (("trade", filters.trades), ("language", filters.languages)):
         if values:
             where.append(
-                "EXISTS (SELECT 1 FROM search_tags t WHERE t.origin = d.origin AND t.record_id = d.record_id "
-                f"AND t.audience = d.audience AND t.facet = '{facet}' AND t.value IN {sql.in_list(values)})"
+                f"d.tagset IN (SELECT v.tagset FROM search_tagset_values v WHERE v.facet = '{facet}' "
+                f"AND v.value IN {sql.in_list(values)})"
             )
     if filters.available_on:
         day = sql.bind(filters.available_on)
@@ -194,13 +196,11 @@ def _distance(sql: _Sql, near: Near | None, where: list[str]) -> str:
 
 
 def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filters: Filters) -> tuple[str, str]:
-    """The SELECT of the matched set (columns: kind, origin, record_id, audience, departement, stage, score,
-    dist2, ts) and the ORDER BY of its hits."""
+    """The SELECT of the matched set (columns: kind, origin, record_id, colset, tagset, score, dist2, ts) and the
+    ORDER BY of its hits."""
     where = _conditions(sql, scope, filters)
     dist2 = _distance(sql, filters.near, where)
-    columns = (
-        f"d.kind, d.origin, d.record_id, d.audience, d.departement, d.stage, {{score}} AS score, {dist2} AS dist2, d.ts"
-    )
+    columns = f"d.kind, d.origin, d.record_id, d.colset, d.tagset, {{score}} AS score, {dist2} AS dist2, d.ts"
     if words and dialect == "sqlite":
         match = sql.bind(" AND ".join(f'"{w}"*' for w in words))
         # the match drives the join, through the narrow covering index of migration 0007: never the wide rows
@@ -259,17 +259,16 @@ def find(
     if cache is not None:
         branches.append("SELECT 'best', NULL, NULL, NULL, NULL, CAST(MIN(score) AS FLOAT), NULL, NULL FROM m")
     if facets:
-        # One GROUP BY over the four single-valued facets together (a few hundred groups at most, summed per facet
-        # below; their sum is the total): one pass over the matched set instead of five.
+        # Two integer GROUP BY over the matched set (its documents' colsets and tagsets: at most a few thousand
+        # distinct sets), then each distinct set joined once to its values; the colset counts sum to the total.
         branches.append(
-            "SELECT 'columns', origin, kind, departement, stage, CAST(count(*) AS FLOAT), NULL, NULL FROM m "
-            "GROUP BY origin, kind, departement, stage"
+            "SELECT 'columns', s.origin, s.kind, s.departement, s.stage, CAST(c.n AS FLOAT), NULL, NULL FROM "
+            "(SELECT colset, count(*) AS n FROM m GROUP BY colset) c LEFT JOIN search_colsets s ON s.id = c.colset"
         )
-        join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"  # SQLite: drive from the matched set, never the tags
         branches.append(
-            f"SELECT t.facet, t.value, NULL, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m {join} "
-            "search_tags t ON t.origin = m.origin AND t.record_id = m.record_id AND t.audience = m.audience "
-            "GROUP BY t.facet, t.value"
+            "SELECT v.facet, v.value, NULL, NULL, NULL, CAST(sum(g.n) AS FLOAT), NULL, NULL FROM "
+            "(SELECT tagset, count(*) AS n FROM m WHERE tagset IS NOT NULL GROUP BY tagset) g "
+            "JOIN search_tagset_values v ON v.tagset = g.tagset GROUP BY v.facet, v.value"
         )
     else:
         branches.append("SELECT 'total', NULL, NULL, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m")
@@ -321,12 +320,13 @@ def _hit(row: Any) -> Hit:
     )
 
 
-# Counts of a matched set, kept per SQLite connection and forgotten as soon as the database changes. A search for
-# the same words by the same audience with the same filters (the next page, the same popular words typed by many)
-# then costs only its page. The state of the database is SQLite's ``data_version`` (bumped by any commit of another
-# connection, this process's or not) and the connection's own ``total_changes()``, read inside the statement's
-# snapshot; counts are kept only when no write came between the two reads around the statement. PostgreSQL has no
-# such cheap marker: no cache there.
+# Counts of a matched set, kept per SQLite connection and forgotten as soon as the index changes. A search for the
+# same words by the same audience with the same filters (the next page, the same popular words typed by many) then
+# costs only its page. The state of the index is its generation (``search_generation``, bumped by triggers in any
+# transaction that writes documents, so the node's other writes — sessions, outbox, log heads — keep the counts)
+# and the connection's own ``total_changes()`` (a rolled-back write of this connection changes it, not the
+# generation), read inside the statement's snapshot; counts are kept only when both are the same before and after
+# the statement. PostgreSQL has no such cheap marker (a shared counter row would serialise its writers): no cache.
 CACHE_SIZE = 256  # matched sets per connection (0: no cache)
 _CACHE_KEY: Final = "bigre_search_counts"
 _Counts = tuple[tuple[int, int], int, dict[str, tuple[tuple[str, int], ...]], float | None]
@@ -343,9 +343,7 @@ def _cache_of(conn: Connection) -> OrderedDict[Any, _Counts] | None:
 
 
 def _version(conn: Connection) -> tuple[int, int]:
-    # the first statement reads a table, so that the transaction's snapshot is taken before data_version is read
-    conn.execute(text("SELECT id FROM search_documents WHERE id = 0")).all()
-    row = conn.execute(text("SELECT data_version, total_changes() FROM pragma_data_version()")).one()
+    row = conn.execute(text("SELECT n, total_changes() FROM search_generation WHERE id = 1")).one()
     return int(row[0]), int(row[1])
 
 
@@ -379,10 +377,10 @@ def fits(
     weight = f"CASE WHEN t.value IN {sql.in_list(list(exact))} THEN 2 ELSE 1 END" if exact else "1"
     statement = (
         f"SELECT d.kind, d.origin, d.record_id, SUM({weight}) AS overlap, {dist2} AS dist2, d.ts "
-        "FROM search_tags t JOIN search_documents d ON d.origin = t.origin AND d.record_id = t.record_id "
-        f"AND d.audience = t.audience WHERE t.facet = 'trade' AND t.value IN {sql.in_list(codes)} AND "
+        "FROM search_tagset_values t JOIN search_documents d ON d.tagset = t.tagset "
+        f"WHERE t.facet = 'trade' AND t.value IN {sql.in_list(codes)} AND "
         + " AND ".join(where)
-        + " GROUP BY d.kind, d.origin, d.record_id, d.lat_e6, d.lon_e6, d.ts ORDER BY overlap DESC, "
+        + " GROUP BY d.id, d.kind, d.origin, d.record_id, d.lat_e6, d.lon_e6, d.ts ORDER BY overlap DESC, "
         + ("CASE WHEN d.lat_e6 IS NULL THEN 1 ELSE 0 END, dist2, " if filters.near is not None else "")
         + f"d.ts DESC, d.origin, d.record_id LIMIT {sql.bind(limit)}"
     )

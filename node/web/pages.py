@@ -495,9 +495,7 @@ async def operator_page(request: web.Request) -> web.Response:
             "invitation": request.get("invitation"),
             "known_nodes": len(federation.trust.peers()),
             "admissions": [
-                d
-                for d in federation.governance.decision_log()
-                if d["kind"] == "admission" and d["result"] == "pending"
+                d for d in federation.governance.decision_log() if d["kind"] == "admission" and d["result"] == "pending"
             ],
         },
     )

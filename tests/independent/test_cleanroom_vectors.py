@@ -39,7 +39,7 @@ def from_json(j: Any) -> bc.Value:
         return [from_json(x) for x in j]
     assert isinstance(j, dict)
     if len(j) == 1:
-        (k, v), = j.items()
+        ((k, v),) = j.items()
         if k == "$int":
             return int(v)
         if k == "$bytes":
@@ -335,16 +335,19 @@ def test_request_valid(vec):
             keys=request_keys(vec),
             nonces=nonces,
         )
-    assert code_of(
-        bc.verify_request,
-        method=vec["method"],
-        path=vec["path"],
-        headers=vec["headers"],
-        body=body,
-        me=vec["destination"],
-        now=now + 300_001,
-        keys=request_keys(vec),
-    ) == "stale"
+    assert (
+        code_of(
+            bc.verify_request,
+            method=vec["method"],
+            path=vec["path"],
+            headers=vec["headers"],
+            body=body,
+            me=vec["destination"],
+            now=now + 300_001,
+            keys=request_keys(vec),
+        )
+        == "stale"
+    )
 
 
 @pytest.mark.parametrize("vec", invalid(REQUESTS), ids=ids(invalid(REQUESTS)))

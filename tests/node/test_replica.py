@@ -17,7 +17,7 @@ from node.seed import generate_members, generate_offers
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
-from node.storage.search_models import SearchTag
+from node.storage.search_models import SearchTagset
 
 KEY = protocol.SigningKey.from_seed(bytes(range(32)))
 
@@ -84,7 +84,16 @@ async def _tables(services: NodeServices) -> dict[str, Any]:
         ).all()
         documents = (
             await session.execute(
-                select(SearchDocument.kind, SearchDocument.record_id, SearchDocument.audience, SearchDocument.content)
+                select(
+                    SearchDocument.kind,
+                    SearchDocument.record_id,
+                    SearchDocument.audience,
+                    SearchDocument.content,
+                    SearchDocument.departement,
+                    SearchDocument.town,
+                    SearchTagset.key,  # the same trades and languages, whichever path named the set
+                )
+                .outerjoin(SearchTagset, SearchTagset.id == SearchDocument.tagset)
                 .where(SearchDocument.origin == "smart")
                 .order_by(SearchDocument.record_id, SearchDocument.audience)
             )
@@ -101,7 +110,7 @@ async def _tables(services: NodeServices) -> dict[str, Any]:
 async def _clear(services: NodeServices) -> None:
     """Drop what any earlier store wrote for ``smart`` (with PostgreSQL both nodes share one database)."""
     async with services.db.write() as session:
-        for model in (SearchTag, SearchDocument, RecordState, LogEntry, LogHead):
+        for model in (SearchDocument, RecordState, LogEntry, LogHead):
             await session.execute(delete(model).where(model.origin == "smart"))
 
 

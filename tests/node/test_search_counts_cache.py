@@ -34,3 +34,29 @@ async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: 
     assert await finder.search(member, request) == after
     assert await finder.search(member, finder.parse({"q": "graphiste", "limit": "1", "page": "2"})) == second_page
     assert second_page["results"][0]["id"] != after["results"][0]["id"]
+
+
+async def test_kept_counts_outlive_writes_outside_the_index(services: NodeServices) -> None:
+    """A login, a session or a delivery writes to the database but not to the index: the kept counts stay."""
+    if services.db.dialect != "sqlite":
+        return
+    await _receive_at(services, CORPUS[:2], ts0=2_000)
+    member = await _member(services)
+    finder = _finder(services)
+    request = finder.parse({"q": "graphiste", "limit": "1"})
+    first = await finder.search(member, request)
+
+    engine = services.db.sync_engine
+    assert engine is not None
+
+    def generation() -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT n FROM search_generation").scalar() or 0)
+
+    before = generation()
+    await services.accounts.add_user(email="other@example.org", display_name="Other", password="a long password 12")
+    assert generation() == before  # an account without a profile: no search document changed
+    assert await finder.search(member, request) == first
+    await _receive_at(services, [e for e in CORPUS if e[1] == "graphiste-aubervilliers"], ts0=2_000)
+    assert generation() > before
+    assert (await finder.search(member, request))["total"] == 2
