@@ -130,8 +130,9 @@ class NodeFederationStore:
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
         prepared = self._prepared
         derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
-        async with self.db.write() as session:
-            await replica.store_run(session, records, received_at, derived)
+        await self.db.run_write(
+            lambda session: replica.store_run_sync(session.connection(), records, received_at, derived)
+        )
 
     async def note_fork(self, fork: Fork) -> None:
         async with self.db.write() as session:

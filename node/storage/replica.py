@@ -20,14 +20,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol import Record
 
 from . import search
-from .log import INDEXED_TYPES, jsonable, upsert
+from .database import Prepared
+from .log import INDEXED_TYPES, jsonable
 from .models import LogEntry, LogHead, RecordState, SearchDocument
 
 CHUNK = 400  # ids per IN clause: well under SQLite's and PostgreSQL's parameter limits
@@ -35,9 +36,11 @@ CHUNK = 400  # ids per IN clause: well under SQLite's and PostgreSQL's parameter
 _ENTRIES: Final = cast(Table, LogEntry.__table__)
 _RECORDS: Final = cast(Table, RecordState.__table__)
 _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
-_INSERT_ENTRIES: Final = insert(_ENTRIES)
-_INSERT_RECORDS: Final = insert(_RECORDS)
+_HEADS: Final = cast(Table, LogHead.__table__)
+_INSERT_ENTRIES: Final = Prepared(insert(_ENTRIES))
+_INSERT_RECORDS: Final = Prepared(insert(_RECORDS))
 _UPSERT_RECORDS: dict[str, Any] = {}
+_UPSERT_HEADS: dict[str, Any] = {}
 # msgpack markers of bin 8/16/32: a body whose bytes hold none of them has no byte string anywhere
 _BIN_MARKERS: Final = (b"\xc4", b"\xc5", b"\xc6")
 
@@ -56,12 +59,18 @@ def derive_key(r: Record) -> tuple[bytes, bool]:
 
 
 def derive(r: Record) -> Derived:
+    """The record's state row and its complete search documents (text with both languages' trade names, facet
+    columns, tags): everything but what only the database knows, so that it can be computed ahead."""
+    from . import search_facets  # it imports search, which this module imports too
+
     texts = _network_texts(r.type, r.body) if r.type in INDEXED_TYPES and r.body is not None else {}
     documents = [
         {"kind": r.type, "origin": r.origin, "record_id": r.id, "audience": audience, "content": content}
         for audience, content in ((a, search.normalise(t)) for a, t in texts.items())
         if content
     ]
+    if documents and r.body is not None:
+        documents = search_facets.received_rows(documents, {r.id: (r.type, r.body, r.entry.header.ts)})
     return Derived(_state_row(r), documents)
 
 
@@ -106,12 +115,24 @@ async def store_run(
     received_at: int,
     derived: Mapping[tuple[bytes, bool], Derived] | None = None,
 ) -> None:
-    """Store a verified run; ``derived``: :func:`derive` results computed ahead (by :func:`derive_key`)."""
+    """:func:`store_run_sync` in an async session's transaction."""
+    await session.run_sync(lambda sync: store_run_sync(sync.connection(), records, received_at, derived))
+
+
+def store_run_sync(
+    conn: Connection,
+    records: Sequence[Record],
+    received_at: int,
+    derived: Mapping[tuple[bytes, bool], Derived] | None = None,
+) -> None:
+    """Store a verified run in the caller's transaction; ``derived``: :func:`derive` results computed ahead (by
+    :func:`derive_key`). Synchronous, so that on SQLite the node runs it on its writer thread in one hop (the
+    async session's per-statement hand-over between threads cost as much as the statements)."""
     if not records:
         return
     origin = records[0].origin
-    await session.execute(
-        _INSERT_ENTRIES,
+    _INSERT_ENTRIES.executemany(
+        conn,
         [
             {
                 "origin": r.origin,
@@ -131,7 +152,7 @@ async def store_run(
     newest: dict[str, Record] = {}
     for r in records:
         newest[r.id] = r  # later seq wins within the run
-    current = await _current_seqs(session, origin, newest)
+    current = _current_seqs(conn, origin, newest)
     changed = [r for rid, r in newest.items() if current.get(rid, (0, False))[0] < r.seq]
     deleted_before = {rid for rid, (_, deleted) in current.items() if deleted}
 
@@ -141,30 +162,36 @@ async def store_run(
         new = [rows[r.id].state for r in changed if r.id not in current]
         held = [rows[r.id].state for r in changed if r.id in current]
         if new:  # no row yet for these ids (read above, in this transaction): a plain insert
-            await session.execute(_INSERT_RECORDS, new)
+            _INSERT_RECORDS.executemany(conn, new)
         if held:
-            await session.execute(upsert_states(session), held)
+            conn.execute(_upsert_states(conn.dialect.name), held)
         # every tombstone of the run erases the bodies before it, even one a later entry of the run supersedes
-        await _erase_tombstoned_bodies(session, origin, [r for r in records if r.type == "tombstone"])
-        await _reindex(session, origin, changed, current, [d for r in changed for d in rows[r.id].documents])
+        for t in (r for r in records if r.type == "tombstone"):
+            conn.execute(
+                update(_ENTRIES)
+                .where(_ENTRIES.c.origin == origin, _ENTRIES.c.record_id == t.id, _ENTRIES.c.seq < t.seq)
+                .values(body=None)
+            )
+        _reindex(conn, origin, changed, current, [d for r in changed for d in rows[r.id].documents])
     # Entries OLDER than a tombstone already held keep their headers but never their bodies. An entry newer than
     # the tombstone brings the record back (the newest seq wins): its body stays.
     stale = [r for r in records if r.id in deleted_before and r.seq < current[r.id][0]]
     if stale:
-        await session.execute(
-            update(LogEntry)
-            .where(LogEntry.origin == origin, LogEntry.seq.in_([r.seq for r in stale]))
+        conn.execute(
+            update(_ENTRIES)
+            .where(_ENTRIES.c.origin == origin, _ENTRIES.c.seq.in_([r.seq for r in stale]))
             .values(body=None)
         )
     last = records[-1]
-    await session.execute(
-        upsert(session, LogHead, {"origin": origin, "seq": last.seq, "hash": last.entry.hash}, ("origin",))
-    )
+    conn.execute(_upsert_head(conn.dialect.name), {"origin": origin, "seq": last.seq, "hash": last.entry.hash})
 
 
 def upsert_states(session: AsyncSession) -> Any:
     """INSERT ... ON CONFLICT (origin, record_id) DO UPDATE for ``records``, for executemany (built once)."""
-    dialect = session.get_bind().dialect.name
+    return _upsert_states(session.get_bind().dialect.name)
+
+
+def _upsert_states(dialect: str) -> Any:
     stmt = _UPSERT_RECORDS.get(dialect)
     if stmt is None:
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORDS)
@@ -173,6 +200,17 @@ def upsert_states(session: AsyncSession) -> Any:
             set_={c: ins.excluded[c] for c in ("type", "seq", "deleted", "body", "ts")},
         )
         _UPSERT_RECORDS[dialect] = stmt
+    return stmt
+
+
+def _upsert_head(dialect: str) -> Any:
+    stmt = _UPSERT_HEADS.get(dialect)
+    if stmt is None:
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_HEADS)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["origin"], set_={"seq": ins.excluded.seq, "hash": ins.excluded.hash}
+        )
+        _UPSERT_HEADS[dialect] = stmt
     return stmt
 
 
@@ -199,12 +237,12 @@ def _json_body(r: Record) -> Any:
     return jsonable(dict(r.body))
 
 
-async def _current_seqs(session: AsyncSession, origin: str, ids: Iterable[str]) -> dict[str, tuple[int, bool]]:
+def _current_seqs(conn: Connection, origin: str, ids: Iterable[str]) -> dict[str, tuple[int, bool]]:
     out: dict[str, tuple[int, bool]] = {}
     id_list = list(ids)
     for start in range(0, len(id_list), CHUNK):
         chunk = id_list[start : start + CHUNK]
-        rows = await session.execute(
+        rows = conn.execute(
             select(_RECORDS.c.record_id, _RECORDS.c.seq, _RECORDS.c.deleted).where(
                 _RECORDS.c.origin == origin, _RECORDS.c.record_id.in_(chunk)
             )
@@ -214,38 +252,22 @@ async def _current_seqs(session: AsyncSession, origin: str, ids: Iterable[str]) 
     return out
 
 
-async def _erase_tombstoned_bodies(session: AsyncSession, origin: str, tombstones: list[Record]) -> None:
-    for t in tombstones:
-        await session.execute(
-            update(LogEntry)
-            .where(LogEntry.origin == origin, LogEntry.record_id == t.id, LogEntry.seq < t.seq)
-            .values(body=None)
-        )
-
-
-async def _reindex(
-    session: AsyncSession,
+def _reindex(
+    conn: Connection,
     origin: str,
     changed: list[Record],
     current: dict[str, tuple[int, bool]],
-    rows: list[dict[str, Any]],
+    documents: list[dict[str, Any]],
 ) -> None:
     # Search documents of another origin's record are written only here and in store_received, both together
     # with its row in ``records``: a record without a row (absent from ``current``) has no documents to drop.
-    from . import search_facets
-
     ids = [r.id for r in changed if r.id in current]
     for start in range(0, len(ids), CHUNK):
-        await session.execute(
+        conn.execute(
             delete(_DOCUMENTS).where(
                 tuple_(_DOCUMENTS.c.origin, _DOCUMENTS.c.record_id).in_(
                     [(origin, rid) for rid in ids[start : start + CHUNK]]
                 )
             )
         )
-    # facet columns, tags and both languages' trade names (search_facets), from the records' bodies
-    documents = search_facets.received_rows(
-        rows, {r.id: (r.type, r.body, r.entry.header.ts) for r in changed if r.body is not None}
-    )
-    if documents:
-        await session.run_sync(lambda sync: search.store_documents(sync.connection(), documents))
+    search.store_documents(conn, documents)

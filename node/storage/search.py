@@ -32,19 +32,19 @@ _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
 # Fast path of normalise(): text whose decomposed form is ASCII plus the combining accents of U+0300..U+036F
 # (all of them combining except U+034F), which covers French and English; anything else takes the general path.
 _NOT_LATIN_ACCENTED: Final = re.compile("[^\x00-\x7f\u0300-\u034e\u0350-\u036f]")
-_ASCII_WORDS: Final = {c: c if chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(128)}
+_ASCII_WORDS: Final = bytes(c if chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256))
 
 
 def normalise(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     if decomposed.isascii():
-        stripped = decomposed
+        raw = decomposed.encode("ascii")
     elif _NOT_LATIN_ACCENTED.search(decomposed) is None:
-        stripped = decomposed.encode("ascii", "ignore").decode("ascii")  # drops exactly the accents
+        raw = decomposed.encode("ascii", "ignore")  # drops exactly the accents
     else:
         stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
         return _NON_WORD.sub(" ", stripped).strip()
-    return " ".join(stripped.translate(_ASCII_WORDS).split())
+    return b" ".join(raw.translate(_ASCII_WORDS).split()).decode("ascii")
 
 
 def terms(query: str) -> list[str]:
