@@ -24,6 +24,7 @@ from ..errors import InvalidInput
 from ..saved_search_app import saved_searches_of
 from ..services.finder import PAGE_SIZE
 from ..services.saved_searches import clean_query
+from .i18n import translator
 from .pages import form_of, language, redirect, render, s_of, signed_in, viewer_of
 
 RADII: Final = (5, 10, 25, 50)
@@ -36,6 +37,7 @@ FACET_PARAMS: Final = {
     "language": "language",
     "stage": "stage",
 }
+CODED_FACETS: Final = {"kind": "kind", "stage": "stage", "language": "lang"}  # facet -> prefix of its labels
 QUERY_PARAMS: Final = ("q", "near", "radius_km", *FACET_PARAMS.values(), "town", "available_on")
 
 
@@ -104,6 +106,7 @@ async def search_page(request: web.Request) -> web.Response:
 
 def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str], lang: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    messages = translator(lang)
     base = {k: v for k, v in query.items() if k != "page"}
     for name, param in FACET_PARAMS.items():
         values = facets.get(name) or []
@@ -114,7 +117,12 @@ def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str]
         for row in values:
             value = str(row["value"])
             current = chosen == value
-            label = (row.get("label_en" if lang == "en" else "label") or value) if name == "trade" else value
+            if name == "trade":
+                label = row.get("label_en" if lang == "en" else "label") or value
+            elif name in CODED_FACETS:  # a code in the records: its name in the page's language when we know it
+                label = messages.get(f"{CODED_FACETS[name]}.{value}", value)
+            else:
+                label = value
             rows.append(
                 {
                     "value": value,

@@ -95,6 +95,11 @@ def test_search_with_a_facet(browser: Any, nodes: list[DemoNode]) -> None:
     filtered = {r.get_attribute("data-origin") for r in page.locator("li.result").all()}
     assert filtered == {"smart"}
     assert page.locator('a[data-facet="origin"][data-value="smart"]').get_attribute("aria-current") == "true"
+    # coded facet values read as words in the page's language (the demo's members all speak French)
+    assert page.locator('a[data-facet="language"][data-value="fr"]').inner_text().startswith("Français")
+    page.goto(page.url + "&lang=en")
+    assert page.locator('a[data-facet="language"][data-value="fr"]').inner_text().startswith("French")
+    assert page.locator('a[data-facet="kind"][data-value="profile"]').inner_text().startswith("Member")
     page.context.close()
 
 
