@@ -308,6 +308,17 @@ class Prepared:
             return None
         return tuple(value if p is None else p(value) for p, value in zip(compiled.results, row, strict=True))
 
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of a SELECT (converted as SQLAlchemy would)."""
+        compiled = self._for(conn, tuple(params))
+        cursor = compiled.run(conn, compiled.args(params), many=False)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        processors = compiled.results
+        return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
+
 
 class _Compiled:
     __slots__ = ("_get", "_processed", "dialect", "names", "results", "sql")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +85,18 @@ _DELETE_DOCUMENTS: Final = Prepared(
         _DOCUMENTS.c.origin == bindparam("d_origin"), _DOCUMENTS.c.record_id == bindparam("d_record_id")
     )
 )
+_IN_PLACE: Final = (
+    "departement", "town", "lat_e6", "lon_e6", "stage", "status", "avail_from", "avail_until", "ts", "colset", "tagset",
+)  # fmt: skip
+_HELD_DOCUMENTS: Final = Prepared(
+    select(_DOCUMENTS.c.id, _DOCUMENTS.c.audience, _DOCUMENTS.c.kind, _DOCUMENTS.c.content).where(
+        _DOCUMENTS.c.origin == bindparam("o"), _DOCUMENTS.c.record_id == bindparam("r")
+    )
+)
+_UPDATE_DOCUMENT: Final = Prepared(
+    update(_DOCUMENTS).where(_DOCUMENTS.c.id == bindparam("d_id")).values({c: bindparam(c) for c in _IN_PLACE})
+)
+_DELETE_DOCUMENT: Final = Prepared(delete(_DOCUMENTS).where(_DOCUMENTS.c.id == bindparam("d_id")))
 # SQLite: documents inserted since the full-text index was last brought up to date are those above the highest
 # indexed id (ids only grow: SQLite gives max(id) + 1, and a deleted document's entry left the index with it).
 _SYNC_FULLTEXT: Final = (
@@ -120,8 +132,13 @@ def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) ->
     trigger made indexing about six times slower than one ``INSERT ... SELECT`` of the new rows (measured with
     ``bench/search_bench.py``: 100 µs per profile against 16). Deletions still go through the delete trigger.
     """
-    if not documents:
-        return
+    if documents:
+        _insert_named(conn, name_sets(conn, documents))
+
+
+def name_sets(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The documents as rows of ``search_documents``: ``tags`` replaced by the ids of their facet sets (created
+    when new)."""
     colsets = _ensure_colsets(conn, documents)
     tag_keys = [tag_key(d.get("tags") or ()) for d in documents]
     tagsets = _ensure_tagsets(conn, {k: d.get("tags") or () for k, d in zip(tag_keys, documents, strict=True) if k})
@@ -131,6 +148,10 @@ def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) ->
         row["colset"] = colsets[col_key(row["origin"], row["kind"], row.get("departement"), row.get("stage"))]
         row["tagset"] = tagsets[key] if key else None
         rows.append(row)
+    return rows
+
+
+def _insert_named(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:  # executemany needs the same columns in every row
         by_keys.setdefault(tuple(row), []).append(row)
@@ -187,8 +208,21 @@ def _ensure(
     return ids
 
 
+_SET_ID: Final = {
+    table.name: Prepared(select(table.c.id).where(table.c.key == bindparam("key"))) for table in (_COLSETS, _TAGSETS)
+}
+FEW_KEYS: Final = 8  # up to this many keys, one prepared lookup each (a statement with IN is built per call)
+
+
 def _set_ids(conn: Connection, table: Table, keys: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
+    if len(keys) <= FEW_KEYS:  # one record's documents: the common case on the write path of a single record
+        lookup = _SET_ID[table.name]
+        for key in keys:
+            found = lookup.first(conn, {"key": key})
+            if found is not None:
+                out[key] = int(found[0])
+        return out
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         out.update(
@@ -239,9 +273,29 @@ def index_record_sync(
     bodies: Bodies | None = None,
     ts: int = 0,
 ) -> None:
-    """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`)."""
-    unindex_record_sync(conn, origin, record_id)
-    store_documents(conn, _rows(kind, origin, record_id, texts, bodies, ts))
+    """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`).
+
+    A document whose text did not change is updated in place (facets, sets, freshness): the full-text index
+    is only touched for the texts that changed (a member editing their bio leaves their public document's text
+    as it was, and a full-text delete and insert cost more than the rest of the update of that document)."""
+    held = {
+        audience: (int(id_), held_kind, content)
+        for id_, audience, held_kind, content in _HELD_DOCUMENTS.all(conn, {"o": origin, "r": record_id})
+    }
+    rows = name_sets(conn, _rows(kind, origin, record_id, texts, bodies, ts))
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        found = held.pop(row["audience"], None)
+        if found is not None and found[1] == row["kind"] and found[2] == row["content"]:
+            _UPDATE_DOCUMENT.execute(conn, {**{c: row.get(c) for c in _IN_PLACE}, "d_id": found[0]})
+            continue
+        if found is not None:
+            _DELETE_DOCUMENT.execute(conn, {"d_id": found[0]})
+        fresh.append(row)
+    for id_, _, _ in held.values():  # audiences the record no longer has
+        _DELETE_DOCUMENT.execute(conn, {"d_id": id_})
+    if fresh:
+        _insert_named(conn, fresh)
 
 
 def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:

@@ -176,3 +176,27 @@ def test_migration_0008_turns_tag_rows_into_sets(tmp_path: Path) -> None:
         )
         _integrity(conn)
     engine.dispose()
+
+
+def test_unchanged_texts_are_updated_in_place(migrated: Any) -> None:
+    both = {"network": "menuisier chene", "public": "menuisier"}
+    with migrated.begin() as conn:
+        search.index_record_sync(
+            conn, "profile", "smart", "a", both, {a: _body("Montreuil", "93", ["H2206"], ["fr"]) for a in both}, ts=1
+        )
+        before = dict(conn.execute(text("SELECT audience, id FROM search_documents")).all())
+        # the same texts, another place: the rows stay (same ids), their facets and freshness follow
+        search.index_record_sync(
+            conn, "profile", "smart", "a", both, {a: _body("Paris", "75", ["H2206"], ["en"]) for a in both}, ts=2
+        )
+        assert dict(conn.execute(text("SELECT audience, id FROM search_documents")).all()) == before
+        assert conn.execute(text("SELECT DISTINCT departement, ts FROM search_documents")).all() == [("75", 2)]
+        found = search_query.find(conn, ["menuisier"], Scope("coopaname", anonymous=False), Filters())
+        assert dict(found.facets["departement"]) == {"75": 1} and dict(found.facets["language"]) == {"en": 1}
+        # a new text for one audience, and an audience gone
+        search.index_record_sync(
+            conn, "profile", "smart", "a", {"network": "menuisier escalier"}, {"network": _body("Paris", "75", [], [])}
+        )
+        assert conn.execute(text("SELECT audience FROM search_documents")).scalars().all() == ["network"]
+        _integrity(conn)
+        assert _ids(conn, "escalier") == ["a"] and _ids(conn, "chene") == []
