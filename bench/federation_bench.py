@@ -412,8 +412,9 @@ async def fresh_database(path: Path) -> str:
 
 def bare_insert(db_file: str, pages: list[Page]) -> float:
     """Seconds to insert every page, one transaction each, with the node's SQLite settings, and index its text
-    (FTS5, as the node does: one ``INSERT ... SELECT`` of the new documents). The facet sets the documents name
-    are created before the clock starts (the node creates each once, a few thousand for 100,000 records)."""
+    (FTS5, as the node does: the documents numbered, their text inserted into the FTS5 table). The facet sets the
+    documents name are created before the clock starts (the node creates each once, a few thousand for 100,000
+    records)."""
     engine = create_engine(f"sqlite:///{db_file}")
 
     @event.listens_for(engine, "connect")
@@ -436,25 +437,32 @@ def bare_insert(db_file: str, pages: list[Page]) -> float:
             colsets = search._ensure_colsets(conn, everything)
             tag_keys = {k: d["tags"] for d in everything if (k := search.tag_key(d["tags"]))}
             tagsets = search._ensure_tagsets(conn, tag_keys)
-        named = [
-            [
-                {
-                    **{k: v for k, v in d.items() if k != "tags"},
-                    "colset": colsets[search.col_key(d["origin"], d["kind"], d["departement"], d["stage"])],
-                    "tagset": tagsets.get(search.tag_key(d["tags"]) or ""),
-                }
-                for d in page[2]
-            ]
-            for page in pages
-        ]
+        last = int(conn.exec_driver_sql("SELECT COALESCE(max(id), 0) FROM search_documents").scalar() or 0)
+        named: list[tuple[Rows, list[tuple[int, str]]]] = []
+        for page in pages:  # rows as the node writes them on SQLite: numbered, the text in the FTS5 table
+            rows: Rows = []
+            texts: list[tuple[int, str]] = []
+            for d in page[2]:
+                last += 1
+                texts.append((last, d["content"]))
+                rows.append(
+                    {
+                        **{k: v for k, v in d.items() if k != "tags"},
+                        "id": last,
+                        "content": "",
+                        "colset": colsets[search.col_key(d["origin"], d["kind"], d["departement"], d["stage"])],
+                        "tagset": tagsets.get(search.tag_key(d["tags"]) or ""),
+                    }
+                )
+            named.append((rows, texts))
         start = time.perf_counter()
-        for (entries, states, _, heads), docs in zip(pages, named, strict=True):
+        for (entries, states, _, heads), (docs, texts) in zip(pages, named, strict=True):
             with conn.begin():
                 conn.execute(insert(LogEntry), entries)
                 conn.execute(insert(RecordState), states)
                 if docs:
                     conn.execute(insert(SearchDocument), docs)
-                    search.sync_fulltext(conn)
+                    conn.exec_driver_sql("INSERT INTO search_fts(rowid, content) VALUES (?, ?)", texts)
                 conn.execute(head, heads)
         elapsed = time.perf_counter() - start
     engine.dispose()

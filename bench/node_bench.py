@@ -175,10 +175,14 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
         )
         conn.execute("UPDATE log_heads SET seq=?, hash=? WHERE origin='coopaname'", head)
         conn.execute("DELETE FROM search_documents WHERE origin='coopaname' AND record_id=?", (record[1],))
-        conn.executemany(f"INSERT INTO search_documents ({DOCUMENT_COLUMNS}) VALUES ({DOCUMENT_MARKS})", documents)
-        conn.execute(  # the full-text index, as search.store_documents keeps it
-            "INSERT INTO search_fts(rowid, content) SELECT id, content FROM search_documents "
-            "WHERE id > COALESCE((SELECT max(id) FROM search_fts_docsize), 0) ORDER BY id"
+        last = conn.execute("SELECT COALESCE(max(id), 0) FROM search_documents").fetchone()[0]
+        numbered = [(last + i, *d[:4], "", *d[5:]) for i, d in enumerate(documents, 1)]  # as search.store_documents
+        conn.executemany(
+            f"INSERT INTO search_documents (id, {DOCUMENT_COLUMNS}) VALUES (?, {DOCUMENT_MARKS})", numbered
+        )
+        conn.executemany(
+            "INSERT INTO search_fts(rowid, content) VALUES (?, ?)",
+            [(n[0], d[4]) for n, d in zip(numbered, documents, strict=True)],
         )
         for item in outbox:
             conn.execute(

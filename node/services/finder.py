@@ -275,7 +275,7 @@ class Finder:
         audience = "public" if scope.anonymous else ("coop" if origin == self.origin else "network")
         row = conn.execute(
             text(
-                "SELECT lat_e6, lon_e6, avail_from, avail_until, content FROM search_documents WHERE origin = :o "
+                "SELECT lat_e6, lon_e6, avail_from, avail_until FROM search_documents WHERE origin = :o "
                 "AND record_id = :r AND audience = :a AND kind = :k"
             ),
             {"o": origin, "r": record_id, "a": audience, "k": kind},

@@ -317,6 +317,8 @@ class Prepared:
         finally:
             cursor.close()
         processors = compiled.results
+        if not processors:  # a text() statement: no column types, the driver's values as they are
+            return [tuple(row) for row in rows]
         return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
 
 

@@ -88,21 +88,25 @@ _DELETE_DOCUMENTS: Final = Prepared(
 _IN_PLACE: Final = (
     "departement", "town", "lat_e6", "lon_e6", "stage", "status", "avail_from", "avail_until", "ts", "colset", "tagset",
 )  # fmt: skip
-_HELD_DOCUMENTS: Final = Prepared(
-    select(_DOCUMENTS.c.id, _DOCUMENTS.c.audience, _DOCUMENTS.c.kind, _DOCUMENTS.c.content).where(
-        _DOCUMENTS.c.origin == bindparam("o"), _DOCUMENTS.c.record_id == bindparam("r")
-    )
-)
+_HELD_DOCUMENTS: Final = {  # a record's documents with their text (on SQLite, the text is in the FTS5 table)
+    "sqlite": Prepared(
+        text(
+            "SELECT d.id, d.audience, d.kind, f.content FROM search_documents d JOIN search_fts f ON f.rowid = d.id "
+            "WHERE d.origin = :o AND d.record_id = :r"
+        )
+    ),
+    "postgresql": Prepared(
+        select(_DOCUMENTS.c.id, _DOCUMENTS.c.audience, _DOCUMENTS.c.kind, _DOCUMENTS.c.content).where(
+            _DOCUMENTS.c.origin == bindparam("o"), _DOCUMENTS.c.record_id == bindparam("r")
+        )
+    ),
+}
 _UPDATE_DOCUMENT: Final = Prepared(
     update(_DOCUMENTS).where(_DOCUMENTS.c.id == bindparam("d_id")).values({c: bindparam(c) for c in _IN_PLACE})
 )
 _DELETE_DOCUMENT: Final = Prepared(delete(_DOCUMENTS).where(_DOCUMENTS.c.id == bindparam("d_id")))
-# SQLite: documents inserted since the full-text index was last brought up to date are those above the highest
-# indexed id (ids only grow: SQLite gives max(id) + 1, and a deleted document's entry left the index with it).
-_SYNC_FULLTEXT: Final = (
-    "INSERT INTO search_fts(rowid, content) SELECT id, content FROM search_documents "
-    "WHERE id > COALESCE((SELECT max(id) FROM search_fts_docsize), 0) ORDER BY id"
-)
+_LAST_ID: Final = "SELECT COALESCE(max(id), 0) FROM search_documents"
+_INSERT_TEXT: Final = "INSERT INTO search_fts(rowid, content) VALUES (?, ?)"
 MAX_SET_KEY: Final = 300
 CHUNK: Final = 400  # keys per IN clause
 
@@ -127,10 +131,12 @@ def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) ->
     ``search_documents`` but ``colset`` and ``tagset``, plus ``tags``), naming their facet sets, and bring the
     full-text index up to date, all in the caller's transaction.
 
-    Every insert into ``search_documents`` goes through here. SQLite's full-text index is not kept by an insert
-    trigger: FTS5 flushes its pending terms at every statement savepoint, and a trigger runs one per row, so a
-    trigger made indexing about six times slower than one ``INSERT ... SELECT`` of the new rows (measured with
-    ``bench/search_bench.py``: 100 µs per profile against 16). Deletions still go through the delete trigger.
+    Every insert into ``search_documents`` goes through here. On SQLite the text goes to the FTS5 table (which
+    keeps it), under the document's id, and the row keeps an empty ``content``: the rows stay narrow, so a search
+    looks its matches up in the table itself (migration 0009). Ids are given here (the highest one plus one, in
+    the writing transaction: SQLite has one writer), so that the text can be inserted with one ``executemany``
+    rather than by an insert trigger (FTS5 flushes its pending terms at every statement savepoint, and a trigger
+    runs one per row: six times slower, 100 µs per profile against 16). Deletions go through the delete trigger.
     """
     if documents:
         _insert_named(conn, name_sets(conn, documents))
@@ -152,18 +158,21 @@ def name_sets(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> list[
 
 
 def _insert_named(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    texts: list[tuple[int, str]] = []
+    if conn.dialect.name == "sqlite":
+        last = int(conn.exec_driver_sql(_LAST_ID).scalar() or 0)
+        numbered = []
+        for i, row in enumerate(rows, 1):
+            texts.append((last + i, row["content"]))
+            numbered.append({**row, "id": last + i, "content": ""})
+        rows = numbered
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:  # executemany needs the same columns in every row
         by_keys.setdefault(tuple(row), []).append(row)
     for same in by_keys.values():
         _INSERT_DOCUMENTS.executemany(conn, same)
-    sync_fulltext(conn)
-
-
-def sync_fulltext(conn: Connection) -> None:
-    """Index the documents inserted since the last call (SQLite; PostgreSQL's tsvector is a generated column)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SYNC_FULLTEXT)
+    if texts:
+        conn.exec_driver_sql(_INSERT_TEXT, texts)
 
 
 def _ensure_colsets(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -278,9 +287,10 @@ def index_record_sync(
     A document whose text did not change is updated in place (facets, sets, freshness): the full-text index
     is only touched for the texts that changed (a member editing their bio leaves their public document's text
     as it was, and a full-text delete and insert cost more than the rest of the update of that document)."""
+    held_documents = _HELD_DOCUMENTS["sqlite" if conn.dialect.name == "sqlite" else "postgresql"]
     held = {
         audience: (int(id_), held_kind, content)
-        for id_, audience, held_kind, content in _HELD_DOCUMENTS.all(conn, {"o": origin, "r": record_id})
+        for id_, audience, held_kind, content in held_documents.all(conn, {"o": origin, "r": record_id})
     }
     rows = name_sets(conn, _rows(kind, origin, record_id, texts, bodies, ts))
     fresh: list[dict[str, Any]] = []

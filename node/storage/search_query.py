@@ -3,13 +3,14 @@
 One statement per search: the matched set (full-text match, the viewer's audience, filters) is a materialised
 CTE, and the page of hits, the total and the count of every facet value are ``UNION ALL`` branches over it. So
 the full-text match runs once, and counts are ``GROUP BY`` in the database, never a loop over rows in Python.
-On SQLite the match reads the documents' columns from a narrow covering index (never the wide rows with their
-text), and the counts of a matched set are kept per connection until the database changes, so the next page or
-the same words searched again cost one pass over the match for the page alone.
+On SQLite each match is looked up by rowid in the documents' narrow rows (the text lives in the FTS5 table), the
+materialised set holds only ids, sets, score and freshness, and the counts of a matched set are kept per
+connection until the index changes, so the next page or the same words searched again cost one pass over the
+match for the page alone.
 
 Cost on SQLite (``bench/search_bench.py``, 100,000 profiles): the bare ranked match (bm25 of every matched
-document, then the top 20) is the floor; the join of the match to the documents' covering index, the page and the
-counts add to it. Counts group the matched set by two small integers (each document's colset and tagset, see
+document, then the top 20) is the floor; the lookup of each match's row, the page and the counts add to it.
+Counts group the matched set by two small integers (each document's colset and tagset, see
 :mod:`node.storage.search_models`) and expand each distinct set once, so a broad query (18,000 documents)
 computed from scratch costs about twice the bare match (it was 3.5 times with one tag row per document and
 value), and with its counts known about 1.5 times.
@@ -46,7 +47,6 @@ from . import search, search_models  # noqa: F401 - search_models: its tables ar
 
 KM_PER_E6: Final = 111.195 / 1e6  # kilometres per microdegree of latitude
 FACETS: Final = ("origin", "kind", "trade", "departement", "language", "stage")
-COVERING_INDEX: Final = "ix_search_documents_cover"  # SQLite: the id and every column a search reads but the text
 UNAVAILABLE: Final = ("unavailable", "busy", "closed", "fulfilled", "cancelled", "paired")
 _SUFFIXES: Final = (("ieres", "ier"), ("iere", "ier"), ("euses", "eu"), ("euse", "eu"), ("trices", "t"), ("trice", "t"))
 
@@ -196,15 +196,16 @@ def _distance(sql: _Sql, near: Near | None, where: list[str]) -> str:
 
 
 def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filters: Filters) -> tuple[str, str]:
-    """The SELECT of the matched set (columns: kind, origin, record_id, colset, tagset, score, dist2, ts) and the
-    ORDER BY of its hits."""
+    """The SELECT of the matched set (columns: id, colset, tagset, score, dist2, ts: only what the page's order and
+    the counts need, so that the materialised set stays narrow; a hit's origin, id and kind are read for the page
+    alone) and the ORDER BY of its hits (ties on relevance, distance and freshness go by document id)."""
     where = _conditions(sql, scope, filters)
     dist2 = _distance(sql, filters.near, where)
-    columns = f"d.kind, d.origin, d.record_id, d.colset, d.tagset, {{score}} AS score, {dist2} AS dist2, d.ts"
+    columns = f"d.id, d.colset, d.tagset, {{score}} AS score, {dist2} AS dist2, d.ts"
     if words and dialect == "sqlite":
         match = sql.bind(" AND ".join(f'"{w}"*' for w in words))
-        # the match drives the join, through the narrow covering index of migration 0007: never the wide rows
-        source = f"search_fts f CROSS JOIN search_documents d INDEXED BY {COVERING_INDEX} ON d.id = f.rowid"
+        # the match drives the join: each match is looked up by rowid in the narrow rows of migration 0009
+        source = "search_fts f CROSS JOIN search_documents d ON d.id = f.rowid"
         where.insert(0, f"search_fts MATCH {match}")
         score = "f.rank"
     elif words:
@@ -215,7 +216,7 @@ def _matched(sql: _Sql, dialect: str, words: Sequence[str], scope: Scope, filter
     else:
         source, score = "search_documents d", "0.0"
     select = f"SELECT {columns.format(score=score)} FROM {source} WHERE {' AND '.join(where)}"
-    order = "rel DESC, " + ("dist2, " if filters.near is not None else "") + "ts DESC, origin, record_id"
+    order = "rel DESC, " + ("dist2, " if filters.near is not None else "") + "ts DESC, id"
     return select, order
 
 
@@ -244,17 +245,20 @@ def find(
         cache.move_to_end(key)  # type: ignore[union-attr]
         _, known_total, known_counts, known_best = known
         page = (
-            f"SELECT origin, record_id, kind, rel, dist2, ts FROM (SELECT {_HIT.format(best=sql.bind(known_best))} "
-            f"FROM ({matched}) m) h ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
+            f"SELECT d.origin, d.record_id, d.kind, h.rel, h.dist2, h.ts, h.id FROM (SELECT "
+            f"{_HIT.format(best=sql.bind(known_best))} FROM ({matched}) m ORDER BY {order} LIMIT {sql.bind(limit)} "
+            f"OFFSET {sql.bind(offset)}) h JOIN search_documents d ON d.id = h.id"
         )
-        page_hits = [_hit(row) for row in conn.execute(text(page), sql.params)]
+        rows = [(_hit(row[:6]), int(row[6])) for row in conn.execute(text(page), sql.params)]
+        page_hits = _in_order(rows, filters.near is not None)
         return Found(page_hits, known_total, {name: list(values) for name, values in known_counts.items()})
     materialized = "MATERIALIZED " if dialect in ("sqlite", "postgresql") else ""
     branches = [
-        "SELECT 'hit' AS s, origin AS a, record_id AS b, kind AS c, NULL AS e, CAST(rel AS FLOAT) AS n, "
-        "CAST(dist2 AS FLOAT) AS x, ts AS t FROM (SELECT "
+        "SELECT 'hit' AS s, d.origin AS a, d.record_id AS b, d.kind AS c, CAST(h.id AS VARCHAR(20)) AS e, "
+        "CAST(h.rel AS FLOAT) AS n, CAST(h.dist2 AS FLOAT) AS x, h.ts AS t FROM (SELECT "
         + _HIT.format(best="(SELECT MIN(score) FROM m)")
-        + f" FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h",
+        + f" FROM m ORDER BY {order} LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}) h "
+        "JOIN search_documents d ON d.id = h.id",
     ]
     if cache is not None:
         branches.append("SELECT 'best', NULL, NULL, NULL, NULL, CAST(MIN(score) AS FLOAT), NULL, NULL FROM m")
@@ -273,13 +277,13 @@ def find(
     else:
         branches.append("SELECT 'total', NULL, NULL, NULL, NULL, CAST(count(*) AS FLOAT), NULL, NULL FROM m")
     statement = f"WITH m AS {materialized}({matched}) " + " UNION ALL ".join(branches)
-    hits: list[Hit] = []
+    found: list[tuple[Hit, int]] = []
     total = 0
     best: float | None = None
     tallies: dict[str, dict[str, int]] = {name: {} for name in FACETS} if facets else {}
     for section, a, b, c, e, n, x, t in conn.execute(text(statement), sql.params):
         if section == "hit":
-            hits.append(_hit((a, b, c, n, x, t)))
+            found.append((_hit((a, b, c, n, x, t)), int(e)))
         elif section == "best":
             best = n
         elif section == "total":
@@ -298,19 +302,24 @@ def find(
         cache[key] = (version, total, {name: tuple(values) for name, values in counts.items()}, best)
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
-    # the page's hits come back in any order from the UNION: sort them again as the SQL did
-    if filters.near is not None:
-        hits.sort(key=lambda h: (-h.score, h.distance_km or 0.0, -h.ts, h.origin, h.record_id))
+    return Found(_in_order(found, filters.near is not None), total, counts)
+
+
+def _in_order(found: list[tuple[Hit, int]], near: bool) -> list[Hit]:
+    """The page's hits (with their document ids) as the SQL ordered them: a UNION or a join returns them in any
+    order."""
+    if near:
+        found.sort(key=lambda hi: (-hi[0].score, hi[0].distance_km or 0.0, -hi[0].ts, hi[1]))
     else:
-        hits.sort(key=lambda h: (-h.score, -h.ts, h.origin, h.record_id))
-    return Found(hits, total, counts)
+        found.sort(key=lambda hi: (-hi[0].score, -hi[0].ts, hi[1]))
+    return [hit for hit, _ in found]
 
 
 # Relevance in five steps relative to the best match (scores are negative on both backends: lower is better),
 # so that closeness and freshness order the matches that are about as good as each other. The best score is an
 # uncorrelated scalar subquery, run once (a window ``MIN(score) OVER ()`` would copy the whole matched set into a
 # buffer first: a third of the cost of a broad query's page on SQLite), or a known value.
-_HIT: Final = "origin, record_id, kind, dist2, ts, COALESCE(CAST(4.0 * score / NULLIF({best}, 0) AS INTEGER), 0) AS rel"
+_HIT: Final = "id, dist2, ts, COALESCE(CAST(4.0 * score / NULLIF({best}, 0) AS INTEGER), 0) AS rel"
 
 
 def _hit(row: Any) -> Hit:

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 import protocol
 from node.app import open_services
@@ -17,7 +17,6 @@ from node.seed import generate_members, generate_offers
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
-from node.storage.search_models import SearchTagset
 
 KEY = protocol.SigningKey.from_seed(bytes(range(32)))
 
@@ -82,20 +81,16 @@ async def _tables(services: NodeServices) -> dict[str, Any]:
                 .order_by(RecordState.record_id)
             )
         ).all()
+        # the text: on SQLite in the FTS5 table (the row's content is empty), on PostgreSQL in the row
+        content = "f.content" if services.db.is_sqlite else "d.content"
+        join = "JOIN search_fts f ON f.rowid = d.id " if services.db.is_sqlite else ""
         documents = (
             await session.execute(
-                select(
-                    SearchDocument.kind,
-                    SearchDocument.record_id,
-                    SearchDocument.audience,
-                    SearchDocument.content,
-                    SearchDocument.departement,
-                    SearchDocument.town,
-                    SearchTagset.key,  # the same trades and languages, whichever path named the set
+                text(
+                    f"SELECT d.kind, d.record_id, d.audience, {content}, d.departement, d.town, t.key "
+                    f"FROM search_documents d {join}LEFT JOIN search_tagsets t ON t.id = d.tagset "
+                    "WHERE d.origin = 'smart' ORDER BY d.record_id, d.audience"
                 )
-                .outerjoin(SearchTagset, SearchTagset.id == SearchDocument.tagset)
-                .where(SearchDocument.origin == "smart")
-                .order_by(SearchDocument.record_id, SearchDocument.audience)
             )
         ).all()
         head = (await session.execute(select(LogHead.seq, LogHead.hash).where(LogHead.origin == "smart"))).one()
