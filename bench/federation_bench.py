@@ -437,7 +437,7 @@ def bare_insert(db_file: str, pages: list[Page]) -> float:
             colsets = search._ensure_colsets(conn, everything)
             tag_keys = {k: d["tags"] for d in everything if (k := search.tag_key(d["tags"]))}
             tagsets = search._ensure_tagsets(conn, tag_keys)
-        last = int(conn.exec_driver_sql("SELECT COALESCE(max(id), 0) FROM search_documents").scalar() or 0)
+            last = int(conn.exec_driver_sql("SELECT COALESCE(max(id), 0) FROM search_documents").scalar() or 0)
         named: list[tuple[Rows, list[tuple[int, str]]]] = []
         for page in pages:  # rows as the node writes them on SQLite: numbered, the text in the FTS5 table
             rows: Rows = []

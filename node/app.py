@@ -21,6 +21,7 @@ from .api import ROUTES, error_middleware, openapi_document, viewer_middleware
 from .clock import Clock, system_clock
 from .config import NodeConfig
 from .context import CONFIG_KEY, SERVICES_KEY, NodeServices
+from .forwarded import forwarded_middleware
 from .publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 from .services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from .services.directory import Directory
@@ -74,7 +75,8 @@ async def close_services(services: NodeServices) -> None:
 def create_app(
     config: NodeConfig, *, options: NodeOptions = NodeOptions(), extensions: Sequence[AppExtension] = ()
 ) -> web.Application:
-    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[error_middleware, viewer_middleware])
+    middlewares = [forwarded_middleware(config.trusted_proxies), error_middleware, viewer_middleware]
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
     app[CONFIG_KEY] = config
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ Settings are declared once in :data:`SETTINGS` (name, default, help); the CLI an
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ SETTINGS: Final[tuple[tuple[str, object, str], ...]] = (
     ("port", 8400, "port `bigre serve` listens on"),
     ("key_id", None, "id of the current signing key (keys/<key_id>.pem); set by `bigre init`"),
     ("max_body_bytes", 262_144, "largest accepted request body"),
+    ("trusted_proxies", [], 'addresses of reverse proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1"]'),
 )
 
 
@@ -45,6 +47,7 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int = 8400
     max_body_bytes: int = 262_144
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def key_dir(self) -> Path:
@@ -140,6 +143,14 @@ def load_config(directory: Path) -> NodeConfig:
     max_body = raw.get("max_body_bytes", 262_144)
     if not isinstance(port, int) or not isinstance(max_body, int):
         raise ConfigError(f"{path}: port and max_body_bytes must be integers")
+    proxies = raw.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise ConfigError(f"{path}: trusted_proxies must be a list of IP addresses")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: trusted_proxies: {proxy!r} is not an IP address") from exc
     return NodeConfig(
         directory=directory,
         name=validate_name(raw["name"]),
@@ -150,4 +161,5 @@ def load_config(directory: Path) -> NodeConfig:
         host=str(raw.get("host", "127.0.0.1")),
         port=port,
         max_body_bytes=max_body,
+        trusted_proxies=tuple(proxies),
     )

@@ -158,14 +158,14 @@ def name_sets(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> list[
 
 
 def _insert_named(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows of :func:`name_sets` (changed in place: they are this module's own dicts)."""
     texts: list[tuple[int, str]] = []
     if conn.dialect.name == "sqlite":
         last = int(conn.exec_driver_sql(_LAST_ID).scalar() or 0)
-        numbered = []
-        for i, row in enumerate(rows, 1):
-            texts.append((last + i, row["content"]))
-            numbered.append({**row, "id": last + i, "content": ""})
-        rows = numbered
+        for i, row in enumerate(rows, last + 1):
+            texts.append((i, row["content"]))
+            row["id"] = i
+            row["content"] = ""
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:  # executemany needs the same columns in every row
         by_keys.setdefault(tuple(row), []).append(row)

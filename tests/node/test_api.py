@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
+from node.app import NodeOptions, create_app
 from node.clock import ManualClock
+from node.config import NodeConfig
+from node.context import SERVICES_KEY
+from node.forwarded import client_address
 from tests.node.conftest import PASSWORD, Api, Client
 
 OFFER = {
@@ -154,6 +161,51 @@ async def test_login_throttling(api: Api, client: Client, clock: ManualClock) ->
         await client.post("/api/v1/auth/login", json={"email": f"nobody{i}@example.org", "password": "whatever!!"})
     resp = await client.post("/api/v1/auth/login", json={"email": "t@example.org", "password": PASSWORD})
     assert resp.status == 429
+
+
+async def test_throttling_behind_a_trusted_proxy(
+    aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions
+) -> None:
+    """Behind the operator's proxy, failures count against the address it forwards for, not against the proxy."""
+
+    async def attempts(proxies: tuple[str, ...], first: bool) -> tuple[int, int]:
+        app = create_app(dataclasses.replace(node_config, trusted_proxies=proxies), options=options)
+        client = await aiohttp_client(app)
+        if first:
+            await app[SERVICES_KEY].accounts.add_user(email="t@example.org", password=PASSWORD)
+        for i in range(20):  # one address tries 20 accounts (its per-address allowance)
+            await client.post(
+                "/api/v1/auth/login",
+                json={"email": f"nobody{i}@example.org", "password": "whatever!!"},
+                headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.66"},
+            )
+        other = await client.post(  # someone else, through the same proxy
+            "/api/v1/auth/login",
+            json={"email": "t@example.org", "password": PASSWORD},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+        same = await client.post(
+            "/api/v1/auth/login",
+            json={"email": "t@example.org", "password": PASSWORD},
+            headers={"X-Forwarded-For": "203.0.113.66"},
+        )
+        await client.close()
+        return other.status, same.status
+
+    assert await attempts(("127.0.0.1",), first=True) == (200, 429)  # the forwarded client is the one throttled
+    # without a trusted proxy the header is nobody's word: everything counts against the connection's address
+    # (and the earlier failures were counted against 203.0.113.66, so this run starts clean for 127.0.0.1)
+    assert await attempts((), first=False) == (429, 429)
+
+
+def test_forwarded_header_parsing() -> None:
+    trusted = frozenset({"127.0.0.1", "10.0.0.2"})
+    assert client_address("127.0.0.1", "203.0.113.5", trusted) == "203.0.113.5"
+    assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.5, 10.0.0.2", trusted) == "203.0.113.5"  # chain of proxies
+    assert client_address("127.0.0.1", "not-an-address", trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", None, trusted) == "127.0.0.1"
+    assert client_address("192.0.2.1", "203.0.113.5", trusted) == "192.0.2.1"  # not a proxy of ours: ignored
+    assert client_address("127.0.0.1", "2001:db8::1", trusted) == "2001:db8::1"
 
 
 VISIBILITY = {"display_name": "public", "bio": "network", "skills": "coop", "phone": "private"}
