@@ -7,6 +7,7 @@ documents it should hold, so a document inserted without being indexed (or index
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,61 @@ def test_unchanged_texts_are_updated_in_place(migrated: Any) -> None:
         assert conn.execute(text("SELECT audience FROM search_documents")).scalars().all() == ["network"]
         _integrity(conn)
         assert _ids(conn, "escalier") == ["a"] and _ids(conn, "chene") == []
+
+
+def _pg_scenario(conn: Connection) -> None:
+    """0007 -> head -> 0007 on PostgreSQL with documents and tag rows (run on one connection, committed between
+    steps as the node's migration does)."""
+    command.upgrade(alembic_config(conn), "0007")
+    conn.commit()
+    conn.execute(
+        text(
+            "INSERT INTO search_documents (kind, origin, record_id, audience, content, departement, stage, ts) VALUES "
+            "('profile', 'smart', 'p1', 'network', 'menuisier chene', '93', 'established', 1), "
+            "('profile', 'oxalis', 'p2', 'network', 'menuisier escalier', '93', 'established', 2), "
+            "('offer', 'oxalis', 'o1', 'network', 'cherche menuisier', '75', NULL, 3)"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO search_tags (origin, record_id, audience, facet, value) VALUES "
+            "('smart', 'p1', 'network', 'trade', 'H2206'), ('smart', 'p1', 'network', 'language', 'fr'), "
+            "('oxalis', 'p2', 'network', 'trade', 'H2206'), ('oxalis', 'p2', 'network', 'language', 'fr')"
+        )
+    )
+    conn.commit()
+    command.upgrade(alembic_config(conn), "head")
+    conn.commit()
+    found = search_query.find(conn, ["menuisier"], Scope("coopaname", anonymous=False), Filters())
+    assert found.total == 3
+    assert dict(found.facets["trade"]) == {"H2206": 2} and dict(found.facets["kind"]) == {"profile": 2, "offer": 1}
+    # new documents take the next set ids (the sequences were moved past the backfill's explicit ids)
+    _index(conn, "p3", "menuisier parquet", _body("Paris", "75", ["E1205"], ["en"]))
+    _index(conn, "p4", "menuisier parquet", _body("Paris", "75", ["H2206"], ["fr"]))
+    conn.commit()
+    assert conn.execute(text("SELECT count(*) FROM search_tagsets")).scalar() == 2
+    assert sorted(h.record_id for h in search_query.find(conn, ["parquet"], Scope("x", False), Filters()).hits) == [
+        "p3",
+        "p4",
+    ]
+    command.downgrade(alembic_config(conn), "0007")
+    conn.commit()
+    assert conn.execute(text("SELECT count(*) FROM search_tags")).scalar() == 8
+
+
+async def test_migrations_0008_0009_on_postgresql(pg_url: str | None) -> None:
+    if pg_url is None:
+        pytest.skip("PostgreSQL is not reachable")
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from .conftest import PG_HOST, _pg
+
+    name = f"bigre_migration_{secrets.token_hex(4)}"
+    await _pg(f'CREATE DATABASE "{name}"')
+    engine = create_async_engine(f"postgresql+asyncpg://{PG_HOST}/{name}")
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_pg_scenario)
+    finally:
+        await engine.dispose()
+        await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
