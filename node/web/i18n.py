@@ -168,6 +168,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "help.topic": ("Sujet", "Topic"),
     "help.text": ("Votre question", "Your question"),
     "help.answer": ("Répondre", "Answer"),
+    "help.answers": ("Réponses", "Answers"),
+    "help.answered_by": ("Voir qui a répondu", "See who answered"),
     "inbox.title": ("Mes messages", "My messages"),
     "inbox.empty": ("Aucun message pour l'instant.", "No messages yet."),
     "inbox.from": ("De", "From"),

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from ..api import SESSION_COOKIE, _set_session_cookie
 from ..context import SERVICES_KEY, NodeServices
-from ..errors import NodeError
+from ..errors import NodeError, NotFound
 from ..federation_app import FEDERATION_KEY, STORE_KEY, send_private_message
 from ..members_csv import import_members
 from ..services.moving import moved_to
@@ -436,6 +436,31 @@ async def register_event(request: web.Request) -> web.StreamResponse:
     raise redirect("/events?done=registered")
 
 
+async def help_page(request: web.Request) -> web.Response:
+    """Help requests across the network; under this coop's own requests, the answers its members gave."""
+    v = signed_in(request)
+    items = await network_records(request, "help_request")
+    node_name = s_of(request).config.name
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        if item["origin"] == node_name:
+            try:
+                answers[item["id"]] = await s_of(request).things.answers(v, item["id"])
+            except NotFound:  # withdrawn since the list was read
+                continue
+    return render(
+        request,
+        "help.html",
+        {
+            "items": items,
+            "answers": answers,
+            "own_member_id": v.member_id,
+            "done": request.query.get("done"),
+            "kind_name": "help-requests",
+        },
+    )
+
+
 async def answer_help(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
@@ -551,7 +576,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/events/{id}/register", register_event),
         web.get("/mentoring", thing_page("mentoring", "mentoring", "mentoring.html")),
         web.post("/mentoring", thing_submit("mentoring", "/mentoring", _mentoring_payload)),
-        web.get("/help", thing_page("help_request", "help-requests", "help.html")),
+        web.get("/help", help_page),
         web.post("/help", thing_submit("help-requests", "/help", _help_payload)),
         web.post("/help/{id}/answer", answer_help),
         web.get("/advisor", advisor_page),

@@ -173,3 +173,27 @@ def test_operator_dashboard(browser: Any, nodes: list[DemoNode]) -> None:
     assert "Cette page est réservée" in member_page.content()
     page.context.close()
     member_page.context.close()
+
+
+def test_help_request_answered_by_a_colleague(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname = nodes[0]
+    topic = f"Qui connaît un bon comptable ? {uuid.uuid4().hex[:6]}"
+    asker = new_page(browser)
+    sign_in(asker, coopaname, coopaname.member)
+    asker.goto(coopaname.url + "/help")
+    asker.get_by_label("Sujet").fill(topic)
+    asker.get_by_role("button", name="Publier").click()
+    asker.wait_for_load_state()
+    colleague = new_page(browser)
+    sign_in(colleague, coopaname, coopaname.operator)
+    colleague.goto(coopaname.url + "/help")
+    request = colleague.locator("li.result", has_text=topic)
+    request.locator("textarea").fill("Essaie la coopérative d'à côté, ils sont très bien.")
+    request.get_by_role("button", name="Répondre").click()
+    colleague.wait_for_load_state()
+    asker.goto(coopaname.url + "/help")
+    answers = asker.locator("li.result", has_text=topic).locator("li.answer")
+    assert answers.count() == 1
+    assert "très bien" in answers.first.inner_text()
+    for p in (asker, colleague):
+        p.context.close()
