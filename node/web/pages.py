@@ -8,6 +8,7 @@ sign-in sets the same session cookie as the API.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import secrets
@@ -45,6 +46,20 @@ ENV: Final = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )
+
+
+def utc_time(ms: int) -> str:
+    """A node time (milliseconds since the epoch) as a person reads it: ``2026-11-28 23:30 UTC``."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_time(ms: int) -> str:
+    """The same for the ``datetime`` attribute of ``<time>``."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+ENV.filters["utc_time"] = utc_time
+ENV.filters["iso_time"] = iso_time
 
 
 def s_of(request: web.Request) -> NodeServices:

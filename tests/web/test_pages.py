@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -166,6 +167,12 @@ def test_operator_dashboard(browser: Any, nodes: list[DemoNode]) -> None:
     assert row.is_visible()
     assert page.locator("svg.chart rect").count() == 24
     assert "Clés du nœud" in page.content()
+    # the last successful exchange with the peer reads as a date, not as milliseconds
+    deadline = time.monotonic() + 30
+    while not row.locator("time").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+        page.goto(coopaname.url + "/operator")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", row.locator("time").inner_text()), row.inner_text()
     shot(page, "operator")
     member_page = new_page(browser)
     sign_in(member_page, coopaname, coopaname.member)
