@@ -48,6 +48,12 @@ def test_member_registers_for_another_coops_event(browser: Any, nodes: list[Demo
     shot(page, "events")
     page.goto(coopaname.url + "/inbox")
     assert "Inscription confirmée" in page.content() and title in page.content()
+    # the note is from SMart about its event: its link leads to the event, not to a member page that is not there
+    note = page.locator("li.message", has_text=title)
+    note.locator("p.notice a").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/events#event-smart-{event_id}")
+    assert page.locator(f"#event-smart-{event_id}").is_visible()
 
     organiser = new_page(browser)
     sign_in(organiser, smart, smart.operator)
