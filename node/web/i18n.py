@@ -189,6 +189,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "operator.import": ("Importer des membres (CSV)", "Import members (CSV)"),
     "operator.import_submit": ("Importer", "Import"),
     "operator.import_report": ("Rapport d'import", "Import report"),
+    "operator.import_links": ("Liens d'invitation", "Invitation links"),
+    "operator.import_links_once": (
+        "Envoyez à chaque membre son lien : ils ne sont affichés qu'une fois (le nœud n'en garde que l'empreinte).",
+        "Send each member their link: they are shown only once (the node keeps only their hash).",
+    ),
     "operator.forks": ("Divergences détectées", "Forks detected"),
     "operator.heads": ("Têtes de journal", "Log heads"),
     "peer.name": ("Pair", "Peer"),

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import aiohttp
 import jinja2
 from aiohttp import web
 from sqlalchemy import func, select
 
 from ..api import SESSION_COOKIE, _set_session_cookie
 from ..context import SERVICES_KEY, NodeServices
-from ..errors import NodeError, NotFound
+from ..errors import InvalidInput, NodeError, NotFound
 from ..federation_app import FEDERATION_KEY, STORE_KEY, send_private_message
 from ..members_csv import import_members
 from ..services.moving import moved_to
@@ -81,8 +82,12 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
         viewer = found or ANONYMOUS
     request[VIEWER] = viewer
     if request.method == "POST":
-        form = await request.post()
-        sent = form.get("csrf")
+        if request.content_type == "multipart/form-data":
+            # an upload: its token is in the query string, so that its body is streamed by the handler (under its
+            # own size limit) instead of being read whole here under the app-wide one
+            sent: Any = request.query.get("csrf")
+        else:
+            sent = (await request.post()).get("csrf")
         expected = request.cookies.get(CSRF_COOKIE)
         if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
             log.warning("refused %s %s: missing or wrong CSRF token", request.method, request.path)
@@ -532,6 +537,7 @@ async def operator_page(request: web.Request) -> web.Response:
             "activity_max": max(activity) or 1,
             "accounts": accounts,
             "report": report,
+            "import_links": request.get("import_links") or [],
             "invitation": request.get("invitation"),
             "known_nodes": len(federation.trust.peers()),
             "admissions": [
@@ -541,15 +547,35 @@ async def operator_page(request: web.Request) -> web.Response:
     )
 
 
+MAX_IMPORT_BYTES: Final = 8 * 1024 * 1024  # a 5,000-member CSV is about 1 MiB; the app-wide body limit is 256 KiB
+
+
+async def _uploaded_file(request: web.Request, field: str, limit: int) -> bytes:
+    """The bytes of one file field of a multipart form, read as a stream (the app-wide ``client_max_size`` is for
+    JSON and forms, far below what a members file needs), refused past ``limit``."""
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, aiohttp.BodyPartReader) or part.name != field:
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise InvalidInput(f"the file is larger than {limit // (1024 * 1024)} MiB")
+        return bytes(data)
+    return b""
+
+
 async def operator_import(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
         return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
-    form = await request.post()
-    upload = form.get("file")
-    data = upload.file.read() if isinstance(upload, web.FileField) else b""
+    data = await _uploaded_file(request, "file", MAX_IMPORT_BYTES)
     report = await import_members(s_of(request), data)
     request["import_report"] = report
+    base = s_of(request).config.url
+    # each token is shown once, here: only its hash is stored
+    request["import_links"] = [(email, f"{base}/invitation/{token}") for email, token in report.invitations]
     return await operator_page(request)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any
@@ -204,3 +205,48 @@ def test_help_request_answered_by_a_colleague(browser: Any, nodes: list[DemoNode
     assert "très bien" in answers.first.inner_text()
     for p in (asker, colleague):
         p.context.close()
+
+
+def test_operator_imports_a_large_members_file(browser: Any, nodes: list[DemoNode], tmp_path: Any) -> None:
+    """A file above the app-wide 256 KiB body limit is streamed; each imported member's invitation link is shown."""
+    coopaname = nodes[0]
+    tag = uuid.uuid4().hex[:6]
+    bio = "Accompagnement de projets collectifs, animation d'ateliers et formation d'adultes. " * 3
+    lines = ["email,display_name,trades,bio"]
+    lines += [f'import-{tag}-{i}@example.org,Membre {i},K2111,"{bio}"' for i in range(1200)]
+    lines.append(f"not-an-address-{tag},Sans adresse,,")  # one bad row: reported with its line, the rest imported
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert csv_file.stat().st_size > 256 * 1024
+    page = new_page(browser)
+    sign_in(page, coopaname, coopaname.operator)
+    page.goto(coopaname.url + "/operator")
+    page.set_input_files("#csv", str(csv_file))
+    page.get_by_role("button", name="Importer").click()
+    page.wait_for_load_state()
+    report = page.locator("div.report")
+    assert "1200 / 1201" in report.inner_text()
+    assert "l. 1202" in report.inner_text()
+    links = page.locator("textarea.invitation-links").input_value().splitlines()
+    assert links[0] == "email,link" and len(links) == 1201
+    email, link = links[1].split(",")
+    assert email == f"import-{tag}-0@example.org" and link.startswith(f"{coopaname.url}/invitation/")
+    page.goto(link)  # the link works: the invitation page asks the member to choose a password
+    assert page.locator('input[type="password"]').count() >= 1
+    page.context.close()
+    # the same upload without the page's token is refused (the token of an upload travels in the query string)
+    body = (
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="m.csv"\r\n\r\nemail,display_name\r\n'
+        f"forged-{tag}@example.org,Forged\r\n--b--\r\n"
+    ).encode()
+    forged = urllib.request.Request(
+        coopaname.url + "/operator/import",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(forged, timeout=10)
+        raise AssertionError("a forged upload was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
