@@ -174,6 +174,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "inbox.empty": ("Aucun message pour l'instant.", "No messages yet."),
     "inbox.from": ("De", "From"),
     "inbox.about_event": ("voir l'événement", "see the event"),
+    "inbox.reply": ("Répondre", "Reply"),
     "advisor.title": ("Groupes et personnes accompagnés", "Groups and people accompanied"),
     "advisor.starting": ("Membres en démarrage ou en CAPE", "Members starting out or under a CAPE contract"),
     "operator.title": ("Tableau de bord de la fédération", "Federation dashboard"),

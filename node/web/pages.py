@@ -227,11 +227,26 @@ async def member_page(request: web.Request) -> web.Response:
     else:
         async with s.db.read() as session:
             state = await session.get(RecordState, (origin, member_id))
-        if state is None or state.deleted or state.body is None or state.type != "profile":
+            wrote_to_viewer = None
+            if v.account_id is not None and (state is None or state.deleted or state.body is None):
+                # someone whose profile does not reach this node, who wrote to the viewer: enough to answer them
+                wrote_to_viewer = await session.scalar(
+                    select(InboxMessage.from_name)
+                    .where(
+                        InboxMessage.origin == origin,
+                        InboxMessage.from_member == member_id,
+                        InboxMessage.account_id == v.account_id,
+                    )
+                    .limit(1)
+                )
+        if wrote_to_viewer is not None:
+            fields = {"display_name": wrote_to_viewer} if wrote_to_viewer else {}
+        elif state is None or state.deleted or state.body is None or state.type != "profile":
             raise web.HTTPNotFound()
-        body = dict(state.body)
-        public = set(body.pop("public", []) or [])
-        fields = body if not v.anonymous else {k: val for k, val in body.items() if k in public}
+        else:
+            body = dict(state.body)
+            public = set(body.pop("public", []) or [])
+            fields = body if not v.anonymous else {k: val for k, val in body.items() if k in public}
     return render(
         request,
         "member.html",
@@ -240,6 +255,7 @@ async def member_page(request: web.Request) -> web.Response:
             "member_id": member_id,
             "fields": fields,
             "sent": request.query.get("sent") == "1",
+            "reply_subject": request.query.get("subject", "")[:140],  # from the inbox's reply link
             "can_write": not v.anonymous and v.member_id is not None and member_id != v.member_id,
             **await _path_context(request, member_id if origin == s.config.name else None),
         },

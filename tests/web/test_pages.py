@@ -126,7 +126,19 @@ def test_cross_coop_contact_reaches_the_other_inbox(browser: Any, nodes: list[De
     message = reader.locator("li.message", has_text=text)
     assert message.get_attribute("data-from-node") == "coopaname"
     shot(reader, "inbox")
+    # the reply goes back across coops from the sender's page, its subject filled in
+    message.get_by_role("link", name="Répondre").click()
+    reader.wait_for_load_state()
+    assert reader.get_by_label("Objet").input_value() == "Re: Chantier à Montreuil"
+    answer = f"Oui, à partir du 10 mars. {uuid.uuid4().hex[:8]}"
+    reader.get_by_label("Message").fill(answer)
+    reader.get_by_role("button", name="Envoyer").click()
+    assert "Message envoyé" in reader.content()
     reader.context.close()
+    writer = new_page(browser)
+    sign_in(writer, coopaname, coopaname.member)
+    eventually_text(writer, coopaname.url + "/inbox", answer)
+    writer.context.close()
 
 
 def test_visibility_decides_what_another_coop_sees(browser: Any, nodes: list[DemoNode]) -> None:
@@ -250,3 +262,26 @@ def test_operator_imports_a_large_members_file(browser: Any, nodes: list[DemoNod
         raise AssertionError("a forged upload was accepted")
     except urllib.error.HTTPError as exc:
         assert exc.code == 403
+
+
+def test_reply_to_someone_whose_profile_does_not_reach_this_node(browser: Any, nodes: list[DemoNode]) -> None:
+    coopaname, smart = nodes
+    operator_id = api_login(coopaname, coopaname.operator)["member_id"]
+    smart_member = api_login(smart, smart.member)["member_id"]
+    reader = new_page(browser)
+    sign_in(reader, smart, smart.member)
+    missing = reader.goto(f"{smart.url}/members/coopaname/{operator_id}")
+    assert missing is not None and missing.status == 404  # the operator shares no profile with the network
+    writer = new_page(browser)
+    sign_in(writer, coopaname, coopaname.operator)
+    writer.goto(f"{coopaname.url}/members/smart/{smart_member}")
+    text = f"Une question sur la facturation {uuid.uuid4().hex[:8]}"
+    writer.get_by_label("Message").fill(text)
+    writer.get_by_role("button", name="Envoyer").click()
+    assert "Message envoyé" in writer.content()
+    eventually_text(reader, smart.url + "/inbox", text)
+    reader.locator("li.message", has_text=text).get_by_role("link", name="Répondre").click()
+    reader.wait_for_load_state()
+    assert reader.get_by_role("button", name="Envoyer").is_visible()  # the sender of a message can be answered
+    for p in (reader, writer):
+        p.context.close()
