@@ -298,28 +298,25 @@ class Prepared:
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT (converted as SQLAlchemy would), or None."""
-        compiled = self._for(conn, tuple(params))
-        cursor = compiled.run(conn, compiled.args(params), many=False)
-        try:
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if row is None:
-            return None
-        return tuple(value if p is None else p(value) for p, value in zip(compiled.results, row, strict=True))
+        rows = self._select(conn, params, one=True)
+        return rows[0] if rows else None
 
     def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of a SELECT (converted as SQLAlchemy would)."""
+        return self._select(conn, params, one=False)
+
+    def _select(self, conn: Connection, params: dict[str, Any], *, one: bool) -> list[tuple[Any, ...]]:
         compiled = self._for(conn, tuple(params))
         cursor = compiled.run(conn, compiled.args(params), many=False)
         try:
-            rows = cursor.fetchall()
+            row = cursor.fetchone() if one else None
+            rows = ([row] if row is not None else []) if one else cursor.fetchall()
         finally:
             cursor.close()
         processors = compiled.results
         if not processors:  # a text() statement: no column types, the driver's values as they are
-            return [tuple(row) for row in rows]
-        return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
+            return [tuple(r) for r in rows]
+        return [tuple(v if p is None else p(v) for p, v in zip(processors, r, strict=True)) for r in rows]
 
 
 class _Compiled:
