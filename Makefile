@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.node_bench
 	@test ! -f bench/federation_bench.py || $(BIN)/python -m bench.federation_bench
 	@test ! -f bench/search_bench.py || $(BIN)/python -m bench.search_bench
+	@test ! -f bench/search_bench_pg.py || ! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.search_bench_pg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
