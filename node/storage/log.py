@@ -228,7 +228,7 @@ async def advance_head(session: AsyncSession, origin: str) -> int:
 _ENTRIES: Final = cast(Table, LogEntry.__table__)
 _RECORDS: Final = cast(Table, RecordState.__table__)
 _INSERT_ENTRY: Final = Prepared(insert(_ENTRIES))
-_ERASE_EARLIER_BODIES: Final = Prepared(  # body=None is passed as a parameter (Prepared binds no literals)
+ERASE_EARLIER_BODIES: Final = Prepared(  # body=None is passed as a parameter (Prepared binds no literals)
     update(_ENTRIES).where(
         _ENTRIES.c.origin == bindparam("e_origin"),
         _ENTRIES.c.record_id == bindparam("e_record_id"),
@@ -237,7 +237,7 @@ _ERASE_EARLIER_BODIES: Final = Prepared(  # body=None is passed as a parameter (
 )
 # The same SQL on SQLite and PostgreSQL; as text() it is compiled once (SQLAlchemy does not cache the compiled
 # form of the dialects' insert().on_conflict_do_update() constructs).
-_STATE_UPSERT: Final = Prepared(
+STATE_UPSERT: Final = Prepared(
     text(
         "INSERT INTO records (origin, record_id, type, seq, deleted, body, ts) "
         "VALUES (:origin, :record_id, :type, :seq, :deleted, :body, :ts) "
@@ -248,6 +248,17 @@ _STATE_UPSERT: Final = Prepared(
         bindparam("deleted", type_=_RECORDS.c.deleted.type),
         bindparam("body", type_=_RECORDS.c.body.type),
         bindparam("ts", type_=_RECORDS.c.ts.type),
+    )
+)
+
+
+HEAD_UPSERT: Final = Prepared(
+    text(
+        "INSERT INTO log_heads (origin, seq, hash) VALUES (:origin, :seq, :hash) "
+        "ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+    ).bindparams(
+        bindparam("seq", type_=cast(Table, LogHead.__table__).c.seq.type),
+        bindparam("hash", type_=cast(Table, LogHead.__table__).c.hash.type),
     )
 )
 
@@ -276,7 +287,7 @@ def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] |
     target_type = h.type
     if is_tombstone:
         target_type = str(body["target_type"]) if body is not None else "unknown"
-    _STATE_UPSERT.execute(
+    STATE_UPSERT.execute(
         conn,
         {
             "origin": h.origin,
@@ -289,7 +300,7 @@ def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] |
         },
     )
     if is_tombstone:
-        _ERASE_EARLIER_BODIES.execute(conn, {"body": None, "e_origin": h.origin, "e_record_id": h.id, "e_seq": h.seq})
+        ERASE_EARLIER_BODIES.execute(conn, {"body": None, "e_origin": h.origin, "e_record_id": h.id, "e_seq": h.seq})
 
 
 class StoreOutcome(enum.Enum):

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol import Record
 
 from . import search
 from .database import Prepared
-from .log import INDEXED_TYPES, jsonable
+from .log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
 from .models import LogEntry, LogHead, RecordState, SearchDocument
 
 CHUNK = 400  # ids per IN clause: well under SQLite's and PostgreSQL's parameter limits
@@ -39,8 +38,6 @@ _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
 _HEADS: Final = cast(Table, LogHead.__table__)
 _INSERT_ENTRIES: Final = Prepared(insert(_ENTRIES))
 _INSERT_RECORDS: Final = Prepared(insert(_RECORDS))
-_UPSERT_RECORDS: dict[str, Any] = {}
-_UPSERT_HEADS: dict[str, Any] = {}
 # msgpack markers of bin 8/16/32: a body whose bytes hold none of them has no byte string anywhere
 _BIN_MARKERS: Final = (b"\xc4", b"\xc5", b"\xc6")
 
@@ -164,14 +161,16 @@ def store_run_sync(
         if new:  # no row yet for these ids (read above, in this transaction): a plain insert
             _INSERT_RECORDS.executemany(conn, new)
         if held:
-            conn.execute(_upsert_states(conn.dialect.name), held)
+            STATE_UPSERT.executemany(conn, held)
         # every tombstone of the run erases the bodies before it, even one a later entry of the run supersedes
-        for t in (r for r in records if r.type == "tombstone"):
-            conn.execute(
-                update(_ENTRIES)
-                .where(_ENTRIES.c.origin == origin, _ENTRIES.c.record_id == t.id, _ENTRIES.c.seq < t.seq)
-                .values(body=None)
-            )
+        ERASE_EARLIER_BODIES.executemany(
+            conn,
+            [
+                {"body": None, "e_origin": origin, "e_record_id": t.id, "e_seq": t.seq}
+                for t in records
+                if t.type == "tombstone"
+            ],
+        )
         _reindex(conn, origin, changed, current, [d for r in changed for d in rows[r.id].documents])
     # Entries OLDER than a tombstone already held keep their headers but never their bodies. An entry newer than
     # the tombstone brings the record back (the newest seq wins): its body stays.
@@ -183,35 +182,7 @@ def store_run_sync(
             .values(body=None)
         )
     last = records[-1]
-    conn.execute(_upsert_head(conn.dialect.name), {"origin": origin, "seq": last.seq, "hash": last.entry.hash})
-
-
-def upsert_states(session: AsyncSession) -> Any:
-    """INSERT ... ON CONFLICT (origin, record_id) DO UPDATE for ``records``, for executemany (built once)."""
-    return _upsert_states(session.get_bind().dialect.name)
-
-
-def _upsert_states(dialect: str) -> Any:
-    stmt = _UPSERT_RECORDS.get(dialect)
-    if stmt is None:
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORDS)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["origin", "record_id"],
-            set_={c: ins.excluded[c] for c in ("type", "seq", "deleted", "body", "ts")},
-        )
-        _UPSERT_RECORDS[dialect] = stmt
-    return stmt
-
-
-def _upsert_head(dialect: str) -> Any:
-    stmt = _UPSERT_HEADS.get(dialect)
-    if stmt is None:
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_HEADS)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["origin"], set_={"seq": ins.excluded.seq, "hash": ins.excluded.hash}
-        )
-        _UPSERT_HEADS[dialect] = stmt
-    return stmt
+    HEAD_UPSERT.execute(conn, {"origin": origin, "seq": last.seq, "hash": last.entry.hash})
 
 
 def _state_row(r: Record) -> dict[str, Any]:
