@@ -252,41 +252,6 @@ class Directory:
         level = viewer.level_for(profile.account_id)
         return {"id": profile.record_id, "fields": profiles.visible_fields(profile.data, profile.visibility, level)}
 
-    async def search(
-        self, viewer: Viewer, query: str, *, kinds: tuple[str, ...], limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        """Full-text search over the audiences this viewer belongs to; results rendered for this viewer."""
-        async with self.db.read() as session:
-            hits = await search.search(session, query, viewer.audiences(), kinds=kinds, limit=limit, offset=offset)
-            results: list[dict[str, Any]] = []
-            for hit in hits:
-                if hit.origin != self.publisher.origin:
-                    state = await session.get(RecordState, (hit.origin, hit.record_id))
-                    if state is None or state.deleted or state.body is None:
-                        continue
-                    body = state.body
-                    if viewer.anonymous:
-                        public = set(body.get("public", ())) if hit.kind == "profile" else set()
-                        body = {k: v for k, v in body.items() if k in public}
-                    results.append({"kind": hit.kind, "origin": hit.origin, "id": hit.record_id, "item": body})
-                elif hit.kind == "profile":
-                    profile = await session.scalar(
-                        select(MemberProfile).where(MemberProfile.record_id == hit.record_id)
-                    )
-                    if profile is not None:
-                        view = self._view(profile, viewer)
-                        results.append({"kind": "profile", "origin": hit.origin, "id": hit.record_id, "item": view})
-                else:
-                    kind = next((k for k in KINDS.values() if k.record_type == hit.kind), None)
-                    if kind is None:
-                        continue
-                    row = await session.scalar(select(kind.model).where(kind.model.record_id == hit.record_id))
-                    if row is None or (kind.has_visibility and viewer.anonymous and row.visibility != "public"):
-                        continue
-                    item = await self.things._view(session, kind, row, viewer)
-                    results.append({"kind": hit.kind, "origin": hit.origin, "id": hit.record_id, "item": item})
-        return results
-
     # ------------------------------------------------------------------------------------ export, erasure
 
     async def export(self, viewer: Viewer) -> dict[str, Any]:

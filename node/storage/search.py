@@ -13,7 +13,6 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
@@ -24,7 +23,6 @@ from .database import Prepared
 from .models import SearchDocument
 from .search_models import SearchColset, SearchTagset, SearchTagsetValue
 
-AUDIENCES: Final = ("public", "network", "coop")
 MAX_QUERY_TERMS: Final = 8
 _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
 
@@ -66,13 +64,6 @@ def flatten(value: object) -> Iterable[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from flatten(item)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    kind: str
-    origin: str
-    record_id: str
 
 
 _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
@@ -310,44 +301,3 @@ def index_record_sync(
 
 def unindex_record_sync(conn: Connection, origin: str, record_id: str) -> None:
     _DELETE_DOCUMENTS.execute(conn, {"d_origin": origin, "d_record_id": record_id})
-
-
-async def search(
-    session: AsyncSession,
-    query: str,
-    audiences: Sequence[str],
-    *,
-    kinds: Sequence[str] = (),
-    limit: int = 20,
-    offset: int = 0,
-) -> list[SearchHit]:
-    """Records whose text for one of ``audiences`` holds every word of ``query`` (as a prefix), best first."""
-    words = terms(query)
-    if not words or not audiences:
-        return []
-    params: dict[str, object] = {"limit": limit, "offset": offset, "audiences": list(audiences)}
-    params["kinds"] = list(kinds) if kinds else ["profile", "offer", "event", "mentoring", "help_request"]
-    if session.get_bind().dialect.name == "sqlite":
-        params["match"] = " AND ".join(f'"{w}"*' for w in words)
-        sql = _SQLITE_SEARCH
-    else:
-        params["match"] = " & ".join(f"{w}:*" for w in words)
-        sql = _POSTGRES_SEARCH
-    result = await session.execute(sql, params)
-    return [SearchHit(kind, origin, record_id) for kind, origin, record_id, _ in result.all()]
-
-
-_SQLITE_SEARCH: Final = text(
-    "SELECT d.kind, d.origin, d.record_id, MIN(f.rank) AS score FROM search_fts f "
-    "JOIN search_documents d ON d.id = f.rowid "
-    "WHERE search_fts MATCH :match AND d.audience IN :audiences AND d.kind IN :kinds "
-    "GROUP BY d.kind, d.origin, d.record_id ORDER BY score, d.origin, d.record_id "
-    "LIMIT :limit OFFSET :offset"
-).bindparams(bindparam("audiences", expanding=True), bindparam("kinds", expanding=True))
-_POSTGRES_SEARCH: Final = text(
-    "SELECT d.kind, d.origin, d.record_id, MAX(ts_rank(d.tsv, q)) AS score "
-    "FROM search_documents d, to_tsquery('simple', :match) q "
-    "WHERE d.tsv @@ q AND d.audience IN :audiences AND d.kind IN :kinds "
-    "GROUP BY d.kind, d.origin, d.record_id ORDER BY score DESC, d.origin, d.record_id "
-    "LIMIT :limit OFFSET :offset"
-).bindparams(bindparam("audiences", expanding=True), bindparam("kinds", expanding=True))

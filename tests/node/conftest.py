@@ -24,8 +24,10 @@ from node.clock import ManualClock
 from node.config import NodeConfig, create_node_dir
 from node.context import NodeServices
 from node.services.accounts import PasswordHasher, ThrottlePolicy
+from node.services.finder import Finder, SearchRequest, legacy_items
 from node.storage.database import Database
 from node.storage.models import Base
+from node.viewer import Viewer
 
 PG_HOST = os.environ.get("BIGRE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
@@ -164,3 +166,9 @@ class Api:
 @pytest.fixture
 async def api(client: Client) -> Api:
     return Api(client)
+
+
+async def search_items(services: NodeServices, viewer: Viewer, q: str) -> list[dict[str, Any]]:
+    """What ``GET /api/v1/search?q=...`` lists as ``items`` for this viewer (the node's Finder, no facets)."""
+    finder = Finder(services.db, services.publisher.origin, services.reference)
+    return legacy_items((await finder.search(viewer, SearchRequest(q=q, size=20), facets=False))["results"])

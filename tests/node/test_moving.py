@@ -32,7 +32,7 @@ from node.storage.moving_models import MemberMove
 from node.viewer import Viewer
 from protocol import Record, canonical, check_body, decode_entry
 
-from .conftest import PASSWORD, Api, Client
+from .conftest import PASSWORD, Api, Client, search_items
 
 PROFILE: dict[str, dict[str, Any]] = {
     "fields": {
@@ -262,7 +262,7 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(
     await replicate(other, bystander)
     assert await moved_to(bystander, "coopaname", ids["member"]) == f"smart/{new[ids['member']]}"
     reader = await login(bystander, "lecteur@oxalis.example")
-    hits = await bystander.directory.search(reader, "ocelotl", kinds=(), limit=20, offset=0)
+    hits = await search_items(bystander, reader, "ocelotl")
     assert {(h["kind"], h["origin"], h["id"]) for h in hits} == {
         ("profile", "smart", new[ids["member"]]),
         ("offer", "smart", new[ids["offer"]]),

@@ -15,6 +15,8 @@ from node.storage.models import LogEntry, LogHead, OutboxItem
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD
 
+from .conftest import search_items
+
 SECRET_VALUES = ("06 99 88 77 66", "Secret bio", "secret-skill", 777)
 
 
@@ -165,9 +167,9 @@ async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones
         assert (await replication_log.heads(session))["smart"] == 2
         assert await replication_log.head_of(session, "smart") == (2, made[1].entry.hash)
     viewer = await _member(services, "a@example.org")
-    found = await services.directory.search(viewer, "remote", kinds=(), limit=10, offset=0)
+    found = await search_items(services, viewer, "remote")
     assert [f["id"] for f in found] == ["remote-profile"]
-    anonymous = await services.directory.search(Viewer(), "atelier", kinds=(), limit=10, offset=0)
+    anonymous = await search_items(services, Viewer(), "atelier")
     assert anonymous == []  # remote offers are network-only
     forged = protocol.sign_entry(
         key,
@@ -187,7 +189,7 @@ async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones
         assert await replication_log.store_received(session, made[2], 14) == replication_log.StoreOutcome.STORED
     rows = [r for r in await _entries(services) if r.origin == "smart"]
     assert [r.body is None for r in rows] == [True, False, False]  # the erased profile's body is gone
-    assert await services.directory.search(viewer, "remote", kinds=(), limit=10, offset=0) == []
+    assert await search_items(services, viewer, "remote") == []
 
 
 async def test_outbox_rows_for_each_peer(services: NodeServices) -> None:
