@@ -325,6 +325,24 @@ class Things:
             ).all()
         return [_answer_view(a) for a in rows]
 
+    async def answers_for(self, viewer: Viewer, request_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`answers` of several of this coop's help requests at once (one query: the help page lists up to
+        a hundred); a request without answers, or no longer here, is absent."""
+        self._may_see_kind(HELP_REQUESTS, viewer)
+        if not request_ids:
+            return {}
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(HelpRequest.record_id, HelpAnswer)
+                .join(HelpRequest, HelpAnswer.request_id == HelpRequest.id)
+                .where(HelpRequest.record_id.in_(request_ids))
+                .order_by(HelpAnswer.id)
+            )
+            out: dict[str, list[dict[str, Any]]] = {}
+            for request_id, answer in rows:
+                out.setdefault(request_id, []).append(_answer_view(answer))
+        return out
+
     async def delete_answer(self, viewer: Viewer, request_id: str, answer_id: str) -> None:
         self._must_be_member(viewer, "delete an answer")
         async with self.db.write() as session:

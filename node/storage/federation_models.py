@@ -64,6 +64,12 @@ class InboxMessage(Base):
     received_at: Mapped[int] = mapped_column(BigInteger)
     read: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    @property
+    def is_notice(self) -> bool:
+        """A note from the coop itself about one of its things (e.g. an event registration answered): its
+        ``from_member`` is the thing's id, which ``about`` names, not a member of that coop."""
+        return self.about is not None and self.about == f"{self.origin}/{self.from_member}"
+
 
 class PeerInvitation(Base):
     """An invitation for another node to peer with this one; only the SHA-256 of the token is kept."""

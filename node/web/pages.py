@@ -19,11 +19,11 @@ from typing import Any, Final
 import aiohttp
 import jinja2
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..api import SESSION_COOKIE, _set_session_cookie
 from ..context import SERVICES_KEY, NodeServices
-from ..errors import InvalidInput, NodeError, NotFound
+from ..errors import InvalidInput, NodeError
 from ..federation_app import FEDERATION_KEY, STORE_KEY, send_private_message
 from ..members_csv import import_members
 from ..services.moving import moved_to
@@ -236,6 +236,8 @@ async def member_page(request: web.Request) -> web.Response:
                         InboxMessage.origin == origin,
                         InboxMessage.from_member == member_id,
                         InboxMessage.account_id == v.account_id,
+                        # not a coop's note about one of its things (see InboxMessage.is_notice)
+                        or_(InboxMessage.about.is_(None), InboxMessage.about != f"{origin}/{member_id}"),
                     )
                     .limit(1)
                 )
@@ -476,14 +478,8 @@ async def help_page(request: web.Request) -> web.Response:
     """Help requests across the network; under this coop's own requests, the answers its members gave."""
     v = signed_in(request)
     items = await network_records(request, "help_request")
-    node_name = s_of(request).config.name
-    answers: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        if item["origin"] == node_name:
-            try:
-                answers[item["id"]] = await s_of(request).things.answers(v, item["id"])
-            except NotFound:  # withdrawn since the list was read
-                continue
+    own = [item["id"] for item in items if item["origin"] == s_of(request).config.name]
+    answers = await s_of(request).things.answers_for(v, own)
     return render(
         request,
         "help.html",
