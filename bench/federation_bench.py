@@ -61,9 +61,10 @@ from node.config import create_node_dir, load_config
 from node.demo import load_network, network_file, plan, seed_node
 from node.federation_app import ensure_node_document
 from node.federation_store import NodeFederationStore
+from node.publisher import canonical_order
 from node.seed import _place_of, _trade_refs, generate_members, generate_offers
-from node.storage import replica, search, search_facets
-from node.storage.log import INDEXED_TYPES, jsonable, network_texts
+from node.storage import replica, search
+from node.storage.log import jsonable
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from protocol import (
     RECORD_TYPES,
@@ -80,7 +81,7 @@ from protocol import (
 SOURCE, TARGET = "coopaname", "smart"
 T0 = 1_790_000_000_000
 SETUP_CHUNK = 5_000
-PAGE = 500
+PAGE = replication_module.PAGE  # the pull's page size: one transaction per page, as the node
 
 
 def free_port() -> int:
@@ -90,14 +91,6 @@ def free_port() -> int:
 
 
 # ------------------------------------------------------------------------------------------------ the data
-
-
-def canonical_order(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: canonical_order(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-8"))}
-    if isinstance(value, list):
-        return [canonical_order(v) for v in value]
-    return value
 
 
 def record_bodies(n: int, seed: int = 2027) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -375,29 +368,9 @@ def bare_rows(records: list[Record], received_at: int) -> list[Page]:
             }
             for r in page
         ]
-        states: Rows = [
-            {
-                "origin": r.origin,
-                "record_id": r.id,
-                "type": r.type,
-                "seq": r.seq,
-                "deleted": False,
-                "body": jsonable(dict(r.body or {})),
-                "ts": r.entry.header.ts,
-            }
-            for r in page
-        ]
-        docs: Rows = [
-            {"kind": r.type, "origin": r.origin, "record_id": r.id, "audience": audience, "content": content}
-            for r in page
-            if r.type in INDEXED_TYPES and r.body is not None
-            for audience, content in ((a, search.normalise(t)) for a, t in network_texts(r.type, r.body).items())
-            if content
-        ]
-        # the same search rows the node writes: facet columns, trade words and tags
-        docs = search_facets.received_rows(
-            docs, {r.id: (r.type, r.body, r.entry.header.ts) for r in page if r.body is not None}
-        )
+        derived = [replica.derive(r) for r in page]  # the node's own rows for these records
+        states: Rows = [d.state for d in derived]
+        docs: Rows = [doc for d in derived for doc in d.documents]
         head: Rows = [{"origin": page[-1].origin, "seq": page[-1].seq, "hash": page[-1].entry.hash}]
         pages.append((entries, states, docs, head))
     return pages
@@ -433,27 +406,16 @@ def bare_insert(db_file: str, pages: list[Page]) -> float:
     )
     with engine.connect() as conn:
         with conn.begin():
-            everything = [d for page in pages for d in page[2]]
-            colsets = search._ensure_colsets(conn, everything)
-            tag_keys = {k: d["tags"] for d in everything if (k := search.tag_key(d["tags"]))}
-            tagsets = search._ensure_tagsets(conn, tag_keys)
+            named_rows = iter(search.name_sets(conn, [d for page in pages for d in page[2]]))
             last = int(conn.exec_driver_sql("SELECT COALESCE(max(id), 0) FROM search_documents").scalar() or 0)
         named: list[tuple[Rows, list[tuple[int, str]]]] = []
         for page in pages:  # rows as the node writes them on SQLite: numbered, the text in the FTS5 table
             rows: Rows = []
             texts: list[tuple[int, str]] = []
-            for d in page[2]:
+            for row in (next(named_rows) for _ in page[2]):
                 last += 1
-                texts.append((last, d["content"]))
-                rows.append(
-                    {
-                        **{k: v for k, v in d.items() if k != "tags"},
-                        "id": last,
-                        "content": "",
-                        "colset": colsets[search.col_key(d["origin"], d["kind"], d["departement"], d["stage"])],
-                        "tagset": tagsets.get(search.tag_key(d["tags"]) or ""),
-                    }
-                )
+                texts.append((last, row["content"]))
+                rows.append({**row, "id": last, "content": ""})
             named.append((rows, texts))
         start = time.perf_counter()
         for (entries, states, _, heads), (docs, texts) in zip(pages, named, strict=True):

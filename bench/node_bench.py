@@ -154,17 +154,14 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
     await services.db.close()
     bare_file = bare_config.database_url.split("///", 1)[1]
-    flat = _named_documents(bare_file, [d for row in rows for d in row[4]])  # facet sets made before timing
-    per_row: list[list[tuple[Any, ...]]] = []
-    for row in rows:
-        per_row.append(flat[: len(row[4])])
-        flat = flat[len(row[4]) :]
+    plans = _document_plans(bare_file, [row[4] for row in rows])  # facet sets made before timing
     conn = sqlite3.connect(bare_file, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+    ids: dict[str, int] = {}  # audience -> id of the record's document, as the node numbers them
     start = time.perf_counter()
-    for (profile, entry, record, head, _, outbox), documents in zip(rows, per_row, strict=True):
+    for (profile, entry, record, head, _, outbox), (in_place, replaced, gone) in zip(rows, plans, strict=True):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("UPDATE member_profiles SET data=?, visibility=?, updated_at=? WHERE account_id=1", profile)
         conn.execute("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry)
@@ -174,16 +171,24 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
             record,
         )
         conn.execute("UPDATE log_heads SET seq=?, hash=? WHERE origin='coopaname'", head)
-        conn.execute("DELETE FROM search_documents WHERE origin='coopaname' AND record_id=?", (record[1],))
-        last = conn.execute("SELECT COALESCE(max(id), 0) FROM search_documents").fetchone()[0]
-        numbered = [(last + i, *d[:4], "", *d[5:]) for i, d in enumerate(documents, 1)]  # as search.store_documents
-        conn.executemany(
-            f"INSERT INTO search_documents (id, {DOCUMENT_COLUMNS}) VALUES (?, {DOCUMENT_MARKS})", numbered
-        )
-        conn.executemany(
-            "INSERT INTO search_fts(rowid, content) VALUES (?, ?)",
-            [(n[0], d[4]) for n, d in zip(numbered, documents, strict=True)],
-        )
+        # as search.index_record_sync: an unchanged text is updated in place, a changed one replaced
+        for audience, values in in_place:
+            conn.execute(f"UPDATE search_documents SET {IN_PLACE_SET} WHERE id = ?", (*values, ids[audience]))
+        for audience in gone:
+            conn.execute("DELETE FROM search_documents WHERE id = ?", (ids.pop(audience),))
+        if replaced:
+            last = conn.execute("SELECT COALESCE(max(id), 0) FROM search_documents").fetchone()[0]
+            numbered = []
+            for i, (audience, document) in enumerate(replaced, last + 1):
+                ids[audience] = i
+                numbered.append((i, *document[:4], "", *document[5:]))
+            conn.executemany(
+                f"INSERT INTO search_documents (id, {DOCUMENT_COLUMNS}) VALUES (?, {DOCUMENT_MARKS})", numbered
+            )
+            conn.executemany(
+                "INSERT INTO search_fts(rowid, content) VALUES (?, ?)",
+                [(n[0], d[4]) for n, (_, d) in zip(numbered, replaced, strict=True)],
+            )
         for item in outbox:
             conn.execute(
                 "INSERT INTO outbox (peer, kind, origin, seq, attempts, next_attempt_at, created_at) "
@@ -209,23 +214,40 @@ DOCUMENT_COLUMNS: Final = ", ".join(DOCUMENT_FIELDS)
 DOCUMENT_MARKS: Final = ", ".join("?" for _ in DOCUMENT_FIELDS)
 
 
-def _named_documents(db_file: str, documents: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The documents as rows of ``search_documents``, their facet sets created in the bare database first (the
-    node creates each set once: a profile updated 2,000 times names the same two)."""
+IN_PLACE_FIELDS: Final = (
+    "departement", "town", "lat_e6", "lon_e6", "stage", "status", "avail_from", "avail_until", "ts", "colset", "tagset",
+)  # fmt: skip
+IN_PLACE_SET: Final = ", ".join(f"{f} = ?" for f in IN_PLACE_FIELDS)
+Plan = tuple[list[tuple[str, tuple[Any, ...]]], list[tuple[str, tuple[Any, ...]]], list[str]]
+
+
+def _document_plans(db_file: str, updates: list[list[dict[str, Any]]]) -> list[Plan]:
+    """Per update, what the node does to the record's search documents, against the previous update's: (unchanged
+    texts updated in place, replaced or new documents, audiences gone). Facet sets are named in the bare database
+    first, by the node's own :func:`node.storage.search.name_sets` (each set is made once)."""
     engine = create_engine(f"sqlite:///{db_file}")
     with engine.begin() as conn:
-        colsets = search._ensure_colsets(conn, documents)
-        tagsets = search._ensure_tagsets(conn, {k: d["tags"] for d in documents if (k := search.tag_key(d["tags"]))})
+        named = search.name_sets(conn, [d for documents in updates for d in documents])
     engine.dispose()
-    out = []
-    for d in documents:
-        named = {
-            **d,
-            "colset": colsets[search.col_key(d["origin"], d["kind"], d["departement"], d["stage"])],
-            "tagset": tagsets.get(search.tag_key(d["tags"]) or ""),
-        }
-        out.append(tuple(named[f] for f in DOCUMENT_FIELDS))
-    return out
+    plans: list[Plan] = []
+    held: dict[str, dict[str, Any]] = {}
+    rows = iter(named)
+    for documents in updates:
+        in_place: list[tuple[str, tuple[Any, ...]]] = []
+        replaced: list[tuple[str, tuple[Any, ...]]] = []
+        now: dict[str, dict[str, Any]] = {}
+        for row in (next(rows) for _ in documents):
+            audience = row["audience"]
+            before = held.get(audience)
+            if before is not None and before["content"] == row["content"] and before["kind"] == row["kind"]:
+                in_place.append((audience, tuple(row.get(f) for f in IN_PLACE_FIELDS)))
+            else:
+                replaced.append((audience, tuple(row.get(f) for f in DOCUMENT_FIELDS)))
+            now[audience] = row
+        gone = [a for a in held if a not in now] + [a for a, _ in replaced if a in held]
+        plans.append((in_place, replaced, gone))
+        held = now
+    return plans
 
 
 async def _rows_written(services: NodeServices, count: int) -> list[Rows]:

@@ -85,6 +85,19 @@ def profiles(count: int, rng: random.Random) -> list[tuple[str, str, dict[str, A
     return out
 
 
+def documents_of(rows: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The search documents the node derives from these replicated profiles (text, facets, tags)."""
+    out: list[dict[str, Any]] = []
+    for i, (origin, rid, body) in enumerate(rows):
+        base = [
+            {"kind": "profile", "origin": origin, "record_id": rid, "audience": a, "content": search.normalise(t)}
+            for a, t in network_texts("profile", body).items()
+            if t
+        ]
+        out += received_rows(base, {rid: ("profile", body, 1_800_000_000_000 + i)})
+    return out
+
+
 def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, float]:
     """Insert the profiles as replicated records with their search documents (through the node's own
     :func:`node.storage.search.store_documents`: facet sets and full-text index); seconds per phase."""
@@ -101,15 +114,7 @@ def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, f
     conn.close()
     t_records = time.perf_counter() - t0
     t0 = time.perf_counter()
-    documents: list[dict[str, Any]] = []
-    for i, (origin, rid, body) in enumerate(rows):
-        texts = network_texts("profile", body)
-        base = [
-            {"kind": "profile", "origin": origin, "record_id": rid, "audience": a, "content": search.normalise(t)}
-            for a, t in texts.items()
-            if t
-        ]
-        documents += received_rows(base, {rid: ("profile", body, 1_800_000_000_000 + i)})
+    documents = documents_of(rows)
     t_derive = time.perf_counter() - t0
     engine = create_engine(f"sqlite:///{path}")
     t0 = time.perf_counter()

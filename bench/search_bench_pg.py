@@ -21,24 +21,10 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.search_bench import BROAD, SELECTIVE, profiles, summary
+from bench.search_bench import BROAD, SELECTIVE, documents_of, profiles, summary
 from node.storage import search
 from node.storage.database import Database
-from node.storage.log import network_texts
-from node.storage.search_facets import received_rows
 from node.storage.search_query import Filters, Scope, find, query_words
-
-
-def documents_of(rows: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for i, (origin, rid, body) in enumerate(rows):
-        base = [
-            {"kind": "profile", "origin": origin, "record_id": rid, "audience": a, "content": search.normalise(t)}
-            for a, t in network_texts("profile", body).items()
-            if t
-        ]
-        out += received_rows(base, {rid: ("profile", body, 1_800_000_000_000 + i)})
-    return out
 
 
 async def run(server: str, count: int, seconds: float) -> None:
