@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
 from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
-from protocol import Record, decode_entry, encode
+from protocol import Record
 
 from .clock import Clock
 from .storage import log as replication_log
@@ -114,10 +114,9 @@ class NodeFederationStore:
             return await replication_log.entries_after(session, origin, after, limit)
 
     async def entry(self, origin: str, seq: int) -> bytes | None:
-        blobs = await self.read(origin, seq - 1, 1)
-        if blobs and decode_entry(blobs[0]).header.seq == seq:
-            return blobs[0]
-        return None
+        async with self.db.read() as session:  # by primary key, nothing decoded
+            row = await replication_log.get_entry(session, origin, seq)
+            return None if row is None else replication_log.envelope(row.header, row.body, row.signature)
 
     def prepare_run(self, records: Sequence[Record]) -> None:
         """Derive the rows of records about to be stored (a pull calls it for the next page while the database
@@ -168,7 +167,7 @@ class NodeFederationStore:
                 .where(LogEntry.type.in_(list(types)), LogEntry.body.is_not(None))
                 .order_by(LogEntry.ts, LogEntry.origin, LogEntry.seq)
             )
-            return [encode({"b": b, "h": h, "s": sig}) for h, b, sig in rows]
+            return [replication_log.envelope(h, b, sig) for h, b, sig in rows]
 
     async def forks(self) -> list[dict[str, Any]]:
         async with self.db.read() as session:
@@ -366,4 +365,4 @@ class NodeFederationStore:
             ).first()
         if row is None:
             raise LookupError(f"{self.name} has not published its node document")
-        return encode({"b": row[1], "h": row[0], "s": row[2]})
+        return replication_log.envelope(row[0], row[1], row[2])

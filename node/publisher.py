@@ -132,12 +132,8 @@ class Publisher:
         self, session: AsyncSession, *, target_type: str, record_id: str, reason: str = "deleted"
     ) -> Entry | None:
         """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
-        if await self.published_body(session, record_id) is None:  # never published, or already deleted
-            await search.unindex_record(session, self.origin, record_id)
-            return None
-        peers = await self.outbox_peers(session)
-        return await session.run_sync(
-            lambda s: self.tombstone_sync(s, target_type=target_type, record_id=record_id, reason=reason, peers=peers)
+        return await session.run_sync(  # one read of the record's state, peers looked up only when publishing
+            lambda s: self.tombstone_sync(s, target_type=target_type, record_id=record_id, reason=reason)
         )
 
     async def is_published(self, session: AsyncSession, record_id: str) -> bool:

@@ -100,14 +100,15 @@ async def head_of(session: AsyncSession, origin: str) -> tuple[int, bytes | None
 def entry_from_row(row: LogEntry) -> Entry:
     """Rebuild the protocol entry from its stored bytes (as signed; body None if erased)."""
     return Entry(
-        protocol.decode_entry(_envelope(row.header, row.body, row.signature)).header,
+        protocol.decode_entry(envelope(row.header, row.body, row.signature)).header,
         row.header,
         row.body,
         row.signature,
     )
 
 
-def _envelope(header: bytes, body: bytes | None, signature: bytes) -> bytes:
+def envelope(header: bytes, body: bytes | None, signature: bytes) -> bytes:
+    """A stored entry as it travels: the ``{b, h, s}`` envelope of the protocol."""
     return protocol.encode({"b": body, "h": header, "s": signature})
 
 
@@ -121,7 +122,7 @@ async def entries_after(session: AsyncSession, origin: str, after: int, limit: i
             .limit(limit)
         )
     ).all()
-    return [_envelope(h, b, s) for h, b, s in rows]
+    return [envelope(h, b, s) for h, b, s in rows]
 
 
 async def get_entry(session: AsyncSession, origin: str, seq: int) -> LogEntry | None:
