@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -732,9 +732,24 @@ _ERROR_SCHEMA: Final = {
 _PATH_PARAM: Final = re.compile(r"\{([a-z_]+)\}")
 
 
+ROUTES_KEY: Final = web.AppKey("bigre_routes", list[Route])
+
+
+def add_routes(app: web.Application, routes: Iterable[Route]) -> None:
+    """Register declared routes (the core API's and every extension's), keeping their declarations for the
+    OpenAPI document: access, tag, status, body and query parameters are documented as declared."""
+    declared = app.get(ROUTES_KEY)
+    if declared is None:
+        declared = app[ROUTES_KEY] = []
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+        declared.append(route)
+
+
 def openapi_document(config: NodeConfig, app: web.Application) -> dict[str, Any]:
-    """OpenAPI 3.1 for every route registered on ``app`` (documented ones from :data:`ROUTES`)."""
-    documented = {r.name: r for r in ROUTES}
+    """OpenAPI 3.1 for every route registered on ``app`` (as declared with :func:`add_routes`; any other route
+    with its handler's docstring)."""
+    documented = {r.name: r for r in app.get(ROUTES_KEY, [])}
     paths: dict[str, dict[str, Any]] = {}
     registered: list[tuple[str, str, object]] = [
         (r.method, r.resource.canonical, r.handler) for r in app.router.routes() if r.resource is not None

@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from .api import ROUTES, error_middleware, openapi_document, viewer_middleware
+from .api import ROUTES, add_routes, error_middleware, openapi_document, viewer_middleware
 from .clock import Clock, system_clock
 from .config import NodeConfig
 from .context import CONFIG_KEY, SERVICES_KEY, NodeServices
@@ -87,8 +87,7 @@ def create_app(
         await close_services(services)
 
     app.cleanup_ctx.append(services_ctx)
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+    add_routes(app, ROUTES)
     for extension in extensions:
         extension(app)
     openapi = openapi_document(config, app)

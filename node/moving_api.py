@@ -19,7 +19,7 @@ from aiohttp import web
 
 from protocol import Record
 
-from .api import Route, json_response, member, read_json, services, viewer
+from .api import Route, add_routes, json_response, member, read_json, services, viewer
 from .context import SERVICES_KEY, NodeServices
 from .errors import InvalidInput, NotFound
 from .federation_app import FEDERATION_KEY, STORE_KEY
@@ -127,8 +127,7 @@ MOVING_ROUTES: Final[tuple[Route, ...]] = (
 
 def moving_extension(app: web.Application) -> None:
     """Install the moving API on a node application (after :func:`node.federation_app.federation_extension`)."""
-    for route in MOVING_ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+    add_routes(app, MOVING_ROUTES)
     app.cleanup_ctx.append(_route_move_messages)
 
 

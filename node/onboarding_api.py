@@ -19,7 +19,7 @@ from aiohttp import web
 
 from protocol import Record
 
-from .api import Handler, Route, json_response, member, read_json, services
+from .api import Handler, Route, add_routes, json_response, member, read_json, services
 from .context import SERVICES_KEY
 from .errors import InvalidInput
 from .federation_app import FEDERATION_KEY, STORE_KEY
@@ -258,8 +258,7 @@ ONBOARDING_ROUTES: Final[tuple[Route, ...]] = (
 
 def onboarding_extension(app: web.Application) -> None:
     """Install the onboarding API on a node application (after :func:`node.federation_app.federation_extension`)."""
-    for route in ONBOARDING_ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+    add_routes(app, ONBOARDING_ROUTES)
     app.cleanup_ctx.append(_route_shared_cases)
 
 

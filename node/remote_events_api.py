@@ -18,7 +18,7 @@ from aiohttp import web
 
 from protocol import Record
 
-from .api import Route, json_response, member
+from .api import Route, add_routes, json_response, member
 from .context import SERVICES_KEY, NodeServices
 from .federation_app import STORE_KEY
 from .moving_api import notifier
@@ -77,8 +77,7 @@ REMOTE_EVENT_ROUTES: Final[tuple[Route, ...]] = (
 
 def remote_events_extension(app: web.Application) -> None:
     """Install cross-coop event registration (after :func:`node.federation_app.federation_extension`)."""
-    for route in REMOTE_EVENT_ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+    add_routes(app, REMOTE_EVENT_ROUTES)
     app.cleanup_ctx.append(_route_event_messages)
 
 

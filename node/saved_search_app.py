@@ -17,7 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .api import Route, finder_of, json_response, member, read_json
+from .api import Route, add_routes, finder_of, json_response, member, read_json
 from .context import SERVICES_KEY, NodeServices
 from .errors import InvalidInput
 from .services.saved_searches import SavedSearches
@@ -150,6 +150,5 @@ async def _job_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def saved_search_extension(app: web.Application) -> None:
     """Install the saved-search API and its scheduled job on a node application."""
-    for route in SAVED_SEARCH_ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+    add_routes(app, SAVED_SEARCH_ROUTES)
     app.cleanup_ctx.append(_job_ctx)
