@@ -18,11 +18,10 @@ from typing import Any, Final
 from protocol import Entry, Record, decode_entry
 from protocol.governance import (
     Result,
+    decide,
     electorate_for,
     encode_certificate,
-    outcome,
     proposal_ref,
-    rule_for,
     tally,
 )
 
@@ -147,16 +146,7 @@ class Governance:
             if (refusal.voter, refusal.code) not in case.reported:
                 case.reported.add((refusal.voter, refusal.code))
                 log.warning("vote refused on %s: %s (%s)", case.ref, refusal.reason, refusal.code)
-        charter = self.charter
-        sponsors = charter.get("sponsors_required", 1)
-        result = outcome(
-            rule_for(kind, charter),
-            electorate,
-            t,
-            deadline=deadline,
-            now=self.clock(),
-            sponsors_required=sponsors if isinstance(sponsors, int) else 1,
-        )
+        result = decide(kind, self.charter, electorate, t, deadline=deadline, now=self.clock())
         if result == "pending":
             return result
         case.result = result

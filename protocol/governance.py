@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from . import canonical
-from .envelope import Entry, KeyResolver, decode_entry, verify
+from .envelope import Entry, KeyResolver
 from .errors import InvalidInputError, MalformedError
-from .records import check_body
+from .records import open_record
 
 Result = Literal["accepted", "rejected", "pending"]
 CERTIFICATE_VERSION: Final = 1
@@ -158,6 +158,21 @@ class CheckedDecision:
     result: Result
 
 
+def decide(
+    kind: str, charter: Mapping[str, object], electorate: frozenset[str], t: Tally, *, deadline: int, now: int
+) -> Result:
+    """:func:`outcome` under the charter's rule for this kind of proposal (and its ``sponsors_required``)."""
+    sponsors = charter.get("sponsors_required", 1)
+    return outcome(
+        rule_for(kind, charter),
+        electorate,
+        t,
+        deadline=deadline,
+        now=now,
+        sponsors_required=sponsors if isinstance(sponsors, int) else 1,
+    )
+
+
 def check_certificate(
     data: bytes, *, keys: KeyResolver, members: Iterable[str], charter: Mapping[str, object], now: int
 ) -> CheckedDecision:
@@ -176,26 +191,25 @@ def check_certificate(
     raw_proposal, raw_votes = value["proposal"], value["votes"]
     if not isinstance(raw_proposal, bytes) or not isinstance(raw_votes, list):
         raise MalformedError("certificate fields have the wrong types")
-    proposal = decode_entry(raw_proposal)
-    verify(proposal, keys)
-    body = check_body(proposal)
+    opened = open_record(raw_proposal, keys)
+    proposal, body = opened.entry, opened.body
     if proposal.header.type != "proposal" or body is None:
         raise WrongProposalError("the certificate's first entry is not a proposal")
     kind, subject, deadline = str(body["kind"]), str(body["subject"]), body["deadline"]
     assert isinstance(deadline, int)
     electorate = electorate_for(kind, subject, members)
+    ref = proposal_ref(proposal)
     checked: list[tuple[Entry, Mapping[str, object]]] = []
     seen: set[str] = set()
     for raw in raw_votes:
         if not isinstance(raw, bytes):
             raise MalformedError("a certificate vote must be an entry")
-        vote = decode_entry(raw)
-        verify(vote, keys)
-        vote_body = check_body(vote)
+        opened = open_record(raw, keys)
+        vote, vote_body = opened.entry, opened.body
         if vote.header.type != "admission_vote" or vote_body is None:
             raise WrongProposalError("a certificate vote is not an admission_vote entry")
         voter = vote.header.origin
-        if vote_body.get("proposal") != proposal_ref(proposal):
+        if vote_body.get("proposal") != ref:
             raise WrongProposalError(f"the vote of {voter} is for another proposal")
         if voter not in electorate:
             raise NotMemberError(f"{voter} is not a member that may vote on this proposal")
@@ -206,15 +220,7 @@ def check_certificate(
         seen.add(voter)
         checked.append((vote, vote_body))
     t = tally(proposal, deadline, checked, electorate)
-    sponsors = charter.get("sponsors_required", 1)
-    result = outcome(
-        rule_for(kind, charter),
-        electorate,
-        t,
-        deadline=deadline,
-        now=now,
-        sponsors_required=sponsors if isinstance(sponsors, int) else 1,
-    )
+    result = decide(kind, charter, electorate, t, deadline=deadline, now=now)
     if result != "accepted":
         raise InsufficientVotesError(
             f"{t.count('yes')} yes of {len(electorate)} under {rule_for(kind, charter)}: the proposal is {result}"
