@@ -27,6 +27,7 @@ from .services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from .services.directory import Directory
 from .services.reference import Reference, load_reference
 from .services.things import Things
+from .storage import search_facets
 from .storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ async def open_services(config: NodeConfig, options: NodeOptions = NodeOptions()
         )
         async with db.write() as session:
             await publisher.ensure_head(session)
-        reference = options.reference or load_reference()
+        reference = options.reference or load_reference(config.trades_path)
+        search_facets.use_vocabulary(reference.trades)  # received records are indexed with the same trade words
         accounts = Accounts(db, options.clock, hasher=options.hasher, throttle=options.throttle)
         things = Things(db, publisher, reference, options.clock)
         directory = Directory(db, publisher, reference, options.clock, accounts, things)

@@ -32,6 +32,11 @@ SETTINGS: Final[tuple[tuple[str, object, str], ...]] = (
     ("port", 8400, "port `bigre serve` listens on"),
     ("key_id", None, "id of the current signing key (keys/<key_id>.pem); set by `bigre init`"),
     ("max_body_bytes", 262_144, "largest accepted request body"),
+    (
+        "trades_file",
+        None,
+        "a CSV of trades in the columns of node/data/trades.csv, added to (or overriding) the shipped ones",
+    ),
     ("trusted_proxies", [], 'addresses of reverse proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1"]'),
 )
 
@@ -48,6 +53,12 @@ class NodeConfig:
     port: int = 8400
     max_body_bytes: int = 262_144
     trusted_proxies: tuple[str, ...] = ()
+    trades_file: str | None = None
+
+    @property
+    def trades_path(self) -> Path | None:
+        """The operator's trades file (relative paths are from the node folder), or None."""
+        return None if self.trades_file is None else self.directory / self.trades_file
 
     @property
     def key_dir(self) -> Path:
@@ -143,6 +154,11 @@ def load_config(directory: Path) -> NodeConfig:
     max_body = raw.get("max_body_bytes", 262_144)
     if not isinstance(port, int) or not isinstance(max_body, int):
         raise ConfigError(f"{path}: port and max_body_bytes must be integers")
+    trades_file = raw.get("trades_file")
+    if trades_file is not None and not isinstance(trades_file, str):
+        raise ConfigError(f"{path}: trades_file must be a path")
+    if trades_file is not None and not (directory / trades_file).is_file():
+        raise ConfigError(f"{path}: trades_file {trades_file!r} is not a file")
     proxies = raw.get("trusted_proxies", [])
     if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
         raise ConfigError(f"{path}: trusted_proxies must be a list of IP addresses")
@@ -162,4 +178,5 @@ def load_config(directory: Path) -> NodeConfig:
         port=port,
         max_body_bytes=max_body,
         trusted_proxies=tuple(proxies),
+        trades_file=trades_file,
     )

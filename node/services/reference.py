@@ -6,8 +6,8 @@ the network form the protocol carries, or into a field error.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
@@ -72,7 +72,7 @@ class Reference:
         }
 
 
-@functools.cache
-def load_reference() -> Reference:
-    """The bundled vocabulary and gazetteer, loaded once per process."""
-    return Reference(load_trades(), load_places())
+def load_reference(trades_file: Path | None = None) -> Reference:
+    """The bundled vocabulary (merged with the operator's ``trades_file``, rows override by code) and gazetteer;
+    the bundled ones are loaded once per process."""
+    return Reference(load_trades(trades_file), load_places())

@@ -6,14 +6,24 @@ No timing is asserted here (see bench/search_bench.py).
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 import protocol
+from node.app import NodeOptions, open_services
+from node.config import NodeConfig, load_config
 from node.context import NodeServices
+from node.errors import ConfigError
 from node.places import load_places
 from node.services.finder import Finder
 from node.storage import log as replication_log
+from node.storage import search_facets
 from node.viewer import Viewer
+from node.vocabulary import load_trades
 
 from .conftest import PASSWORD
 
@@ -234,3 +244,30 @@ async def test_search_and_matches_over_http(api: Any) -> None:
     await api.call("GET", f"/api/v1/offers/coopaname/{offer['id']}/matches", None, expect=401)
     mine = await api.call("GET", "/api/v1/me/matches", "a@example.org", expect=200)
     assert mine["results"] == []  # no trades on this member's profile yet
+
+
+async def test_operator_trades_file_reaches_received_records(node_config: NodeConfig, options: NodeOptions) -> None:
+    """A synonym the operator adds in `trades_file` finds other coops' members of that trade (their records are
+    indexed with the node's vocabulary) as well as the node's own lookups."""
+    shipped = (Path(__file__).parents[2] / "node" / "data" / "trades.csv").read_text(encoding="utf-8")
+    header, carpenter = shipped.splitlines()[0], next(r for r in shipped.splitlines() if r.startswith("H2206,"))
+    (node_config.directory / "trades-extra.csv").write_text(
+        f"{header}\n{carpenter.replace('|escaliéteur,', '|escaliéteur|xylothérapeute,')}\n", encoding="utf-8"
+    )
+    config = dataclasses.replace(node_config, trades_file="trades-extra.csv")
+    services = await open_services(config, options)
+    try:
+        assert services.reference.trades.search("xylothérapeute")[0].rome == "H2206"
+        await _receive(services, CORPUS[:1])  # Paul Menuisier, H2206, from smart
+        viewer = await _member(services)
+        assert await _ids(_finder(services), viewer, q="xylotherapeute") == ["menuisier-montreuil"]
+    finally:
+        await services.db.close()
+        search_facets.use_vocabulary(load_trades())  # the next tests index with the shipped vocabulary
+
+
+def test_trades_file_must_exist(node_config: NodeConfig) -> None:
+    raw = json.loads((node_config.directory / "node.json").read_text(encoding="utf-8"))
+    (node_config.directory / "node.json").write_text(json.dumps({**raw, "trades_file": "nope.csv"}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"trades_file 'nope\.csv' is not a file"):
+        load_config(node_config.directory)
