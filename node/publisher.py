@@ -136,9 +136,6 @@ class Publisher:
             lambda s: self.tombstone_sync(s, target_type=target_type, record_id=record_id, reason=reason)
         )
 
-    async def is_published(self, session: AsyncSession, record_id: str) -> bool:
-        return await session.run_sync(lambda s: self.is_published_sync(s, record_id))
-
     async def published_body(self, session: AsyncSession, record_id: str) -> dict[str, Any] | None:
         """The body of the current published state of a record, or None (never published, or deleted)."""
         return await session.run_sync(lambda s: self.published_body_sync(s, record_id))
@@ -244,10 +241,6 @@ class Publisher:
             created=self.clock(),
             peers=peers,
         )
-
-    def is_published_sync(self, session: Session, record_id: str) -> bool:
-        row = _RECORD_STATE.first(connection(session), {"r_origin": self.origin, "r_record_id": record_id})
-        return row is not None and not row[1]
 
     def published_body_sync(self, session: Session, record_id: str) -> dict[str, Any] | None:
         row = _RECORD_STATE.first(connection(session), {"r_origin": self.origin, "r_record_id": record_id})

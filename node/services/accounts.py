@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -462,10 +462,6 @@ class Accounts:
             raise NotFound(f"no account {account_id}")
         return account
 
-    async def count(self) -> int:
-        async with self.db.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(Account)) or 0)
-
     async def verify_password(self, account_id: int, password: object) -> None:
         """Re-check a logged-in member's password before an irreversible action (erasure)."""
         account = await self.get_account(account_id)
@@ -476,9 +472,6 @@ class Accounts:
         ):
             log.warning("password confirmation failed for account %d", account_id)
             raise Forbidden("the password does not match")
-
-    async def revoke_tokens(self, session: AsyncSession, account_id: int) -> None:
-        await session.execute(update(AuthToken).where(AuthToken.account_id == account_id).values(expires_at=0))
 
 
 def _mask(email: str) -> str:

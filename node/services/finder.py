@@ -45,9 +45,6 @@ class SearchRequest:
     page: int = 1
     size: int = PAGE_SIZE
 
-    def as_json(self) -> dict[str, Any]:
-        return {"q": self.q, "page": self.page}
-
 
 class Finder:
     def __init__(self, db: Database, origin: str, reference: Reference, places: Gazetteer | None = None) -> None:

@@ -132,27 +132,6 @@ async def get_entry(session: AsyncSession, origin: str, seq: int) -> LogEntry | 
 # ------------------------------------------------------------------------------------------------- writes
 
 
-async def append_entry(session: AsyncSession, entry: Entry, body: Mapping[str, Value] | None, received_at: int) -> None:
-    """Insert one entry and bring the record's current state up to it (if it is the newest for its id)."""
-    h = entry.header
-    session.add(
-        LogEntry(
-            origin=h.origin,
-            seq=h.seq,
-            record_id=h.id,
-            type=h.type,
-            hash=entry.hash,
-            header=entry.header_bytes,
-            body=entry.body,
-            signature=entry.signature,
-            ts=h.ts,
-            received_at=received_at,
-        )
-    )
-    await session.flush()
-    await _apply_state(session, entry, body)
-
-
 async def _apply_state(session: AsyncSession, entry: Entry, body: Mapping[str, Value] | None) -> bool:
     """Make ``records`` reflect ``entry`` if it is newer than what is there; True when it was."""
     h = entry.header
@@ -265,7 +244,7 @@ HEAD_UPSERT: Final = Prepared(
 
 
 def append_own_entry(conn: Connection, entry: Entry, body: Mapping[str, Value] | None, received_at: int) -> None:
-    """:func:`append_entry` for an entry this node just signed: its seq is above every seq held for its origin
+    """Store an entry this node just signed: its seq is above every seq held for its origin
     (the caller holds the head lock), so it is the newest of its record and ``records`` is overwritten without
     being read first. Three statements (two for anything but a tombstone)."""
     h = entry.header

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from ..vocabulary import TradeVocabulary, load_trades
 from . import search
 
-TAG_FACETS: Final = ("trade", "language")
 _vocabulary: list[TradeVocabulary] = []
 
 

@@ -468,12 +468,6 @@ async def close_offer(request: web.Request) -> web.StreamResponse:
     raise redirect("/offers?done=1")
 
 
-async def register_event(request: web.Request) -> web.StreamResponse:
-    v = signed_in(request)
-    await s_of(request).things.register(v, request.match_info["id"])
-    raise redirect("/events?done=registered")
-
-
 async def help_page(request: web.Request) -> web.Response:
     """Help requests across the network; under this coop's own requests, the answers its members gave."""
     v = signed_in(request)
@@ -626,7 +620,6 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/offers", thing_submit("offers", "/offers", _offer_payload)),
         web.post("/offers/{id}/close", close_offer),
         *remote_event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
-        web.post("/events/{id}/register", register_event),
         web.get("/mentoring", thing_page("mentoring", "mentoring", "mentoring.html")),
         web.post("/mentoring", thing_submit("mentoring", "/mentoring", _mentoring_payload)),
         web.get("/help", help_page),
