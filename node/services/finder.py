@@ -22,7 +22,6 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound
-from ..places import Gazetteer, load_places
 from ..storage.database import Database, connection
 from ..storage.search_query import Filters, Found, Near, Scope, find, fits, query_words
 from ..viewer import Viewer
@@ -47,17 +46,11 @@ class SearchRequest:
 
 
 class Finder:
-    def __init__(self, db: Database, origin: str, reference: Reference, places: Gazetteer | None = None) -> None:
+    def __init__(self, db: Database, origin: str, reference: Reference) -> None:
         self.db = db
         self.origin = origin
         self.reference = reference
-        self._places = places
-
-    @property
-    def places(self) -> Gazetteer:
-        if self._places is None:
-            self._places = load_places()
-        return self._places
+        self.places = reference.places
 
     # --------------------------------------------------------------------------------------------- parsing
 

@@ -38,12 +38,12 @@ FACET_PARAMS: Final = {
     "stage": "stage",
 }
 CODED_FACETS: Final = {"kind": "kind", "stage": "stage", "language": "lang"}  # facet -> prefix of its labels
-QUERY_PARAMS: Final = ("q", "near", "radius_km", *FACET_PARAMS.values(), "town", "available_on")
 
 
 def _query_of(request: web.Request) -> dict[str, str]:
-    """The search parameters of the page's query string (empty ones dropped, ``radius_km`` only with ``near``)."""
-    query = {k: request.query[k].strip() for k in QUERY_PARAMS if request.query.get(k, "").strip()}
+    """The search parameters of the page's query string, as a saved search keeps them (:func:`clean_query`:
+    empty ones dropped), ``radius_km`` only with ``near``."""
+    query = clean_query(request.query)
     if "near" not in query:
         query.pop("radius_km", None)
     return query
