@@ -6,7 +6,7 @@ Machines here are shared and noisy, so the throughput figures are ratios between
 run, each baseline measured right before and right after the bootstrap it is compared with (their mean counts).
 
 1. **Bootstrap**: a source node (``coopaname``) whose log holds N signed profiles and offers runs as a real
-   process (``python -m node.cli serve``); an empty node (``smart``, in this process, peered both ways as the
+   process (``python -m node.cli.commands serve``); an empty node (``smart``, in this process, peered both ways as the
    network file does it) pulls everything with ``Replicator.sync_from``: heads, pages of the log over signed
    HTTP, chain verification, every body checked against its schema, bulk store of entries, record states and
    the search index. Records per second.
@@ -15,7 +15,7 @@ run, each baseline measured right before and right after the bootstrap it is com
    page of 500 as the bootstrap: the same physical work without protocol and HTTP. Target ratio >= 0.5.
 3. against **signedjson** (Matrix) per-record verification of N equivalent JSON records (JSON parse, canonical
    JSON, Ed25519 verify each): what a node pays per record without chains, before storing anything. Target >= 2.
-4. **Latency**: three demo nodes as real processes (``node.demo.seed_node`` with a few members, peered from the
+4. **Latency**: three demo nodes as real processes (``node.demo.run.seed_node`` with a few members, peered from the
    network file); the demo member of coopaname changes their bio through the API ``--updates`` times; for each
    update the time from sending the PATCH until both other nodes' ``/api/v1/health`` heads show the new entry
    (each polled every ``--poll-ms``, in parallel). Targets: median <= 100 ms, p95 <= 500 ms.
@@ -56,16 +56,17 @@ import federation.replication as replication_module
 from federation.replication import Replicator
 from federation.transport import PeerClient
 from federation.trust import TrustStore
-from node.app import federated_options, open_services
 from node.config import create_node_dir, load_config
-from node.demo import load_network, network_file, plan, seed_node
-from node.federation_app import ensure_node_document
-from node.federation_store import NodeFederationStore
-from node.publisher import canonical_order
-from node.seed import _place_of, _trade_refs, generate_members, generate_offers
-from node.storage import replica, search
+from node.demo.run import load_network, network_file, plan, seed_node
+from node.demo.seed import _place_of, _trade_refs, generate_members, generate_offers
+from node.federation_adapter.store import NodeFederationStore
+from node.federation_adapter.wiring import ensure_node_document
+from node.http.app import federated_options, open_services
+from node.search import index as search
+from node.storage import replica
 from node.storage.log import jsonable
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+from node.storage.publisher import canonical_order
 from protocol import (
     RECORD_TYPES,
     KeyInfo,
@@ -203,14 +204,14 @@ def peer_both(source: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) -> Iterator[list[str]]:
-    """Run ``python -m node.cli serve`` for each folder until the block ends; yields their URLs."""
+    """Run ``python -m node.cli.commands serve`` for each folder until the block ends; yields their URLs."""
     env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": str(anti_entropy_s)}
     children = []
     for directory, port in dirs:
         log = (log_dir / f"{directory.name}-{port}.log").open("wb")
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "serve", str(directory), "--port", str(port)],
+                [sys.executable, "-m", "node.cli.commands", "serve", str(directory), "--port", str(port)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -30,12 +30,13 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import protocol
-from node.app import NodeOptions, create_app, open_services
 from node.config import create_node_dir
-from node.context import SERVICES_KEY, NodeServices
+from node.http.app import NodeOptions, create_app, open_services
+from node.http.state import SERVICES_KEY, NodeServices
+from node.search import facets as search_facets
+from node.search import index as search
 from node.services import profiles
 from node.services.accounts import PasswordHasher
-from node.storage import search, search_facets
 from node.storage.log import jsonable
 from node.storage.models import LogEntry, MemberProfile, OutboxItem
 
@@ -224,7 +225,7 @@ Plan = tuple[list[tuple[str, tuple[Any, ...]]], list[tuple[str, tuple[Any, ...]]
 def _document_plans(db_file: str, updates: list[list[dict[str, Any]]]) -> list[Plan]:
     """Per update, what the node does to the record's search documents, against the previous update's: (unchanged
     texts updated in place, replaced or new documents, audiences gone). Facet sets are named in the bare database
-    first, by the node's own :func:`node.storage.search.name_sets` (each set is made once)."""
+    first, by the node's own :func:`node.search.index.name_sets` (each set is made once)."""
     engine = create_engine(f"sqlite:///{db_file}")
     with engine.begin() as conn:
         named = search.name_sets(conn, [d for documents in updates for d in documents])

@@ -6,12 +6,12 @@ ratios; asserts nothing (timings belong here, never in tests). ``--profiles 2000
 What is measured, in one run on one SQLite file:
 
 * **index cost per replicated record**: deriving the documents of a profile (text, facet columns, tags with
-  :mod:`node.storage.search_facets`) and storing them (facet sets and FTS5 index included), per record, in
+  :mod:`node.search.facets`) and storing them (facet sets and FTS5 index included), per record, in
   transactions of 1,000 documents, next to the cost of inserting the same number of ``records`` rows (what
   replication pays anyway);
 * **bare FTS**: ``SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20`` on a stdlib
   connection: the floor;
-* **storage layer**: :func:`node.storage.search_query.find` with facets (one statement: match, page, total,
+* **storage layer**: :func:`node.search.query.find` with facets (one statement: match, page, total,
   counts per facet value), as a member of another coop: *cold* (no counts kept: every call computes the match,
   the page, the total and every count) and *warm* (the counts of the same matched set kept from the previous call,
   as the node does on SQLite until the database changes: only the page is computed);
@@ -43,12 +43,13 @@ from typing import Any
 
 import aiohttp
 
-from node.seed import FIRST_NAMES, LAST_NAMES, STAGES, TRADE_MIX, _idf_towns
-from node.storage import search, search_query
+from node.demo.seed import FIRST_NAMES, LAST_NAMES, STAGES, TRADE_MIX, _idf_towns
+from node.reference.vocabulary import load_trades
+from node.search import index as search
+from node.search import query as search_query
+from node.search.facets import received_rows
+from node.search.query import Filters, Scope, find, query_words
 from node.storage.log import network_texts
-from node.storage.search_facets import received_rows
-from node.storage.search_query import Filters, Scope, find, query_words
-from node.vocabulary import load_trades
 
 ORIGINS = ("smart", "oxalis", "scopelec", "grenoble")
 SELECTIVE = ("graphiste montreuil", "facilitation qualiopi")
@@ -100,7 +101,7 @@ def documents_of(rows: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, 
 
 def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, float]:
     """Insert the profiles as replicated records with their search documents (through the node's own
-    :func:`node.storage.search.store_documents`: facet sets and full-text index); seconds per phase."""
+    :func:`node.search.index.store_documents`: facet sets and full-text index); seconds per phase."""
     from sqlalchemy import create_engine
 
     conn = sqlite3.connect(path)
@@ -154,13 +155,13 @@ def serve(config_dir: str, port: int, ready: Any, cold: bool = False) -> None:
 
     from aiohttp import web
 
-    from node.storage import search_query
+    from node.search import query as search_query
 
     if cold:
         search_query.CACHE_SIZE = 0
 
-    from node.app import create_app
     from node.config import load_config
+    from node.http.app import create_app
 
     logging.disable(logging.INFO)
     app = create_app(load_config(Path(config_dir)))
@@ -201,8 +202,8 @@ async def http_bench(base: str, token: str, query: str, seconds: float, clients:
 
 
 async def member_token(config_dir: Path) -> str:
-    from node.app import open_services
     from node.config import load_config
+    from node.http.app import open_services
 
     services = await open_services(load_config(config_dir))
     try:

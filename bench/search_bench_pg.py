@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m bench.search_bench_pg [--profiles N] [--seconds S] [-
 database is created on the server (default ``postgres@127.0.0.1:5432``, as the tests use) and dropped at the end.
 
 Bare: the ranked tsvector match alone, ``SELECT id FROM search_documents, to_tsquery('simple', ...) q WHERE tsv @@
-q ORDER BY ts_rank(tsv, q) DESC LIMIT 20`` on a plain asyncpg connection. Ours: :func:`node.storage.search_query.find`
+q ORDER BY ts_rank(tsv, q) DESC LIMIT 20`` on a plain asyncpg connection. Ours: :func:`node.search.query.find`
 with every facet count (PostgreSQL keeps no counts between searches: every call is "cold"), as a member of another
 coop. Same words (prefix matches), same 20 hits. Prints raw numbers and ratios; asserts nothing.
 """
@@ -22,9 +22,9 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.search_bench import BROAD, SELECTIVE, documents_of, profiles, summary
-from node.storage import search
+from node.search import index as search
+from node.search.query import Filters, Scope, find, query_words
 from node.storage.database import Database
-from node.storage.search_query import Filters, Scope, find, query_words
 
 
 async def run(server: str, count: int, seconds: float) -> None:

@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from node.errors import ConfigError
+from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
 from protocol import SigningKey
-
-from .errors import ConfigError
-from .keyfile import KEY_DIR_NAME, load_signing_key, write_key
 
 CONFIG_FILE: Final = "node.json"
 DATABASE_FILE: Final = "node.sqlite3"

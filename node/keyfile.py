@@ -10,9 +10,8 @@ import os
 import stat
 from pathlib import Path
 
+from node.errors import ConfigError
 from protocol import MalformedError, SigningKey
-
-from .errors import ConfigError
 
 KEY_DIR_NAME = "keys"
 

@@ -24,14 +24,14 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from ..clock import Clock
-from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
-from ..publisher import new_record_id
-from ..storage.database import Database, Prepared, connection
-from ..storage.log import upsert
-from ..storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
-from ..viewer import ROLES, Viewer
-from .profiles import default_visibility
+from node.clock import Clock
+from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from node.services.profiles import default_visibility
+from node.storage.database import Database, Prepared, connection
+from node.storage.log import upsert
+from node.storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
+from node.storage.publisher import new_record_id
+from node.viewer import ROLES, Viewer
 
 log = logging.getLogger(__name__)
 

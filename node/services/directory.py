@@ -14,13 +14,16 @@ from typing import Any, Final, cast
 from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from ..clock import Clock
-from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from ..publisher import Publisher
-from ..storage import search
-from ..storage.database import Database, Prepared, connection
-from ..storage.federation_models import InboxMessage
-from ..storage.models import (
+from node.clock import Clock
+from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.reference.data import Reference
+from node.search import index as search
+from node.services import profiles
+from node.services.accounts import Accounts, account_json
+from node.services.things import KINDS, Things
+from node.storage.database import Database, Prepared, connection
+from node.storage.federation_models import InboxMessage
+from node.storage.models import (
     Account,
     Event,
     EventRegistration,
@@ -30,12 +33,9 @@ from ..storage.models import (
     MemberProfile,
     RecordState,
 )
-from ..storage.remote_event_models import RemoteEventRegistration
-from ..viewer import Viewer
-from . import profiles
-from .accounts import Accounts, account_json
-from .reference import Reference
-from .things import KINDS, Things
+from node.storage.publisher import Publisher
+from node.storage.remote_event_models import RemoteEventRegistration
+from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Finding people and offers across the network: faceted search, rendering for the viewer, and matching.
 
 Everything comes from the local replica (no fan-out to peers at query time): one read transaction runs the
-search statement of :mod:`node.storage.search_query` and reads the page's records in bulk, on a reader thread
+search statement of :mod:`node.search.query` and reads the page's records in bulk, on a reader thread
 on SQLite (:meth:`~node.storage.database.Database.run_read`), so a search is one thread hop and two or three
 statements whatever the size of the page.
 
@@ -21,12 +21,12 @@ from typing import Any, Final
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, NotFound
-from ..storage.database import Database, connection
-from ..storage.search_query import Filters, Found, Near, Scope, find, fits, query_words
-from ..viewer import Viewer
-from . import profiles
-from .reference import Reference
+from node.errors import InvalidInput, NotFound
+from node.reference.data import Reference
+from node.search.query import Filters, Found, Near, Scope, find, fits, query_words
+from node.services import profiles
+from node.storage.database import Database, connection
+from node.viewer import Viewer
 
 TYPES: Final = ("profile", "offer", "mentoring", "event")
 PAGE_SIZE: Final = 20

@@ -13,15 +13,15 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
-from ..clock import Clock
-from ..errors import InvalidInput, NotAuthenticated, NotFound
-from ..storage.database import Database
-from ..storage.models import Account, MemberProfile
-from ..storage.onboarding_models import MemberPathStep
-from ..viewer import Viewer
-from . import onboarding_rules as rules
-from .directory import Directory
-from .onboarding import require_staff
+from node.clock import Clock
+from node.errors import InvalidInput, NotAuthenticated, NotFound
+from node.services import onboarding_rules as rules
+from node.services.directory import Directory
+from node.services.onboarding import require_staff
+from node.storage.database import Database
+from node.storage.models import Account, MemberProfile
+from node.storage.onboarding_models import MemberPathStep
+from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 

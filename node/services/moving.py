@@ -33,21 +33,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.http.state import NodeServices
+from node.search import index as search
+from node.services import moving_wire as wire
+from node.services.profiles import PROFILE_FIELDS
+from node.services.things import MENTORING, OFFERS, ThingKind
+from node.storage.federation_models import PeerRow
+from node.storage.models import Account, LogEntry, MemberProfile, RecordState
+from node.storage.models import OutboxItem as OutboxRow
+from node.storage.moving_models import MemberMove, MemberMovePart
+from node.storage.publisher import new_record_id
+from node.viewer import Viewer
 from protocol import Entry, Record, canonical
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE
-
-from ..context import NodeServices
-from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from ..publisher import new_record_id
-from ..storage import search
-from ..storage.federation_models import PeerRow
-from ..storage.models import Account, LogEntry, MemberProfile, RecordState
-from ..storage.models import OutboxItem as OutboxRow
-from ..storage.moving_models import MemberMove, MemberMovePart
-from ..viewer import Viewer
-from . import moving_wire as wire
-from .profiles import PROFILE_FIELDS
-from .things import MENTORING, OFFERS, ThingKind
 
 log = logging.getLogger(__name__)
 

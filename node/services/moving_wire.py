@@ -16,10 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
+from node.federation_adapter.direct import digest_of as digest_of  # re-exported: moving checks reassembled parts
+from node.federation_adapter.direct import sign_parts
 from protocol import Entry, Record, SigningKey, canonical, decode_entry
-
-from ..direct_messages import digest_of as digest_of  # re-exported: moving checks reassembled parts
-from ..direct_messages import sign_parts
 
 REQUEST: Final = "bigre:member-move"
 ACCEPTANCE: Final = "bigre:member-moved"

@@ -29,22 +29,21 @@ from typing import Any, Final
 from sqlalchemy import String, cast, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.clock import Clock
+from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.http.state import NodeServices
+from node.reference.data import Reference
+from node.services import onboarding_rules as rules
+from node.services import onboarding_sharing as sharing
+from node.storage.database import Database
+from node.storage.federation_models import PeerRow
+from node.storage.models import Account, RecordState
+from node.storage.models import OutboxItem as OutboxRow
+from node.storage.onboarding_models import OnboardingCase, OnboardingSharePart
+from node.storage.publisher import new_record_id
+from node.viewer import Viewer
 from protocol import Record, SigningKey
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE
-
-from ..clock import Clock
-from ..context import NodeServices
-from ..errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from ..publisher import new_record_id
-from ..storage.database import Database
-from ..storage.federation_models import PeerRow
-from ..storage.models import Account, RecordState
-from ..storage.models import OutboxItem as OutboxRow
-from ..storage.onboarding_models import OnboardingCase, OnboardingSharePart
-from ..viewer import Viewer
-from . import onboarding_rules as rules
-from . import onboarding_sharing as sharing
-from .reference import Reference
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +303,7 @@ class Onboarding:
         return await self._change(viewer, origin, case_id, change)
 
     async def record_node(self, origin: str, case_id: str, node: Mapping[str, Any]) -> None:
-        """Note on the case the node prepared for the new coop (by :mod:`node.onboarding_bundle`)."""
+        """Note on the case the node prepared for the new coop (by :mod:`node.services.onboarding_bundle`)."""
 
         async def change(_session: AsyncSession, _row: OnboardingCase, data: dict[str, Any]) -> None:
             data["node"] = dict(node)

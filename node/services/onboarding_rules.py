@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import InvalidInput
-from .reference import Reference
+from node.errors import InvalidInput
+from node.reference.data import Reference
 
 STAGES: Final = (
     "emergence",

@@ -14,10 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from node.federation_adapter.direct import PART_CHARS, sign_parts
+from node.federation_adapter.direct import digest_of as digest_of  # re-exported: onboarding checks reassembled parts
 from protocol import Entry, Record, SigningKey
-
-from ..direct_messages import PART_CHARS, sign_parts
-from ..direct_messages import digest_of as digest_of  # re-exported: onboarding checks reassembled parts
 
 SUBJECT: Final = "bigre:onboarding-case"
 TO_MEMBER: Final = "advisors"  # the message type needs a recipient: the receiving coop's advisors as a whole

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from node.errors import InvalidInput
+from node.reference.data import Reference
+from node.storage.publisher import canonical_order
+from node.viewer import LEVELS, is_level, visible
 from protocol import RECORD_TYPES, SchemaError
-
-from ..errors import InvalidInput
-from ..publisher import canonical_order
-from ..viewer import LEVELS, is_level, visible
-from .reference import Reference
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,19 +25,18 @@ from typing import Any, Final
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from node.http.state import NodeServices
+from node.services import remote_events_wire as wire
+from node.storage.federation_models import InboxMessage, PeerRow
+from node.storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
+from node.storage.models import OutboxItem as OutboxRow
+from node.storage.publisher import new_record_id
+from node.storage.remote_event_models import RemoteEventRegistration as Reg
+from node.storage.remote_event_models import remote_seats_taken
+from node.viewer import Viewer
 from protocol import Entry, Record
 from protocol.envelope import RECORD_ID_RE
-
-from ..context import NodeServices
-from ..errors import Conflict, Forbidden, NotAuthenticated, NotFound
-from ..publisher import new_record_id
-from ..storage.federation_models import InboxMessage, PeerRow
-from ..storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
-from ..storage.models import OutboxItem as OutboxRow
-from ..storage.remote_event_models import RemoteEventRegistration as Reg
-from ..storage.remote_event_models import remote_seats_taken
-from ..viewer import Viewer
-from . import remote_events_wire as wire
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from node.federation_adapter.direct import compact_json, sign_message
 from protocol import Entry, Record, SigningKey
-
-from ..direct_messages import compact_json, sign_message
 
 MARKER: Final = "bigre:event-registration"
 REQUEST: Final = MARKER

@@ -1,7 +1,7 @@
 """Saved searches and the notifications of their new matches.
 
 A member keeps a search (its query-string parameters, as :meth:`node.services.finder.Finder.parse` reads them)
-and the scheduled job (:func:`node.saved_search_app.saved_search_extension`) runs every saved search again,
+and the scheduled job (:func:`node.http.saved_searches.saved_search_extension`) runs every saved search again,
 restricted to records changed since the search was last checked, and stores one notification per new match.
 
 Freshness: a record's ``ts`` is its origin's clock, and a replicated record may arrive after our last run
@@ -22,13 +22,13 @@ from typing import Any, Final
 
 from sqlalchemy import delete, func, select, update
 
-from ..clock import Clock
-from ..errors import InvalidInput, NotAuthenticated, NotFound
-from ..storage.database import Database
-from ..storage.models import Account, MemberProfile
-from ..storage.search_models import Notification, SavedSearch
-from ..viewer import Viewer
-from .finder import MAX_PAGE_SIZE, Finder
+from node.clock import Clock
+from node.errors import InvalidInput, NotAuthenticated, NotFound
+from node.services.finder import MAX_PAGE_SIZE, Finder
+from node.storage.database import Database
+from node.storage.models import Account, MemberProfile
+from node.storage.search_models import Notification, SavedSearch
+from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 

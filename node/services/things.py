@@ -17,14 +17,14 @@ from typing import Any, Final
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..clock import Clock
-from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from ..publisher import Publisher, canonical_order, new_record_id
-from ..storage.database import Database
-from ..storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
-from ..storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
-from ..viewer import Viewer
-from .reference import Reference
+from node.clock import Clock
+from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.reference.data import Reference
+from node.storage.database import Database
+from node.storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
+from node.storage.publisher import Publisher, canonical_order, new_record_id
+from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
+from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 

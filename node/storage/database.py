@@ -47,7 +47,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NodeError, Unavailable
+from node.errors import Conflict, NodeError, Unavailable
 
 log = logging.getLogger(__name__)
 

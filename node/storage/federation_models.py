@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from node.storage.models import Base
 
 
 class PeerRow(Base):

@@ -3,7 +3,7 @@
 These functions take an open session and never commit: the caller's transaction decides. They are what the
 federation layer calls to store what it received (:func:`store_received`), to answer a peer's pull
 (:func:`entries_after`) and to compare version vectors (:func:`heads`). The node's own publishing goes through
-:class:`node.publisher.Publisher`, which writes with :func:`append_own_entry` (on a sync connection, inside
+:class:`node.storage.publisher.Publisher`, which writes with :func:`append_own_entry` (on a sync connection, inside
 :meth:`~node.storage.database.Database.run_write`) or :func:`append_entry`.
 """
 
@@ -20,11 +20,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import protocol
+from node.search import facets as search_facets
+from node.search import index as search
+from node.storage.database import Prepared
+from node.storage.models import LogEntry, LogHead, RecordState
 from protocol import Entry, Record, Value
-
-from . import search, search_facets
-from .database import Prepared
-from .models import LogEntry, LogHead, RecordState
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ Two groups of tables:
   and what they say: network and public fields. The federation layer reads and extends these.
 
 The search index (``search_documents`` + a backend-specific full-text structure) is created by the migration;
-see :mod:`node.storage.search`.
+see :mod:`node.search.index`.
 """
 
 from __future__ import annotations

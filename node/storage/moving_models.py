@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, JSONDict
+from node.storage.models import Base, JSONDict
 
 #: statuses of a move, in order: ``requested`` (sent, on the origin) / ``pending`` (received, on the destination),
 #: then ``accepted`` (the destination created the member; the origin published its forwards), then ``done``

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, fun
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from node.storage.models import Base
 
 #: what the organiser's node answered (or ``pending`` while it has not, ``cancelled`` once the member withdrew)
 STATUSES: Final = ("pending", "confirmed", "full", "closed", "unknown", "cancelled")

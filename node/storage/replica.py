@@ -23,12 +23,11 @@ from typing import Any, Final, cast
 from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.search import index as search
+from node.storage.database import Prepared
+from node.storage.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
+from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from protocol import Record
-
-from . import search
-from .database import Prepared
-from .log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
-from .models import LogEntry, LogHead, RecordState, SearchDocument
 
 CHUNK = 400  # ids per IN clause: well under SQLite's and PostgreSQL's parameter limits
 
@@ -58,7 +57,7 @@ def derive_key(r: Record) -> tuple[bytes, bool]:
 def derive(r: Record) -> Derived:
     """The record's state row and its complete search documents (text with both languages' trade names, facet
     columns, tags): everything but what only the database knows, so that it can be computed ahead."""
-    from . import search_facets  # it imports search, which this module imports too
+    from node.search import facets as search_facets  # it imports search, which this module imports too
 
     texts = _network_texts(r.type, r.body) if r.type in INDEXED_TYPES and r.body is not None else {}
     documents = [
@@ -90,7 +89,7 @@ def _network_texts(record_type: str, body: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _words(value: object, out: list[str]) -> None:
-    """Append what :func:`node.storage.search.flatten` yields for ``value``."""
+    """Append what :func:`node.search.index.flatten` yields for ``value``."""
     kind = type(value)
     if kind is str:
         out.append(value)  # type: ignore[arg-type]

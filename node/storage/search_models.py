@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, JSONDict
+from node.storage.models import Base, JSONDict
 
 
 class SearchColset(Base):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..federation_app import FEDERATION_KEY
-from ..governance_app import PROPOSER_KEY
-from .pages import form_of, redirect, render, signed_in
+from node.federation_adapter.wiring import FEDERATION_KEY
+from node.http.governance import PROPOSER_KEY
+from node.web.pages import form_of, redirect, render, signed_in
 
 
 async def governance_page(request: web.Request) -> web.Response:

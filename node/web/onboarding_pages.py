@@ -14,15 +14,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from ..errors import InvalidInput, NodeError
-from ..onboarding_api import onboarding_of, paths_of
-from ..onboarding_bundle import build_bundle
-from ..services import onboarding_rules as rules
-from ..services.member_path import PATH_STATUSES
-from ..services.onboarding import require_staff
-from ..storage.federation_models import PeerRow
-from ..viewer import Viewer
-from .pages import form_of, redirect, render, s_of, signed_in, viewer_of
+from node.errors import InvalidInput, NodeError
+from node.http.onboarding import onboarding_of, paths_of
+from node.services import onboarding_rules as rules
+from node.services.member_path import PATH_STATUSES
+from node.services.onboarding import require_staff
+from node.services.onboarding_bundle import build_bundle
+from node.storage.federation_models import PeerRow
+from node.viewer import Viewer
+from node.web.pages import form_of, redirect, render, s_of, signed_in, viewer_of
 
 BOARD = "/advisor/cases"
 

@@ -21,18 +21,18 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import func, or_, select
 
-from ..api import SESSION_COOKIE, _set_session_cookie
-from ..context import SERVICES_KEY, NodeServices
-from ..errors import InvalidInput, NodeError
-from ..federation_app import FEDERATION_KEY, STORE_KEY, send_private_message
-from ..members_csv import import_members
-from ..services.moving import moved_to
-from ..services.profiles import PROFILE_FIELDS
-from ..services.things import KINDS
-from ..storage.federation_models import InboxMessage
-from ..storage.models import LogEntry, RecordState
-from ..viewer import ANONYMOUS, LEVELS, Viewer
-from .i18n import choose_language, translator
+from node.errors import InvalidInput, NodeError
+from node.federation_adapter.wiring import FEDERATION_KEY, STORE_KEY, send_private_message
+from node.http.api import SESSION_COOKIE, _set_session_cookie
+from node.http.state import SERVICES_KEY, NodeServices
+from node.services.members_csv import import_members
+from node.services.moving import moved_to
+from node.services.profiles import PROFILE_FIELDS
+from node.services.things import KINDS
+from node.storage.federation_models import InboxMessage
+from node.storage.models import LogEntry, RecordState
+from node.viewer import ANONYMOUS, LEVELS, Viewer
+from node.web.i18n import choose_language, translator
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ async def me_page(request: web.Request) -> web.Response:
 
 async def _path_context(request: web.Request, member_id: str | None) -> dict[str, Any]:
     """The member's individual path (see :mod:`node.web.onboarding_pages`)."""
-    from .onboarding_pages import path_context
+    from node.web.onboarding_pages import path_context
 
     return await path_context(request, member_id)
 
@@ -596,10 +596,10 @@ async def operator_invite(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    from .governance_pages import governance_routes  # imported here: these modules use this one's render
-    from .onboarding_pages import onboarding_routes
-    from .remote_event_pages import remote_event_routes
-    from .search_pages import search_routes
+    from node.web.governance_pages import governance_routes  # imported here: these modules use this one's render
+    from node.web.onboarding_pages import onboarding_routes
+    from node.web.remote_event_pages import remote_event_routes
+    from node.web.search_pages import search_routes
 
     return [
         web.get("/", home),

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from ..remote_events_api import remote_events_of
-from ..storage.models import Event, EventRegistration
-from .pages import network_records, redirect, render, s_of, signed_in
+from node.http.events import remote_events_of
+from node.storage.models import Event, EventRegistration
+from node.web.pages import network_records, redirect, render, s_of, signed_in
 
 
 async def events_page(request: web.Request) -> web.Response:

@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import finder_of
-from ..errors import InvalidInput
-from ..saved_search_app import saved_searches_of
-from ..services.finder import PAGE_SIZE
-from ..services.saved_searches import clean_query
-from .i18n import translator
-from .pages import form_of, language, redirect, render, s_of, signed_in, viewer_of
+from node.errors import InvalidInput
+from node.http.api import finder_of
+from node.http.saved_searches import saved_searches_of
+from node.services.finder import PAGE_SIZE
+from node.services.saved_searches import clean_query
+from node.web.i18n import translator
+from node.web.pages import form_of, language, redirect, render, s_of, signed_in, viewer_of
 
 RADII: Final = (5, 10, 25, 50)
 DEFAULT_RADIUS: Final = "25"

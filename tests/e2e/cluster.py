@@ -1,10 +1,10 @@
 """Real node processes on loopback for the multi-process federation tests.
 
 A :class:`Cluster` builds small seeded node folders in-process with the demo's own functions
-(:func:`node.demo.seed_node`, :func:`node.demo.network_file`, :func:`node.demo.load_network`), puts a
+(:func:`node.demo.run.seed_node`, :func:`node.demo.run.network_file`, :func:`node.demo.run.load_network`), puts a
 :class:`tests.e2e.faultproxy.FaultProxy` in front of each node (a node's public URL, the one its peers call and
 the one in its signed node document, is its proxy's address; the node listens on another port), and runs each
-node as ``python -m node.cli serve DIR --port P`` in its own process group with a short anti-entropy interval.
+node as ``python -m node.cli.commands serve DIR --port P`` in its own process group with a short anti-entropy interval.
 Every wait has a deadline and polls a condition; :meth:`Cluster.close` kills every process group and stops every
 proxy, also when a test failed.
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.app import federated_options, open_services
 from node.config import CONFIG_FILE, load_config
-from node.demo import DemoNode, load_network, network_file, seed_node
+from node.demo.run import DemoNode, load_network, network_file, seed_node
+from node.http.app import federated_options, open_services
 from node.keyfile import KEY_DIR_NAME, write_key
 from node.storage import replica
 from node.storage.models import LogHead
@@ -161,7 +161,7 @@ class Node:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "serve", str(self.directory), "--port", str(self.port)],
+                [sys.executable, "-m", "node.cli.commands", "serve", str(self.directory), "--port", str(self.port)],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -19,10 +19,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from node.app import NodeOptions, create_app, open_services
 from node.clock import ManualClock
 from node.config import NodeConfig, create_node_dir
-from node.context import NodeServices
+from node.http.app import NodeOptions, create_app, open_services
+from node.http.state import NodeServices
 from node.services.accounts import PasswordHasher, ThrottlePolicy
 from node.services.finder import Finder, SearchRequest, legacy_items
 from node.storage.database import Database
@@ -133,7 +133,7 @@ class Api:
 
     @property
     def services(self) -> NodeServices:
-        from node.context import SERVICES_KEY
+        from node.http.state import SERVICES_KEY
 
         services: NodeServices = self.client.app[SERVICES_KEY]
         return services

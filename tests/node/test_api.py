@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from node.app import NodeOptions, create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
-from node.context import SERVICES_KEY
-from node.forwarded import client_address
+from node.http.app import NodeOptions, create_app
+from node.http.forwarded import client_address
+from node.http.state import SERVICES_KEY
 from tests.node.conftest import PASSWORD, Api, Client
 
 OFFER = {

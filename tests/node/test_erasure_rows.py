@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from node.context import NodeServices
+from node.http.state import NodeServices
 from node.storage.federation_models import InboxMessage
 
 

@@ -7,9 +7,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from node.context import NodeServices
 from node.errors import InvalidInput
-from node.members_csv import COLUMNS, export_members, import_members
+from node.http.state import NodeServices
+from node.services.members_csv import COLUMNS, export_members, import_members
 from node.storage.models import Account, Invitation, LogEntry, MemberProfile
 
 HEADER = ",".join(COLUMNS)

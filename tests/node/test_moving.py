@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from federation.ports import Peer, PeerKey
-from node.app import NodeOptions, create_app, open_services
 from node.config import NodeConfig, create_node_dir
-from node.context import NodeServices
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
-from node.federation_store import NodeFederationStore
-from node.moving_api import MOVING_ROUTES, moving_extension, receive_move_message
+from node.federation_adapter.store import NodeFederationStore
+from node.http.app import NodeOptions, create_app, open_services
+from node.http.moves import MOVING_ROUTES, moving_extension, receive_move_message
+from node.http.state import NodeServices
 from node.services import moving_wire as wire
 from node.services.moving import Moving, moved_to
 from node.services.things import KINDS

@@ -15,17 +15,17 @@ import pytest
 from sqlalchemy import delete, select
 
 from federation.ports import Peer, PeerKey
-from node.app import NodeOptions, create_app, open_services
 from node.clock import ManualClock
 from node.config import NodeConfig, create_node_dir
-from node.context import NodeServices
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
-from node.federation_store import NodeFederationStore
-from node.onboarding_api import ONBOARDING_ROUTES, onboarding_extension
-from node.onboarding_bundle import build_bundle
+from node.federation_adapter.store import NodeFederationStore
+from node.http.app import NodeOptions, create_app, open_services
+from node.http.onboarding import ONBOARDING_ROUTES, onboarding_extension
+from node.http.state import NodeServices
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing
 from node.services.onboarding import onboarding_for, receive_shared_case
+from node.services.onboarding_bundle import build_bundle
 from node.services.onboarding_sharing import CHUNK, is_shared_case
 from node.storage.models import OutboxItem
 from node.storage.onboarding_models import OnboardingCase

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from node.places import Place, distance_km, load_places
+from node.reference.places import Place, distance_km, load_places
 from protocol import RECORD_TYPES
 
 IDF_DEPARTEMENTS = {"75", "77", "78", "91", "92", "93", "94", "95"}

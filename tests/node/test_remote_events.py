@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from node.app import NodeOptions, open_services
 from node.config import create_node_dir
-from node.context import NodeServices
 from node.errors import Conflict, Forbidden, NotFound
-from node.remote_events_api import REMOTE_EVENT_ROUTES, receive_event_message
+from node.http.app import NodeOptions, open_services
+from node.http.events import REMOTE_EVENT_ROUTES, receive_event_message
+from node.http.state import NodeServices
 from node.services import remote_events_wire as wire
 from node.services.remote_events import RemoteEvents
 from node.services.things import EVENTS

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 import protocol
-from node.app import open_services
 from node.config import NodeConfig, create_node_dir
-from node.context import NodeServices
-from node.seed import generate_members, generate_offers
+from node.demo.seed import generate_members, generate_offers
+from node.http.app import open_services
+from node.http.state import NodeServices
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument

@@ -10,12 +10,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 import protocol
-from node.app import NodeOptions, create_app
 from node.clock import ManualClock
 from node.config import NodeConfig
-from node.context import NodeServices
-from node.places import load_places
-from node.saved_search_app import interval_seconds, saved_search_extension, saved_searches_of
+from node.http.app import NodeOptions, create_app
+from node.http.saved_searches import interval_seconds, saved_search_extension, saved_searches_of
+from node.http.state import NodeServices
+from node.reference.places import load_places
 from node.services.saved_searches import OVERLAP_MS, SavedSearches
 from node.services.things import OFFERS
 from node.storage import log as replication_log

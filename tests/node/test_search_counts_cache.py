@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.context import NodeServices
-from node.storage import search_query
+from node.http.state import NodeServices
+from node.search import query as search_query
 
 from .test_search_facets import CORPUS, _finder, _member
 from .test_search_facets import _receive as _receive_at

@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 
 import protocol
-from node.app import NodeOptions, open_services
 from node.config import NodeConfig, load_config
-from node.context import NodeServices
 from node.errors import ConfigError
-from node.places import load_places
+from node.http.app import NodeOptions, open_services
+from node.http.state import NodeServices
+from node.reference.places import load_places
+from node.reference.vocabulary import load_trades
+from node.search import facets as search_facets
 from node.services.finder import Finder
 from node.storage import log as replication_log
-from node.storage import search_facets
 from node.viewer import Viewer
-from node.vocabulary import load_trades
 
 from .conftest import PASSWORD
 

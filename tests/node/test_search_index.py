@@ -16,9 +16,10 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, create_engine, text
 
-from node.storage import search, search_query
+from node.search import index as search
+from node.search import query as search_query
+from node.search.query import Filters, Scope
 from node.storage.database import alembic_config
-from node.storage.search_query import Filters, Scope
 
 
 def _body(town: str, dep: str, trades: list[str], languages: list[str], stage: str = "established") -> dict[str, Any]:

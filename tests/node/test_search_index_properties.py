@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from node.storage import search, search_query
+from node.search import index as search
+from node.search import query as search_query
+from node.search.query import Filters, Scope
 from node.storage.database import alembic_config
-from node.storage.search_query import Filters, Scope
 
 WORDS = ("menuisier", "graphiste", "chene", "escalier", "affiche", "atelier")
 RECORDS = ("r0", "r1", "r2", "r3")

@@ -4,8 +4,7 @@ import random
 
 import pytest
 
-from node.places import load_places
-from node.seed import (
+from node.demo.seed import (
     COOPS,
     MEMBER_COLUMNS,
     TRADE_MIX,
@@ -16,7 +15,8 @@ from node.seed import (
     generate_offers,
     placeholder_member_id,
 )
-from node.vocabulary import load_trades
+from node.reference.places import load_places
+from node.reference.vocabulary import load_trades
 from protocol import RECORD_TYPES
 
 

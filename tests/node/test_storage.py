@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 import protocol
-from node.context import NodeServices
+from node.http.state import NodeServices
 from node.services.things import OFFERS
 from node.storage import log as replication_log
 from node.storage.models import LogEntry, LogHead, OutboxItem

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from node.vocabulary import COLUMNS, ROME_RE, VocabularyError, load_trades, normalise
+from node.reference.vocabulary import COLUMNS, ROME_RE, VocabularyError, load_trades, normalise
 
 HEADER = ",".join(COLUMNS) + "\n"
 

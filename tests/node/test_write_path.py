@@ -17,12 +17,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from node.context import NodeServices
 from node.errors import Conflict, NodeError
-from node.publisher import AwaitableSession, run_to_completion
-from node.storage import search
+from node.http.state import NodeServices
+from node.search import index as search
 from node.storage.database import Prepared, connection
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
+from node.storage.publisher import AwaitableSession, run_to_completion
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD
 

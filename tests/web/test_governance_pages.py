@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from node.demo import DemoNode
+from node.demo.run import DemoNode
 
 from .test_pages import eventually_text, new_page, shot, sign_in
 

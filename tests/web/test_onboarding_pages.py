@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from node.demo import DemoNode
+from node.demo.run import DemoNode
 
 from .conftest import SCREENSHOTS
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from node.demo import DemoNode
+from node.demo.run import DemoNode
 
 from .test_pages import api_login, eventually_text, new_page, sign_in
 

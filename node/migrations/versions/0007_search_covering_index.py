@@ -3,7 +3,7 @@
 A match on SQLite's FTS5 gives document ids; the search statement then needs each matched document's audience,
 origin, kind, facet and filter columns. Read from the table, every one of those lookups loads a wide row (the
 indexed text is most of it), so a broad match reads most of the table's pages; from this index (about a seventh
-of the size) it does not. :mod:`node.storage.search_query` names it with ``INDEXED BY``. PostgreSQL matches
+of the size) it does not. :mod:`node.search.query` names it with ``INDEXED BY``. PostgreSQL matches
 through its GIN index and needs none.
 
 Revision ID: 0007

@@ -8,7 +8,7 @@ two integer ``GROUP BY`` plus one join per distinct set (a few thousand at most)
 
 SQLite: the ``AFTER INSERT`` trigger that fed FTS5 is dropped. FTS5 writes its pending terms out at every statement
 savepoint and a trigger runs one per inserted row, which made indexing about six times slower than one
-``INSERT INTO search_fts ... SELECT`` of the new rows, which :func:`node.storage.search.store_documents` now runs.
+``INSERT INTO search_fts ... SELECT`` of the new rows, which :func:`node.search.index.store_documents` now runs.
 The update trigger now fires only when the text changes (this migration's backfill updates the set columns).
 ``search_generation`` counts the changes of the index, so that counts kept between searches outlive the node's
 other writes.
@@ -69,7 +69,7 @@ OLD_COVER_COLUMNS = (
     "lon_e6",
 )
 GENERATION_TRIGGERS = ("INSERT", "DELETE", "UPDATE OF content, tagset, colset, ts")
-MAX_SET_KEY = 300  # node.storage.search.MAX_SET_KEY (a migration does not import the code it migrates)
+MAX_SET_KEY = 300  # node.search.index.MAX_SET_KEY (a migration does not import the code it migrates)
 
 
 def _tag_key(pairs: set[tuple[str, str]]) -> str | None:
@@ -135,7 +135,7 @@ def upgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS search_documents_ai")
         op.drop_index(COVER, table_name="search_documents")
         op.create_index(COVER, "search_documents", list(COVER_COLUMNS))
-        # The generation of the index: the kept counts of node.storage.search_query are valid while it stays the
+        # The generation of the index: the kept counts of node.search.query are valid while it stays the
         # same, whatever else the node writes (sessions, outbox, log heads); bumped in the writing transaction.
         op.execute("CREATE TABLE search_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)")
         op.execute("INSERT INTO search_generation (id, n) VALUES (1, 0)")

@@ -17,10 +17,10 @@ from typing import Final
 
 from aiohttp import web
 
-from .api import Route, add_routes, finder_of, json_response, member, read_json
-from .context import SERVICES_KEY, NodeServices
-from .errors import InvalidInput
-from .services.saved_searches import SavedSearches
+from node.errors import InvalidInput
+from node.http.api import Route, add_routes, finder_of, json_response, member, read_json
+from node.http.state import SERVICES_KEY, NodeServices
+from node.services.saved_searches import SavedSearches
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Plugging federation into the node's application: routes, start-up, the push trigger, and member messaging.
 
 ``node`` is the composition root: it builds a :class:`federation.service.FederationService` from its own stores
-(:class:`node.federation_store.NodeFederationStore`) and the node's key and clock, serves its routes, and wakes
+(:class:`node.federation_adapter.store.NodeFederationStore`) and the node's key and clock, serves its routes, and wakes
 its delivery loops after every request that may have written outbox rows (the rows commit before the response
 is sent, so the loops find them at once).
 """
@@ -18,20 +18,19 @@ from sqlalchemy import select, update
 
 from federation.ports import MEMBER, PeerKey
 from federation.service import FederationService
+from node.errors import Forbidden, InvalidInput, NotFound
+from node.federation_adapter.direct import sign_message
+from node.federation_adapter.store import NodeFederationStore
+from node.http.api import json_response, member, read_json, services
+from node.http.governance import PROPOSER_KEY, NodeProposer, load_charter
+from node.http.governance import install as install_governance
+from node.http.keys import document_keys
+from node.http.keys import install as install_keys
+from node.http.state import SERVICES_KEY, NodeServices
+from node.storage.federation_models import InboxMessage
+from node.storage.log import jsonable
+from node.viewer import Viewer
 from protocol import Record, SchemaError, check_body
-
-from .api import json_response, member, read_json, services
-from .context import SERVICES_KEY, NodeServices
-from .direct_messages import sign_message
-from .errors import Forbidden, InvalidInput, NotFound
-from .federation_store import NodeFederationStore
-from .governance_app import PROPOSER_KEY, NodeProposer, load_charter
-from .governance_app import install as install_governance
-from .keys_app import document_keys
-from .keys_app import install as install_keys
-from .storage.federation_models import InboxMessage
-from .storage.log import jsonable
-from .viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ async def ensure_node_document(s: NodeServices) -> None:
 
 
 def federation_extension(app: web.Application) -> None:
-    """Install federation on a node application (see :func:`node.app.create_app`'s ``extensions``)."""
+    """Install federation on a node application (see :func:`node.http.app.create_app`'s ``extensions``)."""
 
     async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
         s = app[SERVICES_KEY]

@@ -19,15 +19,14 @@ from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
 from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
+from node.clock import Clock
+from node.storage import log as replication_log
+from node.storage import replica
+from node.storage.database import Database
+from node.storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
+from node.storage.models import LogEntry, LogHead, MemberProfile, RecordState, SearchDocument
+from node.storage.models import OutboxItem as OutboxRow
 from protocol import Record
-
-from .clock import Clock
-from .storage import log as replication_log
-from .storage import replica
-from .storage.database import Database
-from .storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
-from .storage.models import LogEntry, LogHead, MemberProfile, RecordState, SearchDocument
-from .storage.models import OutboxItem as OutboxRow
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The moving API (a member leaving for another coop), installed as an extension after federation.
 
-Routes are declared once in :data:`MOVING_ROUTES` with the core API's :class:`~node.api.Route`; a handler's
+Routes are declared once in :data:`MOVING_ROUTES` with the core API's :class:`~node.http.api.Route`; a handler's
 docstring is its summary in the OpenAPI document.
 
 Until the protocol has a ``member_move`` record type, move records arrive as ``message`` entries; this extension
 routes them to :meth:`node.services.moving.Moving.receive` before the inbox sees them, by wrapping the started
-federation store's ``deliver`` exactly as :mod:`node.onboarding_api` does for shared cases (each wrapper passes
+federation store's ``deliver`` exactly as :mod:`node.http.onboarding` does for shared cases (each wrapper passes
 on what is not its own, so the two compose in either order).
 """
 
@@ -17,15 +17,14 @@ from typing import Final
 
 from aiohttp import web
 
+from node.errors import InvalidInput, NotFound
+from node.federation_adapter.wiring import FEDERATION_KEY, STORE_KEY
+from node.http.api import Route, add_routes, json_response, member, read_json, services, viewer
+from node.http.state import SERVICES_KEY, NodeServices
+from node.services.moving import Moving, moved_to
+from node.services.moving_wire import is_move_message
+from node.storage.models import RecordState
 from protocol import Record
-
-from .api import Route, add_routes, json_response, member, read_json, services, viewer
-from .context import SERVICES_KEY, NodeServices
-from .errors import InvalidInput, NotFound
-from .federation_app import FEDERATION_KEY, STORE_KEY
-from .services.moving import Moving, moved_to
-from .services.moving_wire import is_move_message
-from .storage.models import RecordState
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ MOVING_ROUTES: Final[tuple[Route, ...]] = (
 
 
 def moving_extension(app: web.Application) -> None:
-    """Install the moving API on a node application (after :func:`node.federation_app.federation_extension`)."""
+    """Install the moving API on a node application (after the federation extension)."""
     add_routes(app, MOVING_ROUTES)
     app.cleanup_ctx.append(_route_move_messages)
 

@@ -23,15 +23,16 @@ from typing import Any, Final, TextIO
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from .context import NodeServices
-from .errors import InvalidInput
-from .publisher import new_record_id
-from .services import profiles
-from .services.accounts import EMAIL_RE, token_hash
-from .services.accounts import new_token as new_secret
-from .storage import search, search_facets
-from .storage.models import Account, Invitation, MemberProfile
-from .viewer import ROLES
+from node.errors import InvalidInput
+from node.http.state import NodeServices
+from node.search import facets as search_facets
+from node.search import index as search
+from node.services import profiles
+from node.services.accounts import EMAIL_RE, token_hash
+from node.services.accounts import new_token as new_secret
+from node.storage.models import Account, Invitation, MemberProfile
+from node.storage.publisher import new_record_id
+from node.viewer import ROLES
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Registering for other coops' events: the API, installed as an extension after federation.
 
-Routes are declared once in :data:`REMOTE_EVENT_ROUTES` with the core API's :class:`~node.api.Route`; a handler's
+Routes are declared once in :data:`REMOTE_EVENT_ROUTES` with the core API's :class:`~node.http.api.Route`; a handler's
 docstring is its summary in the OpenAPI document.
 
 Requests and answers arrive as ``message`` entries (see :mod:`node.services.remote_events_wire`); this extension
 routes them to :meth:`node.services.remote_events.RemoteEvents.receive` before the inbox sees them, by wrapping
-the started federation store's ``deliver`` as :mod:`node.moving_api` does (each wrapper passes on what is not
+the started federation store's ``deliver`` as :mod:`node.http.moves` does (each wrapper passes on what is not
 its own, so they compose in any order).
 """
 
@@ -16,14 +16,13 @@ from typing import Final
 
 from aiohttp import web
 
+from node.federation_adapter.wiring import STORE_KEY
+from node.http.api import Route, add_routes, json_response, member
+from node.http.moves import notifier
+from node.http.state import SERVICES_KEY, NodeServices
+from node.services.remote_events import RemoteEvents
+from node.services.remote_events_wire import is_event_registration_message
 from protocol import Record
-
-from .api import Route, add_routes, json_response, member
-from .context import SERVICES_KEY, NodeServices
-from .federation_app import STORE_KEY
-from .moving_api import notifier
-from .services.remote_events import RemoteEvents
-from .services.remote_events_wire import is_event_registration_message
 
 
 def remote_events_of(app: web.Application) -> RemoteEvents:
@@ -76,7 +75,7 @@ REMOTE_EVENT_ROUTES: Final[tuple[Route, ...]] = (
 
 
 def remote_events_extension(app: web.Application) -> None:
-    """Install cross-coop event registration (after :func:`node.federation_app.federation_extension`)."""
+    """Install cross-coop event registration (after :func:`node.federation_adapter.wiring.federation_extension`)."""
     add_routes(app, REMOTE_EVENT_ROUTES)
     app.cleanup_ctx.append(_route_event_messages)
 

@@ -1,7 +1,7 @@
 """Reference data the services check input against: the trade vocabulary (ROME codes) and the gazetteer.
 
-Wraps :mod:`node.vocabulary` and :mod:`node.places` so that a trade code or a town typed by a member turns into
-the network form the protocol carries, or into a field error.
+Wraps :mod:`node.reference.vocabulary` and :mod:`node.reference.places` so that a trade code or a town
+typed by a member turns into the network form the protocol carries, or into a field error.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
-from ..places import Gazetteer, Place, load_places
-from ..vocabulary import TradeVocabulary, load_trades
+from node.errors import InvalidInput
+from node.reference.places import Gazetteer, Place, load_places
+from node.reference.vocabulary import TradeVocabulary, load_trades
 
 
 @dataclass(frozen=True, slots=True)

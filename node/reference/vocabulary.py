@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-DEFAULT_TRADES: Final = Path(__file__).resolve().parent / "data" / "trades.csv"
+DEFAULT_TRADES: Final = Path(__file__).resolve().parent.parent / "data" / "trades.csv"
 COLUMNS: Final = ("rome", "label_fr", "label_en", "synonyms_fr", "synonyms_en", "related", "esco")
 ROME_RE: Final = re.compile(r"[A-N][0-9]{4}\Z")
 _ESCO_RE: Final = re.compile(r"https?://\S+\Z")

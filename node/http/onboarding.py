@@ -1,6 +1,6 @@
 """The onboarding API (``/api/v1/onboarding/...`` and members' individual paths), installed as an extension.
 
-Routes are declared once in :data:`ONBOARDING_ROUTES` with the same :class:`~node.api.Route` as the core API;
+Routes are declared once in :data:`ONBOARDING_ROUTES` with the same :class:`~node.http.api.Route` as the core API;
 each handler's docstring is its summary in the OpenAPI document. Install after federation
 (:func:`onboarding_extension`): sharing queues snapshots in the federation outbox and wakes its loops.
 
@@ -17,16 +17,15 @@ from typing import Final
 
 from aiohttp import web
 
+from node.errors import InvalidInput
+from node.federation_adapter.wiring import FEDERATION_KEY, STORE_KEY
+from node.http.api import Handler, Route, add_routes, json_response, member, read_json, services
+from node.http.state import SERVICES_KEY
+from node.services.member_path import MemberPaths
+from node.services.onboarding import Onboarding, onboarding_for, receive_shared_case
+from node.services.onboarding_bundle import build_bundle
+from node.services.onboarding_sharing import is_shared_case
 from protocol import Record
-
-from .api import Handler, Route, add_routes, json_response, member, read_json, services
-from .context import SERVICES_KEY
-from .errors import InvalidInput
-from .federation_app import FEDERATION_KEY, STORE_KEY
-from .onboarding_bundle import build_bundle
-from .services.member_path import MemberPaths
-from .services.onboarding import Onboarding, onboarding_for, receive_shared_case
-from .services.onboarding_sharing import is_shared_case
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +256,7 @@ ONBOARDING_ROUTES: Final[tuple[Route, ...]] = (
 
 
 def onboarding_extension(app: web.Application) -> None:
-    """Install the onboarding API on a node application (after :func:`node.federation_app.federation_extension`)."""
+    """Install the onboarding API on a node application (after the federation extension)."""
     add_routes(app, ONBOARDING_ROUTES)
     app.cleanup_ctx.append(_route_shared_cases)
 

@@ -12,14 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from node.errors import Conflict, InvalidInput
+from node.http.state import NodeServices
+from node.services import onboarding_rules as rules
+from node.services.onboarding import onboarding_for
+from node.storage.federation_models import PeerRow
+from node.storage.onboarding_models import OnboardingCase
 from protocol.envelope import ORIGIN_RE
-
-from .context import NodeServices
-from .errors import Conflict, InvalidInput
-from .services import onboarding_rules as rules
-from .services.onboarding import onboarding_for
-from .storage.federation_models import PeerRow
-from .storage.onboarding_models import OnboardingCase
 
 NETWORK_NAME = "bigre"
 
@@ -57,7 +56,7 @@ async def network_of(services: NodeServices) -> dict[str, Any]:
             "public_key": services.key.public_bytes.hex(),
         }
     )
-    from .governance_app import load_charter
+    from node.http.governance import load_charter
 
     return {"network": NETWORK_NAME, "charter": load_charter(services.config.directory), "nodes": nodes}
 

@@ -17,18 +17,18 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from .api import ROUTES, add_routes, error_middleware, openapi_document, viewer_middleware
-from .clock import Clock, system_clock
-from .config import NodeConfig
-from .context import CONFIG_KEY, SERVICES_KEY, NodeServices
-from .forwarded import forwarded_middleware
-from .publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
-from .services.accounts import Accounts, PasswordHasher, ThrottlePolicy
-from .services.directory import Directory
-from .services.reference import Reference, load_reference
-from .services.things import Things
-from .storage import search_facets
-from .storage.database import Database
+from node.clock import Clock, system_clock
+from node.config import NodeConfig
+from node.http.api import ROUTES, add_routes, error_middleware, openapi_document, viewer_middleware
+from node.http.forwarded import forwarded_middleware
+from node.http.state import CONFIG_KEY, SERVICES_KEY, NodeServices
+from node.reference.data import Reference, load_reference
+from node.search import facets as search_facets
+from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from node.services.directory import Directory
+from node.services.things import Things
+from node.storage.database import Database
+from node.storage.publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ def create_app(
 
 def default_extensions() -> list[AppExtension]:
     """Extensions installed by ``bigre serve``: federation (node imports federation, never the reverse)."""
-    from .federation_app import federation_extension
-    from .moving_api import moving_extension
-    from .onboarding_api import onboarding_extension
-    from .remote_events_api import remote_events_extension
-    from .saved_search_app import saved_search_extension
-    from .web.pages import web_extension
+    from node.federation_adapter.wiring import federation_extension
+    from node.http.events import remote_events_extension
+    from node.http.moves import moving_extension
+    from node.http.onboarding import onboarding_extension
+    from node.http.saved_searches import saved_search_extension
+    from node.web.pages import web_extension
 
     extensions = [federation_extension, onboarding_extension, moving_extension, remote_events_extension, web_extension]
     return [*extensions, saved_search_extension]
@@ -116,7 +116,7 @@ def default_extensions() -> list[AppExtension]:
 
 def federated_options(config: NodeConfig, clock: Clock = system_clock) -> NodeOptions:
     """Options for a node that federates: each new entry is queued for every direct member peer."""
-    from .federation_store import direct_peer_names, direct_peer_names_sync
+    from node.federation_adapter.store import direct_peer_names, direct_peer_names_sync
 
     async def outbox_peers(session: AsyncSession) -> Sequence[str]:
         return await direct_peer_names(session, config.name)

@@ -19,14 +19,13 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from node.clock import Clock
+from node.errors import InvalidInput, NodeError
+from node.search import index as search
+from node.storage import log as replication_log
+from node.storage.database import Prepared, connection
+from node.storage.models import LogHead, OutboxItem, RecordState
 from protocol import RECORD_TYPES, Entry, SchemaError, SigningKey, sign_entry
-
-from .clock import Clock
-from .errors import InvalidInput, NodeError
-from .storage import log as replication_log
-from .storage import search
-from .storage.database import Prepared, connection
-from .storage.models import LogHead, OutboxItem, RecordState
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 error (the message says why); 2 bad usage (argparse); 3 an import refused some rows
 (the good ones were imported). Other packages add subcommands with a *registrar*: a function that receives the
 subparsers object and adds its commands, each with ``set_defaults(func=...)`` returning an exit code. The
-node's own registrars are in :data:`REGISTRARS`; ``node.federation_cli.register`` (peers, demo) is added.
+node's own registrars are in :data:`REGISTRARS`; ``node.cli.peers.register`` (peers, demo) is added.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
-from .app import federated_options, open_services
-from .config import create_node_dir, load_config
-from .context import NodeServices
-from .errors import NodeError
-from .members_csv import COLUMNS as CSV_COLUMNS
-from .members_csv import ImportReport, export_members, import_members
-from .services.accounts import check_password
-from .storage import log as replication_log
-from .storage.models import Account, LogEntry, MemberProfile, OutboxItem
+from node.config import create_node_dir, load_config
+from node.errors import NodeError
+from node.http.app import federated_options, open_services
+from node.http.state import NodeServices
+from node.services.accounts import check_password
+from node.services.members_csv import COLUMNS as CSV_COLUMNS
+from node.services.members_csv import ImportReport, export_members, import_members
+from node.storage import log as replication_log
+from node.storage.models import Account, LogEntry, MemberProfile, OutboxItem
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
@@ -82,7 +82,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())
     if bundle:
-        from .demo import load_network
+        from node.demo.run import load_network
 
         (config.directory / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
         count = asyncio.run(load_network(config.directory, bundle["network"]))
@@ -97,7 +97,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import run
+    from node.http.app import run
 
     config = load_config(Path(args.dir))
     run(config, args.host, args.port)
@@ -290,7 +290,7 @@ def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 REGISTRARS: list[Registrar] = [register_node_commands]
-OPTIONAL_REGISTRARS: tuple[str, ...] = ("node.federation_cli",)  # modules with a ``register(subparsers)`` function
+OPTIONAL_REGISTRARS: tuple[str, ...] = ("node.cli.peers",)  # modules with a ``register(subparsers)`` function
 
 
 def registrars() -> list[Registrar]:

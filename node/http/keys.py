@@ -19,13 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
+from node.config import CONFIG_FILE, NodeConfig
+from node.errors import Forbidden, InvalidInput
+from node.http.api import json_response, member, read_json
+from node.http.state import SERVICES_KEY, NodeServices
+from node.keyfile import write_key
 from protocol import SigningKey
-
-from .api import json_response, member, read_json
-from .config import CONFIG_FILE, NodeConfig
-from .context import SERVICES_KEY, NodeServices
-from .errors import Forbidden, InvalidInput
-from .keyfile import write_key
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def _save_config(config: NodeConfig) -> None:
 
 
 async def rotate(s: NodeServices) -> SigningKey:
-    from .federation_app import node_document_body
+    from node.federation_adapter.wiring import node_document_body
 
     old, new, now = s.key, SigningKey.generate(), s.clock()
     write_key(s.config.key_dir, new)

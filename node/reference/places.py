@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from node.vocabulary import normalise
+from node.reference.vocabulary import normalise
 
-DEFAULT_PLACES: Final = Path(__file__).resolve().parent / "data" / "places_fr.csv"
+DEFAULT_PLACES: Final = Path(__file__).resolve().parent.parent / "data" / "places_fr.csv"
 EARTH_RADIUS_KM: Final = 6371.0088
 _QUALIFIED: Final = re.compile(r"^(.*?)[\s,]*\(?\s*(\d{5}|\d{2,3}|2[ab])\s*\)?$", re.IGNORECASE)
 

@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .database import Prepared
-from .models import SearchDocument
-from .search_models import SearchColset, SearchTagset, SearchTagsetValue
+from node.storage.database import Prepared
+from node.storage.models import SearchDocument
+from node.storage.search_models import SearchColset, SearchTagset, SearchTagsetValue
 
 MAX_QUERY_TERMS: Final = 8
 _NON_WORD: Final = re.compile(r"[^0-9a-z]+")
@@ -118,7 +118,7 @@ def tag_key(tags: Iterable[tuple[str, str]]) -> str | None:
 
 
 def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> None:
-    """Insert search documents (rows of :func:`node.storage.search_facets.rows`: the columns of
+    """Insert search documents (rows of :func:`node.search.facets.rows`: the columns of
     ``search_documents`` but ``colset`` and ``tagset``, plus ``tags``), naming their facet sets, and bring the
     full-text index up to date, all in the caller's transaction.
 
@@ -239,7 +239,7 @@ def _insert_ignore(conn: Connection, table: Table, keys: tuple[str, ...]) -> Any
 def _rows(
     kind: str, origin: str, record_id: str, texts: Mapping[str, str], bodies: Bodies | None, ts: int
 ) -> list[dict[str, Any]]:
-    from . import search_facets  # it imports this module (normalise)
+    from node.search import facets as search_facets  # it imports this module (normalise)
 
     return search_facets.rows(kind, origin, record_id, texts, bodies or {}, ts)
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import FederationError
-
-from .app import federated_options, open_services
-from .config import load_config
-from .federation_app import ensure_node_document
-from .federation_store import NodeFederationStore
+from node.config import load_config
+from node.federation_adapter.store import NodeFederationStore
+from node.federation_adapter.wiring import ensure_node_document
+from node.http.app import federated_options, open_services
 
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -73,7 +72,7 @@ def cmd_peers_join(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_load(args: argparse.Namespace) -> int:
-    from .demo import load_network
+    from node.demo.run import load_network
 
     try:
         network = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -170,8 +169,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     async def check(services: Any, store: NodeFederationStore) -> str:
         from federation.trust import TrustStore
-
-        from .governance_app import load_charter
+        from node.http.governance import load_charter
 
         trust = TrustStore(services.config.name)
         trust.load(await store.list_peers())
@@ -190,7 +188,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from node.demo.run import run_demo
 
     return run_demo(Path(args.data), args.base_port, args.members)
 

@@ -23,7 +23,7 @@ Words: normalised (accents and case folded), each matched as a *prefix* (typing 
 after a light French/English suffix folding (plurals, feminine endings: "menuisières" -> "menuisier*"). Full
 stemmers were not used: SQLite's FTS5 has none for French, and prefix matching on folded words gives the same
 recall for trade and town names without a second tokenizer; bilingual trade names come from the vocabulary
-added to the text at index time (:mod:`node.storage.search_facets`).
+added to the text at index time (:mod:`node.search.facets`).
 
 Ranking: text relevance in coarse steps (so that equally good matches are not ordered by noise in the
 score), then distance when a place is given, then freshness.
@@ -43,7 +43,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, text
 
-from . import search, search_models  # noqa: F401 - search_models: its tables are part of the schema
+from node.search import index as search
+from node.storage import search_models  # noqa: F401 - search_models: its tables are part of the schema
 
 KM_PER_E6: Final = 111.195 / 1e6  # kilometres per microdegree of latitude
 FACETS: Final = ("origin", "kind", "trade", "departement", "language", "stage")

@@ -17,13 +17,12 @@ from aiohttp import web
 
 from federation.governance import DAY_MS, DEFAULT_CHARTER
 from federation.service import FederationService
+from node.errors import Forbidden, InvalidInput, NotFound
+from node.http.api import json_response, member, read_json
+from node.http.state import SERVICES_KEY, NodeServices
+from node.storage.publisher import new_record_id
+from node.viewer import Viewer
 from protocol import RECORD_TYPES, Record
-
-from .api import json_response, member, read_json
-from .context import SERVICES_KEY, NodeServices
-from .errors import Forbidden, InvalidInput, NotFound
-from .publisher import new_record_id
-from .viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def operator(request: web.Request) -> Viewer:
 async def decisions(request: web.Request) -> web.Response:
     """The network's decision log: every proposal, its votes and its result (members)."""
     member(request)
-    from .federation_app import FEDERATION_KEY
+    from node.federation_adapter.wiring import FEDERATION_KEY
 
     governance = request.app[FEDERATION_KEY].governance
     return json_response({"charter": governance.charter, "decisions": governance.decision_log()})

@@ -6,17 +6,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from node.clock import Clock
+from node.config import NodeConfig
+from node.reference.data import Reference
+from node.services.accounts import Accounts
+from node.services.directory import Directory
+from node.services.things import Things
+from node.storage.database import Database
+from node.storage.publisher import Publisher
+from node.viewer import Viewer
 from protocol import SigningKey
-
-from .clock import Clock
-from .config import NodeConfig
-from .publisher import Publisher
-from .services.accounts import Accounts
-from .services.directory import Directory
-from .services.reference import Reference
-from .services.things import Things
-from .storage.database import Database
-from .viewer import Viewer
 
 
 @dataclass(slots=True)

@@ -1,14 +1,14 @@
 """What a search document holds besides its text: facet columns and multi-valued tags, derived from a body.
 
 One function turns (kind, origin, id, text per audience, body per audience) into the rows of
-``search_documents`` (each with its ``tags``, which :func:`node.storage.search.store_documents` turns into a
-facet set), for the node's own records (:mod:`node.publisher`), for one received
+``search_documents`` (each with its ``tags``, which :func:`node.search.index.store_documents` turns into a
+facet set), for the node's own records (:mod:`node.storage.publisher`), for one received
 record (:func:`node.storage.log.store_received`) and for bulk runs (:mod:`node.storage.replica`). Facets of an
 audience come only from the fields that audience may read (a profile's public document gets the public fields'
 town and trades, nothing else), so a filter or a count can never reveal a field through the back door.
 
 Bilingual matching is done at index time: a received record's text gets every French and English label and
-synonym of its trade codes (what :meth:`~node.services.reference.Reference.trade_text` already adds to the
+synonym of its trade codes (what :meth:`~node.reference.data.Reference.trade_text` already adds to the
 node's own records), so a query word in either language meets the record in the full-text index.
 """
 
@@ -18,8 +18,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..vocabulary import TradeVocabulary, load_trades
-from . import search
+from node.reference.vocabulary import TradeVocabulary, load_trades
+from node.search import index as search
 
 _vocabulary: list[TradeVocabulary] = []
 

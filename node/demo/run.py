@@ -27,15 +27,8 @@ from typing import Any
 
 from federation.governance import DEFAULT_CHARTER
 from federation.ports import Peer, PeerKey
-
-from .app import federated_options, open_services
-from .config import create_node_dir, load_config
-from .context import NodeServices
-from .federation_app import ensure_node_document
-from .federation_store import NodeFederationStore
-from .governance_app import save_charter
-from .members_csv import import_members
-from .seed import (
+from node.config import create_node_dir, load_config
+from node.demo.seed import (
     MEMBER_COLUMNS,
     generate_events,
     generate_help_requests,
@@ -43,8 +36,14 @@ from .seed import (
     generate_mentoring,
     generate_offers,
 )
-from .services.things import KINDS
-from .viewer import Viewer
+from node.federation_adapter.store import NodeFederationStore
+from node.federation_adapter.wiring import ensure_node_document
+from node.http.app import federated_options, open_services
+from node.http.governance import save_charter
+from node.http.state import NodeServices
+from node.services.members_csv import import_members
+from node.services.things import KINDS
+from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ async def _seed(s: NodeServices, node: DemoNode, count: int, rng: random.Random)
 async def _viewers(s: NodeServices) -> dict[str, Viewer]:
     from sqlalchemy import select
 
-    from .storage.models import Account, MemberProfile
+    from node.storage.models import Account, MemberProfile
 
     async with s.db.read() as session:
         rows = await session.execute(
@@ -219,7 +218,7 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
     env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "10")}
     children = [
         subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-            [sys.executable, "-m", "node.cli", "serve", str(n.directory), "--port", str(n.port)],
+            [sys.executable, "-m", "node.cli.commands", "serve", str(n.directory), "--port", str(n.port)],
             env=env,
         )
         for n in nodes

@@ -21,16 +21,15 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from node.config import NodeConfig
+from node.errors import BadRequest, Forbidden, InvalidInput, NodeError, NotAuthenticated
+from node.http.state import SERVICES_KEY, TOKEN_KEY, VIEWER_KEY, NodeServices
+from node.services.finder import Finder, legacy_items
+from node.services.things import EVENTS, HELP_REQUESTS, KINDS, ThingKind
+from node.storage import log as replication_log
+from node.storage.publisher import Publisher
+from node.viewer import ANONYMOUS, Viewer
 from protocol import ENVELOPE_VERSION
-
-from .config import NodeConfig
-from .context import SERVICES_KEY, TOKEN_KEY, VIEWER_KEY, NodeServices
-from .errors import BadRequest, Forbidden, InvalidInput, NodeError, NotAuthenticated
-from .publisher import Publisher
-from .services.finder import Finder, legacy_items
-from .services.things import EVENTS, HELP_REQUESTS, KINDS, ThingKind
-from .storage import log as replication_log
-from .viewer import ANONYMOUS, Viewer
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import random
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
-from node.members_csv import COLUMNS
-from node.places import Place, load_places
-from node.vocabulary import Trade, load_trades, normalise
+from node.reference.places import Place, load_places
+from node.reference.vocabulary import Trade, load_trades, normalise
+from node.services.members_csv import COLUMNS
 
-MEMBER_COLUMNS: Final = COLUMNS  # the member import format: one declaration, in node.members_csv
+MEMBER_COLUMNS: Final = COLUMNS  # the member import format: one declaration, in node.services.members_csv
 COOPS: Final = ("coopaname", "smart", "oxalis")
 YEAR: Final = 2027
 
