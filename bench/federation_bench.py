@@ -6,7 +6,7 @@ Machines here are shared and noisy, so the throughput figures are ratios between
 run, each baseline measured right before and right after the bootstrap it is compared with (their mean counts).
 
 1. **Bootstrap**: a source node (``coopaname``) whose log holds N signed profiles and offers runs as a real
-   process (``python -m node.cli.commands serve``); an empty node (``smart``, in this process, peered both ways as the
+   process (``python -m node.cli serve``); an empty node (``smart``, in this process, peered both ways as the
    network file does it) pulls everything with ``Replicator.sync_from``: heads, pages of the log over signed
    HTTP, chain verification, every body checked against its schema, bulk store of entries, record states and
    the search index. Records per second.
@@ -56,12 +56,11 @@ import federation.replication as replication_module
 from federation.replication import Replicator
 from federation.transport import PeerClient
 from federation.trust import TrustStore
+from node.compose import NodeOptions, open_node
 from node.config import create_node_dir, load_config
 from node.demo.run import load_network, network_file, plan, seed_node
 from node.demo.seed import _place_of, _trade_refs, generate_members, generate_offers
 from node.federation_adapter.store import NodeFederationStore
-from node.federation_adapter.wiring import ensure_node_document
-from node.http.app import federated_options, open_services
 from node.search import index as search
 from node.storage import replica
 from node.storage.log import jsonable
@@ -165,9 +164,9 @@ def build_entries(key: SigningKey, n: int, after: tuple[int, bytes]) -> list[Rec
 async def make_source(tmp: Path, port: int, n: int) -> tuple[list[Record], SigningKey]:
     """The source node's folder with its node document and N records, stored in bulk (no HTTP)."""
     config = create_node_dir(tmp / SOURCE, name=SOURCE, url=f"http://127.0.0.1:{port}", port=port)
-    services = await open_services(config, federated_options(config))
+    services = await open_node(config, NodeOptions())
     try:
-        await ensure_node_document(services)
+        await services.identity.ensure_document()
         async with services.db.read() as session:
             row = (await session.execute(select(LogHead.seq, LogHead.hash).where(LogHead.origin == SOURCE))).one()
         records = build_entries(services.key, n, (int(row[0]), bytes(row[1])))
@@ -175,7 +174,7 @@ async def make_source(tmp: Path, port: int, n: int) -> tuple[list[Record], Signi
             async with services.db.write() as session:
                 await replica.store_run(session, records[start : start + SETUP_CHUNK], T0)
     finally:
-        await services.db.close()
+        await services.close()
     return records, services.key
 
 
@@ -204,14 +203,14 @@ def peer_both(source: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) -> Iterator[list[str]]:
-    """Run ``python -m node.cli.commands serve`` for each folder until the block ends; yields their URLs."""
+    """Run ``python -m node.cli serve`` for each folder until the block ends; yields their URLs."""
     env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": str(anti_entropy_s)}
     children = []
     for directory, port in dirs:
         log = (log_dir / f"{directory.name}-{port}.log").open("wb")
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "node.cli.commands", "serve", str(directory), "--port", str(port)],
+                [sys.executable, "-m", "node.cli", "serve", str(directory), "--port", str(port)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -253,8 +252,8 @@ def wait_healthy(url: str, children: list[subprocess.Popen[bytes]], within: floa
 async def bootstrap(target: Path, profile: bool = False) -> tuple[float, int, dict[str, int], str]:
     """Pull everything from the source into the empty ``target``; (seconds, entries applied, counts, profile)."""
     config = load_config(target)
-    services = await open_services(config, federated_options(config))
-    store = NodeFederationStore(services.db, config.name, services.clock)
+    services = await open_node(config, NodeOptions())
+    store = services.federation_store
     trust = TrustStore(config.name)
     trust.load(await store.list_peers())
     source = trust.peer(SOURCE)
@@ -281,7 +280,7 @@ async def bootstrap(target: Path, profile: bool = False) -> tuple[float, int, di
             report = f"  time per stage (wall, in this process; overlapping stages can sum to more):\n{stage_lines}"
             report += out.getvalue()
     counts = await table_counts(services)
-    await services.db.close()
+    await services.close()
     return elapsed, applied, counts, report
 
 
@@ -379,9 +378,9 @@ def bare_rows(records: list[Record], received_at: int) -> list[Page]:
 
 async def fresh_database(path: Path) -> str:
     config = create_node_dir(path, name=TARGET, url="http://127.0.0.1:1")
-    services = await open_services(config)
-    await services.db.close()
-    return config.database_url.split("///", 1)[1]
+    services = await open_node(config)
+    await services.close()
+    return config.database.split("///", 1)[1]
 
 
 def bare_insert(db_file: str, pages: list[Page]) -> float:

@@ -30,9 +30,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import protocol
+from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
-from node.http.app import NodeOptions, create_app, open_services
-from node.http.state import SERVICES_KEY, NodeServices
+from node.http.app import create_app
+from node.http.state import NODE_KEY
 from node.search import facets as search_facets
 from node.search import index as search
 from node.services import profiles
@@ -104,7 +105,7 @@ async def bench_api(tmp: Path, seconds: float) -> tuple[float, float]:
     app = create_app(config, options=NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
     runner, url = await _serve(app)
     tokens = []
-    services = app[SERVICES_KEY]
+    services = app[NODE_KEY]
     for w in range(WORKERS):
         await services.accounts.add_user(email=f"w{w}@example.org", password="benchmark password")
         result = await services.accounts.login(f"w{w}@example.org", "benchmark password", f"10.0.0.{w}")
@@ -136,7 +137,7 @@ def _update(i: int) -> dict[str, Any]:
 
 async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     config = create_node_dir(tmp / "storage", name="coopaname", url="http://127.0.0.1:1")
-    services = await open_services(config, NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
+    services = await open_node(config, NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
     login = await services.accounts.login("s@example.org", "benchmark password", "bench")
     viewer = await services.accounts.authenticate(login.token)
@@ -146,15 +147,15 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
         await services.directory.update_my_profile(viewer, _update(i), replace=False)
     node_rate = count / (time.perf_counter() - start)
     rows = await _rows_written(services, count)
-    await services.db.close()
+    await services.close()
 
     # The same rows (byte for byte, as the node wrote them), written by bare sqlite3 into the same schema (a fresh
     # node database), with the same commit policy: one BEGIN IMMEDIATE ... COMMIT per update.
     bare_config = create_node_dir(tmp / "bare", name="coopaname", url="http://127.0.0.1:1")
-    services = await open_services(bare_config, NodeOptions(hasher=PasswordHasher(n=2**10)))
+    services = await open_node(bare_config, NodeOptions(hasher=PasswordHasher(n=2**10)))
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
-    await services.db.close()
-    bare_file = bare_config.database_url.split("///", 1)[1]
+    await services.close()
+    bare_file = bare_config.database.split("///", 1)[1]
     plans = _document_plans(bare_file, [row[4] for row in rows])  # facet sets made before timing
     conn = sqlite3.connect(bare_file, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -251,7 +252,7 @@ def _document_plans(db_file: str, updates: list[list[dict[str, Any]]]) -> list[P
     return plans
 
 
-async def _rows_written(services: NodeServices, count: int) -> list[Rows]:
+async def _rows_written(services: Node, count: int) -> list[Rows]:
     """What the node wrote for each of the ``count`` updates, as rows: the profile, the entry, the record state,
     the log head, the search documents and the outbox items. Entries are read back from the node's database; the
     rest is rebuilt from them with the node's own functions (before any timing)."""

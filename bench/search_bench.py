@@ -202,16 +202,16 @@ async def http_bench(base: str, token: str, query: str, seconds: float, clients:
 
 
 async def member_token(config_dir: Path) -> str:
+    from node.compose import open_node
     from node.config import load_config
-    from node.http.app import open_services
 
-    services = await open_services(load_config(config_dir))
+    services = await open_node(load_config(config_dir))
     try:
         await services.accounts.add_user(email="bench@example.org", display_name="Bench", password="bench password 1")
         result = await services.accounts.login("bench@example.org", "bench password 1", "bench")
         return str(result.token)
     finally:
-        await services.db.close()
+        await services.close()
 
 
 def main() -> None:
@@ -227,7 +227,7 @@ def main() -> None:
         config_dir = Path(tmp) / "node"
         token = asyncio.run(member_token(config_dir))  # also migrates
         config = load_config(config_dir)
-        db_path = Path(config.database_url.split("///", 1)[1])
+        db_path = Path(config.database.split("///", 1)[1])
         t0 = time.perf_counter()
         rows = profiles(args.profiles, random.Random(7))
         print(f"generated {len(rows)} profiles in {time.perf_counter() - t0:.1f} s")

@@ -23,12 +23,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from protocol import (
     InvalidInputError,
-    KeyInfo,
-    Keyring,
     MalformedError,
     Record,
     SigningKey,
-    VerifyKey,
     canonical,
     check_body,
     decode_entry,
@@ -36,6 +33,8 @@ from protocol import (
     verify,
 )
 
+from . import joining
+from .documents import peer_from_document
 from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError
 from .governance import GOVERNANCE_TYPES, Governance
 from .outbox import Deliverer
@@ -179,8 +178,10 @@ class FederationService:
             await self.governance.on_record(Record(entry, check_body(entry)))
 
     def notify(self) -> None:
-        """New outbox items were committed: deliver now."""
-        self.deliverer.wake()
+        """New outbox items were committed: deliver now (before :meth:`start`, the first round will)."""
+        deliverer = getattr(self, "deliverer", None)
+        if deliverer is not None:
+            deliverer.wake()
 
     async def anti_entropy(self) -> None:
         """Pull from every direct peer; record each peer's health. Never raises."""
@@ -364,58 +365,13 @@ class FederationService:
         return web.Response(body=cert, content_type=CONTENT_TYPE)
 
     async def join(self, url: str, token: str) -> Peer:
-        """Our side of an invitation: present our document, store theirs."""
+        """Our side of an invitation: present our document, store theirs, sync with them at once."""
         assert self._session is not None
-        payload = canonical.encode({"node": await self.documents.own_document(), "token": token})
-        try:
-            async with self._session.post(
-                url.rstrip("/") + "/federation/v1/join", data=payload, headers={"Content-Type": CONTENT_TYPE}
-            ) as response:
-                raw = await response.read()
-                if response.status != 200:
-                    raise InvitationError(f"{url} refused: {raw[:300].decode('utf-8', 'replace')}")
-        except aiohttp.ClientError as exc:
-            raise PeerUnavailableError(f"{url} unreachable: {exc}") from exc
-        answer = canonical.decode(raw)
-        if not isinstance(answer, dict):
-            raise PeerUnavailableError(f"{url} answered a join with something else than a map")
-        peer = peer_from_document(answer.get("node"))
+        peer = await joining.join(self._session, url, token, await self.documents.own_document())
         await self.peers.save_peer(peer)
         await self.reload_peers()
         self.spawn(self.anti_entropy())
         return peer
-
-
-def peer_from_document(blob: object) -> Peer:
-    """A peer from a self-signed ``node`` entry: verified with a key its own body lists."""
-    if not isinstance(blob, bytes):
-        raise MalformedError("expected a node document entry")
-    entry = decode_entry(blob)
-    body = check_body(entry)
-    if entry.header.type != "node" or body is None:
-        raise MalformedError("not a node document")
-    if body.get("name") != entry.header.origin:
-        raise MalformedError("a node document's name must be its origin")
-    keys: list[PeerKey] = []
-    ring = Keyring()
-    for item in body.get("keys") or []:  # type: ignore[union-attr]
-        assert isinstance(item, dict)
-        public = item["public_key"]
-        assert isinstance(public, bytes)
-        if key_id(public) != item.get("kid"):
-            raise MalformedError("a key's kid does not match its public key")
-        k = PeerKey(
-            public,
-            int(item.get("not_before") or 0),  # type: ignore[arg-type]
-            item.get("not_after"),  # type: ignore[arg-type]
-            item.get("revoked_at"),  # type: ignore[arg-type]
-        )
-        keys.append(k)
-        ring.add(entry.header.origin, KeyInfo(VerifyKey.from_bytes(public), k.not_before, k.not_after, k.revoked_at))
-    verify(entry, ring)
-    url, display = body.get("url"), body.get("display_name")
-    assert isinstance(url, str) and isinstance(display, str)
-    return Peer(name=entry.header.origin, url=url.rstrip("/"), keys=keys, display_name=display)
 
 
 class _TooLarge(InvalidInputError):

@@ -54,3 +54,19 @@ def read_key(path: Path) -> SigningKey:
 
 def load_signing_key(key_dir: Path, kid: str) -> SigningKey:
     return read_key(key_dir / f"{kid}.pem")
+
+
+class NodeKey:
+    """The node's current signing key, held in one place: everything that signs (the publisher, direct records,
+    federation requests) calls this, so a rotation replaces the key for all of them at once."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: SigningKey) -> None:
+        self._key = key
+
+    def __call__(self) -> SigningKey:
+        return self._key
+
+    def replace(self, key: SigningKey) -> None:
+        self._key = key

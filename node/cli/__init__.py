@@ -1,0 +1,53 @@
+"""The ``bigre`` command: thin. It parses, calls the library, prints results and readable errors.
+
+Exit codes: 0 success; 1 error (the message says why); 2 bad usage (argparse); 3 an import refused some rows
+(the good ones were imported). Each module of this package adds its subcommands with ``register(subparsers)``,
+each command set with ``set_defaults(func=...)`` returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from node.cli import commands, peers
+from node.errors import NodeError
+
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+Command = Callable[[argparse.Namespace], int]
+REGISTRARS: tuple[Registrar, ...] = (commands.register, peers.register)
+
+
+def build_parser(registrars: Sequence[Registrar] = REGISTRARS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bigre", description="Bigre: one cooperative's node in the network.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in registrars:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:  # one line per request or per scheduled run drowns what operators need to see
+        for noisy in ("aiohttp.access", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    command: Command = args.func
+    try:
+        return command(args)
+    except NodeError as exc:
+        print(f"bigre: error: {exc.message}", file=sys.stderr)
+        fields = getattr(exc, "fields", None)
+        for name, why in sorted((fields or {}).items()):
+            print(f"  {name}: {why}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

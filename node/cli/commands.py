@@ -1,57 +1,39 @@
-"""The ``bigre`` command: thin. It parses, calls the library, prints results and readable errors.
-
-Exit codes: 0 success; 1 error (the message says why); 2 bad usage (argparse); 3 an import refused some rows
-(the good ones were imported). Other packages add subcommands with a *registrar*: a function that receives the
-subparsers object and adds its commands, each with ``set_defaults(func=...)`` returning an exit code. The
-node's own registrars are in :data:`REGISTRARS`; ``node.cli.peers.register`` (peers, demo) is added.
-"""
+"""The node's own commands: ``init``, ``serve``, ``status``, ``users``, ``members``. Thin: each parses, calls the
+services of a node opened by :func:`opened` (never started), and prints."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import importlib.util
+import contextlib
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, select
-
+from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
 from node.errors import NodeError
-from node.http.app import federated_options, open_services
-from node.http.state import NodeServices
+from node.federation_adapter.network_file import load_network
 from node.services.accounts import check_password
 from node.services.members_csv import COLUMNS as CSV_COLUMNS
-from node.services.members_csv import ImportReport, export_members, import_members
-from node.storage import log as replication_log
-from node.storage.models import Account, LogEntry, MemberProfile, OutboxItem
+from node.services.members_csv import ImportReport, export_members, import_members, members_to_export
+from node.storage.models import Account, MemberProfile
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
 
 
-def _services(directory: str) -> Any:
-    return _ServicesContext(Path(directory))
-
-
-class _ServicesContext:
-    def __init__(self, directory: Path) -> None:
-        self.config = load_config(directory)
-        self.services: NodeServices | None = None
-
-    async def __aenter__(self) -> NodeServices:
-        self.services = await open_services(self.config, federated_options(self.config))
-        return self.services
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.services is not None:
-            await self.services.db.close()
+@contextlib.asynccontextmanager
+async def opened(directory: str | Path) -> AsyncIterator[Node]:
+    """The node of a folder, opened (database migrated) but not started: what a one-shot command needs."""
+    node = await open_node(load_config(Path(directory)))
+    try:
+        yield node
+    finally:
+        await node.close()
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -76,22 +58,21 @@ def cmd_init(args: argparse.Namespace) -> int:
         port=args.port,
     )
 
-    async def prepare() -> None:
-        async with _services(str(config.directory)):
-            pass
+    async def prepare() -> int:
+        async with opened(config.directory) as node:
+            if not bundle:
+                return 0
+            return await load_network(node.federation_store, config.directory, bundle["network"])
 
-    asyncio.run(prepare())
+    count = asyncio.run(prepare())
     if bundle:
-        from node.demo.run import load_network
-
         (config.directory / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
-        count = asyncio.run(load_network(config.directory, bundle["network"]))
         print(f"bundle: {count} network nodes known; sponsor {bundle.get('sponsor')}")
         print(f"next: bigre serve {args.dir}, then bigre apply {args.dir} to file the join request")
     print(f"created node {config.name} in {config.directory}")
     print(f"  url:      {config.url}")
     print(f"  key id:   {config.key_id} (private key in {config.key_dir}, mode 0600)")
-    print(f"  database: {_redact(config.database_url)}")
+    print(f"  database: {_redact(config.database)}")
     print(f"next: bigre users add {args.dir} --email you@example.org --role operator")
     return 0
 
@@ -106,22 +87,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def status() -> dict[str, Any]:
-        async with _services(args.dir) as s:
-            async with s.db.read() as session:
-                heads = await replication_log.stored_heads(session)
-                accounts = await session.scalar(select(func.count()).select_from(Account))
-                entries = await session.scalar(select(func.count()).select_from(LogEntry))
-                outbox = await session.scalar(select(func.count()).select_from(OutboxItem))
+        async with opened(args.dir) as s:
             return {
                 "name": s.config.name,
                 "display_name": s.config.display_name,
                 "url": s.config.url,
                 "key_id": s.key.kid,
-                "database": _redact(s.config.database_url),
-                "accounts": accounts,
-                "entries": entries,
-                "outbox": outbox,
-                "heads": heads,
+                "database": _redact(s.config.database),
+                **await s.status.counts(),
+                "heads": await s.status.heads(),
             }
 
     info = asyncio.run(status())
@@ -144,7 +118,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         check_password(password)
 
     async def add() -> tuple[Account, str | None, str]:
-        async with _services(args.dir) as s:
+        async with opened(args.dir) as s:
             account, token = await s.accounts.add_user(
                 email=args.email, display_name=args.display_name, role=args.role, password=password
             )
@@ -169,7 +143,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         print(f"\r{stage} {done}/{total} rows", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     async def run_import() -> tuple[ImportReport, str]:
-        async with _services(args.dir) as s:
+        async with opened(args.dir) as s:
             return await import_members(s, data, dry_run=args.dry_run, progress=progress), s.config.url
 
     report, url = asyncio.run(run_import())
@@ -198,13 +172,8 @@ def _write_invitations(invitations: list[tuple[str, str]], url: str, target: str
 
 def cmd_members_export(args: argparse.Namespace) -> int:
     async def rows() -> list[tuple[Account, MemberProfile]]:
-        async with _services(args.dir) as s, s.db.read() as session:
-            result = await session.execute(
-                select(Account, MemberProfile)
-                .join(MemberProfile, MemberProfile.account_id == Account.id)
-                .order_by(Account.id)
-            )
-            return [(a, p) for a, p in result.all()]
+        async with opened(args.dir) as s:
+            return await members_to_export(s.db)
 
     members = asyncio.run(rows())
     out: TextIO
@@ -220,7 +189,7 @@ def cmd_members_export(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- the parser
 
 
-def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "init",
         help="create a node folder (config, key, database)",
@@ -289,53 +258,6 @@ def register_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.set_defaults(func=cmd_members_export)
 
 
-REGISTRARS: list[Registrar] = [register_node_commands]
-OPTIONAL_REGISTRARS: tuple[str, ...] = ("node.cli.peers",)  # modules with a ``register(subparsers)`` function
-
-
-def registrars() -> list[Registrar]:
-    found = list(REGISTRARS)
-    for module_name in OPTIONAL_REGISTRARS:
-        if importlib.util.find_spec(module_name.split(".")[0]) and importlib.util.find_spec(module_name):
-            register = getattr(importlib.import_module(module_name), "register", None)
-            if callable(register):
-                found.append(register)
-    return found
-
-
-def build_parser(extra: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bigre", description="Bigre: one cooperative's node in the network.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in registrars() if extra is None else extra:
-        register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:  # one line per request or per scheduled run drowns what operators need to see
-        for noisy in ("aiohttp.access", "apscheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    command: Command = args.func
-    try:
-        return command(args)
-    except NodeError as exc:
-        print(f"bigre: error: {exc.message}", file=sys.stderr)
-        fields = getattr(exc, "fields", None)
-        for name, why in sorted((fields or {}).items()):
-            print(f"  {name}: {why}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
 def _redact(url: str) -> str:
     """A database URL without its password."""
     if "@" in url and "://" in url:
@@ -344,7 +266,3 @@ def _redact(url: str) -> str:
         user = credentials.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
     return url
-
-
-if __name__ == "__main__":
-    sys.exit(main())

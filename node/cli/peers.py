@@ -1,38 +1,49 @@
-"""CLI commands for federation: ``bigre peers ...`` and ``bigre demo``. Thin: parse, call, print, exit code."""
+"""CLI commands for federation: ``bigre peers ...``, ``bigre apply`` and ``bigre demo``. Thin: parse, call, print,
+exit code. They speak to other nodes through the federation's own client (:mod:`federation.joining`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
+
+from federation import joining
 from federation.errors import FederationError
+from federation.ports import PeerHealth
+from federation.trust import TrustStore
+from node.cli.commands import opened
+from node.compose import Node
 from node.config import load_config
-from node.federation_adapter.store import NodeFederationStore
-from node.federation_adapter.wiring import ensure_node_document
-from node.http.app import federated_options, open_services
+from node.demo.run import run_demo
+from node.federation_adapter.network_file import load_network
+from node.services.governance import load_charter
+from protocol.governance import check_certificate
 
-SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+T = TypeVar("T")
 
 
-async def _with_store(directory: str, fn: Any) -> Any:
-    config = load_config(Path(directory))
-    services = await open_services(config, federated_options(config))
-    try:
-        store = NodeFederationStore(services.db, config.name, services.clock)
-        return await fn(services, store)
-    finally:
-        await services.db.close()
+def _run(directory: str, fn: Callable[[Node], Awaitable[T]]) -> T:
+    """Run ``fn`` on the folder's node, opened (not started) and closed again."""
+
+    async def go() -> T:
+        async with opened(directory) as node:
+            return await fn(node)
+
+    return asyncio.run(go())
 
 
 def cmd_peers_invite(args: argparse.Namespace) -> int:
-    async def invite(services: Any, store: NodeFederationStore) -> str:
-        token: str = await store.create_invitation(int(args.hours * 3_600_000))
-        return token
+    async def invite(node: Node) -> str:
+        return await node.federation_store.create_invitation(int(args.hours * 3_600_000))
 
-    token = asyncio.run(_with_store(args.dir, invite))
+    token = _run(args.dir, invite)
     url = load_config(Path(args.dir)).url
     print("Give the other node's operator this command (valid for", args.hours, "hours, once):")
     print(f"  bigre peers join NODE_DIR {url} {token}")
@@ -40,30 +51,15 @@ def cmd_peers_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_join(args: argparse.Namespace) -> int:
-    from federation.service import FederationService
-
-    async def join(services: Any, store: NodeFederationStore) -> str:
-        await ensure_node_document(services)
-        service = FederationService(
-            name=services.config.name,
-            key=lambda: services.key,
-            log_store=store,
-            peers=store,
-            outbox=store,
-            inbox=store,
-            invitations=store,
-            documents=store,
-            clock=services.clock,
-        )
-        await service.start()
-        try:
-            peer = await service.join(args.url, args.token)
-        finally:
-            await service.stop()
+    async def join(node: Node) -> str:
+        await node.identity.ensure_document()
+        async with aiohttp.ClientSession() as http:
+            peer = await joining.join(http, args.url, args.token, await node.federation_store.own_document())
+        await node.federation_store.save_peer(peer)
         return f"{peer.name} ({peer.url})"
 
     try:
-        joined = asyncio.run(_with_store(args.dir, join))
+        joined = _run(args.dir, join)
     except FederationError as exc:
         print(f"error: {exc}")
         return 1
@@ -72,11 +68,9 @@ def cmd_peers_join(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_load(args: argparse.Namespace) -> int:
-    from node.demo.run import load_network
-
     try:
         network = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        count = asyncio.run(load_network(Path(args.dir), network))
+        count = _run(args.dir, lambda node: load_network(node.federation_store, node.config.directory, network))
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: cannot load the network file {args.file}: {exc}")
         return 1
@@ -85,12 +79,12 @@ def cmd_peers_load(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_list(args: argparse.Namespace) -> int:
-    async def listing(services: Any, store: NodeFederationStore) -> list[Any]:
-        return list(await store.health())
+    async def listing(node: Node) -> list[PeerHealth]:
+        return list(await node.federation_store.health())
 
-    rows = asyncio.run(_with_store(args.dir, listing))
+    rows = _run(args.dir, listing)
     if args.json:
-        print(json.dumps([r.__dict__ if hasattr(r, "__dict__") else _as_dict(r) for r in rows], indent=2))
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return 0
     print(f"{'peer':<16} {'status':<10} {'queue':>5} {'lag':>5}  last success    last error")
     for r in rows:
@@ -101,95 +95,62 @@ def cmd_peers_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_dict(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in row.__slots__}
-
-
 def cmd_apply(args: argparse.Namespace) -> int:
     """File the join request with the sponsor named in the bundle; with --wait, wait for the certificate."""
-    import time
-    import urllib.error
-    import urllib.request
-
-    from protocol import canonical
-    from protocol.governance import check_certificate
-
     directory = Path(args.dir)
     bundle_path = directory / "bundle.json"
     if not bundle_path.exists():
         print(f"error: {bundle_path} is missing: initialise the node with bigre init --bundle")
         return 1
     bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
-
-    async def own_document(services: Any, store: NodeFederationStore) -> bytes:
-        await ensure_node_document(services)
-        return await store.own_document()
-
-    document = asyncio.run(_with_store(args.dir, own_document))
-    request: dict[str, Any] = {"node": document, "sponsor": bundle["sponsor"]}
-    for name in ("legal_name", "registry_number", "contact"):
-        if getattr(args, name):
-            request[name] = getattr(args, name)
-    if bundle.get("case"):
-        request["case"] = str(bundle["case"])
     sponsor_url = str(bundle["sponsor_url"]).rstrip("/")
     if not sponsor_url.startswith(("http://", "https://")):
         print(f"error: the bundle's sponsor_url {sponsor_url!r} is not an http(s) URL")
         return 1
-    filing = urllib.request.Request(  # noqa: S310 - scheme checked above
-        sponsor_url + "/federation/v1/apply",
-        data=canonical.encode(request),
-        headers={"Content-Type": "application/x-bigre+msgpack"},
-    )
-    try:
-        with urllib.request.urlopen(filing, timeout=30) as response:  # noqa: S310 - scheme checked above
-            answer = canonical.decode(response.read())
-    except (urllib.error.URLError, OSError) as exc:
-        print(f"error: the sponsor did not take the request: {exc}")
-        return 1
-    assert isinstance(answer, dict)
-    ref = str(answer["proposal"])
-    print(f"join request filed: admission proposal {ref} ({answer.get('result')!s})")
-    if not args.wait:
-        return 0
-    deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline:
-        try:
-            origin, record_id = ref.split("/", 1)
-            with urllib.request.urlopen(  # noqa: S310
-                f"{sponsor_url}/federation/v1/certificates/{origin}/{record_id}", timeout=10
-            ) as response:
-                certificate = response.read()
-            break
-        except urllib.error.HTTPError:
-            time.sleep(1)
-    else:
-        print("not admitted yet; run again later")
-        return 2
 
-    async def check(services: Any, store: NodeFederationStore) -> str:
-        from federation.trust import TrustStore
-        from node.http.governance import load_charter
-
-        trust = TrustStore(services.config.name)
-        trust.load(await store.list_peers())
+    async def file_and_wait(node: Node) -> int:
+        await node.identity.ensure_document()
+        request: dict[str, Any] = {"node": await node.federation_store.own_document(), "sponsor": bundle["sponsor"]}
+        for name in ("legal_name", "registry_number", "contact"):
+            if getattr(args, name):
+                request[name] = getattr(args, name)
+        if bundle.get("case"):
+            request["case"] = str(bundle["case"])
+        async with aiohttp.ClientSession() as http:
+            try:
+                answer = await joining.apply(http, sponsor_url, request)
+            except FederationError as exc:
+                print(f"error: the sponsor did not take the request: {exc}")
+                return 1
+            ref = str(answer["proposal"])
+            print(f"join request filed: admission proposal {ref} ({answer.get('result')!s})")
+            if not args.wait:
+                return 0
+            deadline = time.monotonic() + args.wait
+            found: bytes | None = None
+            while found is None and time.monotonic() < deadline:
+                try:
+                    found = await joining.certificate(http, sponsor_url, ref)
+                except FederationError as exc:
+                    print(f"warning: {exc}")
+                if found is None:
+                    await asyncio.sleep(1)
+        if found is None:
+            print("not admitted yet; run again later")
+            return 2
+        trust = TrustStore(node.config.name)
+        trust.load(await node.federation_store.list_peers())
         members = [p.name for p in trust.peers() if p.status == "member"]
         decision = check_certificate(
-            certificate,
-            keys=trust,
-            members=members,
-            charter=load_charter(services.config.directory),
-            now=services.clock(),
+            found, keys=trust, members=members, charter=load_charter(node.config.directory), now=node.clock()
         )
-        return f"{decision.tally.count('yes')} yes of {len(members)}"
+        print(f"admitted: certificate checked here ({decision.tally.count('yes')} yes of {len(members)})")
+        return 0
 
-    print(f"admitted: certificate checked here ({asyncio.run(_with_store(args.dir, check))})")
-    return 0
+    return _run(args.dir, file_and_wait)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from node.demo.run import run_demo
-
     return run_demo(Path(args.data), args.base_port, args.members)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.governance import DEFAULT_CHARTER
-from federation.ports import Peer, PeerKey
+from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
 from node.demo.seed import (
     MEMBER_COLUMNS,
@@ -36,14 +36,9 @@ from node.demo.seed import (
     generate_mentoring,
     generate_offers,
 )
-from node.federation_adapter.store import NodeFederationStore
-from node.federation_adapter.wiring import ensure_node_document
-from node.http.app import federated_options, open_services
-from node.http.governance import save_charter
-from node.http.state import NodeServices
+from node.federation_adapter.network_file import load_network as load_network_file
 from node.services.members_csv import import_members
 from node.services.things import KINDS
-from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +80,15 @@ async def seed_node(node: DemoNode, members: int, seed: int) -> None:
     config = create_node_dir(
         node.directory, name=node.name, url=node.url, display_name=node.display_name, port=node.port
     )
-    services = await open_services(config, federated_options(config))
+    opened = await open_node(config)
     try:
-        await ensure_node_document(services)
-        await _seed(services, node, members, random.Random(f"{seed}-{node.name}"))
+        await opened.identity.ensure_document()
+        await _seed(opened, node, members, random.Random(f"{seed}-{node.name}"))
     finally:
-        await services.db.close()
+        await opened.close()
 
 
-async def _seed(s: NodeServices, node: DemoNode, count: int, rng: random.Random) -> None:
+async def _seed(s: Node, node: DemoNode, count: int, rng: random.Random) -> None:
     rows = generate_members(node.name, count, rng)
     rows.append(
         {
@@ -111,7 +106,7 @@ async def _seed(s: NodeServices, node: DemoNode, count: int, rng: random.Random)
     for email in (node.operator, node.member, f"conseil@{node.name}.example"):  # the advisor too (onboarding)
         await s.accounts.accept_invitation(tokens[email], node.password)
     # Most members share their professional fields with the network, some make a few public.
-    viewers = await _viewers(s)
+    viewers = await s.accounts.viewers_with_profiles()
     for email, viewer in viewers.items():
         if viewer.role != "member" or (rng.random() < 0.1 and email != node.member):
             continue
@@ -137,20 +132,6 @@ async def _seed(s: NodeServices, node: DemoNode, count: int, rng: random.Random)
                 payload["visibility"] = "network" if rng.random() < 0.6 else "public"
             await s.things.create(KINDS[kind], author, payload)
     log.info("demo %s seeded: %d members", node.name, len(rows))
-
-
-async def _viewers(s: NodeServices) -> dict[str, Viewer]:
-    from sqlalchemy import select
-
-    from node.storage.models import Account, MemberProfile
-
-    async with s.db.read() as session:
-        rows = await session.execute(
-            select(Account.id, Account.role, Account.email, MemberProfile.record_id).join(
-                MemberProfile, MemberProfile.account_id == Account.id
-            )
-        )
-        return {email: Viewer(account_id=aid, role=role, member_id=rid, email=email) for aid, role, email, rid in rows}
 
 
 def _csv(rows: list[dict[str, str]]) -> str:
@@ -181,28 +162,11 @@ def network_file(nodes: list[DemoNode]) -> dict[str, Any]:
 
 async def load_network(directory: Path, network: dict[str, Any]) -> int:
     """Make every node of ``network`` (the shared file) a direct peer of the node in ``directory``."""
-    config = load_config(directory)
-    if isinstance(network.get("charter"), dict):
-        save_charter(directory, network["charter"])
-    services = await open_services(config, federated_options(config))
+    node = await open_node(load_config(directory))
     try:
-        store = NodeFederationStore(services.db, config.name, services.clock)
-        count = 0
-        for item in network["nodes"]:
-            if item["name"] == config.name:
-                continue
-            await store.save_peer(
-                Peer(
-                    name=item["name"],
-                    url=str(item["url"]).rstrip("/"),
-                    display_name=item.get("display_name", item["name"]),
-                    keys=[PeerKey(bytes.fromhex(item["public_key"]))],
-                )
-            )
-            count += 1
-        return count
+        return await load_network_file(node.federation_store, directory, network)
     finally:
-        await services.db.close()
+        await node.close()
 
 
 def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
@@ -218,7 +182,7 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
     env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "10")}
     children = [
         subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-            [sys.executable, "-m", "node.cli.commands", "serve", str(n.directory), "--port", str(n.port)],
+            [sys.executable, "-m", "node.cli", "serve", str(n.directory), "--port", str(n.port)],
             env=env,
         )
         for n in nodes

@@ -1,7 +1,8 @@
 """The node's implementation of the federation ports, on its database.
 
 ``federation`` defines what it needs as small interfaces (:mod:`federation.ports`); this module answers them
-with the node's tables: the replication log, peers, the outbox, the inbox and peer invitations. Every write is
+with the node's tables: the replication log, peers, the outbox and peer invitations (received direct records go
+to :class:`node.federation_adapter.direct_inbox.DirectInbox`). Every write is
 one transaction, so each port call is atomic.
 """
 
@@ -10,21 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
-from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
+from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from node.clock import Clock
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.database import Database
-from node.storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
-from node.storage.models import LogEntry, LogHead, MemberProfile, RecordState, SearchDocument
+from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
+from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
 from protocol import Record
 
@@ -69,25 +68,6 @@ def row_to_peer(row: PeerRow) -> Peer:
     )
 
 
-async def direct_peer_names(session: AsyncSession, self_name: str) -> list[str]:
-    """The peers a new entry is pushed to: direct members other than this node (the publisher's outbox hook)."""
-    rows = await session.execute(
-        select(PeerRow.name).where(PeerRow.status == MEMBER, PeerRow.direct.is_(True), PeerRow.name != self_name)
-    )
-    return [name for (name,) in rows]
-
-
-MessageHandler = Callable[[Record, int], Awaitable[bool]]
-
-
-def direct_peer_names_sync(session: Session, self_name: str) -> list[str]:
-    """The same as :func:`direct_peer_names`, for the publisher's synchronous write path."""
-    rows = session.execute(
-        select(PeerRow.name).where(PeerRow.status == MEMBER, PeerRow.direct.is_(True), PeerRow.name != self_name)
-    )
-    return [name for (name,) in rows]
-
-
 class NodeFederationStore:
     """All federation ports of one node."""
 
@@ -98,7 +78,6 @@ class NodeFederationStore:
         self.db = db
         self.name = name
         self.clock = clock
-        self._routes: list[tuple[Callable[[Record], bool], MessageHandler]] = []
         self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
 
     # ------------------------------------------------------------------------------------------------ log
@@ -272,53 +251,6 @@ class NodeFederationStore:
                     .where(OutboxRow.id.in_(list(ids)))
                     .values(attempts=OutboxRow.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:500])
                 )
-
-    # ---------------------------------------------------------------------------------------------- inbox
-
-    def route_messages(self, accepts: Callable[[Record], bool], handler: MessageHandler) -> None:
-        """Send the messages ``accepts`` recognises to ``handler`` instead of a member's inbox.
-
-        Features that travel on signed direct messages (shared onboarding cases, member moves, registrations to
-        another coop's events) register here, in the order they are installed; the first that accepts wins.
-        """
-        self._routes.append((accepts, handler))
-
-    async def deliver(self, record: Record, received_at: int) -> bool:
-        for accepts, handler in self._routes:
-            if accepts(record):
-                return await handler(record, received_at)
-        return await self.deliver_to_inbox(record, received_at)
-
-    async def deliver_to_inbox(self, record: Record, received_at: int) -> bool:
-        body = record.body or {}
-        async with self.db.write() as session:
-            account_id = await session.scalar(
-                select(MemberProfile.account_id).where(MemberProfile.record_id == body.get("to_member"))
-            )
-            if account_id is None:
-                raise LookupError(f"no member {body.get('to_member')!r} on {self.name}")
-            held = await session.scalar(
-                select(InboxMessage.id).where(
-                    InboxMessage.origin == record.origin, InboxMessage.message_id == record.id
-                )
-            )
-            if held is not None:
-                return False
-            session.add(
-                InboxMessage(
-                    origin=record.origin,
-                    message_id=record.id,
-                    account_id=account_id,
-                    from_member=str(body.get("from_member", "")),
-                    from_name=str(body.get("from_name", "")),
-                    subject=str(body.get("subject", "")),
-                    text=str(body.get("text", "")),
-                    about=str(body["about"]) if isinstance(body.get("about"), str) else None,
-                    received_at=received_at,
-                    read=False,
-                )
-            )
-            return True
 
     # ---------------------------------------------------------------------------------------- invitations
 

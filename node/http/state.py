@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aiohttp import web
 
-from node.clock import Clock
-from node.config import NodeConfig
-from node.reference.data import Reference
-from node.services.accounts import Accounts
-from node.services.directory import Directory
-from node.services.things import Things
-from node.storage.database import Database
-from node.storage.publisher import Publisher
+from node.compose import Node
 from node.viewer import Viewer
-from protocol import SigningKey
 
-
-@dataclass(slots=True)
-class NodeServices:
-    """Everything a request handler or an extension needs; built once per application."""
-
-    config: NodeConfig
-    clock: Clock
-    key: SigningKey
-    db: Database
-    publisher: Publisher
-    accounts: Accounts
-    things: Things
-    directory: Directory
-    reference: Reference
-
-
-SERVICES_KEY = web.AppKey("bigre_services", NodeServices)
-CONFIG_KEY = web.AppKey("bigre_config", NodeConfig)
+NODE_KEY = web.AppKey("bigre_node", Node)
 VIEWER_KEY = web.RequestKey("bigre_viewer", Viewer)
 TOKEN_KEY = web.RequestKey("bigre_token", str)

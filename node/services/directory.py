@@ -246,6 +246,24 @@ class Directory:
             raise NotFound(f"no member {member_id}")
         return view
 
+    async def network_member(self, viewer: Viewer, origin: str, member_id: str) -> dict[str, Any] | None:
+        """The fields of a member of any coop that ``viewer`` may read here, or None when this node holds no
+        such profile: this coop's members through their visibility, other coops' through what their node
+        published (the network fields, or only the public ones for anonymous readers)."""
+        if origin == self.publisher.origin:
+            try:
+                fields: dict[str, Any] = (await self.get_member(viewer, member_id))["fields"]
+            except NotFound:
+                return None
+            return fields
+        async with self.db.read() as session:
+            state = await session.get(RecordState, (origin, member_id))
+        if state is None or state.deleted or state.body is None or state.type != "profile":
+            return None
+        body = dict(state.body)
+        public = set(body.pop("public", None) or ())
+        return body if not viewer.anonymous else {k: val for k, val in body.items() if k in public}
+
     def _view(self, profile: MemberProfile, viewer: Viewer) -> dict[str, Any]:
         if profile.account_id == viewer.account_id:
             return self._owner_view(profile)

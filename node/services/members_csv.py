@@ -18,20 +18,22 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from node.clock import Clock
 from node.errors import InvalidInput
-from node.http.state import NodeServices
+from node.reference.data import Reference
 from node.search import facets as search_facets
 from node.search import index as search
 from node.services import profiles
-from node.services.accounts import EMAIL_RE, token_hash
+from node.services.accounts import EMAIL_RE, Accounts, token_hash
 from node.services.accounts import new_token as new_secret
+from node.storage.database import Database
 from node.storage.models import Account, Invitation, MemberProfile
-from node.storage.publisher import new_record_id
+from node.storage.publisher import Publisher, new_record_id
 from node.viewer import ROLES
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,22 @@ COLUMNS: Final = (
 REQUIRED: Final = ("email", "display_name")
 BATCH: Final = 500
 Progress = Callable[[str, int, int], None]
+
+
+class ImportTarget(Protocol):
+    """What an import writes through: the node's database, clock, accounts, publisher and reference data (the
+    composition root's node provides them)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def reference(self) -> Reference: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +141,7 @@ def _items(value: str) -> list[str]:
     return [v.strip() for v in value.split(";") if v.strip()]
 
 
-def check_row(row: dict[str, str], services: NodeServices) -> tuple[_GoodRow | None, list[str]]:
+def check_row(row: dict[str, str], services: ImportTarget) -> tuple[_GoodRow | None, list[str]]:
     reasons: list[str] = []
     if "__error__" in row:
         return None, [row["__error__"]]
@@ -172,7 +190,7 @@ def check_row(row: dict[str, str], services: NodeServices) -> tuple[_GoodRow | N
 
 
 async def import_members(
-    services: NodeServices, data: bytes, *, dry_run: bool = False, progress: Progress | None = None
+    services: ImportTarget, data: bytes, *, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
     """Check every row, then write all good rows in one transaction (or none on any failure)."""
     _, rows = read_csv(data)
@@ -213,7 +231,7 @@ async def import_members(
     return report
 
 
-async def _write(services: NodeServices, good: list[_GoodRow], report: ImportReport, progress: Progress | None) -> None:
+async def _write(services: ImportTarget, good: list[_GoodRow], report: ImportReport, progress: Progress | None) -> None:
     now = services.clock()
     ttl = services.accounts.invitation_ttl_ms
     origin = services.publisher.origin
@@ -314,3 +332,14 @@ def export_members(services_rows: Iterable[tuple[Account, MemberProfile]], out: 
         )
         count += 1
     return count
+
+
+async def members_to_export(db: Database) -> list[tuple[Account, MemberProfile]]:
+    """Every account with its profile, in account order (what :func:`export_members` writes)."""
+    async with db.read() as session:
+        result = await session.execute(
+            select(Account, MemberProfile)
+            .join(MemberProfile, MemberProfile.account_id == Account.id)
+            .order_by(Account.id)
+        )
+        return [(a, p) for a, p in result.all()]

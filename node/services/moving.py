@@ -26,26 +26,29 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from node.http.state import NodeServices
 from node.search import index as search
 from node.services import moving_wire as wire
+from node.services.accounts import Accounts
+from node.services.directory import Directory
 from node.services.profiles import PROFILE_FIELDS
-from node.services.things import MENTORING, OFFERS, ThingKind
+from node.services.things import MENTORING, OFFERS, ThingKind, Things
+from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.models import Account, LogEntry, MemberProfile, RecordState
-from node.storage.models import OutboxItem as OutboxRow
 from node.storage.moving_models import MemberMove, MemberMovePart
-from node.storage.publisher import new_record_id
+from node.storage.outbox import enqueue_direct, require_direct_peer
+from node.storage.publisher import Publisher, new_record_id
 from node.viewer import Viewer
-from protocol import Entry, Record, canonical
+from protocol import Entry, Record, SigningKey, canonical
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE
 
 log = logging.getLogger(__name__)
@@ -54,16 +57,34 @@ FORMAT: Final = 1
 PART_TTL_MS: Final = 7 * 24 * 3600 * 1000  # parts of a record that never completed are dropped after a week
 #: what follows the member, by kind: (payload key, thing kind, record type of its tombstone)
 MOVABLE: Final[tuple[tuple[str, ThingKind], ...]] = (("offers", OFFERS), ("mentoring", MENTORING))
-_accepting: set[tuple[str, str]] = set()  # moves being accepted by this process (one operator at a time)
 
 
 class Moving:
-    """The moving service of one node (cheap to build: it holds references only)."""
+    """The moving service of one node. ``notify`` wakes the federation's delivery loops after a commit."""
 
-    def __init__(self, services: NodeServices, notify: Callable[[], None] = lambda: None) -> None:
-        self.s = services
-        self.name = services.config.name
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str,
+        key: Callable[[], SigningKey],
+        clock: Clock,
+        accounts: Accounts,
+        things: Things,
+        directory: Directory,
+        publisher: Publisher,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.name = name
+        self.key = key
+        self.clock = clock
+        self.accounts = accounts
+        self.things = things
+        self.directory = directory
+        self.publisher = publisher
         self.notify = notify
+        self._accepting: set[tuple[str, str]] = set()  # moves being accepted now (one operator at a time)
 
     # ------------------------------------------------------------------------------ origin: the member asks
 
@@ -75,12 +96,9 @@ class Moving:
             raise InvalidInput.field("to_node", "must be the name of a coop of the network")
         if to_node == self.name:
             raise InvalidInput.field("to_node", "you are already a member of this coop")
-        now = self.s.clock()
-        async with self.s.db.write() as session:
-            peer = await session.get(PeerRow, to_node)
-            if peer is None or peer.status != "member" or not peer.direct:
-                log.info("move of account %s to %s refused: not a direct member peer", viewer.account_id, to_node)
-                raise NotFound(f"{to_node} is not a coop this node exchanges with")
+        now = self.clock()
+        async with self.db.write() as session:
+            await require_direct_peer(session, to_node)
             ongoing = await session.scalar(
                 select(MemberMove.id).where(
                     MemberMove.direction == "out",
@@ -98,7 +116,7 @@ class Moving:
             payload = await self._portable(session, move_id, account, profile)
             try:
                 entries = wire.signed_messages(
-                    self.s.key,
+                    self.key(),
                     kind="request",
                     origin=self.name,
                     to_node=to_node,
@@ -109,7 +127,7 @@ class Moving:
                 )
             except ValueError as exc:
                 raise InvalidInput(str(exc)) from exc
-            await self._queue(session, to_node, entries, now)
+            await enqueue_direct(session, to_node, entries, now)
             move = MemberMove(
                 direction="out",
                 origin=self.name,
@@ -137,7 +155,7 @@ class Moving:
         """The moves the viewer asked for from this node, newest first."""
         if viewer.account_id is None:
             raise NotAuthenticated("log in first")
-        async with self.s.db.read() as session:
+        async with self.db.read() as session:
             rows = (
                 await session.scalars(
                     select(MemberMove)
@@ -187,7 +205,7 @@ class Moving:
     async def incoming(self, viewer: Viewer, status: str | None = "pending") -> list[dict[str, Any]]:
         """Moves of members towards this coop (operators): pending ones by default, every one with None."""
         _operator(viewer, "list moves")
-        async with self.s.db.read() as session:
+        async with self.db.read() as session:
             query = select(MemberMove).where(MemberMove.direction == "in").order_by(MemberMove.id.desc())
             if status is not None:
                 query = query.where(MemberMove.status == status)
@@ -203,23 +221,23 @@ class Moving:
         """
         _operator(viewer, "accept moves")
         ref = (origin, move_id)
-        if ref in _accepting:
+        if ref in self._accepting:
             raise Conflict("this move is being accepted")
-        _accepting.add(ref)
+        self._accepting.add(ref)
         try:
             return await self._accept(origin, move_id)
         finally:
-            _accepting.discard(ref)
+            self._accepting.discard(ref)
 
     async def _accept(self, origin: str, move_id: str) -> dict[str, Any]:
         token: str | None = None
-        async with self.s.db.write() as session:
+        async with self.db.write() as session:
             move = await _incoming_move(session, origin, move_id)
             if move.account_id is None:
-                account, new_member_id = await self.s.accounts.create_account(
+                account, new_member_id = await self.accounts.create_account(
                     session, email=move.data["email"], display_name=move.display_name, role="member"
                 )
-                invitation, token = self.s.accounts.new_invitation(account.id, account.role)
+                invitation, token = self.accounts.new_invitation(account.id, account.role)
                 session.add(invitation)
                 move.account_id, move.new_member_id = account.id, new_member_id
             assert move.account_id is not None and move.new_member_id is not None
@@ -236,21 +254,21 @@ class Moving:
                     continue  # created by an earlier attempt
                 payload = {**item["data"], **({"visibility": item["visibility"]} if "visibility" in item else {})}
                 try:
-                    created = await self.s.things.create(kind, member, payload)
+                    created = await self.things.create(kind, member, payload)
                 except InvalidInput as exc:
                     log.warning("move %s/%s: %s %s not taken: %s", origin, move_id, kind.name, item["id"], exc)
                     skipped.append(item["id"])
                     continue
                 mapping[item["id"]] = created["id"]
-                async with self.s.db.write() as session:
+                async with self.db.write() as session:
                     (await _incoming_move(session, origin, move_id)).mapping = dict(mapping)
         mapping[data["member"]] = member.member_id
-        now = self.s.clock()
-        async with self.s.db.write() as session:
+        now = self.clock()
+        async with self.db.write() as session:
             move = await _incoming_move(session, origin, move_id)
             acceptance = {"v": FORMAT, "move": move_id, "member": member.member_id, "records": mapping}
             entries = wire.signed_messages(
-                self.s.key,
+                self.key(),
                 kind="acceptance",
                 origin=self.name,
                 to_node=origin,
@@ -259,7 +277,7 @@ class Moving:
                 payload=acceptance,
                 now=now,
             )
-            await self._queue(session, origin, entries, now)
+            await enqueue_direct(session, origin, entries, now)
             move.mapping = mapping
             move.status, move.accepted_at = "accepted", now
             move.acceptance = wire.pack_envelopes([e.encode() for e in entries])
@@ -279,7 +297,7 @@ class Moving:
         dropped: list[str] = []
         for _ in range(3):
             try:
-                await self.s.directory.update_my_profile(
+                await self.directory.update_my_profile(
                     member, {"fields": fields, "visibility": visibility}, replace=True
                 )
                 break
@@ -310,8 +328,8 @@ class Moving:
             log.warning("move message %s from %s refused: malformed subject or text", record.id, sender)
             return False
         kind, part, total, digest = parsed
-        now = self.s.clock()
-        async with self.s.db.write() as session:
+        now = self.clock()
+        async with self.db.write() as session:
             peer = await session.get(PeerRow, sender)
             if peer is None or peer.status != "member" or not peer.direct:
                 log.warning("move message %s from %s refused: not a direct member peer", record.id, sender)
@@ -414,7 +432,7 @@ class Moving:
             new_id = mapping.get(old_id)
             if new_id is None or await session.get(RecordState, (self.name, old_id)) is None:
                 continue  # not taken there (erased below instead), or it never left this node
-            await self.s.publisher.publish(
+            await self.publisher.publish(
                 session,
                 type="tombstone",
                 record_id=old_id,
@@ -433,7 +451,7 @@ class Moving:
     async def _complete(self, move_id: str) -> None:
         """Erase the member's local data (the ordinary erasure: what did not move gets ``erased`` tombstones),
         then mark the move done and keep only the request's signed headers."""
-        async with self.s.db.read() as session:
+        async with self.db.read() as session:
             account_id = await session.scalar(
                 select(MemberMove.account_id).where(
                     MemberMove.direction == "out", MemberMove.origin == self.name, MemberMove.move_id == move_id
@@ -441,49 +459,30 @@ class Moving:
             )
         if account_id is not None:
             with contextlib.suppress(NotFound):  # erased already (an earlier delivery got this far)
-                await self.s.directory.erase_account(account_id)
-        async with self.s.db.write() as session:
+                await self.directory.erase_account(account_id)
+        async with self.db.write() as session:
             move = await session.scalar(
                 select(MemberMove).where(
                     MemberMove.direction == "out", MemberMove.origin == self.name, MemberMove.move_id == move_id
                 )
             )
             assert move is not None
-            move.status, move.done_at, move.account_id = "done", self.s.clock(), None
+            move.status, move.done_at, move.account_id = "done", self.clock(), None
             move.request = wire.erase_bodies(move.request)
             move.data = {"member": move.member_id, "records": _record_types(move.data)}
         log.info("move %s done: account %s erased here, forwards kept", move_id, account_id)
-
-    # ---------------------------------------------------------------------------------------- plumbing
-
-    async def _queue(self, session: AsyncSession, node: str, entries: Sequence[Entry], now: int) -> None:
-        """Queue signed messages for one node in the caller's transaction (never lost, never sent twice)."""
-        for entry in entries:
-            await session.execute(
-                insert(OutboxRow).values(
-                    peer=node,
-                    kind="message",
-                    origin=None,
-                    seq=None,
-                    payload=entry.encode(),
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None,
-                    created_at=now,
-                )
-            )
 
 
 # -------------------------------------------------------------------------------------------- forwards
 
 
-async def moved_to(services: NodeServices, origin: str, record_id: str) -> str | None:
+async def moved_to(db: Database, origin: str, record_id: str) -> str | None:
     """Where a record lives now (``origin/id``) when its newest entry is a ``moved`` tombstone; else None.
 
     Read from the tombstone entry itself (``records`` keeps no body for deleted records, ``entries`` keeps the
     tombstone's own body), so it works on every node that replicated the origin's log.
     """
-    async with services.db.read() as session:
+    async with db.read() as session:
         state = await session.get(RecordState, (origin, record_id))
         if state is None or not state.deleted:
             return None

@@ -16,8 +16,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
-from node.federation_adapter.direct import digest_of as digest_of  # re-exported: moving checks reassembled parts
-from node.federation_adapter.direct import sign_parts
+from node.services.direct import digest_of as digest_of  # re-exported: moving checks reassembled parts
+from node.services.direct import sign_parts
 from protocol import Entry, Record, SigningKey, canonical, decode_entry
 
 REQUEST: Final = "bigre:member-move"

@@ -26,20 +26,19 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import String, cast, delete, insert, or_, select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from node.http.state import NodeServices
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing
 from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.models import Account, RecordState
-from node.storage.models import OutboxItem as OutboxRow
 from node.storage.onboarding_models import OnboardingCase, OnboardingSharePart
+from node.storage.outbox import direct_peer_names, enqueue_direct, require_direct_peer
 from node.storage.publisher import new_record_id
 from node.viewer import Viewer
 from protocol import Record, SigningKey
@@ -82,6 +81,11 @@ class Onboarding:
         self.notify = notify
 
     # ------------------------------------------------------------------------------------------- reading
+
+    async def direct_peers(self) -> list[str]:
+        """The coops a case can be shared with: the direct member peers of this node."""
+        async with self.db.read() as session:
+            return await direct_peer_names(session, self.name)
 
     async def list_cases(self, viewer: Viewer, *, stage: str | None = None) -> list[dict[str, Any]]:
         """Every case this node holds (own and shared with it), newest change first, as board cards."""
@@ -280,9 +284,7 @@ class Onboarding:
 
         async def change(session: AsyncSession, row: OnboardingCase, _data: dict[str, Any]) -> None:
             self._origin_only(row, "share it")
-            peer = await session.get(PeerRow, coop)
-            if peer is None or peer.status != "member" or not peer.direct:
-                raise NotFound(f"{coop} is not a coop this node exchanges with")
+            await require_direct_peer(session, coop)
             if coop not in row.shared_with:
                 row.shared_with = [*row.shared_with, coop]
 
@@ -386,20 +388,7 @@ class Onboarding:
                 snapshot=snapshot,
                 now=now,
             )
-            for entry in entries:
-                await session.execute(
-                    insert(OutboxRow).values(
-                        peer=node,
-                        kind="message",
-                        origin=None,
-                        seq=None,
-                        payload=entry.encode(),
-                        attempts=0,
-                        next_attempt_at=now,
-                        last_error=None,
-                        created_at=now,
-                    )
-                )
+            await enqueue_direct(session, node, entries, now)
             sent += 1
             log.info("onboarding case %s/%s queued for %s (%d parts)", row.origin, row.case_id, node, len(entries))
         return sent
@@ -627,23 +616,3 @@ def _check_snapshot(value: object) -> dict[str, Any]:
 
 def _is_ms(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
-
-
-def onboarding_for(services: NodeServices, notify: Callable[[], None] = lambda: None) -> Onboarding:
-    """The onboarding service over a node's services (cheap: it holds references only)."""
-    return Onboarding(
-        services.db,
-        name=services.config.name,
-        key=lambda: services.key,
-        clock=services.clock,
-        reference=services.reference,
-        notify=notify,
-    )
-
-
-async def receive_shared_case(
-    services: NodeServices, record: Record, notify: Callable[[], None] = lambda: None
-) -> bool:
-    """Route a received ``message`` record that carries a shared case (see :func:`sharing.is_shared_case`) here
-    instead of the inbox. True when this node's state changed; never raises for a bad snapshot."""
-    return await onboarding_for(services, notify).receive(record)

@@ -12,10 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from node.clock import Clock
 from node.errors import Conflict, InvalidInput
-from node.http.state import NodeServices
 from node.services import onboarding_rules as rules
-from node.services.onboarding import onboarding_for
+from node.services.governance import load_charter
+from node.services.identity import Identity
+from node.services.onboarding import Onboarding
+from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.onboarding_models import OnboardingCase
 from protocol.envelope import ORIGIN_RE
@@ -36,69 +39,73 @@ def _current_key(keys: list[dict[str, Any]], now: int) -> str | None:
     return str(usable[-1]["public_key"]) if usable else None
 
 
-async def network_of(services: NodeServices) -> dict[str, Any]:
-    """The network file as this node knows it: its member peers, then itself."""
-    now = services.clock()
-    async with services.db.read() as session:
-        rows = (
-            await session.execute(select(PeerRow).where(PeerRow.status == "member").order_by(PeerRow.name))
-        ).scalars()
-        nodes = [
-            {"name": r.name, "url": r.url, "display_name": r.display_name or r.name, "public_key": key}
-            for r in rows
-            if r.name != services.config.name and (key := _current_key(list(r.keys), now)) is not None
-        ]
-    nodes.append(
-        {
-            "name": services.config.name,
-            "url": services.config.url,
-            "display_name": services.config.display_name,
-            "public_key": services.key.public_bytes.hex(),
-        }
-    )
-    from node.http.governance import load_charter
+class Bundles:
+    """Builds bootstrap bundles for the coops this node's onboarding cases bring to registration."""
 
-    return {"network": NETWORK_NAME, "charter": load_charter(services.config.directory), "nodes": nodes}
+    def __init__(self, db: Database, identity: Identity, onboarding: Onboarding, clock: Clock) -> None:
+        self.db = db
+        self.identity = identity
+        self.onboarding = onboarding
+        self.clock = clock
 
+    async def network(self) -> dict[str, Any]:
+        """The network file as this node knows it: its member peers, then itself."""
+        now = self.clock()
+        config = self.identity.config
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(select(PeerRow).where(PeerRow.status == "member").order_by(PeerRow.name))
+            ).scalars()
+            nodes = [
+                {"name": r.name, "url": r.url, "display_name": r.display_name or r.name, "public_key": key}
+                for r in rows
+                if r.name != config.name and (key := _current_key(list(r.keys), now)) is not None
+            ]
+        nodes.append(
+            {
+                "name": config.name,
+                "url": config.url,
+                "display_name": config.display_name,
+                "public_key": self.identity.key().public_bytes.hex(),
+            }
+        )
+        return {"network": NETWORK_NAME, "charter": load_charter(config.directory), "nodes": nodes}
 
-async def build_bundle(services: NodeServices, case_id: str, name: str, url: str, display_name: str) -> dict[str, Any]:
-    """The bundle for this node's case ``case_id`` (at the registration stage or later). The caller checks the
-    viewer (advisors and operators); this checks the case and the new node's name, URL and display name."""
-    errors: dict[str, str] = {}
-    if not isinstance(name, str) or ORIGIN_RE.match(name) is None:
-        errors["name"] = "lower-case letters, digits and dashes, at most 32"
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 200 or " " in url:
-        errors["url"] = "the node's http(s) URL"
-    if not isinstance(display_name, str) or not 0 < len(display_name.strip()) <= 120:
-        errors["display_name"] = "1 to 120 characters"
-    if errors:
-        raise InvalidInput("invalid bundle", errors)
-    network = await network_of(services)
-    if any(n["name"] == name for n in network["nodes"]):
-        raise Conflict(f"a node named {name} is already in the network")
-    async with services.db.read() as session:
-        row = (
-            await session.execute(
-                select(OnboardingCase).where(
-                    OnboardingCase.origin == services.config.name, OnboardingCase.case_id == case_id
+    async def build(self, case_id: str, name: str, url: str, display_name: str) -> dict[str, Any]:
+        """The bundle for this node's case ``case_id`` (at the registration stage or later). The caller checks
+        the viewer (advisors and operators); this checks the case and the new node's name, URL and display name."""
+        errors: dict[str, str] = {}
+        if not isinstance(name, str) or ORIGIN_RE.match(name) is None:
+            errors["name"] = "lower-case letters, digits and dashes, at most 32"
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 200 or " " in url:
+            errors["url"] = "the node's http(s) URL"
+        if not isinstance(display_name, str) or not 0 < len(display_name.strip()) <= 120:
+            errors["display_name"] = "1 to 120 characters"
+        if errors:
+            raise InvalidInput("invalid bundle", errors)
+        network = await self.network()
+        if any(n["name"] == name for n in network["nodes"]):
+            raise Conflict(f"a node named {name} is already in the network")
+        own = self.identity.config
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(OnboardingCase).where(OnboardingCase.origin == own.name, OnboardingCase.case_id == case_id)
                 )
-            )
-        ).scalar_one_or_none()
-    if row is None:
-        raise InvalidInput.field("case", f"no case {case_id} opened by this coop")
-    if rules.STAGES.index(row.stage) < rules.BUNDLE_STAGE:
-        raise Conflict(f"the case is at stage {row.stage}; a bundle is built from the registration stage on")
-    url = url.rstrip("/")
-    bundle = {
-        "name": name,
-        "display_name": display_name.strip(),
-        "url": url,
-        "sponsor": services.config.name,
-        "sponsor_url": services.config.url,
-        "case": case_id,
-        "network": network,
-    }
-    await onboarding_for(services).record_node(
-        services.config.name, case_id, {"name": name, "url": url, "built_at": services.clock()}
-    )
-    return bundle
+            ).scalar_one_or_none()
+        if row is None:
+            raise InvalidInput.field("case", f"no case {case_id} opened by this coop")
+        if rules.STAGES.index(row.stage) < rules.BUNDLE_STAGE:
+            raise Conflict(f"the case is at stage {row.stage}; a bundle is built from the registration stage on")
+        url = url.rstrip("/")
+        bundle = {
+            "name": name,
+            "display_name": display_name.strip(),
+            "url": url,
+            "sponsor": own.name,
+            "sponsor_url": own.url,
+            "case": case_id,
+            "network": network,
+        }
+        await self.onboarding.record_node(own.name, case_id, {"name": name, "url": url, "built_at": self.clock()})
+        return bundle

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from node.federation_adapter.direct import PART_CHARS, sign_parts
-from node.federation_adapter.direct import digest_of as digest_of  # re-exported: onboarding checks reassembled parts
+from node.services.direct import PART_CHARS, sign_parts
+from node.services.direct import digest_of as digest_of  # re-exported: onboarding checks reassembled parts
 from protocol import Entry, Record, SigningKey
 
 SUBJECT: Final = "bigre:onboarding-case"

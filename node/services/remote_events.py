@@ -22,20 +22,22 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.clock import Clock
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
-from node.http.state import NodeServices
 from node.services import remote_events_wire as wire
+from node.services.things import Things
+from node.storage.database import Database
 from node.storage.federation_models import InboxMessage, PeerRow
 from node.storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
-from node.storage.models import OutboxItem as OutboxRow
+from node.storage.outbox import enqueue_direct, require_direct_peer
 from node.storage.publisher import new_record_id
 from node.storage.remote_event_models import RemoteEventRegistration as Reg
 from node.storage.remote_event_models import remote_seats_taken
 from node.viewer import Viewer
-from protocol import Entry, Record
+from protocol import Record, SigningKey
 from protocol.envelope import RECORD_ID_RE
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,21 @@ NOTES: Final = {
 class RemoteEvents:
     """Registrations across coops, on one node (cheap to build: it holds references only)."""
 
-    def __init__(self, services: NodeServices, notify: Callable[[], None] = lambda: None) -> None:
-        self.s = services
-        self.name = services.config.name
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str,
+        key: Callable[[], SigningKey],
+        clock: Clock,
+        things: Things,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.name = name
+        self.key = key
+        self.clock = clock
+        self.things = things
         self.notify = notify
 
     # ------------------------------------------------------------------------- member's node: the member
@@ -63,11 +77,11 @@ class RemoteEvents:
         """Register for an event of any coop: a local one at once, a remote one by asking its node."""
         member_id = _member(viewer)
         if origin == self.name:
-            event = await self.s.things.register(viewer, event_id)
+            event = await self.things.register(viewer, event_id)
             return {"event_origin": origin, "event_id": event_id, "status": "confirmed", "event": event}
-        now = self.s.clock()
-        async with self.s.db.write() as session:
-            await _direct_peer(session, origin)
+        now = self.clock()
+        async with self.db.write() as session:
+            await require_direct_peer(session, origin)
             state = await session.get(RecordState, (origin, event_id))
             if state is None or state.deleted or state.type != "event":
                 raise NotFound(f"no event {origin}/{event_id}")
@@ -101,10 +115,10 @@ class RemoteEvents:
         """Give the seat back (a remote organiser is told; a refused registration is just forgotten)."""
         member_id = _member(viewer)
         if origin == self.name:
-            event = await self.s.things.unregister(viewer, event_id)
+            event = await self.things.unregister(viewer, event_id)
             return {"event_origin": origin, "event_id": event_id, "status": "cancelled", "event": event}
-        now = self.s.clock()
-        async with self.s.db.write() as session:
+        now = self.clock()
+        async with self.db.write() as session:
             reg = await _out(session, origin, event_id, self.name, member_id)
             if reg is None or reg.status == "cancelled":
                 raise NotFound("you are not registered for this event")
@@ -121,7 +135,7 @@ class RemoteEvents:
     async def mine(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The viewer's registrations for other coops' events, newest first."""
         _member(viewer)
-        async with self.s.db.read() as session:
+        async with self.db.read() as session:
             rows = await session.scalars(
                 select(Reg).where(Reg.direction == "out", Reg.account_id == viewer.account_id).order_by(Reg.id.desc())
             )
@@ -137,7 +151,7 @@ class RemoteEvents:
             "at": reg.requested_at,
         }
         entry = wire.signed_message(
-            self.s.key,
+            self.key(),
             kind="request",
             origin=self.name,
             to_node=reg.event_origin,
@@ -146,14 +160,14 @@ class RemoteEvents:
             payload=payload,
             now=now,
         )
-        await _queue(session, reg.event_origin, entry, now)
+        await enqueue_direct(session, reg.event_origin, [entry], now)
 
     # ---------------------------------------------------------------------- organiser's node: the seats
 
     async def participants(self, viewer: Viewer, event_id: str) -> dict[str, Any]:
         """Who comes to a local event, from this coop and others (its author and operators only)."""
         _member(viewer)
-        async with self.s.db.read() as session:
+        async with self.db.read() as session:
             event = await session.scalar(select(Event).where(Event.record_id == event_id))
             if event is None:
                 raise NotFound(f"no event {event_id}")
@@ -197,7 +211,7 @@ class RemoteEvents:
         if kind is None or payload is None:
             log.warning("event registration message %s from %s refused: malformed", record.id, sender)
             return False
-        async with self.s.db.write() as session:
+        async with self.db.write() as session:
             peer = await session.get(PeerRow, sender)
             if peer is None or peer.status != "member" or not peer.direct:
                 log.warning(
@@ -235,7 +249,7 @@ class RemoteEvents:
                 "event registration request %s from %s ignored: older than the one held", payload["request"], sender
             )
             return False
-        now = self.s.clock()
+        now = self.clock()
         if payload["action"] == "cancel":
             if reg is None or reg.status == "cancelled":
                 return False
@@ -254,7 +268,7 @@ class RemoteEvents:
             await session.flush()
         answer = {"event": event_id, "member": member_id, "request": payload["request"], "status": status}
         entry = wire.signed_message(
-            self.s.key,
+            self.key(),
             kind="answer",
             origin=self.name,
             to_node=sender,
@@ -263,7 +277,7 @@ class RemoteEvents:
             payload=answer,
             now=now,
         )
-        await _queue(session, sender, entry, now)
+        await enqueue_direct(session, sender, [entry], now)
         log.info("registration of %s/%s for event %s: %s", sender, member_id, event_id, status)
         return True
 
@@ -280,7 +294,7 @@ class RemoteEvents:
             return False
         if reg.request_id != payload.get("request") or reg.status in ("cancelled", status):
             return False  # an answer to an earlier request, or the same answer again
-        reg.status, reg.updated_at = str(status), self.s.clock()
+        reg.status, reg.updated_at = str(status), self.clock()
         if reg.account_id is not None:
             title = await _title(session, sender, reg.event_id)
             fr, en = NOTES[reg.status]
@@ -294,7 +308,7 @@ class RemoteEvents:
                     subject=f"{fr} / {en}"[:140],
                     text=f"{fr} : {title}\n{en}: {title}",
                     about=f"{sender}/{reg.event_id}",
-                    received_at=self.s.clock(),
+                    received_at=self.clock(),
                     read=False,
                 )
             )
@@ -341,33 +355,10 @@ async def _out(
     return reg
 
 
-async def _direct_peer(session: AsyncSession, name: str) -> None:
-    peer = await session.get(PeerRow, name)
-    if peer is None or peer.status != "member" or not peer.direct:
-        raise NotFound(f"{name} is not a node this coop exchanges with")
-
-
 async def _title(session: AsyncSession, origin: str, event_id: str) -> str:
     state = await session.get(RecordState, (origin, event_id))
     title = (state.body or {}).get("title") if state is not None else None
     return str(title or f"{origin}/{event_id}")
-
-
-async def _queue(session: AsyncSession, node: str, entry: Entry, now: int) -> None:
-    """Queue one signed message for one node in the caller's transaction (never lost, never sent twice)."""
-    await session.execute(
-        insert(OutboxRow).values(
-            peer=node,
-            kind="message",
-            origin=None,
-            seq=None,
-            payload=entry.encode(),
-            attempts=0,
-            next_attempt_at=now,
-            last_error=None,
-            created_at=now,
-        )
-    )
 
 
 def _member(viewer: Viewer) -> str:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from node.federation_adapter.direct import compact_json, sign_message
+from node.services.direct import compact_json, sign_message
 from protocol import Entry, Record, SigningKey
 
 MARKER: Final = "bigre:event-registration"

@@ -21,7 +21,7 @@ from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.reference.data import Reference
 from node.storage.database import Database
-from node.storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
+from node.storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer, RecordState
 from node.storage.publisher import Publisher, canonical_order, new_record_id
 from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
 from node.viewer import Viewer
@@ -154,6 +154,41 @@ class Things:
             views = [await self._view(session, kind, row, viewer) for row in rows[:limit]]
         next_before = rows[limit - 1].id if len(rows) > limit else None
         return views, next_before
+
+    async def network_records(self, record_type: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Records of one type from every coop of the network (this one included), newest first: what this node
+        holds of them, which is what the network may see."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(RecordState)
+                    .where(RecordState.type == record_type, RecordState.deleted.is_(False))
+                    .order_by(RecordState.ts.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            return [{"origin": r.origin, "id": r.record_id, "body": r.body or {}} for r in rows]
+
+    async def event_roles(self, viewer: Viewer, record_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Of these events of this coop: those the viewer holds a seat at, and those they organise (operators
+        organise every one)."""
+        async with self.db.read() as session:
+            seated = set(
+                await session.scalars(
+                    select(Event.record_id)
+                    .join(EventRegistration, EventRegistration.event_id == Event.id)
+                    .where(Event.record_id.in_(record_ids), EventRegistration.account_id == viewer.account_id)
+                )
+            )
+            organised = set(
+                await session.scalars(
+                    select(Event.record_id).where(
+                        Event.record_id.in_(record_ids),
+                        *(() if viewer.is_operator else (Event.author_id == viewer.account_id,)),
+                    )
+                )
+            )
+        return seated, organised
 
     async def get(self, kind: ThingKind, viewer: Viewer, record_id: str) -> dict[str, Any]:
         self._may_see_kind(kind, viewer)

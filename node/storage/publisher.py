@@ -92,7 +92,7 @@ class Publisher:
     def __init__(
         self,
         origin: str,
-        key: SigningKey,
+        key: Callable[[], SigningKey],
         clock: Clock,
         outbox_peers: OutboxPeers = no_peers,
         outbox_peers_sync: SyncOutboxPeers | None = None,
@@ -178,7 +178,7 @@ class Publisher:
         seq = last_seq + 1
         now = self.clock()
         entry = sign_entry(
-            self.key,
+            self.key(),
             type=type,
             type_version=record_type.version,
             origin=self.origin,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.federation_adapter.wiring import FEDERATION_KEY
-from node.http.governance import PROPOSER_KEY
-from node.web.pages import form_of, redirect, render, signed_in
+from node.web.render import form_of, node_of, redirect, render, signed_in
 
 
 async def governance_page(request: web.Request) -> web.Response:
     """Every proposal of the network with who voted what, when, and the result; the charter in force."""
     signed_in(request)
-    governance = request.app[FEDERATION_KEY].governance
+    governance = node_of(request).governance
     decisions = list(reversed(governance.decision_log()))
     return render(
         request,
@@ -26,7 +24,7 @@ async def vote_submit(request: web.Request) -> web.StreamResponse:
     if not v.is_operator:
         return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
     form = await form_of(request)
-    await request.app[PROPOSER_KEY].vote(form.get("proposal", ""), form.get("decision", ""), form.get("reason"))
+    await node_of(request).governance.vote(form.get("proposal", ""), form.get("decision", ""), form.get("reason"))
     raise redirect("/governance?done=vote")
 
 
@@ -35,7 +33,7 @@ async def propose_submit(request: web.Request) -> web.StreamResponse:
     if not v.is_operator:
         return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
     form = await form_of(request)
-    await request.app[PROPOSER_KEY].propose(
+    await node_of(request).governance.propose(
         form.get("kind", ""), form.get("subject", ""), text=form.get("text") or None
     )
     raise redirect("/governance?done=proposal")

@@ -3,7 +3,7 @@
 individual-path block of a member's profile.
 
 Thin like the other pages: read the form, call :class:`node.services.onboarding.Onboarding`, redirect or render.
-Registered from :func:`node.web.pages.routes`.
+Registered from :func:`node.web.routes.install_pages`.
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from node.errors import InvalidInput, NodeError
-from node.http.onboarding import onboarding_of, paths_of
 from node.services import onboarding_rules as rules
 from node.services.member_path import PATH_STATUSES
 from node.services.onboarding import require_staff
-from node.services.onboarding_bundle import build_bundle
-from node.storage.federation_models import PeerRow
 from node.viewer import Viewer
-from node.web.pages import form_of, redirect, render, s_of, signed_in, viewer_of
+from node.web.render import form_of, node_of, redirect, render, signed_in, viewer_of
 
 BOARD = "/advisor/cases"
 
@@ -45,7 +41,7 @@ def _back(form: dict[str, str], origin: str, case_id: str) -> str:
 
 async def board(request: web.Request) -> web.Response:
     v = _staff(request)
-    cards = await onboarding_of(request.app).list_cases(v)
+    cards = await node_of(request).onboarding.list_cases(v)
     columns = [(stage, [c for c in cards if c["stage"] == stage]) for stage in rules.STAGES]
     return render(
         request,
@@ -65,23 +61,15 @@ async def create(request: web.Request) -> web.StreamResponse:
     payload: dict[str, Any] = {k: form.get(k, "") for k in ("title", "origin_kind", "target_form", "description")}
     if form.get("trades", "").strip():
         payload["trades"] = form["trades"]
-    case = await onboarding_of(request.app).create_case(v, payload)
+    case = await node_of(request).onboarding.create_case(v, payload)
     raise redirect(_case_url(case["origin"], case["id"]))
 
 
 async def case_page(request: web.Request, extra: dict[str, Any] | None = None, status: int = 200) -> web.Response:
     v = _staff(request)
-    onboarding = onboarding_of(request.app)
+    onboarding = node_of(request).onboarding
     case = await onboarding.get_case(v, *_ref(request))
-    s = s_of(request)
-    async with s.db.read() as session:
-        peers = (
-            await session.scalars(
-                select(PeerRow.name).where(
-                    PeerRow.status == "member", PeerRow.direct.is_(True), PeerRow.name != s.config.name
-                )
-            )
-        ).all()
+    peers = await onboarding.direct_peers()
     mentors = await onboarding.find_mentors(v, [t["rome"] for t in case["trades"]]) if case["trades"] else []
     return render(
         request,
@@ -105,7 +93,7 @@ async def move(request: web.Request) -> web.StreamResponse:
     v = _staff(request)
     form = await form_of(request)
     origin, case_id = _ref(request)
-    await onboarding_of(request.app).move_stage(v, origin, case_id, form.get("stage"))
+    await node_of(request).onboarding.move_stage(v, origin, case_id, form.get("stage"))
     raise redirect(_back(form, origin, case_id))
 
 
@@ -117,7 +105,7 @@ async def checklist(request: web.Request) -> web.StreamResponse:
         payload["label"] = form["label"]
     else:
         payload["key"] = form.get("key")
-    await onboarding_of(request.app).toggle_item(v, *_ref(request), payload)
+    await node_of(request).onboarding.toggle_item(v, *_ref(request), payload)
     raise redirect(_case_url(*_ref(request)) + f"#stage-{form.get('stage', '')}")
 
 
@@ -126,7 +114,7 @@ def add_entry(kind: str, fields: tuple[str, ...]) -> Any:
         v = _staff(request)
         form = await form_of(request)
         payload = {name: form.get(name) or None for name in ("stage", *fields)}
-        await onboarding_of(request.app).add_entry(v, *_ref(request), kind, payload)
+        await node_of(request).onboarding.add_entry(v, *_ref(request), kind, payload)
         raise redirect(_case_url(*_ref(request)) + f"#stage-{form.get('stage', '')}")
 
     return handler
@@ -135,7 +123,7 @@ def add_entry(kind: str, fields: tuple[str, ...]) -> Any:
 async def add_person(request: web.Request) -> web.StreamResponse:
     v = _staff(request)
     form = await form_of(request)
-    onboarding = onboarding_of(request.app)
+    onboarding = node_of(request).onboarding
     case = await onboarding.get_case(v, *_ref(request))
     person: dict[str, Any] = {k: form.get(k, "") for k in ("name", "email", "role")}
     person["associate"] = form.get("associate") == "on"
@@ -154,7 +142,7 @@ async def add_person(request: web.Request) -> web.StreamResponse:
 async def share(request: web.Request) -> web.StreamResponse:
     v = _staff(request)
     form = await form_of(request)
-    await onboarding_of(request.app).share(v, *_ref(request), form.get("coop"))
+    await node_of(request).onboarding.share(v, *_ref(request), form.get("coop"))
     raise redirect(_case_url(*_ref(request)) + "?shared=1")
 
 
@@ -162,10 +150,10 @@ async def bundle(request: web.Request) -> web.Response:
     v = _staff(request)
     form = await form_of(request)
     origin, case_id = _ref(request)
-    await onboarding_of(request.app).get_case(v, origin, case_id)
+    await node_of(request).onboarding.get_case(v, origin, case_id)
     try:
-        result = await build_bundle(
-            s_of(request), case_id, form.get("name", ""), form.get("url", ""), form.get("display_name", "")
+        result = await node_of(request).bundles.build(
+            case_id, form.get("name", ""), form.get("url", ""), form.get("display_name", "")
         )
     except NodeError as exc:
         return await case_page(request, {"error": exc.message}, status=exc.status)
@@ -181,7 +169,7 @@ async def path_context(request: web.Request, member_id: str | None) -> dict[str,
     if member_id is None or v.anonymous:
         return {"member_path": [], "path_statuses": PATH_STATUSES, "can_record_path": False, "path_member": None}
     return {
-        "member_path": await paths_of(request.app).history(v, member_id),
+        "member_path": await node_of(request).member_paths.history(v, member_id),
         "path_statuses": PATH_STATUSES,
         "can_record_path": v.is_staff,
         "path_member": member_id,
@@ -193,8 +181,8 @@ async def record_path(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     member_id = request.match_info["id"]
     payload = {"status": form.get("status"), "since": form.get("since") or None, "note": form.get("note", "")}
-    await paths_of(request.app).record(v, member_id, payload)
-    raise redirect(f"/members/{s_of(request).config.name}/{member_id}#path")
+    await node_of(request).member_paths.record(v, member_id, payload)
+    raise redirect(f"/members/{node_of(request).config.name}/{member_id}#path")
 
 
 def onboarding_routes() -> list[web.RouteDef]:

@@ -20,12 +20,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from node.errors import InvalidInput
-from node.http.api import finder_of
-from node.http.saved_searches import saved_searches_of
 from node.services.finder import PAGE_SIZE
 from node.services.saved_searches import clean_query
 from node.web.i18n import translator
-from node.web.pages import form_of, language, redirect, render, s_of, signed_in, viewer_of
+from node.web.render import form_of, language, node_of, redirect, render, signed_in, viewer_of
 
 RADII: Final = (5, 10, 25, 50)
 DEFAULT_RADIUS: Final = "25"
@@ -57,7 +55,7 @@ def _href(query: Mapping[str, str], **changes: str | None) -> str:
 async def search_page(request: web.Request) -> web.Response:
     """Search the network: words, a place and radius, facets with counts, pages of 20."""
     viewer = viewer_of(request)
-    s = s_of(request)
+    s = node_of(request)
     lang = language(request)
     query = _query_of(request)
     page = request.query.get("page", "1")
@@ -79,7 +77,7 @@ async def search_page(request: web.Request) -> web.Response:
         "can_save": False,
     }
     if query:
-        finder = finder_of(s)
+        finder = s.finder
         try:
             parsed = finder.parse({**query, "page": page if page.isdigit() else "1"})
             found = await finder.search(viewer, parsed)
@@ -170,13 +168,13 @@ async def save_search_submit(request: web.Request) -> web.StreamResponse:
     viewer = signed_in(request)
     form = await form_of(request)
     query = clean_query(form)
-    await saved_searches_of(s_of(request)).save(viewer, {**query, "name": form.get("name", "")})
+    await node_of(request).saved_searches.save(viewer, {**query, "name": form.get("name", "")})
     raise redirect(_href(query, saved="1"))
 
 
 async def notifications_page(request: web.Request) -> web.Response:
     viewer = signed_in(request)
-    job = saved_searches_of(s_of(request))
+    job = node_of(request).saved_searches
     found = await job.notifications(viewer)
     searches = await job.list(viewer)
     return render(
@@ -192,7 +190,7 @@ async def notifications_page(request: web.Request) -> web.Response:
 
 async def notifications_read(request: web.Request) -> web.StreamResponse:
     viewer = signed_in(request)
-    await saved_searches_of(s_of(request)).mark_read(viewer)
+    await node_of(request).saved_searches.mark_read(viewer)
     raise redirect("/notifications")
 
 
@@ -201,7 +199,7 @@ async def delete_saved_search_submit(request: web.Request) -> web.StreamResponse
     raw = request.match_info["search_id"]
     if not raw.isdigit():
         raise web.HTTPNotFound()
-    await saved_searches_of(s_of(request)).delete(viewer, int(raw))
+    await node_of(request).saved_searches.delete(viewer, int(raw))
     raise redirect("/notifications")
 
 

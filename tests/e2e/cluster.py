@@ -4,7 +4,7 @@ A :class:`Cluster` builds small seeded node folders in-process with the demo's o
 (:func:`node.demo.run.seed_node`, :func:`node.demo.run.network_file`, :func:`node.demo.run.load_network`), puts a
 :class:`tests.e2e.faultproxy.FaultProxy` in front of each node (a node's public URL, the one its peers call and
 the one in its signed node document, is its proxy's address; the node listens on another port), and runs each
-node as ``python -m node.cli.commands serve DIR --port P`` in its own process group with a short anti-entropy interval.
+node as ``python -m node.cli serve DIR --port P`` in its own process group with a short anti-entropy interval.
 Every wait has a deadline and polls a condition; :meth:`Cluster.close` kills every process group and stops every
 proxy, also when a test failed.
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.compose import NodeOptions, open_node
 from node.config import CONFIG_FILE, load_config
 from node.demo.run import DemoNode, load_network, network_file, seed_node
-from node.http.app import federated_options, open_services
 from node.keyfile import KEY_DIR_NAME, write_key
 from node.storage import replica
 from node.storage.models import LogHead
@@ -161,7 +161,7 @@ class Node:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "node.cli.commands", "serve", str(self.directory), "--port", str(self.port)],
+                [sys.executable, "-m", "node.cli", "serve", str(self.directory), "--port", str(self.port)],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -495,7 +495,7 @@ def next_entry(
 
 async def _bulk_entries(directory: Path, count: int) -> int:
     config = load_config(directory)
-    services = await open_services(config, federated_options(config))
+    services = await open_node(config, NodeOptions())
     try:
         async with services.db.read() as session:
             head = await session.get(LogHead, config.name)
@@ -523,7 +523,7 @@ async def _bulk_entries(directory: Path, count: int) -> int:
                 await replica.store_run(session, records[start : start + 1000], now)
         return seq
     finally:
-        await services.db.close()
+        await services.close()
 
 
 def rotate_and_revoke(node: Node) -> tuple[SigningKey, SigningKey, int]:
@@ -537,7 +537,7 @@ def rotate_and_revoke(node: Node) -> tuple[SigningKey, SigningKey, int]:
 async def _rotate(node: Node) -> tuple[SigningKey, SigningKey, int]:
     config = load_config(node.directory)
     old, new = config.signing_key(), SigningKey.generate()
-    services = await open_services(config, federated_options(config))
+    services = await open_node(config, NodeOptions())
     try:
         async with services.db.read() as session:
             head = await session.get(LogHead, config.name)
@@ -572,7 +572,7 @@ async def _rotate(node: Node) -> tuple[SigningKey, SigningKey, int]:
         async with services.db.write() as session:
             await replica.store_run(session, records, now_ms())
     finally:
-        await services.db.close()
+        await services.close()
     write_key(node.directory / KEY_DIR_NAME, new)
     path = node.directory / CONFIG_FILE
     data = json.loads(path.read_text(encoding="utf-8"))

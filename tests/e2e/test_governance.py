@@ -27,7 +27,7 @@ from .cluster import REPO, Cluster, Node, eventually, free_port
 
 def bigre(*args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "node.cli.commands", *args],
+        [sys.executable, "-m", "node.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -87,7 +87,7 @@ def test_a_fourth_coop_is_onboarded_admitted_and_found(cluster: Cluster, tmp_pat
     log_path = tmp_path / "scop-ti.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli.commands", "serve", str(directory), "--port", str(port)],
+            [sys.executable, "-m", "node.cli", "serve", str(directory), "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -53,7 +53,10 @@ class MemoryLog:
             self.entries[r.origin][r.seq] = r.entry.encode()
 
     async def note_fork(self, fork: Fork) -> None:
-        self.forks.append(fork)
+        """As the node's store does: the same evidence presented again (by another peer, or by the scheduled
+        sync racing a test's own) is noted once."""
+        if not any((f.origin, f.seq, f.theirs) == (fork.origin, fork.seq, fork.theirs) for f in self.forks):
+            self.forks.append(fork)
 
     async def drop_origin(self, origin: str) -> int:
         held = self.entries.get(origin, {})

@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node.clock import ManualClock
+from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
-from node.http.app import NodeOptions, create_app, open_services
-from node.http.state import NodeServices
+from node.http.app import create_app
 from node.services.accounts import PasswordHasher, ThrottlePolicy
 from node.services.finder import Finder, SearchRequest, legacy_items
 from node.storage.database import Database
@@ -106,12 +106,12 @@ def options(clock: ManualClock) -> NodeOptions:
 
 
 @pytest.fixture
-async def services(node_config: NodeConfig, options: NodeOptions) -> AsyncIterator[NodeServices]:
-    s = await open_services(node_config, options)
+async def services(node_config: NodeConfig, options: NodeOptions) -> AsyncIterator[Node]:
+    s = await open_node(node_config, options)
     try:
         yield s
     finally:
-        await s.db.close()
+        await s.close()
 
 
 @pytest.fixture
@@ -132,10 +132,10 @@ class Api:
         self.tokens: dict[str, str] = {}
 
     @property
-    def services(self) -> NodeServices:
-        from node.http.state import SERVICES_KEY
+    def services(self) -> Node:
+        from node.http.state import NODE_KEY
 
-        services: NodeServices = self.client.app[SERVICES_KEY]
+        services: Node = self.client.app[NODE_KEY]
         return services
 
     async def user(self, email: str, role: str = "member", display_name: str | None = None) -> str:
@@ -168,7 +168,7 @@ async def api(client: Client) -> Api:
     return Api(client)
 
 
-async def search_items(services: NodeServices, viewer: Viewer, q: str) -> list[dict[str, Any]]:
+async def search_items(services: Node, viewer: Viewer, q: str) -> list[dict[str, Any]]:
     """What ``GET /api/v1/search?q=...`` lists as ``items`` for this viewer (the node's Finder, no facets)."""
     finder = Finder(services.db, services.publisher.origin, services.reference)
     return legacy_items((await finder.search(viewer, SearchRequest(q=q, size=20), facets=False))["results"])

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from node.clock import ManualClock
+from node.compose import NodeOptions
 from node.config import NodeConfig
-from node.http.app import NodeOptions, create_app
+from node.http.app import create_app
 from node.http.forwarded import client_address
-from node.http.state import SERVICES_KEY
+from node.http.state import NODE_KEY
 from tests.node.conftest import PASSWORD, Api, Client
 
 OFFER = {
@@ -26,16 +27,21 @@ OFFER = {
 EVENT = {"kind": "workshop", "title": "Atelier compta", "start": 1_760_000_000_000, "seats": 2, "online": True}
 
 
-async def test_openapi_documents_every_route(client: Client) -> None:
+async def test_openapi_documents_every_route_of_the_json_api_and_nothing_else(client: Client) -> None:
     resp = await client.get("/api/v1/openapi.json")
     assert resp.status == 200
     doc = await resp.json()
     assert doc["openapi"].startswith("3.1")
+    documented = {(method, path) for path, operations in doc["paths"].items() for method in operations}
+    served = set()
     for route in client.app.router.routes():
-        if route.method == "HEAD":
-            continue
         path = route.resource.canonical if route.resource else ""
-        assert route.method.lower() in doc["paths"].get(path, {}), f"{route.method} {path} missing from OpenAPI"
+        if route.method != "HEAD" and path.startswith("/api/v1/") and path != "/api/v1/openapi.json":
+            served.add((route.method.lower(), path))
+    assert documented == served
+    assert all(path.startswith("/api/v1/") for path in doc["paths"])
+    ids = [op["operationId"] for operations in doc["paths"].values() for op in operations.values()]
+    assert len(ids) == len(set(ids)), "operation ids must be unique"
 
 
 async def test_errors_are_json_with_stable_codes(api: Api, client: Client) -> None:
@@ -172,7 +178,7 @@ async def test_throttling_behind_a_trusted_proxy(
         app = create_app(dataclasses.replace(node_config, trusted_proxies=proxies), options=options)
         client = await aiohttp_client(app)
         if first:
-            await app[SERVICES_KEY].accounts.add_user(email="t@example.org", password=PASSWORD)
+            await app[NODE_KEY].accounts.add_user(email="t@example.org", password=PASSWORD)
         for i in range(20):  # one address tries 20 accounts (its per-address allowance)
             await client.post(
                 "/api/v1/auth/login",

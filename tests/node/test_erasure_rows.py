@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from node.http.state import NodeServices
+from node.compose import Node
 from node.storage.federation_models import InboxMessage
 
 
-async def test_erasure_deletes_messages_and_remote_registrations(services: NodeServices) -> None:
+async def test_erasure_deletes_messages_and_remote_registrations(services: Node) -> None:
     account, _ = await services.accounts.add_user(email="ines@example.org", role="member", password="long enough pw!")
     async with services.db.write() as session:
         session.add(

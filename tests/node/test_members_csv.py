@@ -7,8 +7,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from node.compose import Node
 from node.errors import InvalidInput
-from node.http.state import NodeServices
 from node.services.members_csv import COLUMNS, export_members, import_members
 from node.storage.models import Account, Invitation, LogEntry, MemberProfile
 
@@ -22,7 +22,7 @@ def _row(i: int) -> str:
     )
 
 
-async def _counts(services: NodeServices) -> tuple[int, int, int, int]:
+async def _counts(services: Node) -> tuple[int, int, int, int]:
     async with services.db.read() as session:
         counts = [
             int(await session.scalar(select(func.count()).select_from(m)) or 0)
@@ -31,7 +31,7 @@ async def _counts(services: NodeServices) -> tuple[int, int, int, int]:
     return counts[0], counts[1], counts[2], counts[3]
 
 
-async def test_import_5000_rows_with_bad_rows(services: NodeServices) -> None:
+async def test_import_5000_rows_with_bad_rows(services: Node) -> None:
     lines = [HEADER]
     bad: dict[int, str] = {}
     for i in range(5000):
@@ -83,14 +83,14 @@ async def test_import_5000_rows_with_bad_rows(services: NodeServices) -> None:
         "email,display_name\na@example.org,\xe9\n".encode("latin-1"),
     ],
 )
-async def test_garbage_leaves_the_database_unchanged(services: NodeServices, data: bytes) -> None:
+async def test_garbage_leaves_the_database_unchanged(services: Node, data: bytes) -> None:
     before = await _counts(services)
     with pytest.raises(InvalidInput):
         await import_members(services, data)
     assert await _counts(services) == before
 
 
-async def test_dry_run_writes_nothing_and_export_round_trips(services: NodeServices) -> None:
+async def test_dry_run_writes_nothing_and_export_round_trips(services: Node) -> None:
     data = (HEADER + "\n" + _row(1) + "\n" + _row(2) + "\n").encode()
     report = await import_members(services, data, dry_run=True)
     assert report.errors == [] and report.imported == 0 and report.rows == 2

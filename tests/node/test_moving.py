@@ -18,21 +18,20 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from federation.ports import Peer, PeerKey
-from node.config import NodeConfig, create_node_dir
+from node.compose import Node, NodeOptions, open_node
+from node.config import create_node_dir
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.federation_adapter.store import NodeFederationStore
-from node.http.app import NodeOptions, create_app, open_services
-from node.http.moves import MOVING_ROUTES, moving_extension, receive_move_message
-from node.http.state import NodeServices
+from node.http.moves import ROUTES as MOVING_ROUTES
 from node.services import moving_wire as wire
-from node.services.moving import Moving, moved_to
+from node.services.moving import moved_to
 from node.services.things import KINDS
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
 from node.storage.moving_models import MemberMove
 from node.viewer import Viewer
 from protocol import Record, canonical, check_body, decode_entry
 
-from .conftest import PASSWORD, Api, Client, search_items
+from .conftest import PASSWORD, Api, search_items
 
 PROFILE: dict[str, dict[str, Any]] = {
     "fields": {
@@ -51,40 +50,32 @@ MENTORING = {"kind": "offer", "topics": ["reliure"], "note": "Deux heures par mo
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture
-async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
-    from node.web.pages import web_extension
-
-    app = create_app(node_config, options=options, extensions=[moving_extension, web_extension])
-    return await aiohttp_client(app)  # type: ignore[no-any-return]
-
-
-async def _node(tmp_path: Path, options: NodeOptions, name: str, display: str, port: int) -> NodeServices:
+async def _node(tmp_path: Path, options: NodeOptions, name: str, display: str, port: int) -> Node:
     config = create_node_dir(tmp_path / name, name=name, url=f"http://127.0.0.1:{port}", display_name=display)
-    return await open_services(config, options)
+    return await open_node(config, options)
 
 
 @pytest.fixture
-async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServices]:
+async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]:
     """Node B: SMart, the coop the member moves to, on SQLite."""
     s = await _node(tmp_path, options, "smart", "SMart", 8401)
     try:
         yield s
     finally:
-        await s.db.close()
+        await s.close()
 
 
 @pytest.fixture
-async def bystander(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServices]:
+async def bystander(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]:
     """Node C: Oxalis, which only replicates A's and B's logs."""
     s = await _node(tmp_path, options, "oxalis", "Oxalis", 8402)
     try:
         yield s
     finally:
-        await s.db.close()
+        await s.close()
 
 
-async def peer_with(s: NodeServices, *others: NodeServices) -> None:
+async def peer_with(s: Node, *others: Node) -> None:
     store = NodeFederationStore(s.db, s.config.name, s.clock)
     for o in others:
         await store.save_peer(
@@ -97,14 +88,14 @@ async def peer_with(s: NodeServices, *others: NodeServices) -> None:
         )
 
 
-async def login(s: NodeServices, email: str, role: str = "member") -> Viewer:
+async def login(s: Node, email: str, role: str = "member") -> Viewer:
     await s.accounts.add_user(email=email, role=role, password=PASSWORD)
     viewer = await s.accounts.authenticate((await s.accounts.login(email, PASSWORD, "test")).token)
     assert viewer is not None
     return viewer
 
 
-async def drain(s: NodeServices, to: str) -> list[Record]:
+async def drain(s: Node, to: str) -> list[Record]:
     """The messages queued for node ``to``, as that node receives them (and empties the queue)."""
     async with s.db.write() as session:
         rows = (await session.scalars(select(OutboxItem).where(OutboxItem.peer == to).order_by(OutboxItem.id))).all()
@@ -120,12 +111,12 @@ async def drain(s: NodeServices, to: str) -> list[Record]:
     return records
 
 
-async def deliver(records: list[Record], to: NodeServices) -> list[bool]:
+async def deliver(records: list[Record], to: Node) -> list[bool]:
     assert all(wire.is_move_message(r) for r in records)
-    return [await receive_move_message(to, r) for r in records]
+    return [await to.moving.receive(r) for r in records]
 
 
-async def replicate(origin: NodeServices, into: NodeServices) -> None:
+async def replicate(origin: Node, into: Node) -> None:
     """Copy ``origin``'s whole log into ``into`` (what pull replication does, minus the network)."""
     store = NodeFederationStore(origin.db, origin.config.name, origin.clock)
     blobs = await store.read(origin.config.name, 0, 100_000)
@@ -133,7 +124,7 @@ async def replicate(origin: NodeServices, into: NodeServices) -> None:
     await NodeFederationStore(into.db, into.config.name, into.clock).store_run(records, into.clock())
 
 
-async def tombstone(s: NodeServices, origin: str, record_id: str) -> dict[str, Any]:
+async def tombstone(s: Node, origin: str, record_id: str) -> dict[str, Any]:
     async with s.db.read() as session:
         state = await session.get(RecordState, (origin, record_id))
         assert state is not None and state.deleted, (origin, record_id)
@@ -144,7 +135,7 @@ async def tombstone(s: NodeServices, origin: str, record_id: str) -> dict[str, A
     return body
 
 
-async def head(s: NodeServices) -> int:
+async def head(s: Node) -> int:
     async with s.db.read() as session:
         return int(await session.scalar(select(LogHead.seq).where(LogHead.origin == s.config.name)) or 0)
 
@@ -165,9 +156,7 @@ async def member_with_things(api: Api) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------- the path
 
 
-async def test_a_member_moves_with_profile_offers_and_mentoring(
-    api: Api, other: NodeServices, bystander: NodeServices
-) -> None:
+async def test_a_member_moves_with_profile_offers_and_mentoring(api: Api, other: Node, bystander: Node) -> None:
     a = api.services
     await peer_with(a, other, bystander)
     await peer_with(other, a)
@@ -188,7 +177,7 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(
     assert await deliver(requests, other) == [False]  # the same request again changes nothing
     operator_b = await login(other, "operateur@smart.example", "operator")
     member_b = await login(other, "membre@smart.example")
-    moving_b = Moving(other)
+    moving_b = other.moving
     pending = await moving_b.incoming(operator_b)
     assert [(m["origin"], m["id"], m["email"]) for m in pending] == [("coopaname", move["id"], "lea@coopaname.example")]
     assert pending[0]["offers"] == [OFFER["title"]] and pending[0]["mentoring"] == 1
@@ -241,9 +230,9 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(
             "reason": "moved",
             "target_type": record_type,
         }
-        assert await moved_to(a, "coopaname", old) == f"smart/{new[old]}"
+        assert await moved_to(a.db, "coopaname", old) == f"smart/{new[old]}"
     assert (await tombstone(a, "coopaname", ids["event"]))["reason"] == "erased"
-    assert await moved_to(a, "coopaname", ids["event"]) is None
+    assert await moved_to(a.db, "coopaname", ids["event"]) is None
     async with a.db.read() as session:
         assert await session.scalar(select(Account.id).where(Account.email == "lea@coopaname.example")) is None
         row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
@@ -260,7 +249,7 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(
     # 4. Every node follows the forward: A itself, and Oxalis once it replicated both logs.
     await replicate(a, bystander)
     await replicate(other, bystander)
-    assert await moved_to(bystander, "coopaname", ids["member"]) == f"smart/{new[ids['member']]}"
+    assert await moved_to(bystander.db, "coopaname", ids["member"]) == f"smart/{new[ids['member']]}"
     reader = await login(bystander, "lecteur@oxalis.example")
     hits = await search_items(bystander, reader, "ocelotl")
     assert {(h["kind"], h["origin"], h["id"]) for h in hits} == {
@@ -275,7 +264,7 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(
     assert (await answer.json())["moved_to"] == f"smart/{new[ids['member']]}"
 
 
-async def test_requests_are_refused_when_they_cannot_go(api: Api, other: NodeServices) -> None:
+async def test_requests_are_refused_when_they_cannot_go(api: Api, other: Node) -> None:
     a = api.services
     await peer_with(a, other)
     await api.user("lea@coopaname.example")
@@ -292,7 +281,7 @@ async def test_requests_are_refused_when_they_cannot_go(api: Api, other: NodeSer
 
 
 async def test_forged_and_unknown_acceptances_are_refused(
-    api: Api, other: NodeServices, bystander: NodeServices, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    api: Api, other: Node, bystander: Node, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     a = api.services
     await peer_with(a, other, bystander)
@@ -301,7 +290,7 @@ async def test_forged_and_unknown_acceptances_are_refused(
     move = await api.call("POST", "/api/v1/me/move", "lea@coopaname.example", json={"to_node": "smart"}, expect=202)
     await drain(a, "smart")
 
-    def acceptance(sender: NodeServices, payload: dict[str, Any]) -> list[Record]:
+    def acceptance(sender: Node, payload: dict[str, Any]) -> list[Record]:
         entries = wire.signed_messages(
             sender.key,
             kind="acceptance",
@@ -329,7 +318,7 @@ async def test_forged_and_unknown_acceptances_are_refused(
     broken = acceptance(other, good)[0]
     body = dict(broken.body or {})
     body["subject"] = wire.ACCEPTANCE + " 1/1 nothex"
-    assert await receive_move_message(a, Record(broken.entry, body)) is False
+    assert await a.moving.receive(Record(broken.entry, body)) is False
     # not a peer of A at all
     stranger = await _node(tmp_path, NodeOptions(clock=a.clock), "stranger", "Stranger", 8409)
     try:
@@ -349,10 +338,10 @@ async def test_forged_and_unknown_acceptances_are_refused(
         assert row is not None and row.status == "requested" and row.account_id is not None
     # the genuine acceptance still goes through
     assert await deliver(acceptance(other, good), a) == [True]
-    assert await moved_to(a, "coopaname", ids["member"]) == "smart/NewMember1"
+    assert await moved_to(a.db, "coopaname", ids["member"]) == "smart/NewMember1"
 
 
-async def test_a_large_move_travels_in_parts(api: Api, other: NodeServices) -> None:
+async def test_a_large_move_travels_in_parts(api: Api, other: Node) -> None:
     a = api.services
     await peer_with(a, other)
     await peer_with(other, a)
@@ -368,10 +357,10 @@ async def test_a_large_move_travels_in_parts(api: Api, other: NodeServices) -> N
     results = await deliver(list(reversed(parts)), other)
     assert results == [True] * len(parts)
     operator_b = await login(other, "operateur@smart.example", "operator")
-    [pending] = await Moving(other).incoming(operator_b)
+    [pending] = await other.moving.incoming(operator_b)
     assert pending["id"] == move["id"] and sorted(pending["offers"]) == sorted(titles)
     assert len(pending["signed"]["request"]) == len(parts)
-    accepted = await Moving(other).accept(operator_b, "coopaname", move["id"])
+    accepted = await other.moving.accept(operator_b, "coopaname", move["id"])
     assert len(accepted["records"]) == 1 + len(titles) and accepted["skipped"] == []
 
 
@@ -384,7 +373,7 @@ def test_the_routes_are_documented() -> None:
     assert all(r.summary and r.summary != "None" for r in MOVING_ROUTES)
 
 
-async def test_invalid_profile_fields_are_dropped_not_fatal(api: Api, other: NodeServices) -> None:
+async def test_invalid_profile_fields_are_dropped_not_fatal(api: Api, other: Node) -> None:
     """A field B does not accept (a trade code it does not know) is dropped; the rest of the move goes on."""
     a = api.services
     await peer_with(a, other)
@@ -403,7 +392,7 @@ async def test_invalid_profile_fields_are_dropped_not_fatal(api: Api, other: Nod
         }
         row.data = data
     operator_b = await login(other, "operateur@smart.example", "operator")
-    accepted = await Moving(other).accept(operator_b, "coopaname", move["id"])
+    accepted = await other.moving.accept(operator_b, "coopaname", move["id"])
     assert accepted["dropped_fields"] == ["trades"]
     with pytest.raises(InvalidInput):
-        await Moving(api.services).request(Viewer(account_id=1, member_id="x", role="member"), "a b")
+        await api.services.moving.request(Viewer(account_id=1, member_id="x", role="member"), "a b")

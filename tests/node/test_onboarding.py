@@ -16,16 +16,14 @@ from sqlalchemy import delete, select
 
 from federation.ports import Peer, PeerKey
 from node.clock import ManualClock
+from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.federation_adapter.store import NodeFederationStore
-from node.http.app import NodeOptions, create_app, open_services
-from node.http.onboarding import ONBOARDING_ROUTES, onboarding_extension
-from node.http.state import NodeServices
+from node.http.app import create_app
+from node.http.onboarding import ROUTES as ONBOARDING_ROUTES
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing
-from node.services.onboarding import onboarding_for, receive_shared_case
-from node.services.onboarding_bundle import build_bundle
 from node.services.onboarding_sharing import CHUNK, is_shared_case
 from node.storage.models import OutboxItem
 from node.storage.onboarding_models import OnboardingCase
@@ -41,23 +39,17 @@ CASE = {"title": "Les Fourneaux solidaires", "origin_kind": "new_creation", "tar
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
-    app = create_app(node_config, options=options, extensions=[onboarding_extension])
-    return await aiohttp_client(app)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServices]:
+async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]:
     """Node B: SMart, another coop, on SQLite."""
     config = create_node_dir(tmp_path / "smart", name="smart", url="http://127.0.0.1:8401", display_name="SMart")
-    s = await open_services(config, options)
+    s = await open_node(config, options)
     try:
         yield s
     finally:
-        await s.db.close()
+        await s.close()
 
 
-async def peer_with(s: NodeServices, other: NodeServices) -> None:
+async def peer_with(s: Node, other: Node) -> None:
     store = NodeFederationStore(s.db, s.config.name, s.clock)
     await store.save_peer(
         Peer(
@@ -69,14 +61,14 @@ async def peer_with(s: NodeServices, other: NodeServices) -> None:
     )
 
 
-async def staff(s: NodeServices, email: str, role: str = "advisor") -> Viewer:
+async def staff(s: Node, email: str, role: str = "advisor") -> Viewer:
     account, _ = await s.accounts.add_user(email=email, role=role, password=PASSWORD)
     viewer = await s.accounts.authenticate((await s.accounts.login(email, PASSWORD, "test")).token)
     assert viewer is not None and viewer.account_id == account.id
     return viewer
 
 
-async def drain(s: NodeServices, to: str) -> list[Record]:
+async def drain(s: Node, to: str) -> list[Record]:
     """The shared-case messages queued for node ``to``, as that node receives them (and empties the queue)."""
     async with s.db.write() as session:
         rows = (
@@ -94,9 +86,9 @@ async def drain(s: NodeServices, to: str) -> list[Record]:
     return records
 
 
-async def deliver(records: list[Record], to: NodeServices) -> list[bool]:
+async def deliver(records: list[Record], to: Node) -> list[bool]:
     assert all(is_shared_case(r) for r in records)
-    return [await receive_shared_case(to, r) for r in records]
+    return [await to.onboarding.receive(r) for r in records]
 
 
 # ------------------------------------------------------------------------------------------- authorisation
@@ -127,12 +119,10 @@ async def test_cases_are_in_the_openapi_document(client: Client) -> None:
         assert route.method.lower() in doc["paths"][route.path], route.path
 
 
-async def test_advisor_of_another_coop_sees_a_case_only_once_shared(
-    services: NodeServices, other: NodeServices
-) -> None:
+async def test_advisor_of_another_coop_sees_a_case_only_once_shared(services: Node, other: Node) -> None:
     await peer_with(services, other)
     await peer_with(other, services)
-    a, b = onboarding_for(services), onboarding_for(other)
+    a, b = services.onboarding, other.onboarding
     advisor_a, advisor_b = (
         await staff(services, "conseil@coopaname.example"),
         await staff(other, "conseil@smart.example"),
@@ -179,11 +169,11 @@ async def test_advisor_of_another_coop_sees_a_case_only_once_shared(
     assert await b.list_cases(advisor_b) == []
 
 
-async def test_snapshots_from_the_wrong_node_are_refused(services: NodeServices, other: NodeServices) -> None:
+async def test_snapshots_from_the_wrong_node_are_refused(services: Node, other: Node) -> None:
     """Only the origin sends its case to others; the origin takes edits only from coops it shared with."""
     await peer_with(services, other)
     await peer_with(other, services)
-    a, b = onboarding_for(services), onboarding_for(other)
+    a, b = services.onboarding, other.onboarding
     advisor_a, advisor_b = (
         await staff(services, "conseil@coopaname.example"),
         await staff(other, "conseil@smart.example"),
@@ -229,9 +219,9 @@ async def test_snapshots_from_the_wrong_node_are_refused(services: NodeServices,
     assert (await a.get_case(advisor_a, "smart", own_b["id"]))["title"] == "Cas de SMart"
 
 
-async def test_a_large_case_travels_in_parts(services: NodeServices, other: NodeServices) -> None:
+async def test_a_large_case_travels_in_parts(services: Node, other: Node) -> None:
     await peer_with(services, other)
-    a, b = onboarding_for(services), onboarding_for(other)
+    a, b = services.onboarding, other.onboarding
     advisor_a, advisor_b = (
         await staff(services, "conseil@coopaname.example"),
         await staff(other, "conseil@smart.example"),
@@ -335,19 +325,19 @@ def test_legal_form_rules(target: str, group: list[dict[str, Any]], problems: li
 # ------------------------------------------------------------------------------------------- bundle, mentors
 
 
-async def test_bundle_from_the_registration_stage(services: NodeServices, other: NodeServices) -> None:
+async def test_bundle_from_the_registration_stage(services: Node, other: Node) -> None:
     await peer_with(services, other)
-    a = onboarding_for(services)
+    a = services.onboarding
     advisor = await staff(services, "conseil@coopaname.example")
     case = await a.create_case(advisor, {**CASE, "target_form": "cae_activity"})
     with pytest.raises(Conflict):
-        await build_bundle(services, case["id"], "fourneaux", "https://fourneaux.example", "Les Fourneaux")
+        await services.bundles.build(case["id"], "fourneaux", "https://fourneaux.example", "Les Fourneaux")
     await a.move_stage(advisor, "coopaname", case["id"], "registration")
     with pytest.raises(InvalidInput):
-        await build_bundle(services, case["id"], "Fourneaux!", "ftp://x", "")
+        await services.bundles.build(case["id"], "Fourneaux!", "ftp://x", "")
     with pytest.raises(Conflict):
-        await build_bundle(services, case["id"], "smart", "https://smart2.example", "SMart 2")
-    bundle = await build_bundle(services, case["id"], "fourneaux", "https://fourneaux.example/", "Les Fourneaux")
+        await services.bundles.build(case["id"], "smart", "https://smart2.example", "SMart 2")
+    bundle = await services.bundles.build(case["id"], "fourneaux", "https://fourneaux.example/", "Les Fourneaux")
     assert {k: bundle[k] for k in ("name", "url", "sponsor", "sponsor_url", "case")} == {
         "name": "fourneaux",
         "url": "https://fourneaux.example",
@@ -421,8 +411,8 @@ async def test_individual_path_on_the_profile(api: Api) -> None:
     )
 
 
-async def test_cases_past_retention_are_purged(services: NodeServices, clock: ManualClock) -> None:
-    a = onboarding_for(services)
+async def test_cases_past_retention_are_purged(services: Node, clock: ManualClock) -> None:
+    a = services.onboarding
     advisor = await staff(services, "conseil@coopaname.example")
     kept = await a.create_case(advisor, CASE)
     await a.create_case(advisor, {**CASE, "retention_until": rules.iso_date(clock() + 86_400_000)})
@@ -436,9 +426,7 @@ async def test_cases_past_retention_are_purged(services: NodeServices, clock: Ma
 
 @pytest.fixture
 async def web_client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
-    from node.web.pages import web_extension
-
-    app = create_app(node_config, options=options, extensions=[onboarding_extension, web_extension])
+    app = create_app(node_config, options=options)
     return await aiohttp_client(app)  # type: ignore[no-any-return]
 
 

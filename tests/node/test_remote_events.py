@@ -18,13 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
 from node.errors import Conflict, Forbidden, NotFound
-from node.http.app import NodeOptions, open_services
-from node.http.events import REMOTE_EVENT_ROUTES, receive_event_message
-from node.http.state import NodeServices
+from node.http.events import ROUTES as REMOTE_EVENT_ROUTES
 from node.services import remote_events_wire as wire
-from node.services.remote_events import RemoteEvents
 from node.services.things import EVENTS
 from node.storage.federation_models import InboxMessage
 from node.viewer import Viewer
@@ -36,41 +34,39 @@ EVENT = {"kind": "workshop", "title": "Atelier comptabilité coopérative", "sta
 
 
 @pytest.fixture
-async def smart(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServices]:
+async def smart(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]:
     config = create_node_dir(tmp_path / "smart", name="smart", url="http://127.0.0.1:8401", display_name="SMart")
-    s = await open_services(config, options)
+    s = await open_node(config, options)
     try:
         yield s
     finally:
-        await s.db.close()
+        await s.close()
 
 
 @pytest.fixture
-async def peered(services: NodeServices, smart: NodeServices) -> tuple[NodeServices, NodeServices]:
+async def peered(services: Node, smart: Node) -> tuple[Node, Node]:
     await peer_with(services, smart)
     await peer_with(smart, services)
     return services, smart
 
 
-async def deliver(records: list[Record], to: NodeServices) -> list[bool]:
+async def deliver(records: list[Record], to: Node) -> list[bool]:
     assert records and all(wire.is_event_registration_message(r) for r in records)
-    return [await receive_event_message(to, r) for r in records]
+    return [await to.remote_events.receive(r) for r in records]
 
 
-async def exchange(frm: NodeServices, to: NodeServices) -> list[bool]:
+async def exchange(frm: Node, to: Node) -> list[bool]:
     """Carry every message ``frm`` queued for ``to`` and deliver it there."""
     return await deliver(await drain(frm, to.config.name), to)
 
 
-async def organise(
-    s: NodeServices, seats: int | None = 2, organiser: Viewer | None = None, **extra: Any
-) -> tuple[Viewer, str]:
+async def organise(s: Node, seats: int | None = 2, organiser: Viewer | None = None, **extra: Any) -> tuple[Viewer, str]:
     organiser = organiser or await login(s, f"orga@{s.config.name}.example")
     event = await s.things.create(EVENTS, organiser, {**EVENT, "seats": seats, **extra})
     return organiser, str(event["id"])
 
 
-async def inbox(s: NodeServices, account_id: int | None) -> list[InboxMessage]:
+async def inbox(s: Node, account_id: int | None) -> list[InboxMessage]:
     async with s.db.read() as session:
         return list(await session.scalars(select(InboxMessage).where(InboxMessage.account_id == account_id)))
 
@@ -78,12 +74,12 @@ async def inbox(s: NodeServices, account_id: int | None) -> list[InboxMessage]:
 # ------------------------------------------------------------------------------------------------- the path
 
 
-async def test_register_confirm_cancel(peered: tuple[NodeServices, NodeServices]) -> None:
+async def test_register_confirm_cancel(peered: tuple[Node, Node]) -> None:
     a, b = peered
     organiser, event_id = await organise(b)
     await replicate(b, a)  # A lists SMart's events from the replicated records
     lea = await login(a, "lea@coopaname.example")
-    events_a, events_b = RemoteEvents(a), RemoteEvents(b)
+    events_a, events_b = a.remote_events, b.remote_events
 
     # 1. On A: pending, one signed request for SMart, nothing private in it.
     pending = await events_a.register(lea, "smart", event_id)
@@ -129,12 +125,12 @@ async def test_register_confirm_cancel(peered: tuple[NodeServices, NodeServices]
     assert [r["status"] for r in await events_a.mine(lea)] == ["confirmed"]
 
 
-async def test_duplicates_and_stale_messages_change_nothing(peered: tuple[NodeServices, NodeServices]) -> None:
+async def test_duplicates_and_stale_messages_change_nothing(peered: tuple[Node, Node]) -> None:
     a, b = peered
     organiser, event_id = await organise(b)
     await replicate(b, a)
     lea = await login(a, "lea@coopaname.example")
-    events_a = RemoteEvents(a)
+    events_a = a.remote_events
     await events_a.register(lea, "smart", event_id)
     request = await drain(a, "smart")
     assert await deliver(request, b) == [True]
@@ -154,13 +150,13 @@ async def test_duplicates_and_stale_messages_change_nothing(peered: tuple[NodeSe
     assert [r["status"] for r in await events_a.mine(lea)] == ["cancelled"]
 
 
-async def test_refusals_full_closed_unknown(peered: tuple[NodeServices, NodeServices]) -> None:
+async def test_refusals_full_closed_unknown(peered: tuple[Node, Node]) -> None:
     a, b = peered
     organiser, event_id = await organise(b, seats=1)
     _, closed_id = await organise(b, organiser=organiser, registration="closed")
     await replicate(b, a)
     lea, tom = await login(a, "lea@coopaname.example"), await login(a, "tom@coopaname.example")
-    events_a = RemoteEvents(a)
+    events_a = a.remote_events
     await b.things.register(await login(b, "local@smart.example"), event_id)  # the only seat goes locally
     await events_a.register(lea, "smart", event_id)
     with pytest.raises(Conflict):
@@ -186,13 +182,13 @@ async def test_refusals_full_closed_unknown(peered: tuple[NodeServices, NodeServ
 
 
 async def test_forged_and_unknown_senders_are_refused(
-    peered: tuple[NodeServices, NodeServices], caplog: pytest.LogCaptureFixture
+    peered: tuple[Node, Node], caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = peered
     organiser, event_id = await organise(b)
     await replicate(b, a)
     lea = await login(a, "lea@coopaname.example")
-    await RemoteEvents(a).register(lea, "smart", event_id)
+    await a.remote_events.register(lea, "smart", event_id)
     payload = {"action": "register", "event": event_id, "member": lea.member_id, "name": "X", "request": "01JFORGED0"}
 
     def message(origin: str, kind: wire.Kind, to: str, body: dict[str, Any]) -> Record:
@@ -210,19 +206,19 @@ async def test_forged_and_unknown_senders_are_refused(
     forged = {"event": event_id, "member": lea.member_id, "request": "x", "status": "confirmed"}
     assert await deliver([message("intrus", "answer", "coopaname", forged)], a) == [False]
     assert await deliver([message("coopaname", "answer", "coopaname", forged)], a) == [False]
-    assert [r["status"] for r in await RemoteEvents(a).mine(lea)] == ["pending"]
+    assert [r["status"] for r in await a.remote_events.mine(lea)] == ["pending"]
     assert await deliver([message("smart", "answer", "coopaname", {"v": 0})], a) == [False]  # malformed
     assert "refused" in caplog.text and "intrus" in caplog.text
 
 
 async def test_seats_hold_across_local_and_remote_under_concurrency(
-    peered: tuple[NodeServices, NodeServices],
+    peered: tuple[Node, Node],
 ) -> None:
     """The organiser is A (the parametrised backend): local members and SMart's members race for 3 seats."""
     a, b = peered
     organiser, event_id = await organise(a, seats=3)
     await replicate(a, b)
-    events_b = RemoteEvents(b)
+    events_b = b.remote_events
     remote = [await login(b, f"r{i}@smart.example") for i in range(4)]
     for viewer in remote:
         await events_b.register(viewer, "coopaname", event_id)
@@ -236,9 +232,9 @@ async def test_seats_hold_across_local_and_remote_under_concurrency(
             return False
         return True
 
-    await asyncio.gather(*(receive_event_message(a, r) for r in requests), *(local_register(v) for v in local))
+    await asyncio.gather(*(a.remote_events.receive(r) for r in requests), *(local_register(v) for v in local))
     view = await a.things.get(EVENTS, organiser, event_id)
-    listed = await RemoteEvents(a).participants(organiser, event_id)
+    listed = await a.remote_events.participants(organiser, event_id)
     assert view["registered"] == len(listed["items"]) == 3 and view["seats_left"] == 0
     assert await exchange(a, b) == [True] * 4
     statuses = sorted([r["status"] for v in remote for r in await events_b.mine(v)])

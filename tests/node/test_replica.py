@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 import protocol
+from node.compose import Node, open_node
 from node.config import NodeConfig, create_node_dir
 from node.demo.seed import generate_members, generate_offers
-from node.http.app import open_services
-from node.http.state import NodeServices
 from node.storage import log as replication_log
 from node.storage import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
@@ -71,7 +70,7 @@ def _run() -> list[protocol.Record]:
     return records
 
 
-async def _tables(services: NodeServices) -> dict[str, Any]:
+async def _tables(services: Node) -> dict[str, Any]:
     async with services.db.read() as session:
         entries = (await session.execute(select(LogEntry.seq, LogEntry.body).where(LogEntry.origin == "smart"))).all()
         states = (
@@ -102,14 +101,14 @@ async def _tables(services: NodeServices) -> dict[str, Any]:
     }
 
 
-async def _clear(services: NodeServices) -> None:
+async def _clear(services: Node) -> None:
     """Drop what any earlier store wrote for ``smart`` (with PostgreSQL both nodes share one database)."""
     async with services.db.write() as session:
         for model in (SearchDocument, RecordState, LogEntry, LogHead):
             await session.execute(delete(model).where(model.origin == "smart"))
 
 
-async def test_bulk_store_equals_one_by_one(services: NodeServices, node_config: NodeConfig, tmp_path: Path) -> None:
+async def test_bulk_store_equals_one_by_one(services: Node, node_config: NodeConfig, tmp_path: Path) -> None:
     records = _run()
     # the reference: one record at a time
     async with services.db.write() as session:
@@ -122,9 +121,9 @@ async def test_bulk_store_equals_one_by_one(services: NodeServices, node_config:
         tmp_path / "bulk",
         name="coopaname",
         url="http://127.0.0.1:8401",
-        database_url=None if node_config.database_url.startswith("sqlite") else node_config.database_url,
+        database_url=None if node_config.database.startswith("sqlite") else node_config.database,
     )
-    bulk = await open_services(other)
+    bulk = await open_node(other)
     try:
         ahead = {replica.derive_key(r): replica.derive(r) for r in records[3:8]}
         for cuts in ((0, 11), (0, 4, 11), (0, 2, 5, 6, 9, 11), (0, 6, 11)):

@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient
 
 import protocol
 from node.clock import ManualClock
-from node.config import NodeConfig
-from node.http.app import NodeOptions, create_app
-from node.http.saved_searches import interval_seconds, saved_search_extension, saved_searches_of
-from node.http.state import NodeServices
+from node.compose import Node, NodeOptions
+from node.config import NodeConfig, load_config
+from node.errors import ConfigError
+from node.http.app import create_app
 from node.reference.places import load_places
 from node.services.saved_searches import OVERLAP_MS, SavedSearches
 from node.services.things import OFFERS
@@ -33,7 +33,7 @@ def _keyring(origin: str) -> Any:
     return keyring
 
 
-async def _receive(services: NodeServices, origin: str, rid: str, town: str, ts: int, trade: str = "E1205") -> None:
+async def _receive(services: Node, origin: str, rid: str, town: str, ts: int, trade: str = "E1205") -> None:
     """A profile from another coop arrives by replication, stamped ``ts`` by its origin."""
     place = load_places().find(town)
     assert place is not None
@@ -62,7 +62,7 @@ async def _receive(services: NodeServices, origin: str, rid: str, town: str, ts:
         assert await replication_log.store_received(session, record, ts) == replication_log.StoreOutcome.STORED
 
 
-async def _member(services: NodeServices, email: str) -> Viewer:
+async def _member(services: Node, email: str) -> Viewer:
     await services.accounts.add_user(email=email, display_name=email.split("@")[0], password=PASSWORD)
     result = await services.accounts.login(email, PASSWORD, "test")
     found = await services.accounts.authenticate(result.token)
@@ -70,11 +70,11 @@ async def _member(services: NodeServices, email: str) -> Viewer:
     return found
 
 
-def _job(services: NodeServices) -> SavedSearches:
-    return saved_searches_of(services)
+def _job(services: Node) -> SavedSearches:
+    return services.saved_searches
 
 
-async def test_new_matches_become_notifications_once(services: NodeServices, clock: ManualClock) -> None:
+async def test_new_matches_become_notifications_once(services: Node, clock: ManualClock) -> None:
     job = _job(services)
     alice = await _member(services, "alice@example.org")
     await _receive(services, "smart", "old-graphiste", "Saint-Denis", clock())  # before the search is saved
@@ -109,7 +109,7 @@ async def test_new_matches_become_notifications_once(services: NodeServices, clo
     assert (await job.notifications(alice, unread_only=True))["items"] == []
 
 
-async def test_a_late_replicated_record_is_still_notified(services: NodeServices, clock: ManualClock) -> None:
+async def test_a_late_replicated_record_is_still_notified(services: Node, clock: ManualClock) -> None:
     job = _job(services)
     alice = await _member(services, "alice@example.org")
     await job.save(alice, {"q": "graphiste"})
@@ -121,7 +121,7 @@ async def test_a_late_replicated_record_is_still_notified(services: NodeServices
     assert await job.run_due() == 1
 
 
-async def test_own_records_and_other_members_searches(services: NodeServices, clock: ManualClock) -> None:
+async def test_own_records_and_other_members_searches(services: Node, clock: ManualClock) -> None:
     job = _job(services)
     alice = await _member(services, "alice@example.org")
     bob = await _member(services, "bob@example.org")
@@ -142,7 +142,7 @@ async def test_own_records_and_other_members_searches(services: NodeServices, cl
     assert await job.list(alice) == [] and (await job.notifications(alice))["items"] == []
 
 
-async def test_refuses_what_the_search_refuses(services: NodeServices) -> None:
+async def test_refuses_what_the_search_refuses(services: Node) -> None:
     job = _job(services)
     alice = await _member(services, "alice@example.org")
     with pytest.raises(Exception, match="unknown town"):
@@ -153,18 +153,19 @@ async def test_refuses_what_the_search_refuses(services: NodeServices) -> None:
         await job.save(Viewer(), {"q": "graphiste"})
 
 
-def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BIGRE_SAVED_SEARCH_SECONDS", raising=False)
-    assert interval_seconds() == 300
-    monkeypatch.setenv("BIGRE_SAVED_SEARCH_SECONDS", "7.5")
-    assert interval_seconds() == 7.5
-    monkeypatch.setenv("BIGRE_SAVED_SEARCH_SECONDS", "soon")
-    assert interval_seconds() == 300
+def test_interval_from_the_settings(node_config: NodeConfig) -> None:
+    assert load_config(node_config.directory, environ={}).saved_search_seconds == 300
+    env = {"BIGRE_SAVED_SEARCH_SECONDS": "7.5"}
+    assert load_config(node_config.directory, environ=env).saved_search_seconds == 7.5
+    with pytest.raises(ConfigError, match="BIGRE_SAVED_SEARCH_SECONDS"):
+        load_config(node_config.directory, environ={"BIGRE_SAVED_SEARCH_SECONDS": "soon"})
+    with pytest.raises(ConfigError, match="saved_search_seconds"):
+        load_config(node_config.directory, environ={"BIGRE_SAVED_SEARCH_SECONDS": "0"})
 
 
 @pytest.fixture
 async def saved_api(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Api:
-    app = create_app(node_config, options=options, extensions=[saved_search_extension])
+    app = create_app(node_config, options=options)
     client: TestClient[Any, Any] = await aiohttp_client(app)
     return Api(client)
 
@@ -191,7 +192,7 @@ async def test_saved_searches_and_notifications_over_http(saved_api: Api, clock:
     clock.advance(MINUTE)
     await _receive(api.services, "smart", "nouvelle", "Saint-Denis", clock())
     clock.advance(MINUTE)
-    assert await saved_searches_of(api.services).run_due() == 1
+    assert await api.services.saved_searches.run_due() == 1
     notes = await api.call("GET", f"{me}/notifications?unread=1", "a@example.org", expect=200)
     assert notes["unread"] == 1 and notes["items"][0]["record"]["id"] == "nouvelle"
     await api.call("GET", f"{me}/notifications", None, expect=401)

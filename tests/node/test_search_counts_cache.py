@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.http.state import NodeServices
+from node.compose import Node
 from node.search import query as search_query
 
 from .test_search_facets import CORPUS, _finder, _member
 from .test_search_facets import _receive as _receive_at
 
 
-async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: NodeServices, monkeypatch: Any) -> None:
+async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: Node, monkeypatch: Any) -> None:
     await _receive_at(services, CORPUS[:2], ts0=2_000)
     member = await _member(services)
     finder = _finder(services)
@@ -36,7 +36,7 @@ async def test_kept_counts_answer_as_a_fresh_search_and_follow_writes(services: 
     assert second_page["results"][0]["id"] != after["results"][0]["id"]
 
 
-async def test_kept_counts_outlive_writes_outside_the_index(services: NodeServices) -> None:
+async def test_kept_counts_outlive_writes_outside_the_index(services: Node) -> None:
     """A login, a session or a delivery writes to the database but not to the index: the kept counts stay."""
     if services.db.dialect != "sqlite":
         return

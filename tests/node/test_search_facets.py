@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 import protocol
+from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, load_config
 from node.errors import ConfigError
-from node.http.app import NodeOptions, open_services
-from node.http.state import NodeServices
 from node.reference.places import load_places
 from node.reference.vocabulary import load_trades
 from node.search import facets as search_facets
@@ -99,7 +98,7 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 async def _receive(
-    services: NodeServices, entries: list[tuple[str, str, dict[str, Any]]] | None = None, ts0: int = 1_000
+    services: Node, entries: list[tuple[str, str, dict[str, Any]]] | None = None, ts0: int = 1_000
 ) -> None:
     """Store profiles as received from their origins (signed, chained, verified), in order."""
     async with services.db.write() as session:
@@ -127,7 +126,7 @@ def _keyring(origin: str) -> Any:
     return keyring
 
 
-async def _member(services: NodeServices, email: str = "m@example.org") -> Viewer:
+async def _member(services: Node, email: str = "m@example.org") -> Viewer:
     await services.accounts.add_user(email=email, display_name="M", password=PASSWORD)
     result = await services.accounts.login(email, PASSWORD, "test")
     found = await services.accounts.authenticate(result.token)
@@ -135,7 +134,7 @@ async def _member(services: NodeServices, email: str = "m@example.org") -> Viewe
     return found
 
 
-def _finder(services: NodeServices) -> Finder:
+def _finder(services: Node) -> Finder:
     return Finder(services.db, services.publisher.origin, services.reference)
 
 
@@ -144,7 +143,7 @@ async def _ids(finder: Finder, viewer: Viewer, **query: str) -> list[str]:
     return [r["id"] for r in found["results"]]
 
 
-async def test_relevance_in_french_and_english(services: NodeServices) -> None:
+async def test_relevance_in_french_and_english(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
@@ -157,7 +156,7 @@ async def test_relevance_in_french_and_english(services: NodeServices) -> None:
     assert await _ids(finder, member, q="trainer") == ["formatrice-lyon"]
 
 
-async def test_visibility_follows_the_viewer(services: NodeServices) -> None:
+async def test_visibility_follows_the_viewer(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
@@ -172,7 +171,7 @@ async def test_visibility_follows_the_viewer(services: NodeServices) -> None:
     assert facets["departement"] == []  # the town is not public: no count may reveal it
 
 
-async def test_facets_and_filters(services: NodeServices) -> None:
+async def test_facets_and_filters(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
@@ -193,7 +192,7 @@ async def test_facets_and_filters(services: NodeServices) -> None:
     }
 
 
-async def test_distance_filters_and_ranks(services: NodeServices) -> None:
+async def test_distance_filters_and_ranks(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
@@ -206,7 +205,7 @@ async def test_distance_filters_and_ranks(services: NodeServices) -> None:
     assert everyone == ["formatrice-lyon"]
 
 
-async def test_matching_offers_and_members(services: NodeServices) -> None:
+async def test_matching_offers_and_members(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
@@ -255,14 +254,14 @@ async def test_operator_trades_file_reaches_received_records(node_config: NodeCo
         f"{header}\n{carpenter.replace('|escaliéteur,', '|escaliéteur|xylothérapeute,')}\n", encoding="utf-8"
     )
     config = dataclasses.replace(node_config, trades_file="trades-extra.csv")
-    services = await open_services(config, options)
+    services = await open_node(config, options)
     try:
         assert services.reference.trades.search("xylothérapeute")[0].rome == "H2206"
         await _receive(services, CORPUS[:1])  # Paul Menuisier, H2206, from smart
         viewer = await _member(services)
         assert await _ids(_finder(services), viewer, q="xylotherapeute") == ["menuisier-montreuil"]
     finally:
-        await services.db.close()
+        await services.close()
         search_facets.use_vocabulary(load_trades())  # the next tests index with the shipped vocabulary
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 import protocol
-from node.http.state import NodeServices
+from node.compose import Node
 from node.services.things import OFFERS
 from node.storage import log as replication_log
 from node.storage.models import LogEntry, LogHead, OutboxItem
@@ -20,7 +20,7 @@ from .conftest import search_items
 SECRET_VALUES = ("06 99 88 77 66", "Secret bio", "secret-skill", 777)
 
 
-async def _member(services: NodeServices, email: str) -> Viewer:
+async def _member(services: Node, email: str) -> Viewer:
     account, _ = await services.accounts.add_user(email=email, password=PASSWORD)
     result = await services.accounts.login(email, PASSWORD, "test")
     viewer = await services.accounts.authenticate(result.token)
@@ -28,18 +28,18 @@ async def _member(services: NodeServices, email: str) -> Viewer:
     return viewer
 
 
-async def _entries(services: NodeServices) -> list[LogEntry]:
+async def _entries(services: Node) -> list[LogEntry]:
     async with services.db.read() as session:
         return list((await session.scalars(select(LogEntry).order_by(LogEntry.origin, LogEntry.seq))).all())
 
 
-def _keyring(services: NodeServices) -> protocol.Keyring:
+def _keyring(services: Node) -> protocol.Keyring:
     keyring = protocol.Keyring()
     keyring.add(services.config.name, protocol.KeyInfo(services.key.verify_key))
     return keyring
 
 
-async def test_no_private_or_coop_field_ever_leaves(services: NodeServices) -> None:
+async def test_no_private_or_coop_field_ever_leaves(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     d = services.directory
     await d.update_my_profile(
@@ -83,7 +83,7 @@ async def test_no_private_or_coop_field_ever_leaves(services: NodeServices) -> N
     assert len(await _entries(services)) == before
 
 
-async def test_log_is_a_verifiable_chain_with_heads(services: NodeServices) -> None:
+async def test_log_is_a_verifiable_chain_with_heads(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     for i in range(5):
         await services.things.create(OFFERS, viewer, {"purpose": "offer", "title": f"offre {i}"})
@@ -100,7 +100,7 @@ async def test_log_is_a_verifiable_chain_with_heads(services: NodeServices) -> N
     assert [protocol.decode_entry(b).header.seq for b in blobs] == [3, 4, 5]
 
 
-async def test_concurrent_profile_updates_get_contiguous_seqs(services: NodeServices) -> None:
+async def test_concurrent_profile_updates_get_contiguous_seqs(services: Node) -> None:
     viewers = [await _member(services, f"m{i}@example.org") for i in range(6)]
 
     async def update(viewer: Viewer, n: int) -> None:
@@ -114,7 +114,7 @@ async def test_concurrent_profile_updates_get_contiguous_seqs(services: NodeServ
     protocol.verify_chain([replication_log.entry_from_row(r) for r in rows], _keyring(services))
 
 
-async def test_concurrent_registrations_never_exceed_seats(services: NodeServices) -> None:
+async def test_concurrent_registrations_never_exceed_seats(services: Node) -> None:
     from node.services.things import EVENTS
 
     organiser = await _member(services, "org@example.org")
@@ -131,7 +131,7 @@ async def test_concurrent_registrations_never_exceed_seats(services: NodeService
     assert final["registered"] == 3 and final["seats_left"] == 0
 
 
-async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones(services: NodeServices) -> None:
+async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones(services: Node) -> None:
     key = protocol.SigningKey.from_seed(bytes(range(32)))
     keyring = protocol.Keyring()
     keyring.add("smart", protocol.KeyInfo(key.verify_key))
@@ -192,7 +192,7 @@ async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones
     assert await search_items(services, viewer, "remote") == []
 
 
-async def test_outbox_rows_for_each_peer(services: NodeServices) -> None:
+async def test_outbox_rows_for_each_peer(services: Node) -> None:
     async def peers(_session: object) -> list[str]:
         return ["smart", "oxalis"]
 

@@ -17,8 +17,8 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from node.compose import Node
 from node.errors import Conflict, NodeError
-from node.http.state import NodeServices
 from node.search import index as search
 from node.storage.database import Prepared, connection
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
@@ -32,7 +32,7 @@ _NAME = Prepared(select(_ACCOUNTS.c.display_name, _ACCOUNTS.c.disabled).where(_A
 _INSERT_ENTRY = Prepared(insert(cast(Table, LogEntry.__table__)))
 
 
-async def _member(services: NodeServices, email: str) -> Viewer:
+async def _member(services: Node, email: str) -> Viewer:
     await services.accounts.add_user(email=email, password=PASSWORD)
     result = await services.accounts.login(email, PASSWORD, "test")
     viewer = await services.accounts.authenticate(result.token)
@@ -55,7 +55,7 @@ def _entry_row(seq: int) -> dict[str, Any]:
     }
 
 
-async def test_run_write_commits_or_rolls_back_as_a_whole(services: NodeServices) -> None:
+async def test_run_write_commits_or_rolls_back_as_a_whole(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     account_id = viewer.account_id
 
@@ -75,7 +75,7 @@ async def test_run_write_commits_or_rolls_back_as_a_whole(services: NodeServices
     assert await services.db.run_read(lambda s: _NAME.first(connection(s), {"a_id": -1})) is None
 
 
-async def test_orm_work_in_a_transaction_function_is_flushed_and_committed(services: NodeServices) -> None:
+async def test_orm_work_in_a_transaction_function_is_flushed_and_committed(services: Node) -> None:
     def add_head(session: Session) -> None:
         session.add(LogHead(origin="elsewhere", seq=3, hash=bytes(32)))
 
@@ -85,7 +85,7 @@ async def test_orm_work_in_a_transaction_function_is_flushed_and_committed(servi
     assert head is not None and head.seq == 3
 
 
-async def test_a_constraint_violation_is_a_conflict_and_the_connection_recovers(services: NodeServices) -> None:
+async def test_a_constraint_violation_is_a_conflict_and_the_connection_recovers(services: Node) -> None:
     await services.db.run_write(lambda s: _INSERT_ENTRY.execute(connection(s), _entry_row(1)))
 
     def duplicate(session: Session) -> None:
@@ -111,7 +111,7 @@ def test_a_prepared_statement_needs_every_parameter() -> None:
         statement.execute(cast(Any, FakeConnection()), {"a_id": 1})
 
 
-async def test_sync_and_session_writers_never_lose_an_update(services: NodeServices) -> None:
+async def test_sync_and_session_writers_never_lose_an_update(services: Node) -> None:
     """Read-modify-write from both kinds of writers at once: each sees the previous one's commit."""
     await services.db.run_write(lambda s: s.add(LogHead(origin="counter", seq=0, hash=None)))
 
@@ -134,7 +134,7 @@ async def test_sync_and_session_writers_never_lose_an_update(services: NodeServi
     assert head is not None and head.seq == 30
 
 
-async def test_a_cancelled_caller_does_not_stall_the_writers(services: NodeServices) -> None:
+async def test_a_cancelled_caller_does_not_stall_the_writers(services: Node) -> None:
     def slow(session: Session) -> None:
         _SET_NAME.execute(connection(session), {"a_id": -1, "display_name": "x"})
 
@@ -148,7 +148,7 @@ async def test_a_cancelled_caller_does_not_stall_the_writers(services: NodeServi
     assert await asyncio.wait_for(services.db.run_write(lambda s: 7), 30) == 7
 
 
-async def test_outbox_peer_callbacks_run_inside_the_sync_transaction(services: NodeServices) -> None:
+async def test_outbox_peer_callbacks_run_inside_the_sync_transaction(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     await services.db.run_write(lambda s: s.add(LogHead(origin="smart", seq=0, hash=None)))
 
@@ -158,6 +158,7 @@ async def test_outbox_peer_callbacks_run_inside_the_sync_transaction(services: N
         return [origin for (origin,) in rows]
 
     services.publisher.outbox_peers = peers_from_the_database
+    services.publisher.outbox_peers_sync = None  # the async callback, run over the sync session
     await services.directory.update_my_profile(
         viewer, {"fields": {"bio": "Menuisière"}, "visibility": {"bio": "network"}}, replace=False
     )
@@ -179,7 +180,7 @@ async def test_a_callback_that_really_suspends_is_refused() -> None:
         run_to_completion(suspends(cast(AsyncSession, AwaitableSession(cast(Session, None)))))
 
 
-async def test_profile_update_reports_what_it_published(services: NodeServices) -> None:
+async def test_profile_update_reports_what_it_published(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     d = services.directory
     shared = await d.update_my_profile(

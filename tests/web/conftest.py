@@ -94,7 +94,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DemoNode]]:
     logs = [open(data / f"{n.name}.log", "wb") for n in two]  # noqa: SIM115 - closed below
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "node.cli.commands", "serve", str(n.directory), "--port", str(n.port)],
+            [sys.executable, "-m", "node.cli", "serve", str(n.directory), "--port", str(n.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -9,40 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
-from node.http.events import remote_events_of
-from node.storage.models import Event, EventRegistration
-from node.web.pages import network_records, redirect, render, s_of, signed_in
+from node.web.render import node_of, redirect, render, signed_in
 
 
 async def events_page(request: web.Request) -> web.Response:
     """Every coop's events; for each, the viewer's registration state and, to organisers, the participants."""
     v = signed_in(request)
-    s = s_of(request)
-    items = await network_records(request, "event")
-    service = remote_events_of(request.app)
+    node = node_of(request)
+    items = await node.things.network_records("event")
+    service = node.remote_events
     states: dict[str, str] = {}
     if v.member_id is not None:
         states = {f"{r['event_origin']}/{r['event_id']}": r["status"] for r in await service.mine(v)}
     participants: dict[str, list[dict[str, Any]]] = {}
-    async with s.db.read() as session:
-        own = [i["id"] for i in items if i["origin"] == s.config.name]
-        mine = set(
-            await session.scalars(
-                select(Event.record_id)
-                .join(EventRegistration, EventRegistration.event_id == Event.id)
-                .where(Event.record_id.in_(own), EventRegistration.account_id == v.account_id)
-            )
-        )
-        organised = set(
-            await session.scalars(
-                select(Event.record_id).where(
-                    Event.record_id.in_(own), *(() if v.is_operator else (Event.author_id == v.account_id,))
-                )
-            )
-        )
-    states.update({f"{s.config.name}/{event_id}": "confirmed" for event_id in mine})
+    own = [i["id"] for i in items if i["origin"] == node.config.name]
+    mine, organised = await node.things.event_roles(v, own)
+    states.update({f"{node.config.name}/{event_id}": "confirmed" for event_id in mine})
     for event_id in organised:
         participants[event_id] = (await service.participants(v, event_id))["items"]
     return render(
@@ -55,18 +38,18 @@ async def events_page(request: web.Request) -> web.Response:
 async def register_any(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     origin, event_id = request.match_info["origin"], request.match_info["id"]
-    result = await remote_events_of(request.app).register(v, origin, event_id)  # refusals: the error page
+    result = await node_of(request).remote_events.register(v, origin, event_id)  # refusals: the error page
     raise redirect("/events?done=" + ("registered" if result["status"] == "confirmed" else "pending"))
 
 
 async def cancel_any(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     origin, event_id = request.match_info["origin"], request.match_info["id"]
-    await remote_events_of(request.app).cancel(v, origin, event_id)
+    await node_of(request).remote_events.cancel(v, origin, event_id)
     raise redirect("/events?done=cancelled")
 
 
-def remote_event_routes() -> list[web.AbstractRouteDef]:
+def event_routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/events", events_page),
         web.post("/events/{origin}/{id}/register", register_any),

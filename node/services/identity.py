@@ -1,0 +1,170 @@
+"""The node's identity in the network: its node document, its signing keys and their history, rotation and
+revocation.
+
+Rotation: a new key is generated and saved (mode 0600), the node publishes a node document that lists the new
+key and closes the old key's window (``not_after`` = now) — signed with the OLD key, so every peer can check
+the hand-over with the key it already trusts — and then signs with the new key. The keys' history is kept in
+``keys/history.json`` so later node documents still list past keys and old records keep verifying.
+
+Revocation: a ``key_revocation`` record (signed with the current key) tells every node to refuse entries that
+the compromised key signed from the revocation time on; entries signed before stay valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from node.clock import Clock
+from node.config import NodeConfig, save_config
+from node.errors import InvalidInput
+from node.keyfile import NodeKey, write_key
+from node.storage.database import Database
+from node.storage.log import jsonable
+from node.storage.publisher import Publisher
+from protocol import ENVELOPE_VERSION, SigningKey
+
+log = logging.getLogger(__name__)
+
+HISTORY: Final = "history.json"
+REVOCATION_REASONS: Final = ("compromised", "superseded", "lost")
+
+
+class Identity:
+    """Who this node is to the others, and the keys it signs with."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        key: NodeKey,
+        db: Database,
+        publisher: Publisher,
+        clock: Clock,
+        on_keys_changed: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.key = key
+        self.db = db
+        self.publisher = publisher
+        self.clock = clock
+        self.on_keys_changed = on_keys_changed
+
+    # --------------------------------------------------------------------------------------- the document
+
+    def key_history(self) -> list[dict[str, Any]]:
+        path = self.config.key_dir / HISTORY
+        if not path.exists():
+            return []
+        history: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        return history
+
+    def document_keys(self) -> list[dict[str, Any]]:
+        """Past keys (with their windows) and the current one, as the node document lists them."""
+        current_key = self.key()
+        history = self.key_history()
+        keys = [_document_key(k) for k in history if k["kid"] != current_key.kid]
+        current = next((k for k in history if k["kid"] == current_key.kid), None)
+        keys.append(
+            {
+                "kid": current_key.kid,
+                "public_key": current_key.public_bytes,
+                "not_before": (current or {}).get("not_before", 0),
+            }
+        )
+        return keys
+
+    def document_body(self, keys: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {
+            "name": self.config.name,
+            "display_name": self.config.display_name,
+            "url": self.config.url,
+            "protocol_versions": [ENVELOPE_VERSION],
+            "keys": self.document_keys() if keys is None else keys,
+            "status": "member",
+        }
+
+    async def ensure_document(self) -> None:
+        """Publish this node's document when it is missing or no longer says what the configuration says."""
+        wanted = self.document_body()
+        async with self.db.write() as session:
+            current = await self.publisher.published_body(session, "node")
+            if current == jsonable(wanted):
+                return
+            await self.publisher.publish(session, type="node", record_id="node", body=wanted, created=self.clock())
+        log.info("published the node document of %s (key %s)", self.config.name, self.key().kid)
+
+    # -------------------------------------------------------------------------------------------- keys
+
+    async def rotate(self) -> SigningKey:
+        old, new, now = self.key(), SigningKey.generate(), self.clock()
+        write_key(self.config.key_dir, new)
+        previous = next((k for k in self.key_history() if k["kid"] == old.kid), {})
+        history = [k for k in self.key_history() if k["kid"] not in (old.kid, new.kid)]
+        history.append(
+            {
+                "kid": old.kid,
+                "public_key": old.public_bytes.hex(),
+                "not_before": previous.get("not_before", 0),
+                "not_after": now,
+            }
+        )
+        history.append({"kid": new.kid, "public_key": new.public_bytes.hex(), "not_before": now})
+        self._save_history(history)
+        body = self.document_body(keys=[_document_key(k, revoked=False) for k in history])
+        # signed with the old key: peers check the hand-over with what they already trust
+        async with self.db.write() as session:
+            await self.publisher.publish(session, type="node", record_id="node", body=body, created=now)
+        self.key.replace(new)
+        self.config = dataclasses.replace(self.config, key_id=new.kid)
+        save_config(self.config)
+        log.warning("key rotated: %s -> %s", old.kid, new.kid)
+        if self.on_keys_changed is not None:
+            await self.on_keys_changed()
+        return new
+
+    async def revoke(self, kid: object, reason: object = "compromised") -> None:
+        if not isinstance(kid, str) or not kid:
+            raise InvalidInput.field("kid", "is required")
+        if reason not in REVOCATION_REASONS:
+            raise InvalidInput.field("reason", "compromised, superseded or lost")
+        if kid == self.key().kid:
+            raise InvalidInput.field("kid", "rotate first: the current key cannot revoke itself and keep signing")
+        history = self.key_history()
+        if not any(k["kid"] == kid for k in history):
+            raise InvalidInput.field("kid", f"no past key {kid} of this node")
+        now = self.clock()
+        for k in history:
+            if k["kid"] == kid:
+                k["revoked_at"] = now
+        self._save_history(history)
+        async with self.db.write() as session:
+            await self.publisher.publish(
+                session,
+                type="key_revocation",
+                record_id=f"revocation-{kid}",
+                body={"kid": kid, "revoked_at": now, "reason": reason, "replacement": self.key().kid},
+                created=now,
+            )
+        log.warning("key %s revoked from %d (%s)", kid, now, reason)
+        if self.on_keys_changed is not None:
+            await self.on_keys_changed()
+
+    def _save_history(self, history: list[dict[str, Any]]) -> None:
+        path = self.config.key_dir / HISTORY
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def _document_key(k: dict[str, Any], *, revoked: bool = True) -> dict[str, Any]:
+    """A history entry as the node document lists it (``revoked``: with its revocation time, if any)."""
+    return {
+        "kid": k["kid"],
+        "public_key": bytes.fromhex(k["public_key"]),
+        "not_before": k.get("not_before", 0),
+        **({"not_after": k["not_after"]} if k.get("not_after") is not None else {}),
+        **({"revoked_at": k["revoked_at"]} if revoked and k.get("revoked_at") is not None else {}),
+    }

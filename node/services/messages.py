@@ -1,0 +1,194 @@
+"""Private messages between members, of this coop or of another: writing one, receiving one, the inbox.
+
+A message is a direct record (signed by this node, sent to the recipient's node only, never relayed): see
+:mod:`node.services.direct`. A message to a member of this coop is delivered here at once; one to another coop is
+queued in the outbox for that node alone, in the same transaction that checks the destination, and the
+federation's delivery loops are woken after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import or_, select, update
+
+from node.clock import Clock
+from node.errors import Forbidden, InvalidInput, NotFound
+from node.services.direct import sign_message
+from node.storage.database import Database
+from node.storage.federation_models import InboxMessage
+from node.storage.models import MemberProfile
+from node.storage.outbox import enqueue_direct, require_direct_peer
+from node.viewer import Viewer
+from protocol import Record, SchemaError, SigningKey, check_body
+
+log = logging.getLogger(__name__)
+
+INBOX_LIMIT: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """One received message as the inbox shows it."""
+
+    origin: str
+    message_id: str
+    from_member: str
+    from_name: str
+    subject: str
+    text: str
+    about: str | None
+    received_at: int
+    read: bool
+
+    @property
+    def is_notice(self) -> bool:
+        """A note from a coop itself about one of its things (e.g. an event registration answered): its
+        ``from_member`` is the thing's id, which ``about`` names, not a member of that coop."""
+        return self.about is not None and self.about == f"{self.origin}/{self.from_member}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": f"{self.origin}/{self.message_id}",
+            "from_node": self.origin,
+            "from_member": self.from_member,
+            "from_name": self.from_name,
+            "subject": self.subject,
+            "text": self.text,
+            "about": self.about,
+            "received_at": self.received_at,
+            "read": self.read,
+        }
+
+
+class Messages:
+    """Writing, receiving and reading private messages on one node."""
+
+    def __init__(
+        self, db: Database, *, name: str, key: Callable[[], SigningKey], clock: Clock, wake: Callable[[], None]
+    ) -> None:
+        self.db = db
+        self.name = name
+        self.key = key
+        self.clock = clock
+        self.wake = wake
+
+    async def send(self, viewer: Viewer, data: object) -> dict[str, Any]:
+        """Sign a message from ``viewer``; deliver it here or queue it for the destination node only."""
+        if viewer.member_id is None:
+            raise Forbidden("only members with a profile can send messages")
+        if not isinstance(data, dict):
+            raise InvalidInput("expected a JSON object")
+        to_node = data.get("to_node") or self.name
+        body = {
+            "to_node": to_node,
+            "to_member": data.get("to_member"),
+            "from_member": viewer.member_id,
+            "from_name": str(data.get("from_name") or "")[:120] or None,
+            "subject": data.get("subject") or None,
+            "text": data.get("text"),
+            "about": data.get("about") or None,
+        }
+        body = {k: val for k, val in body.items() if val is not None}
+        now = self.clock()
+        try:
+            entry = sign_message(self.key(), origin=self.name, body=body, now=now)
+        except SchemaError as exc:
+            raise InvalidInput(str(exc)) from exc
+        if to_node == self.name:
+            try:
+                await self.receive(Record(entry, check_body(entry)), now)
+            except LookupError as exc:
+                raise NotFound(str(exc)) from exc
+        else:
+            async with self.db.write() as session:
+                await require_direct_peer(session, str(to_node))
+                await enqueue_direct(session, str(to_node), [entry], now)
+            self.wake()
+        log.info("message %s from %s queued for %s", entry.header.id, viewer.member_id, to_node)
+        return {"id": entry.header.id, "to_node": to_node}
+
+    async def receive(self, record: Record, received_at: int) -> bool:
+        """Store a message for its recipient; False when it was already delivered (idempotent). An unknown
+        recipient is a :class:`LookupError` (the sending node is told, and nothing is kept)."""
+        body = record.body or {}
+        async with self.db.write() as session:
+            account_id = await session.scalar(
+                select(MemberProfile.account_id).where(MemberProfile.record_id == body.get("to_member"))
+            )
+            if account_id is None:
+                raise LookupError(f"no member {body.get('to_member')!r} on {self.name}")
+            held = await session.scalar(
+                select(InboxMessage.id).where(
+                    InboxMessage.origin == record.origin, InboxMessage.message_id == record.id
+                )
+            )
+            if held is not None:
+                return False
+            session.add(
+                InboxMessage(
+                    origin=record.origin,
+                    message_id=record.id,
+                    account_id=account_id,
+                    from_member=str(body.get("from_member", "")),
+                    from_name=str(body.get("from_name", "")),
+                    subject=str(body.get("subject", "")),
+                    text=str(body.get("text", "")),
+                    about=str(body["about"]) if isinstance(body.get("about"), str) else None,
+                    received_at=received_at,
+                    read=False,
+                )
+            )
+            return True
+
+    async def inbox(self, viewer: Viewer, *, limit: int = INBOX_LIMIT, mark_read: bool = False) -> list[InboxEntry]:
+        """The viewer's messages, newest first; ``mark_read`` marks all of them read (after reading them)."""
+        async with self.db.write() if mark_read else self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(InboxMessage)
+                    .where(InboxMessage.account_id == viewer.account_id)
+                    .order_by(InboxMessage.received_at.desc(), InboxMessage.id.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            found = [
+                InboxEntry(
+                    r.origin,
+                    r.message_id,
+                    r.from_member,
+                    r.from_name,
+                    r.subject,
+                    r.text,
+                    r.about,
+                    r.received_at,
+                    r.read,
+                )
+                for r in rows
+            ]
+            if mark_read:
+                await session.execute(
+                    update(InboxMessage).where(InboxMessage.account_id == viewer.account_id).values(read=True)
+                )
+        return found
+
+    async def sender_name(self, viewer: Viewer, origin: str, member_id: str) -> str | None:
+        """The name under which a member of ``origin`` wrote to the viewer, or None if they never did: enough to
+        answer someone whose profile does not reach this node (a coop's notes about its things excluded)."""
+        if viewer.account_id is None:
+            return None
+        async with self.db.read() as session:
+            name: str | None = await session.scalar(
+                select(InboxMessage.from_name)
+                .where(
+                    InboxMessage.origin == origin,
+                    InboxMessage.from_member == member_id,
+                    InboxMessage.account_id == viewer.account_id,
+                    or_(InboxMessage.about.is_(None), InboxMessage.about != f"{origin}/{member_id}"),
+                )
+                .limit(1)
+            )
+        return name

@@ -1,0 +1,40 @@
+"""Every page route, in one table, and how the pages are installed on the node's application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from node.web.account_pages import account_routes
+from node.web.event_pages import event_routes
+from node.web.governance_pages import governance_routes
+from node.web.member_pages import member_routes
+from node.web.onboarding_pages import onboarding_routes
+from node.web.render import HERE, page_middleware, render
+from node.web.search_pages import search_routes
+from node.web.staff_pages import staff_routes
+from node.web.thing_pages import thing_routes
+
+
+async def home(request: web.Request) -> web.Response:
+    return render(request, "home.html", {})
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/", home),
+        *account_routes(),  # sign-in, invitation, my profile, export, erasure
+        *search_routes(),  # GET /search, POST /search/save, GET /notifications and its forms
+        *member_routes(),  # a member's page, writing to them, the inbox
+        *thing_routes(),  # offers, mentoring, help requests
+        *event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
+        *staff_routes(),  # the advisor's list, the operator's dashboard
+        *onboarding_routes(),
+        *governance_routes(),
+        web.static("/static", HERE / "static"),
+    ]
+
+
+def install_pages(app: web.Application) -> None:
+    """Install the pages and their middleware (sign-in from the session cookie, language, CSRF, errors)."""
+    app.add_routes(routes())
+    app.middlewares.append(page_middleware)
