@@ -30,9 +30,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import protocol
+from node.app import create_app
 from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
-from node.http.app import create_app
 from node.http.state import NODE_KEY
 from node.search import facets as search_facets
 from node.search import index as search

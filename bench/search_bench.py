@@ -160,8 +160,8 @@ def serve(config_dir: str, port: int, ready: Any, cold: bool = False) -> None:
     if cold:
         search_query.CACHE_SIZE = 0
 
+    from node.app import create_app
     from node.config import load_config
-    from node.http.app import create_app
 
     logging.disable(logging.INFO)
     app = create_app(load_config(Path(config_dir)))

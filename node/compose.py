@@ -2,7 +2,7 @@
 
 :func:`open_node` opens the database (migrated), loads the key and the reference data, and builds every service,
 the federation (its store, its inbox routing and its service) and the periodic jobs, into a :class:`Node`. The
-HTTP application (:mod:`node.http.app`), the CLI and the demo all start from here; handlers reach the services
+HTTP application (:mod:`node.app`), the CLI and the demo all start from here; handlers reach the services
 through the node, services never reach the node. :meth:`Node.start` starts what runs in the background (the
 federation's sync and delivery, the jobs); a CLI command that only reads or writes the database never starts
 them.

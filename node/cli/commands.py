@@ -78,7 +78,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from node.http.app import run
+    from node.app import run
 
     config = load_config(Path(args.dir))
     run(config, args.host, args.port)

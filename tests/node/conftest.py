@@ -19,10 +19,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from node.app import create_app
 from node.clock import ManualClock
 from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
-from node.http.app import create_app
 from node.services.accounts import PasswordHasher, ThrottlePolicy
 from node.services.finder import Finder, SearchRequest, legacy_items
 from node.storage.database import Database

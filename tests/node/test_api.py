@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from node.app import create_app
 from node.clock import ManualClock
 from node.compose import NodeOptions
 from node.config import NodeConfig
-from node.http.app import create_app
 from node.http.forwarded import client_address
 from node.http.state import NODE_KEY
 from tests.node.conftest import PASSWORD, Api, Client

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import delete, select
 
 from federation.ports import Peer, PeerKey
+from node.app import create_app
 from node.clock import ManualClock
 from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.federation_adapter.store import NodeFederationStore
-from node.http.app import create_app
 from node.http.onboarding import ROUTES as ONBOARDING_ROUTES
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing

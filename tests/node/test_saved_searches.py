@@ -10,11 +10,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 import protocol
+from node.app import create_app
 from node.clock import ManualClock
 from node.compose import Node, NodeOptions
 from node.config import NodeConfig, load_config
 from node.errors import ConfigError
-from node.http.app import create_app
 from node.reference.places import load_places
 from node.services.saved_searches import OVERLAP_MS, SavedSearches
 from node.services.things import OFFERS
