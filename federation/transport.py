@@ -62,7 +62,7 @@ class ReplayGuard:
 
 async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, replay: ReplayGuard, now: int) -> Peer:
     """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`)."""
-    signed = parse_request_headers(dict(request.headers))
+    signed = parse_request_headers(request.headers.items())
     trust.require_member(signed.origin)
     verify_request(
         signed,

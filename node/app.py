@@ -32,7 +32,7 @@ from node.http import (
     things,
 )
 from node.http.forwarded import forwarded_middleware
-from node.http.middleware import error_middleware, viewer_middleware, wake_after_writes
+from node.http.middleware import error_middleware, security_headers, viewer_middleware, wake_after_writes
 from node.http.openapi import openapi_document
 from node.http.routing import V1, Route, add_routes
 from node.http.state import NODE_KEY
@@ -78,6 +78,7 @@ def create_app(
             await node.close()
 
     app.cleanup_ctx.append(node_ctx)
+    app.on_response_prepare.append(security_headers)
     add_routes(app, api_routes)
     app.add_routes(federation.wire_routes())
     install_pages(app)

@@ -157,7 +157,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     reference = options.reference or load_reference(config.trades_path)
     search_facets.use_vocabulary(reference.trades)  # received records are indexed with the same trade words
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
-    things = Things(db, publisher, reference, clock)
+    things = Things(db, publisher, reference, clock, coop_name=config.display_name)
     directory = Directory(db, publisher, reference, clock, accounts, things)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -93,9 +93,19 @@ def sign_request(
     }
 
 
-def parse_request_headers(headers: Mapping[str, str]) -> SignedRequest:
-    """Read the signature headers (case-insensitively, as HTTP wants) or raise :class:`MalformedError`."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+def parse_request_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> SignedRequest:
+    """Read the signature headers (case-insensitively, as HTTP wants) or raise :class:`MalformedError`.
+
+    Give every header line (``multidict.items()``, not a ``dict`` of them): a signature header given twice is
+    refused, since two readers could otherwise pick different copies."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lowered: dict[str, str] = {}
+    wanted = {name.lower() for name in HEADERS}
+    for key, value in pairs:
+        name = key.lower()
+        if name in lowered and name in wanted:
+            raise MalformedError(f"header {key} given twice")
+        lowered[name] = value
     values: dict[str, str] = {}
     for name in HEADERS:
         value = lowered.get(name.lower())

@@ -46,7 +46,10 @@ async def logout(request: web.Request) -> web.Response:
 async def accept_invitation(request: web.Request) -> web.Response:
     body = await read_object(request)
     return _signed_in(
-        request, await node_of(request).accounts.accept_invitation(body.get("token"), body.get("password"))
+        request,
+        await node_of(request).accounts.accept_invitation(
+            body.get("token"), body.get("password"), request.remote or "unknown"
+        ),
     )
 
 

@@ -56,6 +56,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except ConnectionResetError:
+        # the client went away mid-request (closed tab, lost network): normal, and there is no one to answer
+        log.info("client %s went away during %s %s", request.remote, request.method, request.path)
+        return web.Response(status=400)  # never sent: the connection is gone
     except Exception:
         log.exception("internal error on %s %s", request.method, request.path)
         return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
@@ -93,3 +97,17 @@ async def wake_after_writes(request: web.Request, handler: Handler) -> web.Strea
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith("/federation/"):
         node_of(request).federation.notify()
     return response
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response (``on_response_prepare``, so redirects and errors too): never framed by another site,
+    no content sniffing, no full URL in referrers; and a response to a signed-in request is never stored by a
+    browser or a proxy cache (a shared computer's back button must not show someone's inbox)."""
+    headers = response.headers
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if "Content-Security-Policy" not in headers and not request.path.startswith("/federation/"):
+        headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    if "Authorization" in request.headers or SESSION_COOKIE in request.cookies:
+        headers["Cache-Control"] = "no-store"

@@ -306,16 +306,28 @@ class Accounts:
                 email: Viewer(account_id=aid, role=role, member_id=rid, email=email) for aid, role, email, rid in rows
             }
 
-    async def accept_invitation(self, token: object, password: object) -> LoginResult:
+    async def accept_invitation(self, token: object, password: object, client: str = "local") -> LoginResult:
+        """Activate an invited account with its first password. The token is checked before the password is
+        hashed (hashing is the expensive part), and failures from one address are throttled like logins."""
         if not isinstance(token, str) or not token:
             raise InvalidInput.field("token", "is required")
-        password_hash = await self.hasher.hash_async(check_password(password))
+        keys = (f"invitation-ip:{client}"[:300],)
         now = self.clock()
-        async with self.db.write() as session:
+        await self._check_throttle(keys, now, "invitation")
+        async with self.db.read() as session:
             invitation = await session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+        if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
+            async with self.db.write() as session:  # committed: the failure must count
+                await self._record_failure(session, keys, now)
+            log.info("refused invitation from %s: unknown, used or expired token", client)
+            raise NotFound("this invitation link is unknown, used or expired")
+        password_hash = await self.hasher.hash_async(check_password(password))
+        async with self.db.write() as session:
+            invitation = await session.scalar(
+                select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
+            )
             if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
-                log.info("refused invitation: unknown, used or expired token")
-                raise NotFound("this invitation link is unknown, used or expired")
+                raise NotFound("this invitation link is unknown, used or expired")  # used meanwhile
             account = await session.get(Account, invitation.account_id)
             if account is None or account.disabled:
                 raise Forbidden("this account is disabled")
@@ -325,6 +337,16 @@ class Accounts:
         log.info("account %d accepted its invitation", account.id)
         return result
 
+    async def _check_throttle(self, keys: Sequence[str], now: int, what: str) -> None:
+        """Refuse (429 with the wait) while any of ``keys`` is locked out after repeated failures."""
+        async with self.db.read() as session:
+            locks = (await session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))).scalars().all()
+        locked_until = max((t.locked_until for t in locks), default=0)
+        if locked_until > now:
+            retry = max(1, math.ceil((locked_until - now) / 1000))
+            log.warning("%s throttled for %s (retry in %d s)", what, ", ".join(_mask_key(k) for k in keys), retry)
+            raise TooManyAttempts(f"too many failed attempts; try again in {retry} seconds", retry)
+
     # ------------------------------------------------------------------------------------------- login
 
     async def login(self, email: object, password: object, client: str) -> LoginResult:
@@ -333,14 +355,9 @@ class Accounts:
         email = email.strip().lower()[:254]
         keys = (f"account:{email}", f"ip:{client}"[:300])
         now = self.clock()
+        await self._check_throttle(keys, now, "login")
         async with self.db.read() as session:
-            locks = (await session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))).scalars().all()
             account = await session.scalar(select(Account).where(Account.email == email))
-        locked_until = max((t.locked_until for t in locks), default=0)
-        if locked_until > now:
-            retry = max(1, math.ceil((locked_until - now) / 1000))
-            log.warning("login throttled for %s from %s (retry in %d s)", _mask(email), client, retry)
-            raise TooManyAttempts(f"too many failed logins; try again in {retry} seconds", retry)
         ok = False
         if account is not None and account.password_hash is not None and not account.disabled:
             ok = await self.hasher.verify_async(password, account.password_hash)
@@ -364,7 +381,7 @@ class Accounts:
             failures = 1
             if row is not None and now - row.last_failure_at < policy.forget_after_ms:
                 failures = row.failures + 1
-            free = policy.account_free if key.startswith("account:") else policy.ip_free
+            free = policy.ip_free if "ip:" in key else policy.account_free
             lock = policy.lockout_ms(failures, free)
             await session.execute(
                 upsert(
@@ -475,15 +492,30 @@ class Accounts:
         return account
 
     async def verify_password(self, account_id: int, password: object) -> None:
-        """Re-check a logged-in member's password before an irreversible action (erasure)."""
+        """Re-check a logged-in member's password before an irreversible action (erasure); repeated failures
+        lock the check out like a login (a stolen session must not become a password oracle)."""
+        keys = (f"confirm:{account_id}",)
+        now = self.clock()
+        await self._check_throttle(keys, now, "password confirmation")
         account = await self.get_account(account_id)
         if (
             not isinstance(password, str)
+            or len(password) > MAX_PASSWORD
             or account.password_hash is None
             or not await self.hasher.verify_async(password, account.password_hash)
         ):
+            async with self.db.write() as session:
+                await self._record_failure(session, keys, now)
             log.warning("password confirmation failed for account %d", account_id)
             raise Forbidden("the password does not match")
+        async with self.db.write() as session:
+            await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
+
+
+def _mask_key(key: str) -> str:
+    """A throttle key for logs: an account's e-mail is masked, an address or an account id is not."""
+    kind, _, value = key.partition(":")
+    return f"{kind}:{_mask(value)}" if kind == "account" else key
 
 
 def _mask(email: str) -> str:

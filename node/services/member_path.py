@@ -18,10 +18,11 @@ from node.errors import InvalidInput, NotAuthenticated, NotFound
 from node.services import onboarding_rules as rules
 from node.services.directory import Directory
 from node.services.onboarding import require_staff
+from node.services.profiles import PROFILE_FIELDS
 from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
 from node.storage.onboarding_models import MemberPathStep
-from node.viewer import Viewer
+from node.viewer import Viewer, visible
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,20 @@ class MemberPaths:
         self.directory = directory
 
     async def history(self, viewer: Viewer, member_id: str) -> list[dict[str, Any]]:
-        """The member's steps, oldest first; for anyone signed in on this node (the coop), never anonymous."""
+        """The member's steps, oldest first: for the member, the coop's advisors and operators, and the coop's
+        other members only when the member shows their ``coop_status`` to the coop (the path is that field's
+        history, so it follows that field's visibility)."""
         if viewer.anonymous:
             raise NotAuthenticated("log in first")
         async with self.db.read() as session:
             account_id = await self._account_of(session, member_id)
+            if account_id != viewer.account_id and not viewer.is_staff:
+                profile = await session.get(MemberProfile, account_id)
+                level = (profile.visibility if profile else {}).get(
+                    "coop_status", PROFILE_FIELDS["coop_status"].default
+                )
+                if not visible(level, viewer.level_for(account_id)):
+                    return []
             rows = (
                 (
                     await session.execute(

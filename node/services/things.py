@@ -20,11 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.reference.data import Reference
+from node.services.profiles import PROFILE_FIELDS, SHARED_LEVELS
 from node.storage.database import Database
-from node.storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer, RecordState
+from node.storage.models import (
+    Event,
+    EventRegistration,
+    HelpAnswer,
+    HelpRequest,
+    MemberProfile,
+    Mentoring,
+    Offer,
+    RecordState,
+)
 from node.storage.publisher import Publisher, canonical_order, new_record_id
 from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
-from node.viewer import Viewer
+from node.viewer import Viewer, visible
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +134,13 @@ KINDS: Final = {k.name: k for k in (OFFERS, MENTORING, EVENTS, HELP_REQUESTS)}
 
 
 class Things:
-    def __init__(self, db: Database, publisher: Publisher, reference: Reference, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, publisher: Publisher, reference: Reference, clock: Clock, coop_name: str | None = None
+    ) -> None:
         self.db = db
         self.publisher = publisher
         self.reference = reference
+        self.coop_name = coop_name or publisher.origin
         self.clock = clock
 
     # ------------------------------------------------------------------------------------------ reading
@@ -203,10 +216,10 @@ class Things:
         data, visibility = self._check(kind, payload, base={**kind.defaults}, replace=True)
         if kind.author_field:
             data[kind.author_field] = viewer.member_id
-        if kind is EVENTS and "organiser" not in data and viewer.email:
-            data.setdefault("organiser", viewer.email.split("@", 1)[0][:120])
         now = self.clock()
         async with self.db.write() as session:
+            if kind is EVENTS and "organiser" not in data:
+                data["organiser"] = await self._organiser(session, viewer, visibility or "network")
             row = kind.model(
                 record_id=new_record_id(), author_id=viewer.account_id, data={}, created_at=now, updated_at=now
             )
@@ -217,6 +230,17 @@ class Things:
             view = await self._view(session, kind, row, viewer)
         log.info("%s %s created by account %s", kind.record_type, row.record_id, viewer.account_id)
         return view
+
+    async def _organiser(self, session: AsyncSession, viewer: Viewer, audience: str) -> str:
+        """Who an event is organised by when its author does not say: their name only if they share it with
+        everyone who will read the event, else the coop's name. Nothing of the account (e-mail) ever goes."""
+        profile = await session.get(MemberProfile, viewer.account_id) if viewer.account_id is not None else None
+        if profile is not None:
+            name = profile.data.get("display_name")
+            level = profile.visibility.get("display_name", PROFILE_FIELDS["display_name"].default)
+            if isinstance(name, str) and name and level in SHARED_LEVELS and visible(level, audience):
+                return name[:120]
+        return self.coop_name[:120]
 
     async def update(self, kind: ThingKind, viewer: Viewer, record_id: str, payload: object) -> dict[str, Any]:
         self._must_be_member(viewer, f"edit {kind.name}")

@@ -12,18 +12,16 @@ from node.http.session import SESSION_COOKIE, clear_session_cookie, set_session_
 from node.services.profiles import PROFILE_FIELDS
 from node.viewer import LEVELS
 from node.web.onboarding_pages import path_context
-from node.web.render import form_of, node_of, redirect, render, signed_in
+from node.web.render import form_of, node_of, redirect, render, same_site_path, signed_in
 
 
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", {"next": request.query.get("next", "/"), "failed": False})
+    return render(request, "login.html", {"next": same_site_path(request.query.get("next")), "failed": False})
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
-    target = form.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = same_site_path(form.get("next"))
     try:
         result = await node_of(request).accounts.login(form.get("email"), form.get("password"), request.remote or "?")
     except NodeError as exc:
@@ -50,7 +48,9 @@ async def invitation_page(request: web.Request) -> web.Response:
 
 async def invitation_submit(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
-    result = await node_of(request).accounts.accept_invitation(request.match_info["token"], form.get("password"))
+    result = await node_of(request).accounts.accept_invitation(
+        request.match_info["token"], form.get("password"), request.remote or "?"
+    )
     response = web.HTTPSeeOther("/me")
     set_session_cookie(node_of(request), response, result.token, result.expires_at)
     raise response

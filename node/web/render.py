@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -88,7 +89,7 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except NodeError as exc:
         log.info("page %s %s refused: %s (%s)", request.method, request.path, exc.code, exc.message)
         if exc.status == 401:
-            raise web.HTTPSeeOther(f"/login?next={request.path}") from exc
+            raise web.HTTPSeeOther(login_url(request)) from exc
         return render(request, "error.html", {"message": exc.message}, status=exc.status)
 
 
@@ -124,7 +125,9 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], stat
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=secure, path="/")
     if request.query.get("lang") in ("fr", "en"):
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", secure=secure, path="/")
-    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self'; img-src 'self' data:"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
@@ -138,13 +141,34 @@ def viewer_of(request: web.Request) -> Viewer:
 def signed_in(request: web.Request) -> Viewer:
     v = viewer_of(request)
     if v.anonymous:
-        raise web.HTTPSeeOther(f"/login?next={request.path}")
+        raise web.HTTPSeeOther(login_url(request))
     return v
 
 
 async def form_of(request: web.Request) -> dict[str, str]:
     form = await request.post()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def same_site_path(target: object, default: str = "/") -> str:
+    """``target`` if it is a path on this site, else ``default``: the only place a sign-in may send people back.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so ``/\t/evil.example`` or
+    ``/\\evil.example`` would leave the site: any control character, whitespace or backslash refuses the
+    target, and what remains must be a path (one leading slash, no scheme, no host)."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2000:
+        return default
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return default
+    return target
+
+
+def login_url(request: web.Request) -> str:
+    """The sign-in page, coming back to the page asked for."""
+    return "/login?" + urlencode({"next": request.path_qs})
 
 
 def redirect(location: str) -> web.HTTPSeeOther:
