@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..places import Gazetteer, Place, load_places
+from ..places import Gazetteer, Place, PlaceError, load_places
 from ..vocabulary import TradeVocabulary, load_trades
 
 
@@ -41,29 +41,28 @@ class Reference:
             return code
         return " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
 
+    def town(self, text: str, postcode: str | None = None, *, field: str = "place") -> Place:
+        """The gazetteer's place for what a member typed, else a field error saying why (for an ambiguous name
+        or postcode, the message lists the towns it could mean)."""
+        try:
+            return self.places.resolve(text, postcode)
+        except PlaceError as exc:
+            raise InvalidInput.field(field, exc.message) from None
+
     def place(self, value: object, field: str = "place") -> dict[str, Any]:
-        """A town (never an address) from ``{"town": ..., "postcode": ...}`` or a string, else a field error."""
-        town = postcode = None
-        if isinstance(value, str):
-            town = value
-        elif isinstance(value, dict):
-            town, postcode = value.get("town"), value.get("postcode")
-        else:
-            raise InvalidInput.field(field, "must be a town or postcode")
-        town = town.strip() if isinstance(town, str) and town.strip() else None
-        postcode = postcode.strip() if isinstance(postcode, str) and postcode.strip() else None
-        by_town = self.places.find(town) if town else None
-        by_postcode = self.places.find(postcode) if postcode else None
-        found: Place | None
-        if by_town is not None and (postcode is None or by_town.postcode == postcode or by_postcode is None):
-            found = by_town
-        else:
-            found = by_postcode or by_town
-        if found is None:
-            raise InvalidInput.field(field, "unknown town or postcode")
+        """A town (never an address) from a string ("Briançon", "05100", "Briançon 05100", "Saint-Denis (93)")
+        or ``{"town": ..., "postcode": ...}``, else a field error that says why, listing the towns an
+        ambiguous name or postcode could mean. A town without a postcode is given without one."""
+        town: object = value
+        postcode: object = None
+        if isinstance(value, dict):
+            town, postcode = value.get("town") or "", value.get("postcode") or None
+        if not isinstance(town, str) or not isinstance(postcode, str | None):
+            raise InvalidInput.field(field, "must be a town or postcode (text)")
+        found = self.town(town, postcode, field=field)
         return {
             "town": found.town,
-            "postcode": found.postcode,
+            **({"postcode": found.postcode} if found.postcode else {}),
             "departement": found.departement,
             "region": found.region,
             "country": "FR",
