@@ -41,6 +41,7 @@ CHOICES_SHOWN: Final = 8
 _POSTCODE: Final = re.compile(r"\d{5}")
 _CODE: Final = r"(?P<code>\d{5}|\d{2,3}|2[AB])"
 _TRAILING: Final = re.compile(rf"^(?P<name>.*?\D)[\s,;/-]*\(?\s*{_CODE}\s*\)?$", re.IGNORECASE)
+_DEPARTEMENT: Final = re.compile(r"\d{2,3}|2[AB]")
 _SAINT: Final = {"st": "saint", "ste": "sainte"}
 _SEPARATORS: Final = re.compile(r"[\s\-_'/.,;:()]+")  # the ASCII part of node.vocabulary's separators
 _LEADING: Final = re.compile(rf"^\(?\s*{_CODE}\s*\)?[\s,;/-]+(?P<name>\D.*)$", re.IGNORECASE)
@@ -175,25 +176,29 @@ class Gazetteer:
 
     # ------------------------------------------------------------------------------------------------ lookup
 
-    def resolve(self, text: str, postcode: str | None = None) -> Place:
+    def resolve(self, text: str, postcode: str | None = None, departement: str | None = None) -> Place:
         """The one place meant by ``text`` (a town name in any case, with or without accents or hyphens, "St"
         for "Saint"; or a postcode; or a name qualified by a postcode or a département: "Briançon 05100",
-        "05100 Briançon", "Saint-Denis (93)"), optionally with a separate ``postcode``. Raises
-        :class:`UnknownPlace` or :class:`AmbiguousPlace` (with the choices) rather than guessing."""
+        "05100 Briançon", "Saint-Denis (93)"), optionally with a separate ``postcode`` and ``departement``
+        (a place map received from elsewhere). Raises :class:`UnknownPlace` or :class:`AmbiguousPlace` (with
+        the choices) rather than guessing."""
         text = " ".join(text.split())
         code = "".join((postcode or "").split()).upper()
+        dep = (departement or "").strip().upper()
         if code and not _POSTCODE.fullmatch(code):
             raise UnknownPlace(f"{postcode!r} is not a French postcode (five digits)")
-        if not text:
-            if not code:
-                raise UnknownPlace("give a town or a postcode")
-            return self._by_postcode(code)
+        if dep and not _DEPARTEMENT.fullmatch(dep):
+            raise UnknownPlace(f"{departement!r} is not a département number (such as 05, 93 or 2A)")
         if _POSTCODE.fullmatch(text):
             if code and code != text:
                 raise UnknownPlace(f"two different postcodes: {text} and {code}")
-            return self._by_postcode(text)
-        if code:
-            return self._qualified(text, [code])
+            text, code = "", text
+        if not text:
+            if not code:
+                raise UnknownPlace("give a town or a postcode")
+            return self._by_postcode(code, dep)
+        if code or dep:
+            return self._qualified(text, [c for c in (code, dep) if c])
         own, alternate, compact = self._tiers(text)
         if own or alternate or compact:
             # A town's own name beats another town's alternate name ("Montreuil" is not Montreuil-sur-Mer,
@@ -207,7 +212,7 @@ class Gazetteer:
             name, codes = m.group("name").strip(" ,;/-("), [m.group("code").upper(), *codes]
         if codes:
             return self._qualified(name, codes)
-        raise UnknownPlace(f"no town called {text!r} in the gazetteer")
+        raise UnknownPlace(f"unknown town {text!r}: no commune of metropolitan France is called so")
 
     def find(self, text: str, postcode: str | None = None) -> Place | None:
         """The best guess for ``text``, for callers that cannot ask back (demo data, a search's "near"): as
@@ -224,10 +229,12 @@ class Gazetteer:
         key = _key(text)
         return self._names.get(key, []), self._alts.get(key, []), self._compact.get(key.replace(" ", ""), [])
 
-    def _by_postcode(self, code: str) -> Place:
+    def _by_postcode(self, code: str, departement: str = "") -> Place:
         hits = self._postcodes.get(code, [])
+        if departement:
+            hits = [i for i in hits if self._places[i].departement == departement]
         if not hits:
-            raise UnknownPlace(f"no town has the postcode {code}")
+            raise UnknownPlace(f"unknown postcode {code}: no commune of metropolitan France has it")
         groups = self._groups(hits, code)
         if len(groups) == 1:
             return groups[0]
@@ -242,7 +249,7 @@ class Gazetteer:
         A postcode the town does not have (any more) still picks it in the postcode's département."""
         tiers = self._tiers(name)
         if not any(tiers):
-            raise UnknownPlace(f"no town called {name!r} in the gazetteer")
+            raise UnknownPlace(f"unknown town {name!r}: no commune of metropolitan France is called so")
         postcode = next((c for c in codes if _POSTCODE.fullmatch(c)), None)
         departements = [_departements(c) for c in codes if c != postcode]
         for tier in tiers:
@@ -254,7 +261,7 @@ class Gazetteer:
                 return self._choose(hits, name, postcode=postcode, dominant=False)
         named = self._groups(next(t for t in tiers if t), None)
         where = " ".join(codes)
-        raise UnknownPlace(f"no town called {name!r} with {where}; towns called so: {_listing(named)}", named)
+        raise UnknownPlace(f"unknown town {name!r} with {where}; the towns called so: {_listing(named)}", named)
 
     def _choose(
         self, hits: list[int], text: str, *, postcode: str | None = None, dominant: bool, also: Sequence[int] = ()

@@ -41,11 +41,13 @@ class Reference:
             return code
         return " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
 
-    def town(self, text: str, postcode: str | None = None, *, field: str = "place") -> Place:
+    def town(
+        self, text: str, postcode: str | None = None, departement: str | None = None, *, field: str = "place"
+    ) -> Place:
         """The gazetteer's place for what a member typed, else a field error saying why (for an ambiguous name
         or postcode, the message lists the towns it could mean)."""
         try:
-            return self.places.resolve(text, postcode)
+            return self.places.resolve(text, postcode, departement)
         except PlaceError as exc:
             raise InvalidInput.field(field, exc.message) from None
 
@@ -53,13 +55,13 @@ class Reference:
         """A town (never an address) from a string ("Briançon", "05100", "Briançon 05100", "Saint-Denis (93)")
         or ``{"town": ..., "postcode": ...}``, else a field error that says why, listing the towns an
         ambiguous name or postcode could mean. A town without a postcode is given without one."""
-        town: object = value
-        postcode: object = None
-        if isinstance(value, dict):
-            town, postcode = value.get("town") or "", value.get("postcode") or None
-        if not isinstance(town, str) or not isinstance(postcode, str | None):
+        parts: list[object] = [value, None, None]
+        if isinstance(value, dict):  # also a place map of a record: its département tells homonyms apart
+            parts = [value.get(k) for k in ("town", "postcode", "departement")]
+        if not all(part is None or isinstance(part, str) for part in parts):
             raise InvalidInput.field(field, "must be a town or postcode (text)")
-        found = self.town(town, postcode, field=field)
+        town, postcode, departement = (part if isinstance(part, str) and part.strip() else None for part in parts)
+        found = self.town(town or "", postcode, departement, field=field)
         return {
             "town": found.town,
             **({"postcode": found.postcode} if found.postcode else {}),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node.errors import InvalidInput
 from node.places import (
     COLUMNS,
     DEFAULT_PLACES,
@@ -190,15 +191,20 @@ def test_unknown_and_malformed() -> None:
 
 def test_reference_field_errors_list_the_choices() -> None:
     reference = load_reference()
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InvalidInput) as caught:
         reference.place("05100")
-    assert getattr(caught.value, "fields", {}).keys() == {"place"}
-    assert "Névache" in caught.value.fields["place"]  # type: ignore[attr-defined]
+    assert caught.value.fields.keys() == {"place"} and "Névache" in caught.value.fields["place"]
     place = reference.place({"town": "Névache", "postcode": "05100"})
     assert place["town"] == "Névache" and place["postcode"] == "05100" and place["departement"] == "05"
-    with pytest.raises(Exception) as caught:
+    # A place map received with a record: its département tells homonyms apart.
+    assert reference.place({"town": "Saint-Martin", "departement": "67", "region": "Grand Est"})["postcode"] == "67220"
+    with pytest.raises(InvalidInput, match="postcode of 8 towns"):
+        reference.place({"postcode": "05100", "departement": "05", "town": ""})
+    with pytest.raises(InvalidInput, match="not a département number"):
+        reference.place({"town": "Saint-Martin", "departement": "Gers"})
+    with pytest.raises(InvalidInput) as caught:
         reference.place({"town": 5})
-    assert "place" in caught.value.fields  # type: ignore[attr-defined]
+    assert "place" in caught.value.fields
 
 
 def test_a_place_without_postcode_is_valid_on_the_wire(tmp_path: Path) -> None:
