@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..places import Gazetteer, Place, PlaceError, load_places
+from ..places import AmbiguousPlace, Gazetteer, Place, PlaceError, load_places
 from ..vocabulary import TradeVocabulary, load_trades
 
 
@@ -48,6 +48,19 @@ class Reference:
         or postcode, the message lists the towns it could mean)."""
         try:
             return self.places.resolve(text, postcode, departement)
+        except PlaceError as exc:
+            raise InvalidInput.field(field, exc.message) from None
+
+    def centre(self, text: str, *, field: str = "near") -> Place:
+        """The centre of a "near" search: as :meth:`town`, except that a postcode shared by several communes
+        stands for the most populous of them (they are neighbours, served by one post office), where a
+        profile must say which; a name borne by towns across France is still refused with the choices."""
+        try:
+            return self.places.resolve(text)
+        except AmbiguousPlace as exc:
+            if text.strip().isdigit():
+                return exc.choices[0]
+            raise InvalidInput.field(field, exc.message) from None
         except PlaceError as exc:
             raise InvalidInput.field(field, exc.message) from None
 

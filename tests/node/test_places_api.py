@@ -65,4 +65,18 @@ async def test_ambiguous_and_qualified_places(api: Api) -> None:
         expect=201,
     )
     assert (offer["place"]["postcode"], offer["place"]["departement"]) == ("11310", "11")
-    await api.call("GET", "/api/v1/search?near=05100", "a@example.org", expect=422)
+    body = await api.call("GET", "/api/v1/search?near=Saint-Martin", "a@example.org", expect=422)
+    assert "add the postcode or the département" in body["error"]["fields"]["near"]
+    await api.call("GET", "/api/v1/search?near=Saint-Martin+(67)", "a@example.org", expect=200)
+
+
+async def test_a_shared_postcode_centres_a_search_on_its_largest_town(api: Api) -> None:
+    """A profile must say which town shares the postcode; a "near" search needs only a centre, and the
+    communes of one postcode are neighbours."""
+    alice = await api.user("alice@example.org")
+    await api.call(
+        "PATCH", "/api/v1/me/profile", "alice@example.org", {"fields": {"place": "Névache 05100"}}, expect=200
+    )
+    found = await api.call("GET", "/api/v1/search?near=05100&radius_km=25", "alice@example.org", expect=200)
+    assert [r["id"] for r in found["results"]] == [alice]
+    await api.call("GET", "/api/v1/search?near=99999", "alice@example.org", expect=422)
