@@ -614,7 +614,7 @@ def _trade_refs(member: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _place_of(member: dict[str, str]) -> dict[str, str | int]:
-    place = load_places().find(member["postcode"] or member["town"])
+    place = load_places().find(member["town"], member["postcode"] or None)  # postcodes are often shared
     return place.as_record() if place else {"town": member["town"]}
 
 

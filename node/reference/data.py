@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import InvalidInput
-from node.reference.places import Gazetteer, Place, load_places
+from node.reference.places import AmbiguousPlace, Gazetteer, Place, PlaceError, load_places
 from node.reference.vocabulary import TradeVocabulary, load_trades
 
 
@@ -41,29 +41,43 @@ class Reference:
             return code
         return " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
 
+    def town(
+        self, text: str, postcode: str | None = None, departement: str | None = None, *, field: str = "place"
+    ) -> Place:
+        """The gazetteer's place for what a member typed, else a field error saying why (for an ambiguous name
+        or postcode, the message lists the towns it could mean)."""
+        try:
+            return self.places.resolve(text, postcode, departement)
+        except PlaceError as exc:
+            raise InvalidInput.field(field, exc.message) from None
+
+    def centre(self, text: str, *, field: str = "near") -> Place:
+        """The centre of a "near" search: as :meth:`town`, except that a postcode shared by several communes
+        stands for the most populous of them (they are neighbours, served by one post office), where a
+        profile must say which; a name borne by towns across France is still refused with the choices."""
+        try:
+            return self.places.resolve(text)
+        except AmbiguousPlace as exc:
+            if text.strip().isdigit():
+                return exc.choices[0]
+            raise InvalidInput.field(field, exc.message) from None
+        except PlaceError as exc:
+            raise InvalidInput.field(field, exc.message) from None
+
     def place(self, value: object, field: str = "place") -> dict[str, Any]:
-        """A town (never an address) from ``{"town": ..., "postcode": ...}`` or a string, else a field error."""
-        town = postcode = None
-        if isinstance(value, str):
-            town = value
-        elif isinstance(value, dict):
-            town, postcode = value.get("town"), value.get("postcode")
-        else:
-            raise InvalidInput.field(field, "must be a town or postcode")
-        town = town.strip() if isinstance(town, str) and town.strip() else None
-        postcode = postcode.strip() if isinstance(postcode, str) and postcode.strip() else None
-        by_town = self.places.find(town) if town else None
-        by_postcode = self.places.find(postcode) if postcode else None
-        found: Place | None
-        if by_town is not None and (postcode is None or by_town.postcode == postcode or by_postcode is None):
-            found = by_town
-        else:
-            found = by_postcode or by_town
-        if found is None:
-            raise InvalidInput.field(field, "unknown town or postcode")
+        """A town (never an address) from a string ("Briançon", "05100", "Briançon 05100", "Saint-Denis (93)")
+        or ``{"town": ..., "postcode": ...}``, else a field error that says why, listing the towns an
+        ambiguous name or postcode could mean. A town without a postcode is given without one."""
+        parts: list[object] = [value, None, None]
+        if isinstance(value, dict):  # also a place map of a record: its département tells homonyms apart
+            parts = [value.get(k) for k in ("town", "postcode", "departement")]
+        if not all(part is None or isinstance(part, str) for part in parts):
+            raise InvalidInput.field(field, "must be a town or postcode (text)")
+        town, postcode, departement = (part if isinstance(part, str) and part.strip() else None for part in parts)
+        found = self.town(town or "", postcode, departement, field=field)
         return {
             "town": found.town,
-            "postcode": found.postcode,
+            **({"postcode": found.postcode} if found.postcode else {}),
             "departement": found.departement,
             "region": found.region,
             "country": "FR",

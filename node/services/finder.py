@@ -66,9 +66,7 @@ class Finder:
         trades = tuple(self._trade_code(t) for t in _split(query.get("trade", "")))
         near = None
         if query.get("near"):
-            place = self.places.find(query["near"])
-            if place is None:
-                raise InvalidInput.field("near", "unknown town or postcode")
+            place = self.reference.centre(query["near"], field="near")
             near = Near(place.lat_e6, place.lon_e6, _number(query, "radius_km", DEFAULT_RADIUS_KM, 0.0, 1000.0))
         available_on = query.get("available_on") or None
         if available_on is not None:

@@ -196,7 +196,7 @@ async def test_distance_filters_and_ranks(services: Node) -> None:
     await _receive(services)
     member = await _member(services)
     finder = _finder(services)
-    near = await finder.search(member, finder.parse({"q": "graphiste", "near": "Saint-Denis", "radius_km": "3"}))
+    near = await finder.search(member, finder.parse({"q": "graphiste", "near": "Saint-Denis", "radius_km": "2"}))
     assert [r["id"] for r in near["results"]] == ["graphiste-saint-denis"]
     assert near["results"][0]["distance_km"] < 1
     wide = await finder.search(member, finder.parse({"q": "graphiste", "near": "93300", "radius_km": "20"}))
