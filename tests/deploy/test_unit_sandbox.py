@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=30)
 
 
+PG_SOCKET_DIR = Path("/run/postgresql")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the node's SQLite file; or a fresh PostgreSQL database reached over the server's Unix socket, as
+    the install guide sets it up (the socket in /run stays usable under ProtectSystem=strict)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not (PG_SOCKET_DIR / ".s.PGSQL.5432").exists():
+        missing_in_ci(f"no PostgreSQL socket in {PG_SOCKET_DIR}")
+    name = f"bigre_sandbox_{secrets.token_hex(4)}"
+    admin = ["-h", str(PG_SOCKET_DIR), "-U", "postgres"]
+    created = subprocess.run(["createdb", *admin, name], capture_output=True, text=True)
+    if created.returncode != 0:
+        missing_in_ci(f"cannot create a PostgreSQL database over {PG_SOCKET_DIR}: {created.stderr.strip()}")
+    try:
+        yield f"postgresql+asyncpg://postgres@/{name}?host={PG_SOCKET_DIR}"
+    finally:
+        subprocess.run(["dropdb", *admin, "--force", name], capture_output=True)
+
+
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -88,7 +112,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_the_node_serves_and_federates_inside_the_units_sandbox(
-    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]], database: str | None
 ) -> None:
     require_tool("systemd-analyze", "systemd")
     require_tool("unshare", "util-linux")
@@ -101,14 +125,16 @@ def test_the_node_serves_and_federates_inside_the_units_sandbox(
     inside_port, peer_port = free_port(), free_port()
     node_dir, peer_dir = tmp_path / "nodes" / "coopaname", tmp_path / "peer" / "smart"
     node_dir.parent.mkdir()
-    _bigre("init", str(node_dir), "--name", "coopaname", "--url", f"http://localhost:{inside_port}")
+    database_option = ["--database-url", database] if database else []
+    _bigre("init", str(node_dir), "--name", "coopaname", "--url", f"http://localhost:{inside_port}", *database_option)
     _bigre("init", str(peer_dir), "--name", "smart", "--url", f"http://localhost:{peer_port}")
     for directory, port in ((node_dir, inside_port), (peer_dir, peer_port)):
         config = json.loads((directory / "node.json").read_text())
         config["port"] = port
-        # init wrote the database's absolute path; the sandbox shows the folder at /srv/bigre/coopaname, where
-        # the default (node.sqlite3 in the folder) finds it, as for a node made there by the install guide
-        config["database_url"] = None
+        if directory == node_dir and database is None:
+            # init wrote the SQLite file's absolute path; the sandbox shows the folder at /srv/bigre/coopaname,
+            # where the default (node.sqlite3 in the folder) finds it, as for a node made there by the guide
+            config["database_url"] = None
         (directory / "node.json").write_text(json.dumps(config, indent=2))
     _bigre(
         "users",
