@@ -96,32 +96,47 @@ class Setting:
 
 
 SETTINGS: Final[tuple[Setting, ...]] = (
-    Setting("name", _name, None, "the node's short name, also its origin name in the network (e.g. coopaname)"),
+    Setting(
+        "name",
+        _name,
+        None,
+        "short name, also the node's origin name in the network: 1–32 lowercase letters, digits and inner hyphens",
+    ),
     Setting("display_name", _text, None, "the coop's name as people read it (defaults to the short name)"),
-    Setting("url", _url, None, "the node's public base URL, e.g. https://bigre.coopaname.coop"),
+    Setting("url", _url, None, "public base URL, `http(s)://host`; with `https://`, cookies are marked Secure"),
     Setting(
         "database_url",
         _text,
         None,
-        "SQLAlchemy URL; default: the SQLite file node.sqlite3 in the node folder (a relative SQLite path is "
-        "relative to the node folder)",
+        "SQLAlchemy URL: `sqlite+aiosqlite:///…` or `postgresql+asyncpg://user:password@host/db` "
+        "(`postgresql+asyncpg://bigre@/bigre?host=/run/postgresql` over the local socket); default: `node.sqlite3` "
+        "in the node folder; a relative SQLite path is relative to the node folder, so a copied folder reads its "
+        "own database",
     ),
     Setting("host", _text, "127.0.0.1", "address `bigre serve` listens on"),
     Setting("port", _port, 8400, "port `bigre serve` listens on", env_json=True),
     Setting("key_id", _text, None, "id of the current signing key (keys/<key_id>.pem); set by `bigre init`"),
-    Setting("max_body_bytes", _positive_int, 262_144, "largest accepted request body (API and pages)", env_json=True),
+    Setting(
+        "max_body_bytes",
+        _positive_int,
+        262_144,
+        "largest request body the API and the pages accept (federation requests have their own 8 MiB limit)",
+        env_json=True,
+    ),
     Setting(
         "trades_file",
         _text,
         None,
-        "a CSV of trades in the columns of node/data/trades.csv (relative to the node folder), added to (or "
-        "overriding) the shipped ones",
+        "a CSV in the columns of `node/data/trades.csv` (relative to the node folder): its rows add trades or "
+        "replace the shipped ones by code (labels, synonyms, related trades), for the node's own records and for "
+        "those received from other coops; re-read at start",
     ),
     Setting(
         "trusted_proxies",
         _addresses,
         (),
-        'addresses of reverse proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1"]',
+        'addresses of your reverse proxies (e.g. `["127.0.0.1"]` behind the nginx of `deploy/`): only from them is '
+        "`X-Forwarded-For` believed, so login throttling and logs see each member's address instead of the proxy's",
         env_json=True,
     ),
     Setting(
