@@ -8,12 +8,22 @@ each command set with ``set_defaults(func=...)`` returning an exit code.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from node.cli import commands, peers
 from node.errors import NodeError
+
+
+def version() -> str:
+    """The installed release (pyproject.toml's version)."""
+    try:
+        return importlib.metadata.version("bigre")
+    except importlib.metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
@@ -23,6 +33,7 @@ REGISTRARS: tuple[Registrar, ...] = (commands.register, peers.register)
 def build_parser(registrars: Sequence[Registrar] = REGISTRARS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bigre", description="Bigre: one cooperative's node in the network.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    parser.add_argument("--version", action="version", version=f"bigre {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in registrars:
         register(sub)
@@ -37,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:  # one line per request or per scheduled run drowns what operators need to see
-        for noisy in ("aiohttp.access", "apscheduler"):
+    if not args.verbose:  # one line per request, per scheduled run or per migration drowns what operators need
+        for noisy in ("aiohttp.access", "apscheduler", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     command: Command = args.func
     try:

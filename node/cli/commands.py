@@ -20,6 +20,7 @@ from node.federation_adapter.network_file import load_network
 from node.services.accounts import check_password
 from node.services.members_csv import COLUMNS as CSV_COLUMNS
 from node.services.members_csv import ImportReport, export_members, import_members, members_to_export
+from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -74,6 +75,24 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"  key id:   {config.key_id} (private key in {config.key_dir}, mode 0600)")
     print(f"  database: {_redact(config.database)}")
     print(f"next: bigre users add {args.dir} --email you@example.org --role operator")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the migrations this release brings (the upgrade procedure runs it with the node stopped)."""
+    config = load_config(Path(args.dir))
+
+    async def migrate() -> list[str]:
+        db = Database.open(config.database)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    applied = asyncio.run(migrate())
+    for line in applied:
+        print(f"applied {line}")
+    print(f"database {_redact(config.database)} is up to date" + (f" ({len(applied)} applied)" if applied else ""))
     return 0
 
 
@@ -210,6 +229,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", help="address to listen on (default: from node.json)")
     p.add_argument("--port", type=int, help="port to listen on (default: from node.json)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "migrate",
+        help="apply the database migrations of this release",
+        description="Bring the database schema to this release, printing each migration applied (run it with the "
+        "node stopped, after a backup, when upgrading; serve and the other commands also migrate, quietly).",
+    )
+    p.add_argument("dir", help="the node folder")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(
         "status",

@@ -15,7 +15,12 @@ target_metadata = Base.metadata
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            on_version_apply=config.attributes.get("on_version_apply"),  # Database.migrate's report
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

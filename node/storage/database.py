@@ -119,14 +119,17 @@ class Database:
             self.sync_engine.dispose()
         await self.engine.dispose()
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent; safe with several workers)."""
+    async def migrate(self) -> list[str]:
+        """Bring the schema to the newest Alembic revision (idempotent; safe with several workers); the
+        migrations applied, as ``"0009 search text in fts"`` lines, oldest first (none when up to date)."""
+        applied: list[str] = []
         try:
             async with self.engine.connect() as conn:
-                await conn.run_sync(_upgrade)
+                await conn.run_sync(lambda sync: _upgrade(sync, applied))
                 await conn.commit()
         except DBAPIError as exc:
             raise Unavailable(f"cannot migrate the database: {exc.orig}") from exc
+        return applied
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -470,7 +473,13 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, applied: list[str]) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-    command.upgrade(alembic_config(connection), "head")
+    cfg = alembic_config(connection)
+
+    def note(*, step: Any, **_: Any) -> None:
+        applied.append(f"{step.up_revision_id} {step.up_revision.doc}".strip())
+
+    cfg.attributes["on_version_apply"] = note
+    command.upgrade(cfg, "head")

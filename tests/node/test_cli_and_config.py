@@ -170,3 +170,16 @@ def test_real_process_init_serve_health(tmp_path: Path) -> None:
             proc.kill()
         proc.wait(timeout=10)
         log_file.close()
+
+
+def test_version_and_explicit_quiet_migrations(tmp_path: Path) -> None:
+    version = subprocess.run([*BIGRE, "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("bigre ") and version.split()[1][0].isdigit()
+    create_node_dir(tmp_path / "n", name="oxalis", url="https://oxalis.example")
+    first = subprocess.run([*BIGRE, "migrate", str(tmp_path / "n")], capture_output=True, text=True, check=True)
+    applied = [line for line in first.stdout.splitlines() if line.startswith("applied ")]
+    assert applied and applied[0].startswith("applied 0001")  # each migration named once, oldest first
+    again = subprocess.run([*BIGRE, "migrate", str(tmp_path / "n")], capture_output=True, text=True, check=True)
+    assert "applied" not in again.stdout and "up to date" in again.stdout
+    status = subprocess.run([*BIGRE, "status", str(tmp_path / "n")], capture_output=True, text=True, check=True)
+    assert "alembic" not in status.stderr and "Running upgrade" not in status.stderr  # quiet by default
