@@ -169,6 +169,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"line {error.line}: {error.email or '(no e-mail)'}: {'; '.join(error.reasons)}", file=sys.stderr)
     good = report.rows - len(report.errors)
+    print(f"read {path.name} as {report.encoding} text, {report.delimiter}-separated")
     if report.dry_run:
         print(f"dry run: {good} of {report.rows} rows would be imported, {len(report.errors)} refused")
     else:

@@ -1,6 +1,8 @@
 """Importing and exporting the coop's members as CSV.
 
-Columns (a header row is required, UTF-8, ``;`` separates the items of a list cell): ``email`` and
+Columns (a header row is required; the file may be UTF-8, with or without a byte-order mark, or Windows-1252, and
+its separator a comma, a semicolon or a tab, all detected and named in the report; ``;`` separates the items of a
+list cell, quoted in a semicolon-separated file): ``email`` and
 ``display_name`` (required), ``trades`` (ROME codes), ``skills``, ``languages`` (ISO 639), ``town``,
 ``postcode``, ``stage``, ``coop_status``, ``bio``, ``available_from``, ``available_until`` (YYYY-MM-DD),
 ``days_per_week`` (0-7), ``role`` (member by default, advisor or operator).
@@ -89,6 +91,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     invitations: list[tuple[str, str]] = field(default_factory=list)  # (email, token)
     dry_run: bool = False
+    encoding: str = "UTF-8"  # what the file was read as
+    delimiter: str = "comma"
 
 
 @dataclass(slots=True)
@@ -99,15 +103,52 @@ class _GoodRow:
     fields: dict[str, Any]
 
 
-def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Header and (line number, row) pairs. Unreadable input raises :class:`InvalidInput` naming why."""
+DELIMITERS: Final = (",", ";", "\t")
+DELIMITER_NAMES: Final = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+@dataclass(frozen=True, slots=True)
+class CsvFile:
+    """A members file as read: its header, its rows with their line numbers, and how it was read."""
+
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]]
+    encoding: str  # "UTF-8" or "Windows-1252"
+    delimiter: str
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a members file and the encoding it was in: UTF-8 (with or without the byte-order mark a
+    spreadsheet adds) or, failing that, Windows-1252 — what French Excel writes by default."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start})") from exc
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return data.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"the file is neither UTF-8 nor Windows-1252 text (byte {utf8_error.start}); save it as CSV UTF-8"
+            ) from exc
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The separator of the header line: the one that splits it into the most known column names (a comma for
+    most exports, a semicolon for French Excel, a tab for pasted spreadsheets)."""
+
+    def known(d: str) -> int:
+        return sum(1 for h in first_line.split(d) if h.strip().strip('"').lower() in COLUMNS)
+
+    best = max(DELIMITERS, key=lambda d: (known(d), first_line.count(d)))
+    return best if known(best) else ","
+
+
+def read_csv(data: bytes) -> CsvFile:
+    """The file's header and (line number, row) pairs. Unreadable input raises :class:`InvalidInput` naming why."""
+    text, encoding = decode(data)
     if "\x00" in text:
         raise InvalidInput("the file holds NUL bytes: it is not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -134,7 +175,7 @@ def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
             rows.append((line, dict(zip(header, (v.strip() for v in values), strict=True))))
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: not valid CSV ({exc})") from exc
-    return header, rows
+    return CsvFile(header, rows, encoding, delimiter)
 
 
 def _items(value: str) -> list[str]:
@@ -193,8 +234,11 @@ async def import_members(
     services: ImportTarget, data: bytes, *, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
     """Check every row, then write all good rows in one transaction (or none on any failure)."""
-    _, rows = read_csv(data)
-    report = ImportReport(rows=len(rows), dry_run=dry_run)
+    read = read_csv(data)
+    rows = read.rows
+    report = ImportReport(
+        rows=len(rows), dry_run=dry_run, encoding=read.encoding, delimiter=DELIMITER_NAMES[read.delimiter]
+    )
     good: list[_GoodRow] = []
     first_line: dict[str, int] = {}
     for i, (line, row) in enumerate(rows, 1):

@@ -80,7 +80,7 @@ async def test_import_5000_rows_with_bad_rows(services: Node) -> None:
         b"",
         b"email,display_name,favourite_colour\na@example.org,A,blue\n",
         b"display_name\nA\n",
-        "email,display_name\na@example.org,\xe9\n".encode("latin-1"),
+        b"email,display_name\na@example.org,\x81\x8d\n",  # neither UTF-8 nor Windows-1252
     ],
 )
 async def test_garbage_leaves_the_database_unchanged(services: Node, data: bytes) -> None:
@@ -112,3 +112,39 @@ async def test_dry_run_writes_nothing_and_export_round_trips(services: Node) -> 
     exported = out.getvalue().splitlines()
     assert exported[0] == HEADER
     assert exported[1].startswith("member1@example.org,Membre 1,H2206;E1205,menuiserie;design,fr;en,Montreuil,93100")
+
+
+FRENCH_EXCEL = (
+    "email;display_name;town;trades;bio\r\n"
+    'lea@coopaname.example;Léa Moulin;Saint-Denis;"H2206;G1602";Ébéniste, menuisière\r\n'
+    "hervé@coopaname.example;Hervé Dupré;Montreuil;H2206;Créatrice d'œuvres\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "delimiter"),
+    [
+        (FRENCH_EXCEL.encode("cp1252"), "Windows-1252", "semicolon"),
+        (FRENCH_EXCEL.encode("utf-8-sig"), "UTF-8", "semicolon"),
+        (FRENCH_EXCEL.replace(";", "\t").replace('"H2206\tG1602"', '"H2206;G1602"').encode(), "UTF-8", "tab"),
+        (
+            FRENCH_EXCEL.replace(",", " et").replace(";", ",").replace('"H2206,G1602"', '"H2206;G1602"').encode(),
+            "UTF-8",
+            "comma",
+        ),
+    ],
+)
+async def test_files_from_french_offices_are_read(services: Node, data: bytes, encoding: str, delimiter: str) -> None:
+    report = await import_members(services, data)
+    assert (report.encoding, report.delimiter) == (encoding, delimiter)
+    assert report.errors == [] and report.imported == 2
+    async with services.db.read() as session:
+        names = set(await session.scalars(select(Account.display_name)))
+        lea = await session.scalar(select(MemberProfile).join(Account).where(Account.email == "lea@coopaname.example"))
+    assert names == {"Léa Moulin", "Hervé Dupré"}
+    assert lea is not None and [t["rome"] for t in lea.data["trades"]] == ["H2206", "G1602"]
+
+
+async def test_a_file_in_no_known_encoding_is_refused_with_the_fix(services: Node) -> None:
+    with pytest.raises(InvalidInput, match="neither UTF-8 nor Windows-1252"):
+        await import_members(services, b"email,display_name\r\na@b.example,\x81\x8d\x8f\x90\r\n")
