@@ -7,14 +7,20 @@ and started in a ``cleanup_ctx`` and closed there, so every resource lives exact
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import signal
+import socket
 from collections.abc import AsyncIterator, Iterable
 from typing import Final
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from node.compose import NodeOptions, open_node
 from node.config import NodeConfig
+from node.errors import ConfigError
 from node.http import (
     accounts,
     auth,
@@ -93,8 +99,33 @@ def create_app(
 
 
 def run(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
-    """Serve until SIGINT or SIGTERM, then close every resource (aiohttp's graceful shutdown)."""
-    app = create_app(config)
-    host, port = host or config.host, port or config.port
-    log.info("serving node %s on http://%s:%d", config.name, host, port)
-    web.run_app(app, host=host, port=port, print=None, handle_signals=True, shutdown_timeout=10)
+    """Serve until SIGINT or SIGTERM, then close every resource. The node is opened (database reached and
+    migrated) before the port is bound, and "serving" is logged only once the port is open; a failure of either
+    is one :class:`NodeError` line naming the fix."""
+    asyncio.run(serve(config, host or config.host, port or config.port))
+
+
+async def serve(config: NodeConfig, host: str, port: int) -> None:
+    runner = web.AppRunner(create_app(config), handle_signals=False, access_log_class=AccessLogger)
+    await runner.setup()  # the application's start-up: the node opens here
+    try:
+        site = web.TCPSite(runner, host, port, shutdown_timeout=10)
+        try:
+            await site.start()
+        except socket.gaierror as exc:
+            raise ConfigError(f"cannot listen on {host!r}: unknown host name; check host in node.json") from exc
+        except OSError as exc:
+            why = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {why}; another program (or node) holds it? "
+                "change port in node.json, or give --port"
+            ) from exc
+        log.info("serving node %s on http://%s:%d", config.name, host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping node %s", config.name)
+    finally:
+        await runner.cleanup()

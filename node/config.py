@@ -45,6 +45,17 @@ def _url(value: object) -> str:
     return value.rstrip("/")
 
 
+def _database_url(value: object) -> str:
+    text = _text(value)
+    if not text.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        scheme = text.split(":", 1)[0]
+        raise ValueError(
+            f"{scheme!r} is not a driver the node can use: write sqlite+aiosqlite:///FILE or "
+            "postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
+        )
+    return text
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
@@ -106,7 +117,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("url", _url, None, "public base URL, `http(s)://host`; with `https://`, cookies are marked Secure"),
     Setting(
         "database_url",
-        _text,
+        _database_url,
         None,
         "SQLAlchemy URL: `sqlite+aiosqlite:///…` or `postgresql+asyncpg://user:password@host/db` "
         "(`postgresql+asyncpg://bigre@/bigre?host=/run/postgresql` over the local socket); default: `node.sqlite3` "

@@ -35,6 +35,7 @@ import contextlib
 import logging
 import operator
 import queue
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -42,7 +43,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from alembic.util.exc import CommandError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -121,14 +123,28 @@ class Database:
 
     async def migrate(self) -> list[str]:
         """Bring the schema to the newest Alembic revision (idempotent; safe with several workers); the
-        migrations applied, as ``"0009 search text in fts"`` lines, oldest first (none when up to date)."""
+        migrations applied, as ``"0009 search text in fts"`` lines, oldest first (none when up to date).
+
+        This is the node's first connection: whatever keeps it from the database becomes one
+        :class:`Unavailable` line that says what to fix (see :func:`explain_connection_error`)."""
         applied: list[str] = []
         try:
             async with self.engine.connect() as conn:
                 await conn.run_sync(lambda sync: _upgrade(sync, applied))
                 await conn.commit()
-        except DBAPIError as exc:
-            raise Unavailable(f"cannot migrate the database: {exc.orig}") from exc
+        except (DBAPIError, OSError) as exc:
+            raise Unavailable(explain_connection_error(exc, self.engine.url)) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("asyncpg"):  # refused at connection, before SQLAlchemy wraps it
+                raise Unavailable(explain_connection_error(exc, self.engine.url)) from exc
+            if not isinstance(exc, CommandError):
+                raise
+            if "Can't locate revision" not in str(exc):
+                raise
+            raise Unavailable(
+                "the database was migrated by a newer release of Bigre than this one "
+                f"({str(exc).rsplit(' ', 1)[-1]}): install that release again, or restore a backup made with this one"
+            ) from exc
         return applied
 
     @contextlib.asynccontextmanager
@@ -464,6 +480,31 @@ def _sqlite_sync_engine(engine: AsyncEngine) -> Engine | None:
     )
     event.listen(sync_engine.pool, "connect", _on_sqlite_connect)  # a pool event: no per-statement dispatch
     return sync_engine
+
+
+def explain_connection_error(exc: BaseException, url: URL) -> str:
+    """One line an operator can act on, for what kept the node from its database."""
+    cause: BaseException = getattr(exc, "orig", None) or exc
+    where = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "postgresql":
+        server = f"{url.host or 'the local socket'}:{url.port or 5432}"
+        name = type(cause).__name__
+        if isinstance(cause, ConnectionRefusedError) or "Connect call failed" in str(cause):
+            return (
+                f"cannot reach PostgreSQL at {server} (connection refused): is the server running and listening "
+                "there? check database_url in node.json"
+            )
+        if isinstance(cause, socket.gaierror):
+            return f"cannot find the PostgreSQL host {url.host!r}: check database_url in node.json"
+        if name in ("InvalidAuthorizationSpecificationError", "InvalidPasswordError"):
+            return (
+                f"PostgreSQL at {server} refused user {url.username!r}: {cause}; create the role "
+                "(createuser) or fix the user and password in database_url"
+            )
+        if name == "InvalidCatalogNameError":
+            return f"PostgreSQL at {server} has no database {url.database!r}: create it (createdb) or fix database_url"
+        return f"cannot use the PostgreSQL database {where}: {cause}"
+    return f"cannot open the SQLite database {url.database}: {cause} (is the node folder writable by this user?)"
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
