@@ -38,7 +38,13 @@ from node.http import (
     things,
 )
 from node.http.forwarded import forwarded_middleware
-from node.http.middleware import error_middleware, security_headers, viewer_middleware, wake_after_writes
+from node.http.middleware import (
+    error_middleware,
+    request_id_middleware,
+    security_headers,
+    viewer_middleware,
+    wake_after_writes,
+)
 from node.http.openapi import openapi_document
 from node.http.routing import V1, Route, add_routes
 from node.http.state import NODE_KEY
@@ -70,7 +76,12 @@ DEFAULT_OPTIONS: Final = NodeOptions()
 def create_app(
     config: NodeConfig, *, options: NodeOptions = DEFAULT_OPTIONS, api_routes: Iterable[Route] = API_ROUTES
 ) -> web.Application:
-    middlewares = [forwarded_middleware(config.trusted_proxies), error_middleware, viewer_middleware]
+    middlewares = [
+        forwarded_middleware(config.trusted_proxies),
+        request_id_middleware,
+        error_middleware,
+        viewer_middleware,
+    ]
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
 
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:

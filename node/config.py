@@ -23,6 +23,8 @@ from typing import Any, Final
 
 from node.errors import ConfigError
 from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
+from node.logs import FORMATS as LOG_FORMATS
+from node.logs import LEVELS as LOG_LEVELS
 from protocol import SigningKey
 
 CONFIG_FILE: Final = "node.json"
@@ -78,6 +80,15 @@ def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
         raise ValueError("must be a number of seconds above 0 and at most 86400")
     return float(value)
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return str(value)
+
+    return check
 
 
 def _addresses(value: object) -> tuple[str, ...]:
@@ -164,6 +175,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "how often saved searches are run again to notify their new matches",
         env_json=True,
     ),
+    Setting("log_level", _one_of(*LOG_LEVELS), "info", "how much the node logs: debug, info, warning or error"),
+    Setting(
+        "log_format",
+        _one_of(*LOG_FORMATS),
+        "text",
+        "text (one line per event) or json (one JSON object per line, for a log collector); every line names its "
+        "request id",
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -184,6 +203,8 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     saved_search_seconds: float = 300.0
+    log_level: str = "info"
+    log_format: str = "text"
 
     @property
     def database(self) -> str:

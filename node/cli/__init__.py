@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from node import logs
 from node.cli import commands, peers
 from node.errors import NodeError
 
@@ -43,14 +43,7 @@ def build_parser(registrars: Sequence[Registrar] = REGISTRARS) -> argparse.Argum
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:  # one line per request, per scheduled run or per migration drowns what operators need
-        for noisy in ("aiohttp.access", "apscheduler", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure("debug" if args.verbose else "info")  # `serve` applies the node's log settings once read
     command: Command = args.func
     try:
         return command(args)

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from node import logs
+from node.app import run
 from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
 from node.errors import NodeError
@@ -97,9 +99,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from node.app import run
-
     config = load_config(Path(args.dir))
+    logs.configure("debug" if args.verbose else config.log_level, config.log_format)
     run(config, args.host, args.port)
     return 0
 

@@ -18,12 +18,36 @@ from node.errors import Forbidden, NodeError, NotAuthenticated
 from node.http.routing import Handler, json_response, node_of, viewer
 from node.http.session import SESSION_COOKIE
 from node.http.state import TOKEN_KEY, VIEWER_KEY
+from node.logs import REQUEST_ID, new_request_id
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _COOKIE_EXEMPT: Final = frozenset({"/api/v1/auth/login", "/api/v1/auth/accept"})  # act as nobody in particular
 _BEARER: Final = re.compile(r"Bearer ([A-Za-z0-9_-]{20,100})\Z")
+
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{8,64}\Z")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request gets an id: the caller's ``X-Request-Id`` when it is a sane token (a proxy's, to follow one
+    request across both logs), else a fresh one; every log line written for the request names it, and so does
+    the response (also an error's)."""
+    sent = request.headers.get("X-Request-Id", "")
+    request_id = sent if _REQUEST_ID.match(sent) else new_request_id()
+    token = REQUEST_ID.set(request_id)
+    try:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["X-Request-Id"] = request_id
+            raise
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        REQUEST_ID.reset(token)
 
 
 @web.middleware
