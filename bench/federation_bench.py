@@ -62,11 +62,11 @@ from node.demo.seed import _place_of, _trade_refs, generate_members, generate_of
 from node.federation_adapter.store import NodeFederationStore
 from node.federation_adapter.wiring import ensure_node_document
 from node.http.app import federated_options, open_services
+from node.records import replica
+from node.records.log import jsonable
+from node.records.publisher import canonical_order
 from node.search import index as search
-from node.storage import replica
-from node.storage.log import jsonable
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
-from node.storage.publisher import canonical_order
 from protocol import (
     RECORD_TYPES,
     KeyInfo,

@@ -33,11 +33,11 @@ import protocol
 from node.config import create_node_dir
 from node.http.app import NodeOptions, create_app, open_services
 from node.http.state import SERVICES_KEY, NodeServices
+from node.records.log import jsonable
 from node.search import facets as search_facets
 from node.search import index as search
 from node.services import profiles
 from node.services.accounts import PasswordHasher
-from node.storage.log import jsonable
 from node.storage.models import LogEntry, MemberProfile, OutboxItem
 
 WORKERS = 16

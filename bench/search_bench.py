@@ -44,12 +44,12 @@ from typing import Any
 import aiohttp
 
 from node.demo.seed import FIRST_NAMES, LAST_NAMES, STAGES, TRADE_MIX, _idf_towns
+from node.records.log import network_texts
 from node.reference.vocabulary import load_trades
 from node.search import index as search
 from node.search import query as search_query
 from node.search.facets import received_rows
 from node.search.query import Filters, Scope, find, query_words
-from node.storage.log import network_texts
 
 ORIGINS = ("smart", "oxalis", "scopelec", "grenoble")
 SELECTIVE = ("graphiste montreuil", "facilitation qualiopi")

@@ -26,10 +26,10 @@ from node.config import create_node_dir, load_config
 from node.errors import NodeError
 from node.http.app import federated_options, open_services
 from node.http.state import NodeServices
+from node.records import log as replication_log
 from node.services.accounts import check_password
 from node.services.members_csv import COLUMNS as CSV_COLUMNS
 from node.services.members_csv import ImportReport, export_members, import_members
-from node.storage import log as replication_log
 from node.storage.models import Account, LogEntry, MemberProfile, OutboxItem
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]

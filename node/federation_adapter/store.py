@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from federation.outbox import entry_payload
 from federation.ports import MEMBER, Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from node.clock import Clock
-from node.storage import log as replication_log
-from node.storage import replica
-from node.storage.database import Database
+from node.records import log as replication_log
+from node.records import replica
+from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, InboxMessage, PeerInvitation, PeerRow
 from node.storage.models import LogEntry, LogHead, MemberProfile, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
@@ -182,7 +182,7 @@ class NodeFederationStore:
 
     async def save_peer(self, peer: Peer) -> None:
         async with self.db.write() as session:
-            await session.execute(replication_log.upsert(session, PeerRow, peer_to_row(peer), ("name",)))
+            await session.execute(upsert(session, PeerRow, peer_to_row(peer), ("name",)))
 
     async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None:
         values: dict[str, Any] = (

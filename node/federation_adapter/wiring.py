@@ -27,8 +27,8 @@ from node.http.governance import install as install_governance
 from node.http.keys import document_keys
 from node.http.keys import install as install_keys
 from node.http.state import SERVICES_KEY, NodeServices
+from node.records.log import jsonable
 from node.storage.federation_models import InboxMessage
-from node.storage.log import jsonable
 from node.viewer import Viewer
 from protocol import Record, SchemaError, check_body
 

@@ -24,10 +24,10 @@ from aiohttp import web
 from node.config import NodeConfig
 from node.errors import BadRequest, Forbidden, InvalidInput, NodeError, NotAuthenticated
 from node.http.state import SERVICES_KEY, TOKEN_KEY, VIEWER_KEY, NodeServices
+from node.records import log as replication_log
+from node.records.publisher import Publisher
 from node.services.finder import Finder, legacy_items
 from node.services.things import EVENTS, HELP_REQUESTS, KINDS, ThingKind
-from node.storage import log as replication_log
-from node.storage.publisher import Publisher
 from node.viewer import ANONYMOUS, Viewer
 from protocol import ENVELOPE_VERSION
 

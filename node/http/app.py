@@ -22,13 +22,13 @@ from node.config import NodeConfig
 from node.http.api import ROUTES, add_routes, error_middleware, openapi_document, viewer_middleware
 from node.http.forwarded import forwarded_middleware
 from node.http.state import CONFIG_KEY, SERVICES_KEY, NodeServices
+from node.records.publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 from node.reference.data import Reference, load_reference
 from node.search import facets as search_facets
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.directory import Directory
 from node.services.things import Things
 from node.storage.database import Database
-from node.storage.publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from federation.service import FederationService
 from node.errors import Forbidden, InvalidInput, NotFound
 from node.http.api import json_response, member, read_json
 from node.http.state import SERVICES_KEY, NodeServices
-from node.storage.publisher import new_record_id
+from node.records.publisher import new_record_id
 from node.viewer import Viewer
 from protocol import RECORD_TYPES, Record
 

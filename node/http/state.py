@@ -8,12 +8,12 @@ from aiohttp import web
 
 from node.clock import Clock
 from node.config import NodeConfig
+from node.records.publisher import Publisher
 from node.reference.data import Reference
 from node.services.accounts import Accounts
 from node.services.directory import Directory
 from node.services.things import Things
 from node.storage.database import Database
-from node.storage.publisher import Publisher
 from node.viewer import Viewer
 from protocol import SigningKey
 

@@ -2,8 +2,8 @@
 
 One function turns (kind, origin, id, text per audience, body per audience) into the rows of
 ``search_documents`` (each with its ``tags``, which :func:`node.search.index.store_documents` turns into a
-facet set), for the node's own records (:mod:`node.storage.publisher`), for one received
-record (:func:`node.storage.log.store_received`) and for bulk runs (:mod:`node.storage.replica`). Facets of an
+facet set), for the node's own records (:mod:`node.records.publisher`), for one received
+record (:func:`node.records.log.store_received`) and for bulk runs (:mod:`node.records.replica`). Facets of an
 audience come only from the fields that audience may read (a profile's public document gets the public fields'
 town and trades, nothing else), so a filter or a count can never reveal a field through the back door.
 
@@ -150,7 +150,7 @@ def rows(
 
 def received_bodies(kind: str, body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """What each audience may read of a received body: a profile's ``public`` fields for ``public``, the whole
-    body for ``network`` (the audiences of :func:`node.storage.log.network_texts`)."""
+    body for ``network`` (the audiences of :func:`node.records.log.network_texts`)."""
     if kind == "profile":
         public = set(body.get("public") or ())
         return {"network": body, "public": {k: v for k, v in body.items() if k in public}}
@@ -160,7 +160,7 @@ def received_bodies(kind: str, body: Mapping[str, Any]) -> dict[str, Mapping[str
 def received_rows(
     documents: list[dict[str, Any]], records: Mapping[str, tuple[str, Mapping[str, Any], int]]
 ) -> list[dict[str, Any]]:
-    """Complete the text-only documents of received records (as :func:`node.storage.replica.derive` makes them):
+    """Complete the text-only documents of received records (as :func:`node.records.replica.derive` makes them):
     trade words added to the text, facet columns, freshness and tags. ``records``: record id → (type, body, ts)."""
     out: list[dict[str, Any]] = []
     bodies_of: dict[str, dict[str, Mapping[str, Any]]] = {}

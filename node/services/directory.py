@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import Publisher
 from node.reference.data import Reference
 from node.search import index as search
 from node.services import profiles
@@ -33,7 +34,6 @@ from node.storage.models import (
     MemberProfile,
     RecordState,
 )
-from node.storage.publisher import Publisher
 from node.storage.remote_event_models import RemoteEventRegistration
 from node.viewer import Viewer
 

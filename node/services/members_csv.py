@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 from node.errors import InvalidInput
 from node.http.state import NodeServices
+from node.records.publisher import new_record_id
 from node.search import facets as search_facets
 from node.search import index as search
 from node.services import profiles
 from node.services.accounts import EMAIL_RE, token_hash
 from node.services.accounts import new_token as new_secret
 from node.storage.models import Account, Invitation, MemberProfile
-from node.storage.publisher import new_record_id
 from node.viewer import ROLES
 
 log = logging.getLogger(__name__)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.http.state import NodeServices
+from node.records.publisher import new_record_id
 from node.search import index as search
 from node.services import moving_wire as wire
 from node.services.profiles import PROFILE_FIELDS
@@ -43,7 +44,6 @@ from node.storage.federation_models import PeerRow
 from node.storage.models import Account, LogEntry, MemberProfile, RecordState
 from node.storage.models import OutboxItem as OutboxRow
 from node.storage.moving_models import MemberMove, MemberMovePart
-from node.storage.publisher import new_record_id
 from node.viewer import Viewer
 from protocol import Entry, Record, canonical
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.http.state import NodeServices
+from node.records.publisher import new_record_id
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing
@@ -40,7 +41,6 @@ from node.storage.federation_models import PeerRow
 from node.storage.models import Account, RecordState
 from node.storage.models import OutboxItem as OutboxRow
 from node.storage.onboarding_models import OnboardingCase, OnboardingSharePart
-from node.storage.publisher import new_record_id
 from node.viewer import Viewer
 from protocol import Record, SigningKey
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from node.errors import InvalidInput
+from node.records.publisher import canonical_order
 from node.reference.data import Reference
-from node.storage.publisher import canonical_order
 from node.viewer import LEVELS, is_level, visible
 from protocol import RECORD_TYPES, SchemaError
 

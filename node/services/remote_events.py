@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from node.http.state import NodeServices
+from node.records.publisher import new_record_id
 from node.services import remote_events_wire as wire
 from node.storage.federation_models import InboxMessage, PeerRow
 from node.storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
 from node.storage.models import OutboxItem as OutboxRow
-from node.storage.publisher import new_record_id
 from node.storage.remote_event_models import RemoteEventRegistration as Reg
 from node.storage.remote_event_models import remote_seats_taken
 from node.viewer import Viewer

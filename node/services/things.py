@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import Publisher, canonical_order, new_record_id
 from node.reference.data import Reference
 from node.storage.database import Database
 from node.storage.models import Event, EventRegistration, HelpAnswer, HelpRequest, Mentoring, Offer
-from node.storage.publisher import Publisher, canonical_order, new_record_id
 from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
 from node.viewer import Viewer
 

@@ -37,7 +37,7 @@ from node.config import CONFIG_FILE, load_config
 from node.demo.run import DemoNode, load_network, network_file, seed_node
 from node.http.app import federated_options, open_services
 from node.keyfile import KEY_DIR_NAME, write_key
-from node.storage import replica
+from node.records import replica
 from node.storage.models import LogHead
 from protocol import RECORD_TYPES, Record, SigningKey, canonical, check_body, decode_entry, sign_entry, sign_request
 

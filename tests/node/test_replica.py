@@ -1,4 +1,4 @@
-"""The bulk store of verified runs (``node.storage.replica``) leaves the same tables as storing one by one."""
+"""The bulk store of verified runs (``node.records.replica``) leaves the same tables as storing one by one."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from node.config import NodeConfig, create_node_dir
 from node.demo.seed import generate_members, generate_offers
 from node.http.app import open_services
 from node.http.state import NodeServices
-from node.storage import log as replication_log
-from node.storage import replica
+from node.records import log as replication_log
+from node.records import replica
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 
 KEY = protocol.SigningKey.from_seed(bytes(range(32)))

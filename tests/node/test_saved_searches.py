@@ -15,10 +15,10 @@ from node.config import NodeConfig
 from node.http.app import NodeOptions, create_app
 from node.http.saved_searches import interval_seconds, saved_search_extension, saved_searches_of
 from node.http.state import NodeServices
+from node.records import log as replication_log
 from node.reference.places import load_places
 from node.services.saved_searches import OVERLAP_MS, SavedSearches
 from node.services.things import OFFERS
-from node.storage import log as replication_log
 from node.viewer import Viewer
 
 from .conftest import PASSWORD, Api

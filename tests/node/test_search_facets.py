@@ -18,11 +18,11 @@ from node.config import NodeConfig, load_config
 from node.errors import ConfigError
 from node.http.app import NodeOptions, open_services
 from node.http.state import NodeServices
+from node.records import log as replication_log
 from node.reference.places import load_places
 from node.reference.vocabulary import load_trades
 from node.search import facets as search_facets
 from node.services.finder import Finder
-from node.storage import log as replication_log
 from node.viewer import Viewer
 
 from .conftest import PASSWORD

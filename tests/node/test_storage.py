@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 import protocol
 from node.http.state import NodeServices
+from node.records import log as replication_log
 from node.services.things import OFFERS
-from node.storage import log as replication_log
 from node.storage.models import LogEntry, LogHead, OutboxItem
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from node.errors import Conflict, NodeError
 from node.http.state import NodeServices
+from node.records.publisher import AwaitableSession, run_to_completion
 from node.search import index as search
 from node.storage.database import Prepared, connection
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
-from node.storage.publisher import AwaitableSession, run_to_completion
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD
 

@@ -3,7 +3,7 @@
 These functions take an open session and never commit: the caller's transaction decides. They are what the
 federation layer calls to store what it received (:func:`store_received`), to answer a peer's pull
 (:func:`entries_after`) and to compare version vectors (:func:`heads`). The node's own publishing goes through
-:class:`node.storage.publisher.Publisher`, which writes with :func:`append_own_entry` (on a sync connection, inside
+:class:`node.records.publisher.Publisher`, which writes with :func:`append_own_entry` (on a sync connection, inside
 :meth:`~node.storage.database.Database.run_write`) or :func:`append_entry`.
 """
 
@@ -16,13 +16,12 @@ from collections.abc import Mapping
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import protocol
 from node.search import facets as search_facets
 from node.search import index as search
-from node.storage.database import Prepared
+from node.storage.database import Prepared, upsert
 from node.storage.models import LogEntry, LogHead, RecordState
 from protocol import Entry, Record, Value
 
@@ -41,15 +40,6 @@ def jsonable(value: Value | Any) -> Any:
 
 
 _CONVERTED: Final = (bytes, dict, list)
-
-
-def upsert(session: AsyncSession, model: type[Any], values: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    """An INSERT ... ON CONFLICT (keys) DO UPDATE statement for the session's backend."""
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={k: stmt.excluded[k] for k in values if k not in keys}
-    )
 
 
 # -------------------------------------------------------------------------------------------------- reads

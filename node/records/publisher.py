@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import InvalidInput, NodeError
+from node.records import log as replication_log
 from node.search import index as search
-from node.storage import log as replication_log
 from node.storage.database import Prepared, connection
 from node.storage.models import LogHead, OutboxItem, RecordState
 from protocol import RECORD_TYPES, Entry, SchemaError, SigningKey, sign_entry

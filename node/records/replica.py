@@ -1,6 +1,6 @@
 """Storing verified runs of other origins' entries, in bulk.
 
-:func:`node.storage.log.store_received` stores one record at a time; a new node taking in a peer's history of
+:func:`node.records.log.store_received` stores one record at a time; a new node taking in a peer's history of
 100,000 records cannot afford several queries per record. Here a run (consecutive entries of one origin that
 continue this node's head, already verified by ``federation``) is stored with a handful of statements per
 page: one ``executemany`` for the entries, one read of the current states of the records the run touches, one
@@ -23,9 +23,9 @@ from typing import Any, Final, cast
 from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.records.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
 from node.search import index as search
 from node.storage.database import Prepared
-from node.storage.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from protocol import Record
 
@@ -71,7 +71,7 @@ def derive(r: Record) -> Derived:
 
 
 def _network_texts(record_type: str, body: Mapping[str, Any]) -> dict[str, str]:
-    """:func:`node.storage.log.network_texts`, the same texts, without its generators (a bootstrap indexes
+    """:func:`node.records.log.network_texts`, the same texts, without its generators (a bootstrap indexes
     100,000 bodies; tests hold the two equal)."""
     if record_type != "profile":
         words: list[str] = []
