@@ -65,7 +65,9 @@ from node.http.app import federated_options, open_services
 from node.records import replica
 from node.records.log import jsonable
 from node.records.publisher import canonical_order
+from node.reference.vocabulary import load_trades
 from node.search import index as search
+from node.search.documents import SearchDocuments
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from protocol import (
     RECORD_TYPES,
@@ -173,7 +175,7 @@ async def make_source(tmp: Path, port: int, n: int) -> tuple[list[Record], Signi
         records = build_entries(services.key, n, (int(row[0]), bytes(row[1])))
         for start in range(0, len(records), SETUP_CHUNK):
             async with services.db.write() as session:
-                await replica.store_run(session, records[start : start + SETUP_CHUNK], T0)
+                await replica.store_run(session, records[start : start + SETUP_CHUNK], T0, services.search_documents)
     finally:
         await services.db.close()
     return records, services.key
@@ -254,7 +256,7 @@ async def bootstrap(target: Path, profile: bool = False) -> tuple[float, int, di
     """Pull everything from the source into the empty ``target``; (seconds, entries applied, counts, profile)."""
     config = load_config(target)
     services = await open_services(config, federated_options(config))
-    store = NodeFederationStore(services.db, config.name, services.clock)
+    store = NodeFederationStore(services.db, config.name, services.clock, services.search_documents)
     trust = TrustStore(config.name)
     trust.load(await store.list_peers())
     source = trust.peer(SOURCE)
@@ -350,7 +352,8 @@ Page = tuple[Rows, Rows, Rows, Rows]
 def bare_rows(records: list[Record], received_at: int) -> list[Page]:
     """Per page: the rows of entries, records and search_documents (with their ``tags``, named as facet sets by
     :func:`bare_insert` before it starts the clock), and the log head, prepared in advance: exactly what the node
-    stores for the same records."""
+    stores for the same records (indexed with the shipped vocabulary, as the target node is)."""
+    documents = SearchDocuments(load_trades())
     pages: list[Page] = []
     for start in range(0, len(records), PAGE):
         page = records[start : start + PAGE]
@@ -369,7 +372,7 @@ def bare_rows(records: list[Record], received_at: int) -> list[Page]:
             }
             for r in page
         ]
-        derived = [replica.derive(r) for r in page]  # the node's own rows for these records
+        derived = [replica.derive(r, documents) for r in page]  # the node's own rows for these records
         states: Rows = [d.state for d in derived]
         docs: Rows = [doc for d in derived for doc in d.documents]
         head: Rows = [{"origin": page[-1].origin, "seq": page[-1].seq, "hash": page[-1].entry.hash}]

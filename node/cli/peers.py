@@ -21,7 +21,7 @@ async def _with_store(directory: str, fn: Any) -> Any:
     config = load_config(Path(directory))
     services = await open_services(config, federated_options(config))
     try:
-        store = NodeFederationStore(services.db, config.name, services.clock)
+        store = NodeFederationStore(services.db, config.name, services.clock, services.search_documents)
         return await fn(services, store)
     finally:
         await services.db.close()

@@ -186,7 +186,7 @@ async def load_network(directory: Path, network: dict[str, Any]) -> int:
         save_charter(directory, network["charter"])
     services = await open_services(config, federated_options(config))
     try:
-        store = NodeFederationStore(services.db, config.name, services.clock)
+        store = NodeFederationStore(services.db, config.name, services.clock, services.search_documents)
         count = 0
         for item in network["nodes"]:
             if item["name"] == config.name:

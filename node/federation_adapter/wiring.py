@@ -67,7 +67,7 @@ def federation_extension(app: web.Application) -> None:
 
     async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
         s = app[SERVICES_KEY]
-        store = NodeFederationStore(s.db, s.config.name, s.clock)
+        store = NodeFederationStore(s.db, s.config.name, s.clock, s.search_documents)
         await ensure_node_document(s)
         service = FederationService(
             name=s.config.name,

@@ -24,7 +24,7 @@ from node.http.forwarded import forwarded_middleware
 from node.http.state import CONFIG_KEY, SERVICES_KEY, NodeServices
 from node.records.publisher import OutboxPeers, Publisher, SyncOutboxPeers, no_peers
 from node.reference.data import Reference, load_reference
-from node.search import facets as search_facets
+from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.directory import Directory
 from node.services.things import Things
@@ -54,20 +54,28 @@ async def open_services(config: NodeConfig, options: NodeOptions = NodeOptions()
     db = Database.open(config.database_url)
     try:
         await db.migrate()
+        reference = options.reference or load_reference(config.trades_path)
+        # one for the node: its own records and received ones are indexed with the same trade words
+        search_documents = SearchDocuments(reference.trades)
         publisher = Publisher(
-            config.name, key, options.clock, options.outbox_peers, outbox_peers_sync=options.outbox_peers_sync
+            config.name,
+            key,
+            options.clock,
+            search_documents,
+            outbox_peers=options.outbox_peers,
+            outbox_peers_sync=options.outbox_peers_sync,
         )
         async with db.write() as session:
             await publisher.ensure_head(session)
-        reference = options.reference or load_reference(config.trades_path)
-        search_facets.use_vocabulary(reference.trades)  # received records are indexed with the same trade words
         accounts = Accounts(db, options.clock, hasher=options.hasher, throttle=options.throttle)
         things = Things(db, publisher, reference, options.clock)
         directory = Directory(db, publisher, reference, options.clock, accounts, things)
     except BaseException:
         await db.close()
         raise
-    return NodeServices(config, options.clock, key, db, publisher, accounts, things, directory, reference)
+    return NodeServices(
+        config, options.clock, key, db, publisher, accounts, things, directory, reference, search_documents
+    )
 
 
 async def close_services(services: NodeServices) -> None:

@@ -10,6 +10,7 @@ from node.clock import Clock
 from node.config import NodeConfig
 from node.records.publisher import Publisher
 from node.reference.data import Reference
+from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts
 from node.services.directory import Directory
 from node.services.things import Things
@@ -31,6 +32,7 @@ class NodeServices:
     things: Things
     directory: Directory
     reference: Reference
+    search_documents: SearchDocuments  # how records become search documents, with this node's trade vocabulary
 
 
 SERVICES_KEY = web.AppKey("bigre_services", NodeServices)

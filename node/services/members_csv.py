@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 from node.errors import InvalidInput
 from node.http.state import NodeServices
 from node.records.publisher import new_record_id
-from node.search import facets as search_facets
-from node.search import index as search
+from node.search.index import store_documents
 from node.services import profiles
 from node.services.accounts import EMAIL_RE, token_hash
 from node.services.accounts import new_token as new_secret
@@ -217,6 +216,7 @@ async def _write(services: NodeServices, good: list[_GoodRow], report: ImportRep
     now = services.clock()
     ttl = services.accounts.invitation_ttl_ms
     origin = services.publisher.origin
+    search_documents = services.search_documents
     visibility = profiles.default_visibility()
     async with services.db.write() as session:
         for start in range(0, len(good), BATCH):
@@ -264,13 +264,8 @@ async def _write(services: NodeServices, good: list[_GoodRow], report: ImportRep
                         "used_at": None,
                     }
                 )
-                search_rows += search_facets.rows(
-                    "profile",
-                    origin,
-                    record_id,
-                    profiles.search_texts(g.fields, visibility, services.reference),
-                    profiles.search_bodies(g.fields, visibility),
-                    now,
+                search_rows += search_documents.own(
+                    "profile", origin, record_id, profiles.search_bodies(g.fields, visibility), now
                 )
             await session.execute(insert(MemberProfile), profile_rows)
             await session.execute(insert(Invitation), invitation_rows)
@@ -281,7 +276,7 @@ async def _write(services: NodeServices, good: list[_GoodRow], report: ImportRep
 
 
 def _store_documents(session: Session, rows: list[dict[str, Any]]) -> None:
-    search.store_documents(session.connection(), rows)
+    store_documents(session.connection(), rows)
 
 
 def export_members(services_rows: Iterable[tuple[Account, MemberProfile]], out: TextIO) -> int:

@@ -520,7 +520,7 @@ async def _bulk_entries(directory: Path, count: int) -> int:
             seq, prev = seq + 1, entry.hash
         for start in range(0, len(records), 1000):
             async with services.db.write() as session:
-                await replica.store_run(session, records[start : start + 1000], now)
+                await replica.store_run(session, records[start : start + 1000], now, services.search_documents)
         return seq
     finally:
         await services.db.close()
@@ -570,7 +570,7 @@ async def _rotate(node: Node) -> tuple[SigningKey, SigningKey, int]:
             records.append(Record(entry, check_body(entry)))
             after = (entry.header.seq, entry.hash)
         async with services.db.write() as session:
-            await replica.store_run(session, records, now_ms())
+            await replica.store_run(session, records, now_ms(), services.search_documents)
     finally:
         await services.db.close()
     write_key(node.directory / KEY_DIR_NAME, new)

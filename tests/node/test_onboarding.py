@@ -58,7 +58,7 @@ async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[NodeServi
 
 
 async def peer_with(s: NodeServices, other: NodeServices) -> None:
-    store = NodeFederationStore(s.db, s.config.name, s.clock)
+    store = NodeFederationStore(s.db, s.config.name, s.clock, s.search_documents)
     await store.save_peer(
         Peer(
             name=other.config.name,
