@@ -54,20 +54,44 @@ class SearchDocuments:
 
     def __init__(self, trades: TradeVocabulary) -> None:
         self.trades = trades
+        self._trade_texts: dict[str, str] = {}  # trade code -> its code, labels and synonyms
+        self._normalised_trade_texts: dict[str, str] = {}  # the same, normalised
         self._normalised_words: dict[str, str] = {}  # trade code -> its labels and synonyms, normalised
 
     # ---------------------------------------------------------------------------------- this node's records
 
     def own(self, kind: str, origin: str, record_id: str, bodies: Bodies, ts: int) -> list[Document]:
         """Documents of one of this node's records; ``bodies``: what each audience may read (an audience left out,
-        or whose body holds no words, gets no document)."""
-        texts = {audience: self.own_text(kind, body) for audience, body in bodies.items()}
-        return rows(kind, origin, record_id, texts, bodies, ts)
+        or whose body holds no words, gets no document).
 
-    def own_text(self, kind: str, body: Mapping[str, Any]) -> str:
-        """The search text of (what one audience may read of) one of this node's records."""
+        The audiences share most of what they read, so each field's (a profile's) or each body's (the others')
+        words are made and normalised once, and joined per audience (normalising text by parts and joining
+        them gives the words of the whole: :func:`~node.search.text.normalise` folds each character alone)."""
+        texts: dict[str, str] = {}
         if kind == "profile":
-            return " ".join(self._profile_field_text(name, value) for name, value in body.items())
+            done: dict[tuple[str, int], str] = {}
+            for audience, body in bodies.items():
+                parts = (self._profile_field_words(name, value, done) for name, value in body.items())
+                texts[audience] = " ".join(p for p in parts if p)
+        else:
+            made: dict[int, str] = {}
+            for audience, body in bodies.items():
+                text = made.get(id(body))
+                if text is None:
+                    text = made[id(body)] = normalise(self._thing_text(body))
+                texts[audience] = text
+        return rows(kind, origin, record_id, texts, bodies, ts, normalised=True)
+
+    def trade_text(self, code: str) -> str:
+        """A trade's code, labels and synonyms (so "carpenter" finds "menuisier"); an unknown code as it is."""
+        text = self._trade_texts.get(code)
+        if text is None:
+            trade = self.trades.by_code(code)
+            text = code if trade is None else " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
+            self._trade_texts[code] = text
+        return text
+
+    def _thing_text(self, body: Mapping[str, Any]) -> str:
         parts = [str(body.get(k, "")) for k in _THING_FIELDS]
         parts += [self.trade_text(t["rome"]) for t in body.get("trades", ()) if "rome" in t]
         parts += [str(s) for s in (*body.get("skills", ()), *body.get("topics", ()), *body.get("languages", ()))]
@@ -75,23 +99,31 @@ class SearchDocuments:
         parts += [str(place.get(k, "")) for k in _PLACE_WORDS]
         return " ".join(p for p in parts if p)
 
-    def trade_text(self, code: str) -> str:
-        """A trade's code, labels and synonyms (so "carpenter" finds "menuisier"); an unknown code as it is."""
-        trade = self.trades.by_code(code)
-        if trade is None:
-            return code
-        return " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
-
-    def _profile_field_text(self, name: str, value: Any) -> str:
+    def _profile_field_words(self, name: str, value: Any, done: dict[tuple[str, int], str]) -> str:
+        """The normalised words of one profile field (``done``: those already made for this record's audiences,
+        by field and value: the audiences' bodies hold the same values)."""
+        key = (name, id(value))
+        found = done.get(key)
+        if found is not None:
+            return found
         if name == "trades":
-            return " ".join(self.trade_text(t["rome"]) for t in value)
-        if name == "place":
-            return " ".join(str(value.get(k, "")) for k in _PLACE_WORDS)
-        if name in _PROFILE_SKIPPED:
-            return ""
-        if isinstance(value, list):
-            return " ".join(str(v) for v in value)
-        return str(value)
+            text = " ".join(self._normalised_trade_text(t["rome"]) for t in value)
+        elif name == "place":
+            text = normalise(" ".join(str(value.get(k, "")) for k in _PLACE_WORDS))
+        elif name in _PROFILE_SKIPPED:
+            text = ""
+        elif isinstance(value, list):
+            text = normalise(" ".join(str(v) for v in value))
+        else:
+            text = normalise(str(value))
+        done[key] = text
+        return text
+
+    def _normalised_trade_text(self, code: str) -> str:
+        found = self._normalised_trade_texts.get(code)
+        if found is None:
+            found = self._normalised_trade_texts[code] = normalise(self.trade_text(code))
+        return found
 
     # ------------------------------------------------------------------------------- other origins' records
 
@@ -176,13 +208,22 @@ def received_texts(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
     return {"network": " ".join(network), "public": " ".join(public)}
 
 
-def rows(kind: str, origin: str, record_id: str, texts: Mapping[str, str], bodies: Bodies, ts: int) -> list[Document]:
-    """Documents of one record from its ``texts`` (audience → text, normalised here; an empty one gives no
-    document) and ``bodies`` (audience → the fields it may read: its facets; an audience without one gets its
-    text and no facets)."""
+def rows(
+    kind: str,
+    origin: str,
+    record_id: str,
+    texts: Mapping[str, str],
+    bodies: Bodies,
+    ts: int,
+    *,
+    normalised: bool = False,
+) -> list[Document]:
+    """Documents of one record from its ``texts`` (audience → text, normalised here unless ``normalised``; an
+    empty one gives no document) and ``bodies`` (audience → the fields it may read: its facets; an audience
+    without one gets its text and no facets)."""
     documents: list[Document] = []
     for audience, raw in texts.items():
-        content = normalise(raw)
+        content = raw if normalised else normalise(raw)
         if not content:
             continue
         body = bodies.get(audience) or {}

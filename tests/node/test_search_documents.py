@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from node.reference.places import load_places
 from node.reference.vocabulary import load_trades
 from node.search.documents import SearchDocuments
+from node.search.text import normalise
 from node.services import profiles
 
 SHIPPED = Path(__file__).parents[2] / "node" / "data" / "trades.csv"
@@ -106,3 +110,14 @@ def test_records_that_are_not_searched_have_no_documents() -> None:
     assert documents.received("help_request", "smart", "h1", {"topic": "compta", "text": "aide"}, 1) == []
     assert documents.received("node", "smart", "node", {"name": "smart"}, 1) == []
     assert documents.own("offer", "coopaname", "o1", {"public": {}}, 1) == []  # no words, no document
+
+
+# letters of French and English with their accents, ligatures, other scripts, combining marks, punctuation
+_CHARS = st.characters(codec="utf-8") | st.sampled_from("éÈçœÆßǅﬁ\u0301\u034f -'’.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(_CHARS, max_size=12), max_size=6))
+def test_normalising_by_parts_gives_the_words_of_the_whole(parts: list[str]) -> None:
+    """What lets :meth:`SearchDocuments.own` normalise each field once and join the results per audience."""
+    assert " ".join(p for p in map(normalise, parts) if p) == normalise(" ".join(parts))
