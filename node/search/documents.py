@@ -49,8 +49,8 @@ _PLACE_WORDS: Final = ("town", "postcode", "departement", "region")
 
 class SearchDocuments:
     """Builds the search documents of records, with the node's trade vocabulary. Built once per node (it caches
-    the normalised words of each trade) and shared by whoever indexes; safe to share between threads (the cache
-    only ever gains the same value for a key)."""
+    the words of each trade) and shared by whoever indexes; safe to share between threads (its caches only ever
+    gain, for a key, the one value that key has)."""
 
     def __init__(self, trades: TradeVocabulary) -> None:
         self.trades = trades
