@@ -61,11 +61,13 @@ from node.config import create_node_dir, load_config
 from node.demo.run import load_network, network_file, plan, seed_node
 from node.demo.seed import _place_of, _trade_refs, generate_members, generate_offers
 from node.federation_adapter.store import NodeFederationStore
+from node.records import replica
+from node.records.log import jsonable
+from node.records.publisher import canonical_order
+from node.reference.vocabulary import load_trades
 from node.search import index as search
-from node.storage import replica
-from node.storage.log import jsonable
+from node.search.documents import SearchDocuments
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
-from node.storage.publisher import canonical_order
 from protocol import (
     RECORD_TYPES,
     KeyInfo,
@@ -172,7 +174,7 @@ async def make_source(tmp: Path, port: int, n: int) -> tuple[list[Record], Signi
         records = build_entries(services.key, n, (int(row[0]), bytes(row[1])))
         for start in range(0, len(records), SETUP_CHUNK):
             async with services.db.write() as session:
-                await replica.store_run(session, records[start : start + SETUP_CHUNK], T0)
+                await replica.store_run(session, records[start : start + SETUP_CHUNK], T0, services.search_documents)
     finally:
         await services.close()
     return records, services.key
@@ -349,7 +351,8 @@ Page = tuple[Rows, Rows, Rows, Rows]
 def bare_rows(records: list[Record], received_at: int) -> list[Page]:
     """Per page: the rows of entries, records and search_documents (with their ``tags``, named as facet sets by
     :func:`bare_insert` before it starts the clock), and the log head, prepared in advance: exactly what the node
-    stores for the same records."""
+    stores for the same records (indexed with the shipped vocabulary, as the target node is)."""
+    documents = SearchDocuments(load_trades())
     pages: list[Page] = []
     for start in range(0, len(records), PAGE):
         page = records[start : start + PAGE]
@@ -368,7 +371,7 @@ def bare_rows(records: list[Record], received_at: int) -> list[Page]:
             }
             for r in page
         ]
-        derived = [replica.derive(r) for r in page]  # the node's own rows for these records
+        derived = [replica.derive(r, documents) for r in page]  # the node's own rows for these records
         states: Rows = [d.state for d in derived]
         docs: Rows = [doc for d in derived for doc in d.documents]
         head: Rows = [{"origin": page[-1].origin, "seq": page[-1].seq, "hash": page[-1].entry.hash}]

@@ -34,11 +34,10 @@ from node.app import create_app
 from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
 from node.http.state import NODE_KEY
-from node.search import facets as search_facets
+from node.records.log import jsonable
 from node.search import index as search
 from node.services import profiles
 from node.services.accounts import PasswordHasher
-from node.storage.log import jsonable
 from node.storage.models import LogEntry, MemberProfile, OutboxItem
 
 WORKERS = 16
@@ -173,7 +172,7 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
             record,
         )
         conn.execute("UPDATE log_heads SET seq=?, hash=? WHERE origin='coopaname'", head)
-        # as search.index_record_sync: an unchanged text is updated in place, a changed one replaced
+        # as search.replace_documents: an unchanged text is updated in place, a changed one replaced
         for audience, values in in_place:
             conn.execute(f"UPDATE search_documents SET {IN_PLACE_SET} WHERE id = ?", (*values, ids[audience]))
         for audience in gone:
@@ -269,15 +268,14 @@ async def _rows_written(services: Node, count: int) -> list[Rows]:
     for i, e in enumerate(entries):
         data = {**profile.data, "bio": _update(i)["fields"]["bio"]}
         body = jsonable(protocol.decode(e.body)) if e.body is not None else None
-        texts = profiles.search_texts(data, visibility, services.reference)
         rows.append(
             (
                 (json.dumps(data), json.dumps(visibility), e.received_at),
                 (e.origin, e.seq, e.record_id, e.type, e.hash, e.header, e.body, e.signature, e.ts, e.received_at),
                 (e.origin, e.record_id, e.type, e.seq, 0, json.dumps(body), e.ts),
                 (e.seq, e.hash),
-                search_facets.rows(
-                    "profile", e.origin, e.record_id, texts, profiles.search_bodies(data, visibility), e.ts
+                services.search_documents.own(
+                    "profile", e.origin, e.record_id, profiles.search_bodies(data, visibility), e.ts
                 ),
                 [(peer, e.seq, e.received_at, e.received_at) for peer in peers_of.get(e.seq, ())],
             )

@@ -6,7 +6,7 @@ ratios; asserts nothing (timings belong here, never in tests). ``--profiles 2000
 What is measured, in one run on one SQLite file:
 
 * **index cost per replicated record**: deriving the documents of a profile (text, facet columns, tags with
-  :mod:`node.search.facets`) and storing them (facet sets and FTS5 index included), per record, in
+  :mod:`node.search.documents`) and storing them (facet sets and FTS5 index included), per record, in
   transactions of 1,000 documents, next to the cost of inserting the same number of ``records`` rows (what
   replication pays anyway);
 * **bare FTS**: ``SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rank LIMIT 20`` on a stdlib
@@ -47,9 +47,8 @@ from node.demo.seed import FIRST_NAMES, LAST_NAMES, STAGES, TRADE_MIX, _idf_town
 from node.reference.vocabulary import load_trades
 from node.search import index as search
 from node.search import query as search_query
-from node.search.facets import received_rows
+from node.search.documents import SearchDocuments
 from node.search.query import Filters, Scope, find, query_words
-from node.storage.log import network_texts
 
 ORIGINS = ("smart", "oxalis", "scopelec", "grenoble")
 SELECTIVE = ("graphiste montreuil", "facilitation qualiopi")
@@ -87,15 +86,12 @@ def profiles(count: int, rng: random.Random) -> list[tuple[str, str, dict[str, A
 
 
 def documents_of(rows: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The search documents the node derives from these replicated profiles (text, facets, tags)."""
+    """The search documents the node derives from these replicated profiles (text, facets, tags), as its
+    replica does (with the shipped vocabulary)."""
+    documents = SearchDocuments(load_trades())
     out: list[dict[str, Any]] = []
     for i, (origin, rid, body) in enumerate(rows):
-        base = [
-            {"kind": "profile", "origin": origin, "record_id": rid, "audience": a, "content": search.normalise(t)}
-            for a, t in network_texts("profile", body).items()
-            if t
-        ]
-        out += received_rows(base, {rid: ("profile", body, 1_800_000_000_000 + i)})
+        out += documents.received("profile", origin, rid, body, 1_800_000_000_000 + i)
     return out
 
 

@@ -25,8 +25,9 @@ from node.federation_adapter.direct_inbox import DirectInbox
 from node.federation_adapter.store import NodeFederationStore
 from node.jobs import HOUR_S, Job, Jobs
 from node.keyfile import NodeKey
+from node.records.publisher import Publisher
 from node.reference.data import Reference, load_reference
-from node.search import facets as search_facets
+from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.directory import Directory
 from node.services.finder import Finder
@@ -46,7 +47,6 @@ from node.services.status import NodeStatus
 from node.services.things import Things
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names, direct_peer_names_sync
-from node.storage.publisher import Publisher
 from protocol import SigningKey
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class Node:
     db: Database
     publisher: Publisher
     reference: Reference
+    search_documents: SearchDocuments
     identity: Identity
     accounts: Accounts
     things: Things
@@ -144,18 +145,19 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     async def outbox_peers(session: AsyncSession) -> Sequence[str]:
         return await direct_peer_names(session, name)
 
+    reference = options.reference or load_reference(config.trades_path)
+    search_documents = SearchDocuments(reference.trades)  # own and received records, with the same trade words
     publisher = Publisher(
         name,
         signing,
         clock,
+        search_documents,
         options.outbox_peers or outbox_peers,
         outbox_peers_sync=options.outbox_peers_sync
         or (None if options.outbox_peers else lambda session: direct_peer_names_sync(session, name)),
     )
     async with db.write() as session:
         await publisher.ensure_head(session)
-    reference = options.reference or load_reference(config.trades_path)
-    search_facets.use_vocabulary(reference.trades)  # received records are indexed with the same trade words
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
     things = Things(db, publisher, reference, clock, coop_name=config.display_name)
     directory = Directory(db, publisher, reference, clock, accounts, things)
@@ -181,7 +183,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.route(is_move_message, lambda record, _at: moving.receive(record))
     inbox.route(is_shared_case, lambda record, _at: onboarding.receive(record))
     inbox.route(is_event_registration_message, lambda record, _at: remote_events.receive(record))
-    store = NodeFederationStore(db, name, clock)
+    store = NodeFederationStore(db, name, clock, search_documents)
     federation = FederationService(
         name=name,
         key=signing,
@@ -215,6 +217,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         db=db,
         publisher=publisher,
         reference=reference,
+        search_documents=search_documents,
         identity=identity,
         accounts=accounts,
         things=things,

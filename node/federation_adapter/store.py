@@ -19,9 +19,10 @@ from sqlalchemy import delete, func, insert, select, update
 from federation.outbox import entry_payload
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from node.clock import Clock
-from node.storage import log as replication_log
-from node.storage import replica
-from node.storage.database import Database
+from node.records import log as replication_log
+from node.records import replica
+from node.search.documents import SearchDocuments
+from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
@@ -69,15 +70,17 @@ def row_to_peer(row: PeerRow) -> Peer:
 
 
 class NodeFederationStore:
-    """All federation ports of one node."""
+    """All federation ports of one node. ``search_documents``: how the records it stores are indexed (the node's
+    own, so that other coops' records are indexed with the node's trade vocabulary)."""
 
     #: rows derived ahead (:meth:`prepare_run`) are dropped past this many: pages prefetched then abandoned
     PREPARED_MAX = 4_000
 
-    def __init__(self, db: Database, name: str, clock: Clock) -> None:
+    def __init__(self, db: Database, name: str, clock: Clock, search_documents: SearchDocuments) -> None:
         self.db = db
         self.name = name
         self.clock = clock
+        self.search_documents = search_documents
         self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
 
     # ------------------------------------------------------------------------------------------------ log
@@ -102,13 +105,15 @@ class NodeFederationStore:
         if len(self._prepared) > self.PREPARED_MAX:
             self._prepared.clear()
         for r in records:
-            self._prepared[replica.derive_key(r)] = replica.derive(r)
+            self._prepared[replica.derive_key(r)] = replica.derive(r, self.search_documents)
 
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
         prepared = self._prepared
         derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
         await self.db.run_write(
-            lambda session: replica.store_run_sync(session.connection(), records, received_at, derived)
+            lambda session: replica.store_run_sync(
+                session.connection(), records, received_at, self.search_documents, derived
+            )
         )
 
     async def note_fork(self, fork: Fork) -> None:
@@ -161,7 +166,7 @@ class NodeFederationStore:
 
     async def save_peer(self, peer: Peer) -> None:
         async with self.db.write() as session:
-            await session.execute(replication_log.upsert(session, PeerRow, peer_to_row(peer), ("name",)))
+            await session.execute(upsert(session, PeerRow, peer_to_row(peer), ("name",)))
 
     async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None:
         values: dict[str, Any] = (

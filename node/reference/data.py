@@ -34,13 +34,6 @@ class Reference:
             result["esco"] = trade.esco
         return result
 
-    def trade_text(self, code: str) -> str:
-        """Every label and synonym of a trade, for the search index (so "carpenter" finds "menuisier")."""
-        trade = self.trades.by_code(code)
-        if trade is None:
-            return code
-        return " ".join((trade.rome, trade.label_fr, trade.label_en, *trade.synonyms))
-
     def town(
         self, text: str, postcode: str | None = None, departement: str | None = None, *, field: str = "place"
     ) -> Place:

@@ -5,8 +5,10 @@ but search across coops needs codes that mean the same thing everywhere. France'
 one registry package for them ships no data, so ``data/trades.csv`` keeps a few hundred trades relevant to
 coop members, and an operator can add or override rows with a file of the same columns.
 
-``normalise`` is the one text normaliser of the node (places use it too), so that "Saint-Denis",
-"saint denis" and "SAINT DENIS" meet in the same index key.
+``normalise`` makes the lookup keys of trades and places (the gazetteer uses it too), so that "Saint-Denis",
+"saint denis" and "SAINT DENIS" meet in the same key. The full-text index has its own normaliser,
+:func:`node.search.text.normalise` (only ``[0-9a-z]`` survives there, and ligatures are not spelled out): the two
+are kept apart because merging them would change the keys of every stored search document and of these lookups.
 """
 
 from __future__ import annotations

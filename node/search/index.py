@@ -1,7 +1,8 @@
-"""Full-text search over profiles and offers, the same on SQLite (FTS5) and PostgreSQL (tsvector + GIN).
+"""The search index's storage: search documents written into ``search_documents``, their facet sets and the
+full-text index, the same on SQLite (FTS5) and PostgreSQL (tsvector + GIN), in the caller's transaction.
 
-Text is normalised here before it is stored or searched (Unicode NFKD, accents and case dropped, anything but
-letters and digits turned into spaces), so "Menuisière" finds "menuisiere" on both backends. Each record is
+What a document holds (its text per audience, facet columns, tags) is decided by
+:class:`node.search.documents.SearchDocuments`; this module only stores documents and drops them. Each record is
 indexed once per *audience*: ``public`` (what anyone may read), ``network`` (what member nodes may read),
 ``coop`` (what members of this coop may read). A search names the audiences the viewer belongs to, so a match
 can never come from a field the viewer may not read.
@@ -10,8 +11,6 @@ can never come from a field the viewer may not read.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -22,49 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.storage.database import Prepared
 from node.storage.models import SearchDocument
 from node.storage.search_models import SearchColset, SearchTagset, SearchTagsetValue
-
-MAX_QUERY_TERMS: Final = 8
-_NON_WORD: Final = re.compile(r"[^0-9a-z]+")
-
-
-# Fast path of normalise(): text whose decomposed form is ASCII plus the combining accents of U+0300..U+036F
-# (all of them combining except U+034F), which covers French and English; anything else takes the general path.
-_NOT_LATIN_ACCENTED: Final = re.compile("[^\x00-\x7f\u0300-\u034e\u0350-\u036f]")
-_ASCII_WORDS: Final = bytes(c if chr(c) in "0123456789abcdefghijklmnopqrstuvwxyz" else 32 for c in range(256))
-
-
-def normalise(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
-    if decomposed.isascii():
-        raw = decomposed.encode("ascii")
-    elif _NOT_LATIN_ACCENTED.search(decomposed) is None:
-        raw = decomposed.encode("ascii", "ignore")  # drops exactly the accents
-    else:
-        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-        return _NON_WORD.sub(" ", stripped).strip()
-    return b" ".join(raw.translate(_ASCII_WORDS).split()).decode("ascii")
-
-
-def terms(query: str) -> list[str]:
-    """The words of a query, normalised, at most :data:`MAX_QUERY_TERMS` of them."""
-    return [t for t in normalise(query).split() if t][:MAX_QUERY_TERMS]
-
-
-def flatten(value: object) -> Iterable[str]:
-    """Every string and number in a JSON-like value, for indexing."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, bool):
-        return
-    elif isinstance(value, int):
-        yield str(value)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from flatten(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from flatten(item)
-
 
 _DOCUMENTS: Final = cast(Table, SearchDocument.__table__)
 _COLSETS: Final = cast(Table, SearchColset.__table__)
@@ -101,8 +57,6 @@ _INSERT_TEXT: Final = "INSERT INTO search_fts(rowid, content) VALUES (?, ?)"
 MAX_SET_KEY: Final = 300
 CHUNK: Final = 400  # keys per IN clause
 
-Bodies = Mapping[str, Mapping[str, Any]]
-
 
 def col_key(origin: str, kind: str, departement: str | None, stage: str | None) -> str:
     """The key of a document's single-valued facets in ``search_colsets``."""
@@ -118,9 +72,9 @@ def tag_key(tags: Iterable[tuple[str, str]]) -> str | None:
 
 
 def store_documents(conn: Connection, documents: Sequence[Mapping[str, Any]]) -> None:
-    """Insert search documents (rows of :func:`node.search.facets.rows`: the columns of
-    ``search_documents`` but ``colset`` and ``tagset``, plus ``tags``), naming their facet sets, and bring the
-    full-text index up to date, all in the caller's transaction.
+    """Insert search documents (:data:`node.search.documents.Document`: the columns of ``search_documents``
+    but ``colset`` and ``tagset``, plus ``tags``), naming their facet sets, and bring the full-text index up to
+    date, all in the caller's transaction. The caller knows the documents are new (a record without documents).
 
     Every insert into ``search_documents`` goes through here. On SQLite the text goes to the FTS5 table (which
     keeps it), under the document's id, and the row keeps an empty ``content``: the rows stay narrow, so a search
@@ -236,44 +190,13 @@ def _insert_ignore(conn: Connection, table: Table, keys: tuple[str, ...]) -> Any
     return ins.on_conflict_do_nothing(index_elements=list(keys))
 
 
-def _rows(
-    kind: str, origin: str, record_id: str, texts: Mapping[str, str], bodies: Bodies | None, ts: int
-) -> list[dict[str, Any]]:
-    from node.search import facets as search_facets  # it imports this module (normalise)
-
-    return search_facets.rows(kind, origin, record_id, texts, bodies or {}, ts)
-
-
-async def index_record(
-    session: AsyncSession,
-    kind: str,
-    origin: str,
-    record_id: str,
-    texts: Mapping[str, str],
-    bodies: Bodies | None = None,
-    ts: int = 0,
-) -> None:
-    """Replace the documents of one record by ``texts`` (audience → text); empty texts are not indexed.
-    ``bodies`` (audience → the fields it may read) give the facet columns and tags; ``ts`` the freshness."""
-    await session.run_sync(
-        lambda sync: index_record_sync(sync.connection(), kind, origin, record_id, texts, bodies, ts)
-    )
-
-
 async def unindex_record(session: AsyncSession, origin: str, record_id: str) -> None:
     await session.run_sync(lambda sync: unindex_record_sync(sync.connection(), origin, record_id))
 
 
-def index_record_sync(
-    conn: Connection,
-    kind: str,
-    origin: str,
-    record_id: str,
-    texts: Mapping[str, str],
-    bodies: Bodies | None = None,
-    ts: int = 0,
-) -> None:
-    """:func:`index_record` on a sync connection (inside :meth:`~node.storage.database.Database.run_write`).
+def replace_documents(conn: Connection, origin: str, record_id: str, documents: Sequence[Mapping[str, Any]]) -> None:
+    """Make ``documents`` (all of one record, at most one per audience) the record's documents: the audiences it
+    no longer has lose theirs.
 
     A document whose text did not change is updated in place (facets, sets, freshness): the full-text index
     is only touched for the texts that changed (a member editing their bio leaves their public document's text
@@ -283,7 +206,7 @@ def index_record_sync(
         audience: (int(id_), held_kind, content)
         for id_, audience, held_kind, content in held_documents.all(conn, {"o": origin, "r": record_id})
     }
-    rows = name_sets(conn, _rows(kind, origin, record_id, texts, bodies, ts))
+    rows = name_sets(conn, documents)
     fresh: list[dict[str, Any]] = []
     for row in rows:
         found = held.pop(row["audience"], None)

@@ -23,7 +23,7 @@ Words: normalised (accents and case folded), each matched as a *prefix* (typing 
 after a light French/English suffix folding (plurals, feminine endings: "menuisières" -> "menuisier*"). Full
 stemmers were not used: SQLite's FTS5 has none for French, and prefix matching on folded words gives the same
 recall for trade and town names without a second tokenizer; bilingual trade names come from the vocabulary
-added to the text at index time (:mod:`node.search.facets`).
+added to the text at index time (:mod:`node.search.documents`).
 
 Ranking: text relevance in coarse steps (so that equally good matches are not ordered by noise in the
 score), then distance when a place is given, then freshness.
@@ -43,7 +43,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, text
 
-from node.search import index as search
+from node.search.text import terms
 from node.storage import search_models  # noqa: F401 - search_models: its tables are part of the schema
 
 KM_PER_E6: Final = 111.195 / 1e6  # kilometres per microdegree of latitude
@@ -55,7 +55,7 @@ _SUFFIXES: Final = (("ieres", "ier"), ("iere", "ier"), ("euses", "eu"), ("euse",
 def query_words(query: str) -> list[str]:
     """The words of a query as matched (folded suffixes; each is then matched as a prefix)."""
     words: list[str] = []
-    for word in search.terms(query):
+    for word in terms(query):
         for suffix, replacement in _SUFFIXES:
             if word.endswith(suffix) and len(word) > len(suffix) + 2:
                 word = word[: -len(suffix)] + replacement

@@ -26,11 +26,10 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from node.records.publisher import new_record_id
 from node.services.profiles import default_visibility
-from node.storage.database import Database, Prepared, connection
-from node.storage.log import upsert
+from node.storage.database import Database, Prepared, connection, upsert
 from node.storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
-from node.storage.publisher import new_record_id
 from node.viewer import ROLES, Viewer
 
 log = logging.getLogger(__name__)

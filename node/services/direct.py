@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from node.storage.publisher import new_record_id
+from node.records.publisher import new_record_id
 from protocol import RECORD_TYPES, Entry, SigningKey, sign_entry
 
 PART_CHARS: Final = 3900  # under the message text limit (4000), leaving room for nothing else to grow into

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import Publisher
 from node.reference.data import Reference
-from node.search import index as search
 from node.services import profiles
 from node.services.accounts import Accounts, account_json
 from node.services.things import KINDS, Things
@@ -33,7 +33,6 @@ from node.storage.models import (
     MemberProfile,
     RecordState,
 )
-from node.storage.publisher import Publisher
 from node.storage.remote_event_models import RemoteEventRegistration
 from node.viewer import Viewer
 
@@ -175,7 +174,6 @@ class Directory:
             conn, {"p_account_id": account_id, "data": data, "visibility": visibility, "updated_at": now}
         )
         body = profiles.network_body(data, visibility)
-        texts = profiles.search_texts(data, visibility, self.reference)
         bodies = profiles.search_bodies(data, visibility)
         if body and body != previous:
             self.publisher.publish_sync(
@@ -184,14 +182,13 @@ class Directory:
                 record_id=record_id,
                 body=body,
                 created=created_at,
-                search_texts=texts,
-                head=head,
                 search_bodies=bodies,
+                head=head,
             )
         else:
             if not body and previous is not None:  # nothing may leave any more: withdraw what had left
                 self.publisher.tombstone_sync(session, target_type="profile", record_id=record_id)
-            search.index_record_sync(conn, "profile", self.publisher.origin, record_id, texts, bodies, now)
+            self.publisher.index_sync(session, type="profile", record_id=record_id, search_bodies=bodies, ts=now)
         return now
 
     def _owner_view(self, profile: MemberProfile) -> dict[str, Any]:

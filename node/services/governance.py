@@ -17,8 +17,8 @@ from typing import Any
 from federation.governance import DAY_MS, DEFAULT_CHARTER, Governance
 from node.clock import Clock
 from node.errors import InvalidInput, NotFound
+from node.records.publisher import Publisher, new_record_id
 from node.storage.database import Database
-from node.storage.publisher import Publisher, new_record_id
 from protocol import RECORD_TYPES, Record
 
 log = logging.getLogger(__name__)

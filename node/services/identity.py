@@ -22,9 +22,9 @@ from node.clock import Clock
 from node.config import NodeConfig, save_config
 from node.errors import InvalidInput
 from node.keyfile import NodeKey, write_key
+from node.records.log import jsonable
+from node.records.publisher import Publisher
 from node.storage.database import Database
-from node.storage.log import jsonable
-from node.storage.publisher import Publisher
 from protocol import ENVELOPE_VERSION, SigningKey
 
 log = logging.getLogger(__name__)

@@ -27,15 +27,15 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import InvalidInput
+from node.records.publisher import Publisher, new_record_id
 from node.reference.data import Reference
-from node.search import facets as search_facets
-from node.search import index as search
+from node.search.documents import SearchDocuments
+from node.search.index import store_documents
 from node.services import profiles
 from node.services.accounts import EMAIL_RE, Accounts, token_hash
 from node.services.accounts import new_token as new_secret
 from node.storage.database import Database
 from node.storage.models import Account, Invitation, MemberProfile
-from node.storage.publisher import Publisher, new_record_id
 from node.viewer import ROLES
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ class ImportTarget(Protocol):
     def publisher(self) -> Publisher: ...
     @property
     def reference(self) -> Reference: ...
+    @property
+    def search_documents(self) -> SearchDocuments: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +281,7 @@ async def _write(services: ImportTarget, good: list[_GoodRow], report: ImportRep
     now = services.clock()
     ttl = services.accounts.invitation_ttl_ms
     origin = services.publisher.origin
+    search_documents = services.search_documents
     visibility = profiles.default_visibility()
     async with services.db.write() as session:
         for start in range(0, len(good), BATCH):
@@ -326,13 +329,8 @@ async def _write(services: ImportTarget, good: list[_GoodRow], report: ImportRep
                         "used_at": None,
                     }
                 )
-                search_rows += search_facets.rows(
-                    "profile",
-                    origin,
-                    record_id,
-                    profiles.search_texts(g.fields, visibility, services.reference),
-                    profiles.search_bodies(g.fields, visibility),
-                    now,
+                search_rows += search_documents.own(
+                    "profile", origin, record_id, profiles.search_bodies(g.fields, visibility), now
                 )
             await session.execute(insert(MemberProfile), profile_rows)
             await session.execute(insert(Invitation), invitation_rows)
@@ -343,7 +341,7 @@ async def _write(services: ImportTarget, good: list[_GoodRow], report: ImportRep
 
 
 def _store_documents(session: Session, rows: list[dict[str, Any]]) -> None:
-    search.store_documents(session.connection(), rows)
+    store_documents(session.connection(), rows)
 
 
 def export_members(services_rows: Iterable[tuple[Account, MemberProfile]], out: TextIO) -> int:

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import Publisher, new_record_id
 from node.search import index as search
 from node.services import moving_wire as wire
 from node.services.accounts import Accounts
@@ -46,7 +47,6 @@ from node.storage.federation_models import PeerRow
 from node.storage.models import Account, LogEntry, MemberProfile, RecordState
 from node.storage.moving_models import MemberMove, MemberMovePart
 from node.storage.outbox import enqueue_direct, require_direct_peer
-from node.storage.publisher import Publisher, new_record_id
 from node.viewer import Viewer
 from protocol import Entry, Record, SigningKey, canonical
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import new_record_id
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
 from node.services import onboarding_sharing as sharing
@@ -39,7 +40,6 @@ from node.storage.federation_models import PeerRow
 from node.storage.models import Account, RecordState
 from node.storage.onboarding_models import OnboardingCase, OnboardingSharePart
 from node.storage.outbox import direct_peer_names, enqueue_direct, require_direct_peer
-from node.storage.publisher import new_record_id
 from node.viewer import Viewer
 from protocol import Record, SigningKey
 from protocol.envelope import ORIGIN_RE, RECORD_ID_RE

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from node.errors import InvalidInput
+from node.records.publisher import canonical_order
 from node.reference.data import Reference
-from node.storage.publisher import canonical_order
 from node.viewer import LEVELS, is_level, visible
 from protocol import RECORD_TYPES, SchemaError
 
@@ -179,24 +179,9 @@ def visible_fields(data: Mapping[str, Any], visibility: Mapping[str, str], viewe
     }
 
 
-def search_texts(data: Mapping[str, Any], visibility: Mapping[str, str], reference: Reference) -> dict[str, str]:
-    """Text per audience: ``public`` (public fields), ``network`` (+network), ``coop`` (+coop). Never private."""
-    words: dict[str, list[str]] = {"public": [], "network": [], "coop": []}
-    for name, value in data.items():
-        if value is None or name == "phone" or name not in PROFILE_FIELDS:
-            continue
-        level = visibility.get(name, PROFILE_FIELDS[name].default)
-        if level == "private":
-            continue
-        text = _text(name, value, reference)
-        for audience in ("public", "network", "coop"):
-            if visible(level, audience):
-                words[audience].append(text)
-    return {audience: " ".join(parts) for audience, parts in words.items()}
-
-
 def search_bodies(data: Mapping[str, Any], visibility: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Per search audience, the fields it may read (for the search facets: town, trades, availability...)."""
+    """Per search audience (``public``, ``network``, ``coop``), the fields it may read: what
+    :class:`~node.search.documents.SearchDocuments` makes its text and facets of. Never a private field."""
     bodies: dict[str, dict[str, Any]] = {"public": {}, "network": {}, "coop": {}}
     for name, value in data.items():
         if value is None or name == "phone" or name not in PROFILE_FIELDS:
@@ -208,15 +193,3 @@ def search_bodies(data: Mapping[str, Any], visibility: Mapping[str, str]) -> dic
             if visible(level, audience):
                 fields[name] = value
     return bodies
-
-
-def _text(name: str, value: Any, reference: Reference) -> str:
-    if name == "trades":
-        return " ".join(reference.trade_text(t["rome"]) for t in value)
-    if name == "place":
-        return " ".join(str(value.get(k, "")) for k in ("town", "postcode", "departement", "region"))
-    if name in ("availability", "day_rate_eur", "links"):
-        return ""
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value)

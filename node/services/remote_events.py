@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from node.records.publisher import new_record_id
 from node.services import remote_events_wire as wire
 from node.services.things import Things
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage, PeerRow
 from node.storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
 from node.storage.outbox import enqueue_direct, require_direct_peer
-from node.storage.publisher import new_record_id
 from node.storage.remote_event_models import RemoteEventRegistration as Reg
 from node.storage.remote_event_models import remote_seats_taken
 from node.viewer import Viewer

@@ -6,7 +6,7 @@ from typing import Final
 
 from sqlalchemy import func, select
 
-from node.storage import log as replication_log
+from node.records import log as replication_log
 from node.storage.database import Database
 from node.storage.models import Account, LogEntry, OutboxItem
 

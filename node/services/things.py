@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.records.publisher import Publisher, canonical_order, new_record_id
 from node.reference.data import Reference
 from node.services.profiles import PROFILE_FIELDS, SHARED_LEVELS
 from node.storage.database import Database
@@ -32,7 +33,6 @@ from node.storage.models import (
     Offer,
     RecordState,
 )
-from node.storage.publisher import Publisher, canonical_order, new_record_id
 from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
 from node.viewer import Viewer, visible
 
@@ -487,27 +487,19 @@ class Things:
 
     async def _publish(self, session: AsyncSession, kind: ThingKind, row: Any) -> None:
         body = dict(row.data)
-        texts = None
-        if kind.indexed:
-            text = self._text(body)
-            public = text if kind.has_visibility and row.visibility == "public" and not kind.members_only else ""
-            texts = {"network": text, "coop": text, "public": public}
+        bodies: dict[str, Mapping[str, Any]] | None = None
+        if kind.indexed:  # the coop and the network read the whole body; anyone, only what is public
+            bodies = {"network": body, "coop": body}
+            if kind.has_visibility and row.visibility == "public" and not kind.members_only:
+                bodies["public"] = body
         await self.publisher.publish(
             session,
             type=kind.record_type,
             record_id=row.record_id,
             body=body,
             created=row.created_at,
-            search_texts=texts,
+            search_bodies=bodies,
         )
-
-    def _text(self, body: Mapping[str, Any]) -> str:
-        parts = [str(body.get(k, "")) for k in ("title", "note", "purpose", "description", "organiser", "cadence")]
-        parts += [self.reference.trade_text(t["rome"]) for t in body.get("trades", ()) if "rome" in t]
-        parts += [str(s) for s in (*body.get("skills", ()), *body.get("topics", ()), *body.get("languages", ()))]
-        place = body.get("place") or {}
-        parts += [str(place.get(k, "")) for k in ("town", "postcode", "departement", "region")]
-        return " ".join(p for p in parts if p)
 
     async def _view(self, session: AsyncSession, kind: ThingKind, row: Any, viewer: Viewer) -> dict[str, Any]:
         view: dict[str, Any] = {

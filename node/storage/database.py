@@ -37,7 +37,7 @@ import operator
 import queue
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +45,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.util.exc import CommandError
 from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -74,6 +75,15 @@ def connection(session: Session) -> Connection:
     through the session's machinery), else ``session.connection()``."""
     conn: Connection | None = session.info.get(_CONNECTION_KEY)
     return conn if conn is not None else session.connection()
+
+
+def upsert(session: AsyncSession, model: type[Any], values: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """An INSERT ... ON CONFLICT (keys) DO UPDATE statement for the session's backend."""
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={k: stmt.excluded[k] for k in values if k not in keys}
+    )
 
 
 class Database:

@@ -37,7 +37,7 @@ from node.compose import NodeOptions, open_node
 from node.config import CONFIG_FILE, load_config
 from node.demo.run import DemoNode, load_network, network_file, seed_node
 from node.keyfile import KEY_DIR_NAME, write_key
-from node.storage import replica
+from node.records import replica
 from node.storage.models import LogHead
 from protocol import RECORD_TYPES, Record, SigningKey, canonical, check_body, decode_entry, sign_entry, sign_request
 
@@ -520,7 +520,7 @@ async def _bulk_entries(directory: Path, count: int) -> int:
             seq, prev = seq + 1, entry.hash
         for start in range(0, len(records), 1000):
             async with services.db.write() as session:
-                await replica.store_run(session, records[start : start + 1000], now)
+                await replica.store_run(session, records[start : start + 1000], now, services.search_documents)
         return seq
     finally:
         await services.close()
@@ -570,7 +570,7 @@ async def _rotate(node: Node) -> tuple[SigningKey, SigningKey, int]:
             records.append(Record(entry, check_body(entry)))
             after = (entry.header.seq, entry.hash)
         async with services.db.write() as session:
-            await replica.store_run(session, records, now_ms())
+            await replica.store_run(session, records, now_ms(), services.search_documents)
     finally:
         await services.close()
     write_key(node.directory / KEY_DIR_NAME, new)

@@ -19,10 +19,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+import protocol
 from node.app import create_app
 from node.clock import ManualClock
 from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
+from node.federation_adapter.store import NodeFederationStore
 from node.services.accounts import PasswordHasher, ThrottlePolicy
 from node.services.finder import Finder, SearchRequest, legacy_items
 from node.storage.database import Database
@@ -32,6 +34,7 @@ from node.viewer import Viewer
 PG_HOST = os.environ.get("BIGRE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
 FAST_HASHER = PasswordHasher(n=2**10)  # still scrypt, cheaper so tests stay fast; the default is tested apart
+REMOTE_KEY = protocol.SigningKey.from_seed(bytes(range(32)))  # signs the records of other coops in tests
 
 
 async def _pg(statement: str) -> None:
@@ -172,3 +175,34 @@ async def search_items(services: Node, viewer: Viewer, q: str) -> list[dict[str,
     """What ``GET /api/v1/search?q=...`` lists as ``items`` for this viewer (the node's Finder, no facets)."""
     finder = Finder(services.db, services.publisher.origin, services.reference)
     return legacy_items((await finder.search(viewer, SearchRequest(q=q, size=20), facets=False))["results"])
+
+
+async def receive(
+    services: Node,
+    origin: str,
+    record_id: str,
+    body: dict[str, Any],
+    *,
+    ts: int,
+    type: str = "profile",
+    received_at: int = 1,
+) -> protocol.Record:
+    """Store a record of another coop as replication does: signed by :data:`REMOTE_KEY`, chained after what the
+    node holds of ``origin``, stored (and indexed) by the node's own federation store."""
+    store = NodeFederationStore(services.db, services.config.name, services.clock, services.search_documents)
+    seq, prev = (await store.heads()).get(origin, (0, None))
+    entry = protocol.sign_entry(
+        REMOTE_KEY,
+        type=type,
+        type_version=protocol.RECORD_TYPES[type].version,
+        origin=origin,
+        id=record_id,
+        seq=seq + 1,
+        created=ts,
+        ts=ts,
+        prev=prev,
+        body=body,
+    )
+    record = protocol.Record(entry, protocol.check_body(entry))
+    await store.store_run([record], received_at)
+    return record

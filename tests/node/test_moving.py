@@ -76,7 +76,7 @@ async def bystander(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]
 
 
 async def peer_with(s: Node, *others: Node) -> None:
-    store = NodeFederationStore(s.db, s.config.name, s.clock)
+    store = NodeFederationStore(s.db, s.config.name, s.clock, s.search_documents)
     for o in others:
         await store.save_peer(
             Peer(
@@ -118,10 +118,12 @@ async def deliver(records: list[Record], to: Node) -> list[bool]:
 
 async def replicate(origin: Node, into: Node) -> None:
     """Copy ``origin``'s whole log into ``into`` (what pull replication does, minus the network)."""
-    store = NodeFederationStore(origin.db, origin.config.name, origin.clock)
+    store = NodeFederationStore(origin.db, origin.config.name, origin.clock, origin.search_documents)
     blobs = await store.read(origin.config.name, 0, 100_000)
     records = [Record(e, check_body(e)) for e in map(decode_entry, blobs)]
-    await NodeFederationStore(into.db, into.config.name, into.clock).store_run(records, into.clock())
+    await NodeFederationStore(into.db, into.config.name, into.clock, into.search_documents).store_run(
+        records, into.clock()
+    )
 
 
 async def tombstone(s: Node, origin: str, record_id: str) -> dict[str, Any]:

@@ -50,7 +50,7 @@ async def other(tmp_path: Path, options: NodeOptions) -> AsyncIterator[Node]:
 
 
 async def peer_with(s: Node, other: Node) -> None:
-    store = NodeFederationStore(s.db, s.config.name, s.clock)
+    store = NodeFederationStore(s.db, s.config.name, s.clock, s.search_documents)
     await store.save_peer(
         Peer(
             name=other.config.name,

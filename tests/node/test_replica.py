@@ -1,4 +1,6 @@
-"""The bulk store of verified runs (``node.storage.replica``) leaves the same tables as storing one by one."""
+"""The bulk store of verified runs (``node.records.replica``): the same tables however a history is cut into runs
+(one record per run included), with the rules of the record log (newest seq wins, tombstones erase, erased
+bodies stay erased) and the search documents of the newest bodies."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import protocol
 from node.compose import Node, open_node
 from node.config import NodeConfig, create_node_dir
 from node.demo.seed import generate_members, generate_offers
-from node.storage import log as replication_log
-from node.storage import replica
+from node.records import replica
+from node.search.documents import received_texts
+from node.search.text import flatten
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 
 KEY = protocol.SigningKey.from_seed(bytes(range(32)))
@@ -108,15 +111,17 @@ async def _clear(services: Node) -> None:
             await session.execute(delete(model).where(model.origin == "smart"))
 
 
-async def test_bulk_store_equals_one_by_one(services: Node, node_config: NodeConfig, tmp_path: Path) -> None:
+async def test_bulk_store_is_the_same_however_the_history_is_cut(
+    services: Node, node_config: NodeConfig, tmp_path: Path
+) -> None:
     records = _run()
-    # the reference: one record at a time
-    async with services.db.write() as session:
-        for r in records:
-            assert await replication_log.store_received(session, r, 1) == replication_log.StoreOutcome.STORED
+    # the reference: one record per run
+    for r in records:
+        async with services.db.write() as session:
+            await replica.store_run(session, [r], 1, services.search_documents)
     expected = await _tables(services)
 
-    # in bulk, in two runs, with the derived rows of some records prepared ahead
+    # in bulk, cut in several ways, with the derived rows of some records prepared ahead
     other = create_node_dir(
         tmp_path / "bulk",
         name="coopaname",
@@ -125,22 +130,43 @@ async def test_bulk_store_equals_one_by_one(services: Node, node_config: NodeCon
     )
     bulk = await open_node(other)
     try:
-        ahead = {replica.derive_key(r): replica.derive(r) for r in records[3:8]}
+        ahead = {replica.derive_key(r): replica.derive(r, bulk.search_documents) for r in records[3:8]}
         for cuts in ((0, 11), (0, 4, 11), (0, 2, 5, 6, 9, 11), (0, 6, 11)):
             await _clear(bulk)
             for start, end in itertools.pairwise(cuts):
                 async with bulk.db.write() as session:
-                    await replica.store_run(session, records[start:end], 1, ahead)
+                    await replica.store_run(session, records[start:end], 1, bulk.search_documents, ahead)
             assert await _tables(bulk) == expected, cuts
     finally:
         await bulk.db.close()
+    assert expected["head"] == (11, records[-1].entry.hash)
     assert expected["entries"][0] == (1, False)  # the node document keeps its body (it holds bytes)
-    revived = next(state for state in expected["states"] if state[0] == "o1")
-    assert revived[1:4] == ("offer", 11, False) and revived[4] is not None  # written again after its tombstone
     assert expected["entries"][2] == (3, True)  # the deleted offer's earlier body is gone
+    assert expected["entries"][6] == (7, True)  # erased before it was received
+    states = {state[0]: state[1:4] for state in expected["states"]}
+    assert states == {
+        "node": ("node", 1, False),
+        "o1": ("offer", 11, False),  # written again after its tombstone: it lives again
+        "o2": ("offer", 9, False),
+        "p1": ("profile", 10, False),
+        "p2": ("profile", 8, False),
+        "p3": ("profile", 7, False),
+    }
+    assert next(state for state in expected["states"] if state[0] == "p3")[4] is None  # no body to keep
+    # one document per audience that has words (a profile without a public list has no public document), from
+    # the newest body only (no "menuisiere"), its words in the body's canonical key order
+    assert [d[1:4] for d in expected["documents"]] == [
+        ("o1", "network", "offer open atelier bois a nouveau"),
+        ("o2", "network", "request open cherche graphiste"),
+        ("p1", "network", "zoe m fr en"),
+        ("p2", "network", "karim b"),
+        ("p2", "public", "karim b public display name"),
+    ]
+    assert next(d for d in expected["documents"] if d[1] == "p1")[6] == "language:en language:fr"
 
 
-def test_network_texts_are_the_reference_texts() -> None:
+def test_received_texts_are_the_reference_walk() -> None:
+    """The fast walk of received bodies (:func:`node.search.text.words`) reads the words :func:`flatten` reads."""
     rng = random.Random(7)
     members = [m for m in generate_members("smart", 60, rng) if m["role"] == "member"]
     bodies: list[tuple[str, dict[str, Any]]] = [("offer", o) for o in generate_offers(members, rng, 40)]
@@ -158,4 +184,13 @@ def test_network_texts_are_the_reference_texts() -> None:
     bodies.append(("profile", {"display_name": "Ünï Çödé ǅ ﬁ", "remote": True, "x": None, "b": b"\x00", "f": 1.5}))
     bodies.append(("offer", {"title": "tuple", "skills": ("a", "b"), "n": -3}))
     for record_type, body in bodies:
-        assert replica._network_texts(record_type, body) == replication_log.network_texts(record_type, body)
+        assert received_texts(record_type, body) == _reference_texts(record_type, body)
+
+
+def _reference_texts(record_type: str, body: dict[str, Any]) -> dict[str, str]:
+    if record_type == "profile":
+        public_fields = set(body.get("public") or ())
+        everything = " ".join(flatten({k: v for k, v in body.items() if k != "public"}))
+        public = " ".join(flatten({k: v for k, v in body.items() if k in public_fields}))
+        return {"network": everything, "public": public}
+    return {"network": " ".join(flatten(dict(body)))}

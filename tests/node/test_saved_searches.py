@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-import protocol
 from node.app import create_app
 from node.clock import ManualClock
 from node.compose import Node, NodeOptions
@@ -18,19 +17,11 @@ from node.errors import ConfigError
 from node.reference.places import load_places
 from node.services.saved_searches import OVERLAP_MS, SavedSearches
 from node.services.things import OFFERS
-from node.storage import log as replication_log
 from node.viewer import Viewer
 
-from .conftest import PASSWORD, Api
+from .conftest import PASSWORD, Api, receive
 
-KEY = protocol.SigningKey.from_seed(bytes(range(32)))
 MINUTE = 60_000
-
-
-def _keyring(origin: str) -> Any:
-    keyring = protocol.Keyring()
-    keyring.add(origin, protocol.KeyInfo(KEY.verify_key))
-    return keyring
 
 
 async def _receive(services: Node, origin: str, rid: str, town: str, ts: int, trade: str = "E1205") -> None:
@@ -44,22 +35,7 @@ async def _receive(services: Node, origin: str, rid: str, town: str, ts: int, tr
         "place": dict(place.as_record()),
         "public": ["display_name"],
     }
-    async with services.db.write() as session:
-        head = await replication_log.head_of(session, origin)
-        entry = protocol.sign_entry(
-            KEY,
-            type="profile",
-            type_version=(1, 0),
-            origin=origin,
-            id=rid,
-            seq=head[0] + 1,
-            created=ts,
-            ts=ts,
-            prev=head[1],
-            body=body,
-        )
-        record = protocol.open_record(entry.encode(), _keyring(origin))
-        assert await replication_log.store_received(session, record, ts) == replication_log.StoreOutcome.STORED
+    await receive(services, origin, rid, body, ts=ts, received_at=ts)
 
 
 async def _member(services: Node, email: str) -> Viewer:

@@ -13,20 +13,14 @@ from typing import Any
 
 import pytest
 
-import protocol
 from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, load_config
 from node.errors import ConfigError
 from node.reference.places import load_places
-from node.reference.vocabulary import load_trades
-from node.search import facets as search_facets
 from node.services.finder import Finder
-from node.storage import log as replication_log
 from node.viewer import Viewer
 
-from .conftest import PASSWORD
-
-KEY = protocol.SigningKey.from_seed(bytes(range(32)))
+from .conftest import PASSWORD, receive
 
 
 def _place(town: str) -> dict[str, Any]:
@@ -100,30 +94,9 @@ CORPUS: list[tuple[str, str, dict[str, Any]]] = [
 async def _receive(
     services: Node, entries: list[tuple[str, str, dict[str, Any]]] | None = None, ts0: int = 1_000
 ) -> None:
-    """Store profiles as received from their origins (signed, chained, verified), in order."""
-    async with services.db.write() as session:
-        for seq_by_origin, (origin, rid, body) in enumerate(CORPUS if entries is None else entries):
-            head = await replication_log.head_of(session, origin)
-            entry = protocol.sign_entry(
-                KEY,
-                type="profile",
-                type_version=(1, 0),
-                origin=origin,
-                id=rid,
-                seq=head[0] + 1,
-                created=1,
-                ts=ts0 + seq_by_origin,
-                prev=head[1],
-                body=body,
-            )
-            record = protocol.open_record(entry.encode(), _keyring(origin))
-            assert await replication_log.store_received(session, record, 1) == replication_log.StoreOutcome.STORED
-
-
-def _keyring(origin: str) -> Any:
-    keyring = protocol.Keyring()
-    keyring.add(origin, protocol.KeyInfo(KEY.verify_key))
-    return keyring
+    """Store profiles as received from their origins (signed, chained, stored by replication's path), in order."""
+    for i, (origin, rid, body) in enumerate(CORPUS if entries is None else entries):
+        await receive(services, origin, rid, body, ts=ts0 + i)
 
 
 async def _member(services: Node, email: str = "m@example.org") -> Viewer:
@@ -262,7 +235,6 @@ async def test_operator_trades_file_reaches_received_records(node_config: NodeCo
         assert await _ids(_finder(services), viewer, q="xylotherapeute") == ["menuisier-montreuil"]
     finally:
         await services.close()
-        search_facets.use_vocabulary(load_trades())  # the next tests index with the shipped vocabulary
 
 
 def test_trades_file_must_exist(node_config: NodeConfig) -> None:

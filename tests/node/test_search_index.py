@@ -18,6 +18,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from node.search import index as search
 from node.search import query as search_query
+from node.search.documents import Bodies, rows
 from node.search.query import Filters, Scope
 from node.storage.database import alembic_config
 
@@ -32,7 +33,13 @@ def _body(town: str, dep: str, trades: list[str], languages: list[str], stage: s
 
 
 def _index(conn: Connection, record_id: str, words: str, body: dict[str, Any], origin: str = "smart") -> None:
-    search.index_record_sync(conn, "profile", origin, record_id, {"network": words}, {"network": body}, ts=1)
+    _replace(conn, record_id, {"network": words}, {"network": body}, origin=origin)
+
+
+def _replace(
+    conn: Connection, record_id: str, texts: dict[str, str], bodies: Bodies, ts: int = 1, origin: str = "smart"
+) -> None:
+    search.replace_documents(conn, origin, record_id, rows("profile", origin, record_id, texts, bodies, ts))
 
 
 def _integrity(conn: Connection) -> None:
@@ -183,22 +190,16 @@ def test_migration_0008_turns_tag_rows_into_sets(tmp_path: Path) -> None:
 def test_unchanged_texts_are_updated_in_place(migrated: Any) -> None:
     both = {"network": "menuisier chene", "public": "menuisier"}
     with migrated.begin() as conn:
-        search.index_record_sync(
-            conn, "profile", "smart", "a", both, {a: _body("Montreuil", "93", ["H2206"], ["fr"]) for a in both}, ts=1
-        )
+        _replace(conn, "a", both, {a: _body("Montreuil", "93", ["H2206"], ["fr"]) for a in both}, ts=1)
         before = dict(conn.execute(text("SELECT audience, id FROM search_documents")).all())
         # the same texts, another place: the rows stay (same ids), their facets and freshness follow
-        search.index_record_sync(
-            conn, "profile", "smart", "a", both, {a: _body("Paris", "75", ["H2206"], ["en"]) for a in both}, ts=2
-        )
+        _replace(conn, "a", both, {a: _body("Paris", "75", ["H2206"], ["en"]) for a in both}, ts=2)
         assert dict(conn.execute(text("SELECT audience, id FROM search_documents")).all()) == before
         assert conn.execute(text("SELECT DISTINCT departement, ts FROM search_documents")).all() == [("75", 2)]
         found = search_query.find(conn, ["menuisier"], Scope("coopaname", anonymous=False), Filters())
         assert dict(found.facets["departement"]) == {"75": 1} and dict(found.facets["language"]) == {"en": 1}
         # a new text for one audience, and an audience gone
-        search.index_record_sync(
-            conn, "profile", "smart", "a", {"network": "menuisier escalier"}, {"network": _body("Paris", "75", [], [])}
-        )
+        _replace(conn, "a", {"network": "menuisier escalier"}, {"network": _body("Paris", "75", [], [])})
         assert conn.execute(text("SELECT audience FROM search_documents")).scalars().all() == ["network"]
         _integrity(conn)
         assert _ids(conn, "escalier") == ["a"] and _ids(conn, "chene") == []

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine
 
 from node.search import index as search
 from node.search import query as search_query
+from node.search.documents import rows
 from node.search.query import Filters, Scope
 from node.storage.database import alembic_config
 
@@ -70,7 +71,7 @@ def _apply(conn: Any, op: tuple[str, Any]) -> None:
     if arg["public"]:
         texts["public"] = arg["words"][0]
         bodies["public"] = {"trades": body["trades"]}
-    search.index_record_sync(conn, "profile", "smart", arg["id"], texts, bodies, ts=1)
+    search.replace_documents(conn, "smart", arg["id"], rows("profile", "smart", arg["id"], texts, bodies, ts=1))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
+import pytest
 from sqlalchemy import select
 
 import protocol
+from federation.errors import ForkError
+from federation.ports import Peer, PeerKey
+from federation.replication import Replicator
+from federation.transport import PeerClient
+from federation.trust import TrustStore
 from node.compose import Node
+from node.federation_adapter.store import NodeFederationStore
+from node.records import log as replication_log
 from node.services.things import OFFERS
-from node.storage import log as replication_log
 from node.storage.models import LogEntry, LogHead, OutboxItem
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD
 
-from .conftest import search_items
+from .conftest import REMOTE_KEY, search_items
 
 SECRET_VALUES = ("06 99 88 77 66", "Secret bio", "secret-skill", 777)
 
@@ -89,11 +97,12 @@ async def test_log_is_a_verifiable_chain_with_heads(services: Node) -> None:
         await services.things.create(OFFERS, viewer, {"purpose": "offer", "title": f"offre {i}"})
     rows = await _entries(services)
     entries = [replication_log.entry_from_row(r) for r in rows]
+    assert [e.header.seq for e in entries] == [1, 2, 3, 4, 5]
     protocol.verify_chain(entries, _keyring(services))
     for e in entries:
         protocol.verify(e, _keyring(services))
     async with services.db.read() as session:
-        assert await replication_log.heads(session) == {"coopaname": 5}
+        assert await replication_log.stored_heads(session) == {"coopaname": 5}
         head = await session.get(LogHead, "coopaname")
         assert head is not None and head.seq == 5 and head.hash == entries[-1].hash
         blobs = await replication_log.entries_after(session, "coopaname", 2, 10)
@@ -131,21 +140,24 @@ async def test_concurrent_registrations_never_exceed_seats(services: Node) -> No
     assert final["registered"] == 3 and final["seats_left"] == 0
 
 
-async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones(services: Node) -> None:
-    key = protocol.SigningKey.from_seed(bytes(range(32)))
-    keyring = protocol.Keyring()
-    keyring.add("smart", protocol.KeyInfo(key.verify_key))
+async def test_replication_into_the_node_waits_for_gaps_ignores_replays_keeps_forks_out(services: Node) -> None:
+    """Other coops' entries reach the node one way: federation's replicator over the node's own store (what a
+    pull or a push runs). A run past the head waits, a replay changes nothing, a different entry at a held seq is
+    kept out with its evidence, and a tombstone erases the record's earlier body and its search documents."""
+    store = NodeFederationStore(services.db, services.config.name, services.clock, services.search_documents)
+    smart = Peer(name="smart", url="http://127.0.0.1:9", keys=[PeerKey(REMOTE_KEY.public_bytes)])
+    trust = TrustStore(services.config.name)
+    trust.put(smart)
     prev = None
-    made = []
-    cases: list[tuple[str, dict[str, Any]]] = [
-        ("profile", {"display_name": "Remote", "public": ["display_name"]}),
-        ("offer", {"purpose": "offer", "title": "Atelier bois", "status": "open"}),
-        ("tombstone", {"target_type": "profile", "reason": "erased"}),
+    made: list[protocol.Entry] = []
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("profile", "remote-profile", {"display_name": "Remote", "public": ["display_name"]}),
+        ("offer", "remote-offer", {"purpose": "offer", "title": "Atelier bois", "status": "open"}),
+        ("tombstone", "remote-profile", {"target_type": "profile", "reason": "erased"}),
     ]
-    for seq, (type_, body) in enumerate(cases, 1):
-        rid = "remote-offer" if type_ == "offer" else "remote-profile"
+    for seq, (type_, rid, body) in enumerate(cases, 1):
         entry = protocol.sign_entry(
-            key,
+            REMOTE_KEY,
             type=type_,
             type_version=protocol.RECORD_TYPES[type_].version,
             origin="smart",
@@ -157,39 +169,40 @@ async def test_store_received_is_idempotent_detects_forks_and_applies_tombstones
             body=body,
         )
         prev = entry.hash
-        made.append(protocol.open_record(entry.encode(), keyring))
-    async with services.db.write() as session:
-        # out of order: 2 before 1 leaves a gap, then 1 fills it
-        assert await replication_log.store_received(session, made[1], 10) == replication_log.StoreOutcome.STORED
-        assert await replication_log.heads(session) == {"smart": 0}
-        assert await replication_log.store_received(session, made[0], 11) == replication_log.StoreOutcome.STORED
-        assert await replication_log.store_received(session, made[0], 12) == replication_log.StoreOutcome.DUPLICATE
-        assert (await replication_log.heads(session))["smart"] == 2
-        assert await replication_log.head_of(session, "smart") == (2, made[1].entry.hash)
-    viewer = await _member(services, "a@example.org")
-    found = await search_items(services, viewer, "remote")
-    assert [f["id"] for f in found] == ["remote-profile"]
-    anonymous = await search_items(services, Viewer(), "atelier")
-    assert anonymous == []  # remote offers are network-only
-    forged = protocol.sign_entry(
-        key,
-        type="offer",
-        type_version=(1, 0),
-        origin="smart",
-        id="other",
-        seq=2,
-        created=1,
-        ts=2,
-        prev=made[0].entry.hash,
-        body={"purpose": "offer", "title": "Fork", "status": "open"},
-    )
-    async with services.db.write() as session:
-        outcome = await replication_log.store_received(session, protocol.open_record(forged.encode(), keyring), 13)
-        assert outcome == replication_log.StoreOutcome.FORK
-        assert await replication_log.store_received(session, made[2], 14) == replication_log.StoreOutcome.STORED
+        made.append(entry)
+    async with aiohttp.ClientSession() as http:  # the client is never called: every run here is pushed
+        client = PeerClient(http, lambda: services.key, services.config.name)
+        replicator = Replicator(store, store, trust, client, services.clock)
+        gap = await replicator.apply("smart", [made[1].encode()], smart)  # 2 before 1: nothing is stored
+        assert (gap.gap, gap.applied) == (True, 0) and "smart" not in await store.heads()
+        assert (await replicator.apply("smart", [made[0].encode(), made[1].encode()], smart)).applied == 2
+        replay = await replicator.apply("smart", [made[0].encode(), made[1].encode()], smart)
+        assert (replay.head, replay.applied) == (2, 0)
+        assert (await store.heads())["smart"] == (2, made[1].hash)
+        viewer = await _member(services, "a@example.org")
+        assert [f["id"] for f in await search_items(services, viewer, "remote")] == ["remote-profile"]
+        assert await search_items(services, Viewer(), "atelier") == []  # remote offers are network-only
+        forged = protocol.sign_entry(
+            REMOTE_KEY,
+            type="offer",
+            type_version=(1, 0),
+            origin="smart",
+            id="other",
+            seq=2,
+            created=1,
+            ts=2,
+            prev=made[0].hash,
+            body={"purpose": "offer", "title": "Fork", "status": "open"},
+        )
+        with pytest.raises(ForkError):
+            await replicator.apply("smart", [forged.encode()], smart)
+        assert [(f["origin"], f["seq"]) for f in await store.forks()] == [("smart", 2)]
+        assert (await store.heads())["smart"] == (2, made[1].hash)  # ours is kept
+        assert (await replicator.apply("smart", [made[2].encode()], smart)).applied == 1
     rows = [r for r in await _entries(services) if r.origin == "smart"]
     assert [r.body is None for r in rows] == [True, False, False]  # the erased profile's body is gone
     assert await search_items(services, viewer, "remote") == []
+    assert [f["id"] for f in await search_items(services, viewer, "atelier")] == ["remote-offer"]
 
 
 async def test_outbox_rows_for_each_peer(services: Node) -> None:

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from node.compose import Node
 from node.errors import Conflict, NodeError
-from node.search import index as search
+from node.records.publisher import AwaitableSession, run_to_completion
+from node.search import text as search_text
 from node.storage.database import Prepared, connection
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
-from node.storage.publisher import AwaitableSession, run_to_completion
 from node.viewer import Viewer
 from tests.node.conftest import PASSWORD
 
@@ -199,7 +199,7 @@ async def test_profile_update_reports_what_it_published(services: Node) -> None:
 def _reference_normalise(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return search._NON_WORD.sub(" ", stripped).strip()
+    return search_text._NON_WORD.sub(" ", stripped).strip()
 
 
 def test_normalise_fast_path_matches_the_general_rule() -> None:
@@ -209,4 +209,4 @@ def test_normalise_fast_path_matches_the_general_rule() -> None:
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
     samples += ["".join(chr(rng.randint(0, 0x2FFF)) for _ in range(30)) for _ in range(500)]
     for sample in samples:
-        assert search.normalise(sample) == _reference_normalise(sample), repr(sample)
+        assert search_text.normalise(sample) == _reference_normalise(sample), repr(sample)

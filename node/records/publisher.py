@@ -6,6 +6,9 @@ validates it against the record type's schema, allocates the next ``seq`` under 
 ``log_heads`` (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the single writer already serialises),
 chains it to the previous entry, signs it, stores it in ``entries`` and ``records``, updates the search index
 and queues it in the ``outbox`` for every peer that :data:`OutboxPeers` names (none until federation says so).
+
+The search documents of the node's own records are made here too, from what each audience may read (the
+caller's ``search_bodies``), by the node's :class:`~node.search.documents.SearchDocuments`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import InvalidInput, NodeError
-from node.search import index as search
-from node.storage import log as replication_log
+from node.records import log as replication_log
+from node.search.documents import Bodies, SearchDocuments
+from node.search.index import replace_documents, unindex_record_sync
 from node.storage.database import Prepared, connection
 from node.storage.models import LogHead, OutboxItem, RecordState
 from protocol import RECORD_TYPES, Entry, SchemaError, SigningKey, sign_entry
@@ -84,9 +88,11 @@ class Publisher:
     :meth:`~node.storage.database.Database.run_write`); the coroutine methods of the same names run them on an
     :class:`AsyncSession` (``async with db.write()``) through ``run_sync``.
 
-    ``outbox_peers`` is read within the publishing transaction. On the sync path ``outbox_peers_sync`` is used
-    when given; otherwise the coroutine ``outbox_peers`` is run to completion over the sync session (it must
-    only await that session's ``execute``/``scalar``/``scalars``/``get``, as a query over the peers table does).
+    ``search_documents`` makes the search documents of the records it publishes (or indexes without
+    publishing: :meth:`index_sync`). ``outbox_peers`` is read within the publishing transaction. On the sync
+    path ``outbox_peers_sync`` is used when given; otherwise the coroutine ``outbox_peers`` is run to completion
+    over the sync session (it must only await that session's ``execute``/``scalar``/``scalars``/``get``, as a
+    query over the peers table does).
     """
 
     def __init__(
@@ -94,12 +100,14 @@ class Publisher:
         origin: str,
         key: Callable[[], SigningKey],
         clock: Clock,
+        search_documents: SearchDocuments,
         outbox_peers: OutboxPeers = no_peers,
         outbox_peers_sync: SyncOutboxPeers | None = None,
     ) -> None:
         self.origin = origin
         self.key = key
         self.clock = clock
+        self.search_documents = search_documents
         self.outbox_peers = outbox_peers
         self.outbox_peers_sync = outbox_peers_sync
 
@@ -117,13 +125,14 @@ class Publisher:
         record_id: str,
         body: Mapping[str, Any],
         created: int,
-        search_texts: Mapping[str, str] | None = None,
+        search_bodies: Bodies | None = None,
     ) -> Entry:
-        """Sign and store the next entry of this node's log. ``search_texts``: audience → text to index."""
+        """Sign and store the next entry of this node's log. ``search_bodies``: to index the record, what each
+        audience may read of it (None: the record is not searched)."""
         peers = await self.outbox_peers(session)
         return await session.run_sync(
             lambda s: self.publish_sync(
-                s, type=type, record_id=record_id, body=body, created=created, search_texts=search_texts, peers=peers
+                s, type=type, record_id=record_id, body=body, created=created, search_bodies=search_bodies, peers=peers
             )
         )
 
@@ -154,17 +163,16 @@ class Publisher:
         record_id: str,
         body: Mapping[str, Any],
         created: int,
-        search_texts: Mapping[str, str] | None = None,
+        search_bodies: Bodies | None = None,
         head: tuple[int, bytes | None] | None = None,
-        search_bodies: Mapping[str, Mapping[str, Any]] | None = None,
         peers: Sequence[str] | None = None,
     ) -> Entry:
         """Sign and store the next entry of this node's log.
 
-        ``head``: this origin's (seq, hash) as the caller read it *under the head lock* in this transaction
-        (``SELECT ... FOR UPDATE`` of this origin's ``log_heads`` row), to spare reading it again; ``peers``: the
-        outbox peers if the caller already has them; ``search_bodies``: per audience, the fields it may read (for
-        the search facets; the body itself for every audience when not given).
+        ``search_bodies``: to index the record, what each audience may read of it (its documents are replaced;
+        None: the record is not searched); ``head``: this origin's (seq, hash) as the caller read it *under the
+        head lock* in this transaction (``SELECT ... FOR UPDATE`` of this origin's ``log_heads`` row), to spare
+        reading it again; ``peers``: the outbox peers if the caller already has them.
         """
         record_type = RECORD_TYPES[type]
         body = canonical_order(dict(body))
@@ -211,9 +219,8 @@ class Publisher:
                     for peer in peers
                 ],
             )
-        if search_texts is not None:
-            bodies = search_bodies if search_bodies is not None else {audience: body for audience in search_texts}
-            search.index_record_sync(conn, type, self.origin, record_id, search_texts, bodies, now)
+        if search_bodies is not None:
+            self._index(conn, type, record_id, search_bodies, now)
         logger.debug("published %s/%d: %s %s", self.origin, seq, type, record_id)
         return entry
 
@@ -229,7 +236,7 @@ class Publisher:
         """Publish the deletion of one of this node's records; None if it was never published (nothing to do)."""
         conn = connection(session)
         state = _RECORD_STATE.first(conn, {"r_origin": self.origin, "r_record_id": record_id})
-        search.unindex_record_sync(conn, self.origin, record_id)
+        unindex_record_sync(conn, self.origin, record_id)
         if state is None or state[1]:
             return None
         return self.publish_sync(
@@ -240,6 +247,15 @@ class Publisher:
             created=self.clock(),
             peers=peers,
         )
+
+    def index_sync(self, session: Session, *, type: str, record_id: str, search_bodies: Bodies, ts: int) -> None:
+        """Index one of this node's records without publishing it (a profile none of whose fields may leave the
+        node is still found by the coop's members): ``search_bodies`` as for :meth:`publish_sync`."""
+        self._index(connection(session), type, record_id, search_bodies, ts)
+
+    def _index(self, conn: Connection, type: str, record_id: str, search_bodies: Bodies, ts: int) -> None:
+        documents = self.search_documents.own(type, self.origin, record_id, search_bodies, ts)
+        replace_documents(conn, self.origin, record_id, documents)
 
     def published_body_sync(self, session: Session, record_id: str) -> dict[str, Any] | None:
         row = _RECORD_STATE.first(connection(session), {"r_origin": self.origin, "r_record_id": record_id})

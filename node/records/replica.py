@@ -1,17 +1,21 @@
-"""Storing verified runs of other origins' entries, in bulk.
+"""Storing verified runs of other origins' entries, in bulk: the one way entries of another origin are stored.
 
-:func:`node.storage.log.store_received` stores one record at a time; a new node taking in a peer's history of
-100,000 records cannot afford several queries per record. Here a run (consecutive entries of one origin that
-continue this node's head, already verified by ``federation``) is stored with a handful of statements per
-page: one ``executemany`` for the entries, one read of the current states of the records the run touches, one
-insert of the states that are new and one upsert of those that changed, one delete (of the documents of records
-already held) and one insert for the search documents, one head update. The caller's transaction makes it
-atomic: a crash mid-run leaves the previous head and nothing of the run.
+A new node taking in a peer's history of 100,000 records cannot afford several queries per record. Here a run
+(consecutive entries of one origin that continue this node's head, already verified by ``federation``) is
+stored with a handful of statements per page: one ``executemany`` for the entries, one read of the current
+states of the records the run touches, one insert of the states that are new and one upsert of those that
+changed, one delete (of the documents of records already held) and one insert for the search documents, one
+head update. The caller's transaction makes it atomic: a crash mid-run leaves the previous head and nothing of
+the run.
 
 Statements are Core statements on the tables, built once (the ORM's bulk path costs more per row than the
 database does), and record states skip the JSON-safe copy of bodies that hold no byte string. The rows derived
-from a record alone (its state and its search documents: :func:`derive`) can be computed ahead, while the
-database stores the previous page, and handed to :func:`store_run`.
+from a record alone (its state and its search documents: :func:`derive`, with the node's
+:class:`~node.search.documents.SearchDocuments`) can be computed ahead, while the database stores the previous
+page, and handed to :func:`store_run`.
+
+Checking a run is the caller's (``federation``): duplicates are skipped, gaps refused and forks kept out before
+a run gets here, so every entry of a run is new and continues this node's head for its origin.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Any, Final, cast
 from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.search import index as search
+from node.records.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, STATE_UPSERT, jsonable
+from node.search.documents import SearchDocuments
+from node.search.index import store_documents
 from node.storage.database import Prepared
-from node.storage.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, INDEXED_TYPES, STATE_UPSERT, jsonable
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from protocol import Record
 
@@ -54,76 +59,37 @@ def derive_key(r: Record) -> tuple[bytes, bool]:
     return r.entry.hash, r.entry.body is not None
 
 
-def derive(r: Record) -> Derived:
+def derive(r: Record, search_documents: SearchDocuments) -> Derived:
     """The record's state row and its complete search documents (text with both languages' trade names, facet
     columns, tags): everything but what only the database knows, so that it can be computed ahead."""
-    from node.search import facets as search_facets  # it imports search, which this module imports too
-
-    texts = _network_texts(r.type, r.body) if r.type in INDEXED_TYPES and r.body is not None else {}
-    documents = [
-        {"kind": r.type, "origin": r.origin, "record_id": r.id, "audience": audience, "content": content}
-        for audience, content in ((a, search.normalise(t)) for a, t in texts.items())
-        if content
-    ]
-    if documents and r.body is not None:
-        documents = search_facets.received_rows(documents, {r.id: (r.type, r.body, r.entry.header.ts)})
-    return Derived(_state_row(r), documents)
-
-
-def _network_texts(record_type: str, body: Mapping[str, Any]) -> dict[str, str]:
-    """:func:`node.storage.log.network_texts`, the same texts, without its generators (a bootstrap indexes
-    100,000 bodies; tests hold the two equal)."""
-    if record_type != "profile":
-        words: list[str] = []
-        _words(body, words)
-        return {"network": " ".join(words)}
-    public_fields = set(body.get("public") or ())
-    everything: list[str] = []
-    public: list[str] = []
-    for key, value in body.items():
-        if key != "public":
-            _words(value, everything)
-        if key in public_fields:
-            _words(value, public)
-    return {"network": " ".join(everything), "public": " ".join(public)}
-
-
-def _words(value: object, out: list[str]) -> None:
-    """Append what :func:`node.search.index.flatten` yields for ``value``."""
-    kind = type(value)
-    if kind is str:
-        out.append(value)  # type: ignore[arg-type]
-    elif kind is dict:
-        for item in value.values():  # type: ignore[attr-defined]
-            _words(item, out)
-    elif kind is list:
-        for item in value:  # type: ignore[attr-defined]
-            _words(item, out)
-    elif kind is int:
-        out.append(str(value))
-    elif kind is not bool and value is not None:
-        out.extend(search.flatten(value))  # anything rarer (subclasses, tuples, mappings): the reference walk
+    found = [] if r.body is None else search_documents.received(r.type, r.origin, r.id, r.body, r.entry.header.ts)
+    return Derived(_state_row(r), found)
 
 
 async def store_run(
     session: AsyncSession,
     records: Sequence[Record],
     received_at: int,
+    search_documents: SearchDocuments,
     derived: Mapping[tuple[bytes, bool], Derived] | None = None,
 ) -> None:
     """:func:`store_run_sync` in an async session's transaction."""
-    await session.run_sync(lambda sync: store_run_sync(sync.connection(), records, received_at, derived))
+    await session.run_sync(
+        lambda sync: store_run_sync(sync.connection(), records, received_at, search_documents, derived)
+    )
 
 
 def store_run_sync(
     conn: Connection,
     records: Sequence[Record],
     received_at: int,
+    search_documents: SearchDocuments,
     derived: Mapping[tuple[bytes, bool], Derived] | None = None,
 ) -> None:
-    """Store a verified run in the caller's transaction; ``derived``: :func:`derive` results computed ahead (by
-    :func:`derive_key`). Synchronous, so that on SQLite the node runs it on its writer thread in one hop (the
-    async session's per-statement hand-over between threads cost as much as the statements)."""
+    """Store a verified run in the caller's transaction, its records indexed with ``search_documents``;
+    ``derived``: :func:`derive` results computed ahead (by :func:`derive_key`). Synchronous, so that on SQLite
+    the node runs it on its writer thread in one hop (the async session's per-statement hand-over between threads
+    cost as much as the statements)."""
     if not records:
         return
     origin = records[0].origin
@@ -154,7 +120,7 @@ def store_run_sync(
 
     if changed:
         ahead = derived or {}
-        rows = {r.id: ahead.get(derive_key(r)) or derive(r) for r in changed}
+        rows = {r.id: ahead.get(derive_key(r)) or derive(r, search_documents) for r in changed}
         new = [rows[r.id].state for r in changed if r.id not in current]
         held = [rows[r.id].state for r in changed if r.id in current]
         if new:  # no row yet for these ids (read above, in this transaction): a plain insert
@@ -229,8 +195,8 @@ def _reindex(
     current: dict[str, tuple[int, bool]],
     documents: list[dict[str, Any]],
 ) -> None:
-    # Search documents of another origin's record are written only here and in store_received, both together
-    # with its row in ``records``: a record without a row (absent from ``current``) has no documents to drop.
+    # Search documents of another origin's record are written only here, together with its row in ``records``:
+    # a record without a row (absent from ``current``) has no documents to drop.
     ids = [r.id for r in changed if r.id in current]
     for start in range(0, len(ids), CHUNK):
         conn.execute(
@@ -240,4 +206,4 @@ def _reindex(
                 )
             )
         )
-    search.store_documents(conn, documents)
+    store_documents(conn, documents)
