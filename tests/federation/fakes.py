@@ -96,6 +96,7 @@ class MemoryPeers:
 class MemoryOutbox:
     items: dict[int, OutboxItem] = field(default_factory=dict)
     due_at: dict[int, int] = field(default_factory=dict)
+    refusals: dict[int, tuple[OutboxItem, str]] = field(default_factory=dict)  # set aside: item, reason
     next_id: int = 1
 
     async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None:
@@ -119,6 +120,13 @@ class MemoryOutbox:
         for i in ids:
             self.items[i].attempts += 1
             self.due_at[i] = next_attempt_at
+
+    async def refused(self, ids: Sequence[int], *, error: str, at: int) -> None:
+        for i in ids:
+            item = self.items.pop(i, None)
+            if item is not None:
+                self.refusals[i] = (item, error)
+            self.due_at.pop(i, None)
 
 
 @dataclass
