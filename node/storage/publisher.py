@@ -167,6 +167,8 @@ class Publisher:
         the search facets; the body itself for every audience when not given).
         """
         record_type = RECORD_TYPES[type]
+        if record_type.direct:  # a programming error: direct records go through node.services.direct only
+            raise ValueError(f"a {type} is a direct record: it is never published in the log")
         body = canonical_order(dict(body))
         try:
             record_type.validate(body)
