@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation.errors import RecordRefusedError
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from federation.service import FederationService
 from protocol import RECORD_TYPES, Record, SigningKey, decode_entry, sign_entry
@@ -135,8 +136,10 @@ class MemoryInbox:
 
     async def deliver(self, record: Record, received_at: int) -> bool:
         assert record.body is not None
-        if record.body["to_member"] == "nobody":
+        if record.body.get("to_member") == "nobody":
             raise LookupError("no member nobody here")
+        if record.body.get("text") == "refuse me":
+            raise RecordRefusedError("this inbox refuses it for good")
         key = (record.origin, record.id)
         fresh = key not in self.messages
         self.messages[key] = record

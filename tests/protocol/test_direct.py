@@ -85,7 +85,7 @@ def test_sign_direct_applies_the_rules(key: SigningKey, ring: Keyring) -> None:
 
 def test_a_direct_record_is_for_its_destination_only(key: SigningKey, ring: Keyring) -> None:
     blob = sign_direct(key, type="message", origin="coopaname", id="m-1", now=T0, body=MESSAGE).encode()
-    with pytest.raises(MalformedError, match="addressed to smart, not to oxalis"):
+    with pytest.raises(MalformedError, match=r"addressed to 'smart', not to 'oxalis'"):
         open_direct(blob, ring, to_node="oxalis")
 
 
