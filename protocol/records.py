@@ -953,7 +953,7 @@ def open_direct(data: bytes, keys: KeyResolver, *, to_node: str) -> Record:
     body = check_body(entry)
     assert body is not None
     if body["to_node"] != to_node:
-        raise MalformedError(f"the {h.type} is addressed to {body['to_node']}, not to {to_node}")
+        raise MalformedError(f"the {h.type} is addressed to {body['to_node']!r}, not to {to_node!r}")
     return Record(entry, body)
 
 
