@@ -103,6 +103,7 @@ class Node:
     async def start(self) -> None:
         """Publish the node document if it changed, then start federation and the jobs."""
         await self.identity.ensure_document()
+        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
         await self.federation.start()
         self.jobs.start()
         self.started = True

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -136,6 +135,38 @@ class Moving:
             "move %s of account %s to %s requested (%d bytes)", move_id, viewer.account_id, to_node, len(entry.encode())
         )
         return view
+
+    async def resend_legacy(self) -> int:
+        """Send again, as typed records, the move records signed before protocol release 1.1.
+
+        A move requested (or accepted) before the upgrade was carried by ``message`` parts that an upgraded node
+        refuses; its row still holds the data to sign the typed record from. Moves whose kept proof is a
+        ``message`` and that wait on the other node are re-sent once (the typed record then replaces the proof,
+        so a later start finds nothing to do); the receiving node takes a record it already has as a duplicate.
+        """
+        sent = 0
+        async with self.db.write() as session:
+            rows = await session.scalars(
+                select(MemberMove).where(MemberMove.status.in_(("requested", "accepted"))).with_for_update()
+            )
+            for move in rows:
+                if move.direction == "out" and move.status == "requested" and _legacy(move.request):
+                    entry = await self.direct.queue(session, "member_move", _request_body(move.data, move.to_node))
+                    move.request = pack_envelopes([entry.encode()])
+                elif move.direction == "in" and move.status == "accepted" and _legacy(move.acceptance):
+                    entry = await self.direct.queue(
+                        session, "member_move_acceptance", _acceptance_body(move, dict(move.mapping), move.data)
+                    )
+                    move.acceptance = pack_envelopes([entry.encode()])
+                else:
+                    continue
+                sent += 1
+                log.info(
+                    "move %s/%s sent again as a typed record (signed before release 1.1)", move.origin, move.move_id
+                )
+        if sent:
+            self.direct.wake()
+        return sent
 
     async def my_moves(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The moves the viewer asked for from this node, newest first."""
@@ -252,14 +283,7 @@ class Moving:
         now = self.clock()
         async with self.db.write() as session:
             move = await _incoming_move(session, origin, move_id)
-            acceptance = {
-                "to_node": origin,
-                "move": move_id,
-                "member": member.member_id,
-                # the profile first, then the things in the order they came
-                "records": [{"old": old, "new": new} for old, new in sorted(mapping.items(), key=_profile_first(data))],
-            }
-            entry = await self.direct.queue(session, "member_move_acceptance", acceptance)
+            entry = await self.direct.queue(session, "member_move_acceptance", _acceptance_body(move, mapping, data))
             move.mapping = mapping
             move.status, move.accepted_at = "accepted", now
             move.acceptance = pack_envelopes([entry.encode()])
@@ -516,9 +540,21 @@ def _payload_of(body: dict[str, Any], sender: str) -> dict[str, Any]:
     }
 
 
-def _profile_first(data: dict[str, Any]) -> Callable[[tuple[str, str]], tuple[bool, str]]:
+def _acceptance_body(move: MemberMove, mapping: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """The ``member_move_acceptance`` of an incoming move: the profile first, then the other records by id."""
     member = data.get("member")
-    return lambda pair: (pair[0] != member, pair[0])
+    pairs = sorted(mapping.items(), key=lambda pair: (pair[0] != member, pair[0]))
+    return {
+        "to_node": move.origin,
+        "move": move.move_id,
+        "member": move.new_member_id,
+        "records": [{"old": old, "new": new} for old, new in pairs],
+    }
+
+
+def _legacy(packed: bytes | None) -> bool:
+    """Whether a kept proof is the ``message`` parts that carried a move before release 1.1."""
+    return any(e.header.type == "message" for e in unpack_envelopes(packed))
 
 
 async def _require_peer(session: AsyncSession, sender: str, what: str) -> None:

@@ -83,3 +83,18 @@ async def test_a_member_writes_to_a_member_here(services: Node) -> None:
     await services.messages.send(lea, {"to_member": tom.member_id, "text": "Salut"})
     [got] = await services.messages.inbox(tom)
     assert got.text == "Salut" and got.origin == "coopaname"
+
+
+def test_case_vocabulary_is_the_protocols() -> None:
+    """The onboarding rules and the ``case_share`` schema name the same stages, kinds, forms and stakeholders."""
+    from node.services import onboarding_rules as rules
+    from protocol.records import CASE_SHARE, CASE_STAGES
+
+    fields = {f.name: f for f in CASE_SHARE.fields}
+    assert rules.STAGES == CASE_STAGES
+    assert rules.ORIGIN_KINDS == fields["origin_kind"].choices
+    assert rules.TARGET_FORMS == fields["target_form"].choices
+    group = fields["group"].item
+    assert group is not None
+    assert rules.STAKEHOLDERS == next(f for f in group.fields if f.name == "stakeholder").choices
+    assert rules.MAX_GROUP == fields["group"].max_len

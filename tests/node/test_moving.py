@@ -370,6 +370,43 @@ async def test_a_large_move_travels_as_one_record(api: Api, other: Node) -> None
     assert len(accepted["records"]) == 1 + len(titles) and accepted["skipped"] == []
 
 
+async def test_moves_signed_before_the_upgrade_are_sent_again_typed(api: Api, other: Node) -> None:
+    """A move whose request was carried by 1.0 ``message`` parts (refused by upgraded nodes) is re-sent once as a
+    ``member_move`` at start; the other node takes it; a later start has nothing to do."""
+    a = api.services
+    await peer_with(a, other)
+    await peer_with(other, a)
+    await api.user("lea@coopaname.example")
+    move = await api.call("POST", "/api/v1/me/move", "lea@coopaname.example", json={"to_node": "smart"}, expect=202)
+    await drain(a, "smart")
+    old = sign_direct(
+        a.key,
+        type="message",
+        origin="coopaname",
+        id="old-part-1",
+        now=a.clock(),
+        body={
+            "to_node": "smart",
+            "to_member": "moves",
+            "from_member": "x",
+            "subject": "bigre:member-move",
+            "text": "{",
+        },
+    )
+    async with a.db.write() as session:
+        row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
+        assert row is not None
+        row.request = canonical.encode([old.encode()])
+    assert await a.moving.resend_legacy() == 1
+    assert await a.moving.resend_legacy() == 0
+    [request] = await drain(a, "smart")
+    assert request.type == "member_move" and (request.body or {})["move"] == move["id"]
+    assert await deliver([request], other) == [True]
+    async with a.db.read() as session:
+        row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
+        assert row is not None and [e.header.type for e in unpack_envelopes(row.request)] == ["member_move"]
+
+
 def test_the_routes_are_documented() -> None:
     assert {r.path for r in MOVING_ROUTES} >= {
         "/api/v1/me/move",
