@@ -42,7 +42,12 @@ class ReplayedRequestError(PeerRefusedError):
 
 
 class PeerUnavailableError(FederationError):
-    """The peer did not answer usefully: the caller backs off and retries."""
+    """The peer did not answer usefully: the caller backs off and retries. ``status`` is the HTTP status the peer
+    answered with, when it answered at all."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class DeliveryRefusedError(FederationError):

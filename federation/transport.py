@@ -18,7 +18,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from protocol import InvalidInputError, SigningKey, canonical, parse_request_headers, sign_request, verify_request
+from protocol import (
+    MAX_DIRECT_ENVELOPE_BYTES,
+    InvalidInputError,
+    SigningKey,
+    canonical,
+    decode_entry,
+    parse_request_headers,
+    sign_request,
+    verify_request,
+)
 from protocol.canonical import Value
 
 from .errors import PERMANENT_CODES, DeliveryRefusedError, PeerRefusedError, PeerUnavailableError, ReplayedRequestError
@@ -29,6 +38,9 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-bigre+msgpack"
 DIRECT_PATH = "/federation/v1/direct"
+#: the route of release 1.0, which took private messages only: used for a ``message`` to a node that has no
+#: DIRECT_PATH yet (it answers 404 without a JSON error), for as long as the network upgrades
+MESSAGES_PATH = "/federation/v1/messages"
 MAX_BODY = 8 * 1024 * 1024
 REPLAY_WINDOW_MS = 600_000
 
@@ -128,9 +140,9 @@ class PeerClient:
                     reason = raw[:300].decode("utf-8", "replace")
                     code = _error_code(raw) if 400 <= response.status < 500 else None
                     message = f"{peer.name} answered {response.status} to {method} {path}: {reason}"
-                    if code in PERMANENT_CODES and path.startswith(DIRECT_PATH):
+                    if code in PERMANENT_CODES and path in (DIRECT_PATH, MESSAGES_PATH):
                         raise DeliveryRefusedError(message, code)
-                    raise PeerUnavailableError(message)
+                    raise PeerUnavailableError(message, response.status if code is None else None)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
         if len(raw) > MAX_BODY:
@@ -161,7 +173,13 @@ class PeerClient:
     async def direct(self, peer: Peer, entry: bytes) -> bool:
         """Deliver one direct record; whether it was new to the peer. A refusal for good is a
         :class:`DeliveryRefusedError`, anything else that fails a :class:`PeerUnavailableError`."""
-        value = await self.call(peer, "POST", DIRECT_PATH, entry)
+        try:
+            value = await self.call(peer, "POST", DIRECT_PATH, entry)
+        except PeerUnavailableError as exc:
+            if exc.status != 404 or decode_entry(entry, max_bytes=MAX_DIRECT_ENVELOPE_BYTES).header.type != "message":
+                raise
+            log.info("%s has no %s yet (release 1.0): message sent to %s", peer.name, DIRECT_PATH, MESSAGES_PATH)
+            value = await self.call(peer, "POST", MESSAGES_PATH, entry)
         return isinstance(value, dict) and value.get("delivered") is True
 
 

@@ -130,3 +130,18 @@ async def test_a_refusal_for_good_is_set_aside_not_retried(network: Network, cap
     a.service.notify()
     await eventually(lambda: any(i.attempts >= 1 for i in a.outbox.items.values()))
     assert len(a.outbox.items) == 1 and len(a.outbox.refusals) == 2
+
+
+async def test_a_message_to_a_node_of_release_1_0_takes_the_old_route(network: Network) -> None:
+    """A node that has no /federation/v1/direct yet still gets private messages (on the 1.0 route); any other
+    direct type waits in the queue until it upgrades."""
+    a = await network.add("coopaname", 1)
+    b = await network.add("smart", 2, without=("/federation/v1/direct",))
+    await network.connect_all()
+    await a.outbox.enqueue("smart", "direct", direct(a, "message", MESSAGE, "d-1"), network.clock())
+    await a.outbox.enqueue("smart", "direct", direct(a, "case_withdrawal", SHARE_WITHDRAWN, "d-2"), network.clock())
+    a.service.notify()
+    await eventually(lambda: ("coopaname", "d-1") in b.inbox.messages)
+    await eventually(lambda: any(i.attempts >= 1 for i in a.outbox.items.values()))
+    assert [i.kind for i in a.outbox.items.values()] == ["direct"] and not a.outbox.refusals
+    assert ("coopaname", "d-2") not in b.inbox.messages
