@@ -92,9 +92,9 @@ def test_case_vocabulary_is_the_protocols() -> None:
 
     fields = {f.name: f for f in CASE_SHARE.fields}
     assert rules.STAGES == CASE_STAGES
-    assert rules.ORIGIN_KINDS == fields["origin_kind"].choices
-    assert rules.TARGET_FORMS == fields["target_form"].choices
+    assert fields["origin_kind"].choices == rules.ORIGIN_KINDS
+    assert fields["target_form"].choices == rules.TARGET_FORMS
     group = fields["group"].item
     assert group is not None
-    assert rules.STAKEHOLDERS == next(f for f in group.fields if f.name == "stakeholder").choices
-    assert rules.MAX_GROUP == fields["group"].max_len
+    assert next(f for f in group.fields if f.name == "stakeholder").choices == rules.STAKEHOLDERS
+    assert fields["group"].max_len == rules.MAX_GROUP
