@@ -6,6 +6,8 @@ FederationError                 root
 |   +-- SuspendedPeerError      "suspended_peer": the origin is suspended or has left   403
 |   +-- ReplayedRequestError    "replayed": the nonce was seen before                   409
 +-- PeerUnavailableError        talking to a peer failed (network, status, bad answer); retry later
++-- DeliveryRefusedError        a peer refused a direct record for good: the sender stops retrying, reports it
++-- RecordRefusedError          this node refuses a received direct record for good (raised by the inbox)
 +-- ForkError                   an origin signed two different entries for one seq
 +-- InvitationError             an invitation token is unknown, used or expired
 """
@@ -40,7 +42,47 @@ class ReplayedRequestError(PeerRefusedError):
 
 
 class PeerUnavailableError(FederationError):
-    """The peer did not answer usefully: the caller backs off and retries."""
+    """The peer did not answer usefully: the caller backs off and retries. ``status`` is the HTTP status the peer
+    answered with, when it answered at all."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class DeliveryRefusedError(FederationError):
+    """The peer answered a direct record with a refusal that retrying cannot change (its code is in
+    :data:`PERMANENT_CODES`): the outbox item is set aside as refused, with the reason, and logged."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.reason, self.code = reason, code
+
+
+class RecordRefusedError(FederationError):
+    """A received direct record this node refuses for good: answered with ``status`` and ``code``, so the sender
+    stops retrying and reports it (docs/PROTOCOL.md §13). Raised by the inbox port's handlers."""
+
+    def __init__(self, reason: str, *, code: str = "refused_record", status: int = 422) -> None:
+        super().__init__(reason)
+        self.reason, self.code, self.status = reason, code, status
+
+
+#: answers to a direct record that retrying cannot change: the record itself is refused. Key errors, a stale
+#: clock, a replay, an unknown or suspended sender, an unsupported version and any answer without a JSON error
+#: code (a node of an older release has no such route) are worth retrying.
+PERMANENT_CODES: frozenset[str] = frozenset(
+    {
+        "malformed",
+        "non_canonical",
+        "too_large",
+        "schema",
+        "body_mismatch",
+        "unknown_recipient",
+        "refused_record",
+        "obsolete_message",
+    }
+)
 
 
 class ForkError(FederationError):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from protocol import canonical
 
-from .errors import PeerUnavailableError
+from .errors import DeliveryRefusedError, PeerUnavailableError
 from .ports import LogPort, OutboxItem, OutboxPort, Peer, PeerPort
 from .transport import PeerClient
 from .trust import TrustStore
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 IDLE_WAIT_S = 30.0
+ENTRY, DIRECT = "entry", "direct"  # the two kinds of outbox item: a log entry (origin, seq), a direct record
 
 
 def backoff_ms(attempts: int, rng: random.Random, base_ms: int = 500, cap_ms: int = 300_000) -> int:
@@ -114,15 +115,30 @@ class Deliverer:
 
     async def _send(self, peer: Peer, items: list[OutboxItem]) -> None:
         done: list[int] = []
+        set_aside: set[int] = set()
         try:
-            done.extend(await self._push_entries(peer, [i for i in items if i.kind == "entry"]))
-            for item in (i for i in items if i.kind == "message"):
-                await self.client.message(peer, item.payload)
+            done.extend(await self._push_entries(peer, [i for i in items if i.kind == ENTRY]))
+            for item in (i for i in items if i.kind != ENTRY):
+                if item.kind != DIRECT:
+                    reason = f"unknown outbox kind {item.kind!r}"
+                    log.error("outbox item %d for %s set aside: %s", item.id, peer.name, reason)
+                    await self.outbox.refused([item.id], error=reason, at=self.clock())
+                    set_aside.add(item.id)
+                    continue
+                try:
+                    await self.client.direct(peer, item.payload)
+                except DeliveryRefusedError as exc:
+                    # the record itself is refused: retrying cannot help; kept, set aside, for the operator
+                    log.error("%s refused direct record (outbox item %d) for good: %s", peer.name, item.id, exc.reason)
+                    await self.outbox.refused([item.id], error=exc.reason, at=self.clock())
+                    set_aside.add(item.id)
+                    continue
                 done.append(item.id)
         except PeerUnavailableError as exc:
             if done:
                 await self.outbox.done(done)
-            pending = [i for i in items if i.id not in set(done)]
+            settled = set(done) | set_aside
+            pending = [i for i in items if i.id not in settled]
             attempts = max(i.attempts for i in pending) if pending else 0
             delay = backoff_ms(attempts, self.rng)
             await self.outbox.failed([i.id for i in pending], next_attempt_at=self.clock() + delay, error=str(exc))

@@ -52,7 +52,7 @@ class PeerHealth:
 class OutboxItem:
     id: int
     peer: str
-    kind: str  # "entry": payload is canonical [origin, seq]; "message": payload is the message entry
+    kind: str  # "entry": payload is canonical [origin, seq]; "direct": payload is the direct record's entry
     payload: bytes
     attempts: int
 
@@ -115,12 +115,18 @@ class OutboxPort(Protocol):
 
     async def failed(self, ids: Sequence[int], *, next_attempt_at: int, error: str) -> None: ...
 
+    async def refused(self, ids: Sequence[int], *, error: str, at: int) -> None:
+        """Set items aside that the peer refused for good: kept with the reason, never tried again."""
+        ...
+
     async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None: ...
 
 
 class InboxPort(Protocol):
     async def deliver(self, record: Record, received_at: int) -> bool:
-        """Store a private message for its recipient; False when it was already delivered (idempotent)."""
+        """Take in a verified direct record addressed to this node (any direct type); False when it was already
+        delivered (idempotent). Raise :class:`federation.errors.RecordRefusedError` to refuse it for good
+        (a :class:`LookupError` is an unknown recipient)."""
         ...
 
 

@@ -35,6 +35,7 @@ from protocol import (
     Record,
     Value,
     check_body,
+    check_log_entry,
     decode_entry,
     verify,
     verify_chain,
@@ -200,6 +201,7 @@ class Replicator:
         for e in entries:
             if e.header.origin != origin:
                 raise MalformedError(f"an entry of {e.header.origin} in a run of {origin}")
+            check_log_entry(e)  # a direct record is never part of a log, so never stored or relayed
         if not self.trust.accepts_records_from(origin):
             raise MalformedError(f"records of {origin} are not accepted (unknown, suspended or left)")
         async with self._locks[origin]:

@@ -22,6 +22,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from protocol import (
+    MAX_DIRECT_ENVELOPE_BYTES,
     InvalidInputError,
     MalformedError,
     Record,
@@ -30,12 +31,12 @@ from protocol import (
     check_body,
     decode_entry,
     key_id,
-    verify,
+    open_direct,
 )
 
 from . import joining
 from .documents import peer_from_document
-from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError
+from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError, RecordRefusedError
 from .governance import GOVERNANCE_TYPES, Governance
 from .outbox import Deliverer
 from .ports import (
@@ -53,6 +54,7 @@ from .ports import (
 from .replication import PAGE, Replicator
 from .transport import (
     CONTENT_TYPE,
+    DIRECT_PATH,
     MAX_BODY,
     PeerClient,
     ReplayGuard,
@@ -203,7 +205,8 @@ class FederationService:
         ("GET", "/federation/v1/heads", "handle_heads"),
         ("GET", "/federation/v1/log/{origin}", "handle_log"),
         ("POST", "/federation/v1/push", "handle_push"),
-        ("POST", "/federation/v1/messages", "handle_message"),
+        ("POST", DIRECT_PATH, "handle_direct"),
+        ("POST", "/federation/v1/messages", "handle_direct"),  # the 1.0 name, kept as an alias for one release
         ("POST", "/federation/v1/join", "handle_join"),
         ("POST", "/federation/v1/apply", "handle_apply"),
         ("GET", "/federation/v1/certificates/{origin}/{id}", "handle_certificate"),
@@ -267,26 +270,29 @@ class FederationService:
             )
         return _msgpack({"head": result.head})
 
-    async def handle_message(self, request: web.Request) -> web.Response:
-        """Federation: a private message for a member of this node (signed request)."""
+    async def handle_direct(self, request: web.Request) -> web.Response:
+        """Federation: one direct record for this node (docs/PROTOCOL.md §8.1), from the node that signed it.
+
+        The record is checked whole here (the sending peer is its origin, it is addressed to this node, it is of a
+        direct type, verified alone) and handed, typed, to the inbox port; it is never stored in the log, so it is
+        never relayed. The inbox may refuse it for good (:class:`RecordRefusedError`): the sender then stops
+        retrying and reports the refusal.
+        """
         try:
             peer, body = await self._authenticated(request)
-            blob = canonical.decode(body)
+            blob = canonical.decode(body, canonical.Limits(max_bin=MAX_DIRECT_ENVELOPE_BYTES))
             if not isinstance(blob, bytes):
-                raise MalformedError("a message request carries one entry")
-            entry = decode_entry(blob)
-            if entry.header.type != "message" or entry.header.origin != peer.name:
-                raise MalformedError("a message must be a 'message' entry from the sending node")
-            verify(entry, self.trust)
-            record_body = check_body(entry)
-            if record_body is None or record_body.get("to_node") != self.name:
-                raise MalformedError(f"message is not addressed to {self.name}")
-            fresh = await self.inbox.deliver(Record(entry, record_body), self.clock())
+                raise MalformedError("a direct request carries one entry (a byte string)")
+            record = open_direct(blob, self.trust, to_node=self.name)
+            if record.origin != peer.name:
+                raise MalformedError(f"a direct record comes from its origin ({record.origin}), not from {peer.name}")
+            fresh = await self.inbox.deliver(record, self.clock())
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)
+        except RecordRefusedError as exc:
+            return _record_refusal(request, exc.code, exc.status, exc.reason)
         except LookupError as exc:  # the inbox does not know the recipient
-            log.warning("message from %s refused: %s", request.headers.get("Bigre-Origin"), exc)
-            return web.json_response({"error": {"code": "unknown_recipient", "message": str(exc)}}, status=404)
+            return _record_refusal(request, "unknown_recipient", 404, str(exc))
         return _msgpack({"delivered": fresh})
 
     async def handle_join(self, request: web.Request) -> web.Response:
@@ -380,6 +386,14 @@ class _TooLarge(InvalidInputError):
 
     def __init__(self) -> None:
         super().__init__(f"request body larger than {MAX_BODY} bytes")
+
+
+def _record_refusal(request: web.Request, code: str, status: int, reason: str) -> web.Response:
+    """The answer to a direct record this node's services refuse for good, logged with the reason."""
+    log.warning(
+        "refused a direct record from %s (%s): %s", request.headers.get("Bigre-Origin", "?"), code, reason[:300]
+    )
+    return web.json_response({"error": {"code": code, "message": reason[:1000]}}, status=status)
 
 
 def _query_int(request: web.Request, name: str, default: int) -> int:

@@ -7,6 +7,7 @@ that the sender is a member in good standing, and logs every refusal with its re
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -17,16 +18,29 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from protocol import InvalidInputError, SigningKey, canonical, parse_request_headers, sign_request, verify_request
+from protocol import (
+    MAX_DIRECT_ENVELOPE_BYTES,
+    InvalidInputError,
+    SigningKey,
+    canonical,
+    decode_entry,
+    parse_request_headers,
+    sign_request,
+    verify_request,
+)
 from protocol.canonical import Value
 
-from .errors import PeerRefusedError, PeerUnavailableError, ReplayedRequestError
+from .errors import PERMANENT_CODES, DeliveryRefusedError, PeerRefusedError, PeerUnavailableError, ReplayedRequestError
 from .ports import Peer
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-bigre+msgpack"
+DIRECT_PATH = "/federation/v1/direct"
+#: the route of release 1.0, which took private messages only: used for a ``message`` to a node that has no
+#: DIRECT_PATH yet (it answers 404 without a JSON error), for as long as the network upgrades
+MESSAGES_PATH = "/federation/v1/messages"
 MAX_BODY = 8 * 1024 * 1024
 REPLAY_WINDOW_MS = 600_000
 
@@ -124,7 +138,11 @@ class PeerClient:
                 raw = await read_limited(response.content, MAX_BODY)
                 if response.status != 200:
                     reason = raw[:300].decode("utf-8", "replace")
-                    raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
+                    code = _error_code(raw) if 400 <= response.status < 500 else None
+                    message = f"{peer.name} answered {response.status} to {method} {path}: {reason}"
+                    if code in PERMANENT_CODES and path in (DIRECT_PATH, MESSAGES_PATH):
+                        raise DeliveryRefusedError(message, code)
+                    raise PeerUnavailableError(message, response.status if code is None else None)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
         if len(raw) > MAX_BODY:
@@ -152,8 +170,17 @@ class PeerClient:
         assert isinstance(head, int)
         return head
 
-    async def message(self, peer: Peer, entry: bytes) -> None:
-        await self.call(peer, "POST", "/federation/v1/messages", entry)
+    async def direct(self, peer: Peer, entry: bytes) -> bool:
+        """Deliver one direct record; whether it was new to the peer. A refusal for good is a
+        :class:`DeliveryRefusedError`, anything else that fails a :class:`PeerUnavailableError`."""
+        try:
+            value = await self.call(peer, "POST", DIRECT_PATH, entry)
+        except PeerUnavailableError as exc:
+            if exc.status != 404 or decode_entry(entry, max_bytes=MAX_DIRECT_ENVELOPE_BYTES).header.type != "message":
+                raise
+            log.info("%s has no %s yet (release 1.0): message sent to %s", peer.name, DIRECT_PATH, MESSAGES_PATH)
+            value = await self.call(peer, "POST", MESSAGES_PATH, entry)
+        return isinstance(value, dict) and value.get("delivered") is True
 
 
 async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
@@ -167,6 +194,17 @@ async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _error_code(raw: bytes) -> str | None:
+    """The ``error.code`` of a JSON error answer (docs/PROTOCOL.md §13), or None for any other answer."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    error = value.get("error") if isinstance(value, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def parse_heads(value: Any, source: str) -> dict[str, tuple[int, bytes]]:

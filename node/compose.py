@@ -29,6 +29,7 @@ from node.records.publisher import Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
@@ -36,12 +37,9 @@ from node.services.identity import Identity
 from node.services.member_path import MemberPaths
 from node.services.messages import Messages
 from node.services.moving import Moving
-from node.services.moving_wire import is_move_message
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
-from node.services.onboarding_sharing import is_shared_case
 from node.services.remote_events import RemoteEvents
-from node.services.remote_events_wire import is_event_registration_message
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
 from node.services.things import Things
@@ -106,6 +104,7 @@ class Node:
     async def start(self) -> None:
         """Publish the node document if it changed, then start federation and the jobs."""
         await self.identity.ensure_document()
+        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
         await self.federation.start()
         self.jobs.start()
         self.started = True
@@ -163,26 +162,31 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     directory = Directory(db, publisher, reference, clock, accounts, things)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
-    onboarding = Onboarding(db, name=name, key=signing, clock=clock, reference=reference, notify=wake)
+    direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
+    onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct)
     moving = Moving(
         db,
         name=name,
-        key=signing,
         clock=clock,
         accounts=accounts,
         things=things,
         directory=directory,
         publisher=publisher,
-        notify=wake,
+        direct=direct,
     )
-    remote_events = RemoteEvents(db, name=name, key=signing, clock=clock, things=things, notify=wake)
-    messages = Messages(db, name=name, key=signing, clock=clock, wake=wake)
+    remote_events = RemoteEvents(db, name=name, clock=clock, things=things, direct=direct)
+    messages = Messages(db, name=name, direct=direct)
     saved_searches = SavedSearches(db, finder, clock)
 
-    inbox = DirectInbox(messages.receive)
-    inbox.route(is_move_message, lambda record, _at: moving.receive(record))
-    inbox.route(is_shared_case, lambda record, _at: onboarding.receive(record))
-    inbox.route(is_event_registration_message, lambda record, _at: remote_events.receive(record))
+    # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
+    inbox = DirectInbox()
+    inbox.register("message", messages.receive)
+    inbox.register("member_move", lambda record, _at: moving.receive_request(record))
+    inbox.register("member_move_acceptance", lambda record, _at: moving.receive_acceptance(record))
+    inbox.register("case_share", lambda record, _at: onboarding.receive_share(record))
+    inbox.register("case_withdrawal", lambda record, _at: onboarding.receive_withdrawal(record))
+    inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
+    inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
     store = NodeFederationStore(db, name, clock, search_documents)
     federation = FederationService(
         name=name,

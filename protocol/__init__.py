@@ -6,6 +6,7 @@ Everything a compatible node must agree on lives here and is specified in ``docs
 from .canonical import DEFAULT_LIMITS, Limits, Value, decode, encode, strict_decode
 from .envelope import (
     ENVELOPE_VERSION,
+    MAX_DIRECT_ENVELOPE_BYTES,
     MAX_ENVELOPE_BYTES,
     SIGNING_PREFIX,
     Entry,
@@ -37,13 +38,26 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .keys import SigningKey, VerifyKey, key_id
-from .records import RECORD_TYPES, Record, RecordType, check_body, open_record, open_run
+from .records import (
+    DIRECT_TYPES,
+    RECORD_TYPES,
+    Record,
+    RecordType,
+    check_body,
+    check_log_entry,
+    open_direct,
+    open_record,
+    open_run,
+    sign_direct,
+)
 from .requests import SignedRequest, parse_request_headers, sign_request, verify_request
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DIRECT_TYPES",
     "ENVELOPE_VERSION",
     "ERROR_CODES",
+    "MAX_DIRECT_ENVELOPE_BYTES",
     "MAX_ENVELOPE_BYTES",
     "RECORD_TYPES",
     "SIGNING_PREFIX",
@@ -74,14 +88,17 @@ __all__ = [
     "Value",
     "VerifyKey",
     "check_body",
+    "check_log_entry",
     "decode",
     "decode_entry",
     "encode",
     "is_fork",
     "key_id",
+    "open_direct",
     "open_record",
     "open_run",
     "parse_request_headers",
+    "sign_direct",
     "sign_entry",
     "sign_request",
     "strict_decode",

@@ -39,6 +39,8 @@ from .keys import SIGNATURE_SIZE, SigningKey, VerifyKey
 ENVELOPE_VERSION: Final = 1
 SIGNING_PREFIX: Final = b"bigre-entry-v1\x00"
 MAX_ENVELOPE_BYTES: Final = 65_536
+#: a direct record (sent to one node, never in a log; ``protocol.records``) may be larger: docs/PROTOCOL.md §3
+MAX_DIRECT_ENVELOPE_BYTES: Final = 1_048_576
 MAX_HEADER_BYTES: Final = 1_024
 MAX_SEQ: Final = 2**53 - 1
 MAX_TIME_MS: Final = 2**53 - 1
@@ -214,7 +216,7 @@ class Entry:
         return SIGNING_PREFIX + self.header_bytes
 
     def encode(self) -> bytes:
-        return canonical.encode({"b": self.body, "h": self.header_bytes, "s": self.signature})
+        return canonical.encode({"b": self.body, "h": self.header_bytes, "s": self.signature}, _ENCODE_LIMITS)
 
     def erased(self) -> Entry:
         """The same entry without its body: still verifies, and still links."""
@@ -241,10 +243,14 @@ def sign_entry(
     ts: int,
     prev: bytes | None,
     body: Mapping[str, Any],
+    max_bytes: int = MAX_ENVELOPE_BYTES,
 ) -> Entry:
-    """Build and sign an entry. ``body`` is encoded canonically here, so callers pass plain values."""
+    """Build and sign an entry. ``body`` is encoded canonically here, so callers pass plain values.
+
+    ``max_bytes`` is the envelope limit the entry must fit (a direct record's is larger: ``records.sign_direct``).
+    """
     body_bytes = canonical.encode(dict(body))
-    if len(body_bytes) > MAX_ENVELOPE_BYTES - MAX_HEADER_BYTES - 100:
+    if len(body_bytes) > max_bytes - MAX_HEADER_BYTES - 100:
         raise LocalProtocolError("body too large for one envelope")
     try:
         header = Header(
@@ -265,11 +271,16 @@ def sign_entry(
     return Entry(header, header_bytes, body_bytes, key.sign(SIGNING_PREFIX + header_bytes))
 
 
-def decode_entry(data: bytes | bytearray | memoryview) -> Entry:
-    """Parse an envelope: structure, canonical form, header fields and body hash. No signature check yet."""
-    if len(data) > MAX_ENVELOPE_BYTES:
-        raise TooLargeError(f"envelope of {len(data)} bytes (limit {MAX_ENVELOPE_BYTES})")
-    outer = canonical.decode_fixed_map(data, _ENVELOPE_KEYS)
+def decode_entry(data: bytes | bytearray | memoryview, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Entry:
+    """Parse an envelope: structure, canonical form, header fields and body hash. No signature check yet.
+
+    ``max_bytes`` is the envelope limit: only the direct path (``records.open_direct``) raises it, since the
+    type, which decides whether the larger limit applies, is known only once the header is decoded.
+    """
+    if len(data) > max_bytes:
+        raise TooLargeError(f"envelope of {len(data)} bytes (limit {max_bytes})")
+    limits = canonical.DEFAULT_LIMITS if max_bytes <= MAX_ENVELOPE_BYTES else canonical.Limits(max_bin=max_bytes)
+    outer = canonical.decode_fixed_map(data, _ENVELOPE_KEYS, limits)
     header_bytes, body, signature = outer["h"], outer["b"], outer["s"]
     if type(header_bytes) is not bytes or type(signature) is not bytes:
         raise MalformedError("envelope fields 'h' and 's' must be byte strings")
@@ -281,6 +292,7 @@ def decode_entry(data: bytes | bytearray | memoryview) -> Entry:
 
 
 _ENVELOPE_KEYS: Final = ("b", "h", "s")
+_ENCODE_LIMITS: Final = canonical.Limits(max_bin=MAX_DIRECT_ENVELOPE_BYTES)
 _HEADER_KEYS: Final = tuple(sorted(HEADER_FIELDS))
 
 

@@ -26,8 +26,20 @@ import msgpack
 from . import canonical
 from .acceptor import generate_acceptor
 from .canonical import Value
-from .envelope import ORIGIN_RE, RECORD_ID_RE, TYPE_RE, Entry, KeyResolver, decode_entry, verify, verify_chain
-from .errors import MalformedError, NonCanonicalError, SchemaError, UnsupportedVersionError
+from .envelope import (
+    MAX_DIRECT_ENVELOPE_BYTES,
+    ORIGIN_RE,
+    RECORD_ID_RE,
+    TYPE_RE,
+    Entry,
+    KeyResolver,
+    decode_entry,
+    sign_entry,
+    verify,
+    verify_chain,
+)
+from .errors import LocalProtocolError, MalformedError, NonCanonicalError, SchemaError, UnsupportedVersionError
+from .keys import SigningKey
 
 Kind = Literal["str", "int", "bool", "bytes", "date", "enum", "list", "map"]
 
@@ -74,10 +86,16 @@ class RecordType:
     fields: tuple[Field, ...]
     help: str = ""
     fixed_id: str | None = None  # types whose record id is imposed (the node document is always "node")
+    #: a direct type: sent to the one node its ``to_node`` names, never part of a log (see :func:`open_direct`)
+    direct: bool = False
     _validate: Callable[[Any, bool, bool], None] = field(init=False, repr=False, compare=False)
     _accepts: Callable[[Any, bool, bool], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.direct:
+            to_node = next((f for f in self.fields if f.name == "to_node"), None)
+            if to_node is None or not to_node.required or to_node.kind != "str" or to_node.pattern != NODE_PATTERN:
+                raise ValueError(f"direct type {self.name} must declare a required to_node node name")
         object.__setattr__(self, "_validate", _compile_map(self.fields))
         object.__setattr__(self, "_accepts", generate_acceptor(self.fields, self.name))
 
@@ -246,6 +264,8 @@ _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 # ------------------------------------------------------------------------------------------ shared pieces
 
+NODE_PATTERN: Final = ORIGIN_RE.pattern.removesuffix(r"\Z")
+ID_PATTERN: Final = RECORD_ID_RE.pattern.removesuffix(r"\Z")
 REF_PATTERN: Final = r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?/[A-Za-z0-9][A-Za-z0-9._:-]{0,63}"
 KID_PATTERN: Final = r"[0-9a-f]{16}"
 LANG_PATTERN: Final = r"[a-z]{2,3}"
@@ -536,22 +556,255 @@ KEY_REVOCATION = RecordType(
     ),
 )
 
+# ------------------------------------------------------------------------------------------ direct types
+# A direct record is sent to ONE node (its ``to_node``), is never part of a log and is never relayed: see
+# docs/PROTOCOL.md §8.1 and :func:`open_direct`. Adding one = a type here with ``direct=True`` (and a required
+# ``to_node``), and a handler on the receiving side.
+
+TO_NODE = _str("to_node", 32, required=True, pattern=NODE_PATTERN, help="the one node this record is for")
+
+
+def _id(name: str, required: bool = False, help: str = "") -> Field:
+    return _str(name, 64, required=required, pattern=ID_PATTERN, help=help)
+
+
+def _node(name: str, required: bool = False, help: str = "") -> Field:
+    return _str(name, 32, required=required, pattern=NODE_PATTERN, help=help)
+
+
+def _map(name: str, *fields: Field, required: bool = False, help: str = "") -> Field:
+    return Field(name, "map", required=required, fields=fields, help=help)
+
+
 MESSAGE = RecordType(
     "message",
     (1, 0),
     (
-        _str("to_node", 32, required=True, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z"), help="destination node"),
-        _str("to_member", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
-        _str("from_member", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
+        TO_NODE,
+        _id("to_member", required=True),
+        _id("from_member", required=True),
         _str("from_name", 120),
         _str("subject", 140),
         _str("text", 4000, required=True),
         _str("about", 97, pattern=REF_PATTERN, help="origin/id of the offer or request answered"),
     ),
-    help=(
-        "a private message from a member to a member of another coop; never part of a log: seq is always 1, "
-        "prev nil, and it is delivered to `to_node` only, never relayed"
+    help="a private message from a member to a member of another coop",
+    direct=True,
+)
+
+#: the profile fields a moving member takes along (every profile field but the list of public ones, which the
+#: new node derives from ``visibility``)
+_MOVED_PROFILE_FIELDS: Final = tuple(f for f in PROFILE.fields if f.name != "public")
+
+MEMBER_MOVE = RecordType(
+    "member_move",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("move", required=True, help="the move's id, chosen by the node the member leaves"),
+        _id("member", required=True, help="the member's profile id on the node they leave"),
+        _str("email", 254, required=True, help="the member's e-mail address (their login on the new node)"),
+        _str("display_name", 120, required=True),
+        _map("profile", *_MOVED_PROFILE_FIELDS, help="the profile fields that move: never the private ones"),
+        _map(
+            "visibility",
+            *(_enum(f.name, "coop", "network", "public") for f in _MOVED_PROFILE_FIELDS),
+            help="who may see each profile field sent",
+        ),
+        _list(
+            "offers",
+            _map(
+                "offer",
+                _id("id", required=True, help="the offer's id on the node the member leaves"),
+                _enum("visibility", "network", "public"),
+                _map("fields", *(f for f in OFFER.fields if f.name != "author"), required=True),
+            ),
+            200,
+            help="the offers and requests the member wrote",
+        ),
+        _list(
+            "mentoring",
+            _map(
+                "mentoring",
+                _id("id", required=True),
+                _map("fields", *(f for f in MENTORING.fields if f.name != "member"), required=True),
+            ),
+            50,
+        ),
     ),
+    help=(
+        "a member's request to move to another coop, with their portable data, from the node they leave to the "
+        "node they join"
+    ),
+    direct=True,
+)
+
+MEMBER_MOVE_ACCEPTANCE = RecordType(
+    "member_move_acceptance",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("move", required=True, help="the move accepted"),
+        _id("member", required=True, help="the member's new profile id"),
+        _list(
+            "records",
+            _map("record", _id("old", required=True), _id("new", required=True)),
+            251,
+            help="which record ids of the node left became which ids of the new node (the profile first)",
+        ),
+    ),
+    help="the new node's acceptance of a member_move, sent back to the node the member leaves",
+    direct=True,
+)
+
+CASE_STAGES: Final = (
+    "emergence",
+    "co_accompaniment",
+    "feasibility",
+    "legal_form",
+    "statutes",
+    "financing",
+    "registration",
+    "follow_up",
+)
+_CASE_AUTHOR = _map("by", _node("node", required=True), Field("account_id", "int", min=0, max=2**53 - 1))
+
+
+def _case_entry(name: str, *fields: Field) -> Field:
+    return _map(name, _str("id", 64, required=True), _ms("at", required=True), _CASE_AUTHOR, *fields)
+
+
+def _case_stage(name: str) -> Field:
+    return _map(
+        name,
+        _list(
+            "checklist",
+            _map("item", _str("key", 64, required=True), _str("label", 200), Field("done", "bool", required=True)),
+            100,
+        ),
+        Field("planned", "date"),
+        Field("started", "date"),
+        Field("done", "date"),
+        _list("notes", _case_entry("note", _str("text", 4000, required=True)), 100),
+        _list(
+            "documents",
+            _case_entry("document", _str("name", 200, required=True), _str("ref", 500, required=True)),
+            100,
+        ),
+        _list(
+            "decisions",
+            _case_entry("decision", _str("text", 2000, required=True), Field("date", "date"), _str("who", 200)),
+            100,
+        ),
+    )
+
+
+CASE_SHARE = RecordType(
+    "case_share",
+    (1, 0),
+    (
+        TO_NODE,
+        _node("case_origin", required=True, help="the coop that opened the case: it decides who sees it"),
+        _id("case_id", required=True),
+        _str("title", 200, required=True),
+        _enum("stage", *CASE_STAGES, required=True),
+        _enum(
+            "origin_kind", "new_creation", "association_conversion", "company_takeover", "cae_collective", required=True
+        ),
+        _enum("target_form", "cae_activity", "scop", "scic", "other", required=True),
+        _str("description", 4000),
+        TRADES,
+        _list(
+            "group",
+            _map(
+                "person",
+                _str("name", 120, required=True),
+                _str("email", 254),
+                _str("role", 80),
+                Field("associate", "bool"),
+                Field("employee", "bool"),
+                Field("capital_eur", "int", min=0, max=1_000_000_000),
+                _enum(
+                    "stakeholder",
+                    "employee",
+                    "producer",
+                    "beneficiary",
+                    "volunteer",
+                    "local_authority",
+                    "supporter",
+                    "other",
+                ),
+            ),
+            50,
+            help="the people of the future coop",
+        ),
+        _list(
+            "owners",
+            _map(
+                "owner",
+                _node("node", required=True),
+                Field("account_id", "int", required=True, min=0, max=2**53 - 1),
+                _str("name", 120),
+            ),
+            50,
+            help="the advisors following the case, per coop",
+        ),
+        _map("stages", *(_case_stage(name) for name in CASE_STAGES), help="each stage's checklist and journal"),
+        _map(
+            "node",
+            _node("name", required=True),
+            _str("url", 200, required=True, pattern=r"https?://[!-~]+"),
+            _ms("built_at"),
+            help="the node prepared for the new coop",
+        ),
+        _list("shared_with", _node("node"), 64, help="the coops the case is shared with (decided by case_origin)"),
+        _ms("created_at", required=True),
+        _ms("updated_at", required=True, help="time of the newest edit: the newest snapshot wins"),
+        _node("updated_by", required=True, help="node of the newest edit (breaks ties)"),
+        _ms("retention_until", required=True, help="when every copy of the case is deleted"),
+    ),
+    help="a snapshot of an onboarding case, sent to a coop it is shared with (or back to the coop that opened it)",
+    direct=True,
+)
+
+CASE_WITHDRAWAL = RecordType(
+    "case_withdrawal",
+    (1, 0),
+    (TO_NODE, _id("case_id", required=True, help="a case the sender opened")),
+    help="the coop that opened a case stops sharing it with the recipient, which deletes its copy",
+    direct=True,
+)
+
+EVENT_REGISTRATION = RecordType(
+    "event_registration",
+    (1, 0),
+    (
+        TO_NODE,
+        _enum("action", "register", "cancel", required=True),
+        _id("event", required=True, help="an event of the recipient"),
+        _id("member", required=True, help="the member's profile id on the sender"),
+        _str("name", 120, required=True, help="the name the member shows"),
+        _ms("at", required=True, help="strictly after the previous request of the same registration"),
+    ),
+    help=(
+        "a member's registration for (or cancellation of) an event another coop organises; the record id names "
+        "the request, which the answer echoes"
+    ),
+    direct=True,
+)
+
+EVENT_REGISTRATION_ANSWER = RecordType(
+    "event_registration_answer",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("event", required=True),
+        _id("member", required=True),
+        _id("request", required=True, help="the id of the event_registration answered"),
+        _enum("status", "confirmed", "full", "closed", "unknown", required=True),
+    ),
+    help="the organising coop's answer to an event_registration",
+    direct=True,
 )
 
 RECORD_TYPES: Final[dict[str, RecordType]] = {
@@ -569,8 +822,15 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         ADMISSION_VOTE,
         KEY_REVOCATION,
         MESSAGE,
+        MEMBER_MOVE,
+        MEMBER_MOVE_ACCEPTANCE,
+        CASE_SHARE,
+        CASE_WITHDRAWAL,
+        EVENT_REGISTRATION,
+        EVENT_REGISTRATION_ANSWER,
     )
 }
+DIRECT_TYPES: Final = frozenset(name for name, t in RECORD_TYPES.items() if t.direct)
 
 
 # ----------------------------------------------------------------------------------------------- records
@@ -613,6 +873,8 @@ def check_body(entry: Entry) -> dict[str, Value] | None:
             f"{h.type} version {h.type_version[0]}.{h.type_version[1]}; "
             f"this node speaks {record_type.version[0]}.{record_type.version[1]}"
         )
+    if record_type.direct and h.seq != 1:
+        raise SchemaError(f"a {h.type} is a direct record: its seq is always 1")
     if entry.body is None:
         return None
     body = _decode_body(entry.body)
@@ -654,8 +916,65 @@ def open_record(data: bytes, keys: KeyResolver) -> Record:
     return Record(entry, check_body(entry))
 
 
+def check_log_entry(entry: Entry) -> None:
+    """Refuse an entry that may not be part of a log: a direct type (docs/PROTOCOL.md §6)."""
+    if entry.header.type in DIRECT_TYPES:
+        raise SchemaError(f"a {entry.header.type} is a direct record, never part of a log")
+
+
 def open_run(blobs: list[bytes], keys: KeyResolver, after: tuple[int, bytes] | None = None) -> list[Record]:
     """A run of one origin's consecutive entries, proven by one signature (see :func:`verify_chain`)."""
     entries = [decode_entry(b) for b in blobs]
+    for entry in entries:
+        check_log_entry(entry)
     verify_chain(entries, keys, after)
     return [Record(e, check_body(e)) for e in entries]
+
+
+# ----------------------------------------------------------------------------------------- direct records
+
+
+def open_direct(data: bytes, keys: KeyResolver, *, to_node: str) -> Record:
+    """The direct-record pipeline (docs/PROTOCOL.md §8.1): a record sent to ``to_node`` alone, verified alone.
+
+    In this order: decode (5.1, with the direct envelope limit); a type that is not direct, or a seq other than
+    1 → ``schema``; an erased body → ``malformed``; verify (5.2); check the body (5.3); a ``to_node`` other than
+    the receiver → ``malformed``.
+    """
+    entry = decode_entry(data, max_bytes=MAX_DIRECT_ENVELOPE_BYTES)
+    h = entry.header
+    if h.type not in DIRECT_TYPES:
+        raise SchemaError(f"a {h.type} record is not a direct record")
+    if h.seq != 1:
+        raise SchemaError(f"a {h.type} is a direct record: its seq is always 1")
+    if entry.body is None:
+        raise MalformedError("a direct record always carries its body")
+    verify(entry, keys)
+    body = check_body(entry)
+    assert body is not None
+    if body["to_node"] != to_node:
+        raise MalformedError(f"the {h.type} is addressed to {body['to_node']!r}, not to {to_node!r}")
+    return Record(entry, body)
+
+
+def sign_direct(key: SigningKey, *, type: str, origin: str, id: str, now: int, body: Mapping[str, Any]) -> Entry:
+    """Validate ``body`` against the direct type ``type`` and sign it: seq 1, prev nil, ``created`` = ``ts`` =
+    ``now``. A body that breaks the schema is a :class:`SchemaError`; one over the direct envelope limit, a
+    :class:`LocalProtocolError`."""
+    record_type = RECORD_TYPES.get(type)
+    if record_type is None or not record_type.direct:
+        raise LocalProtocolError(f"{type!r} is not a direct record type")
+    record_type.validate(body)
+    return sign_entry(
+        key,
+        type=type,
+        type_version=record_type.version,
+        origin=origin,
+        id=id,
+        seq=1,
+        created=now,
+        ts=now,
+        prev=None,
+        body=body,
+        max_bytes=MAX_DIRECT_ENVELOPE_BYTES,
+    )

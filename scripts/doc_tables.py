@@ -36,6 +36,9 @@ def tables() -> str:
         if t.help:
             out.append(t.help[0].upper() + t.help[1:] + ".")
             out.append("")
+        if t.direct:
+            out.append("A direct record (section 8.1): seq 1, sent to `to_node` only, never in a log, never relayed.")
+            out.append("")
         if t.fixed_id:
             out.append(f"The record id is always `{t.fixed_id}`.")
             out.append("")

@@ -15,7 +15,7 @@ from protocol.envelope import KeyInfo, Keyring, decode_entry, sign_entry, verify
 from protocol.errors import InvalidInputError
 from protocol.jsonform import to_json
 from protocol.keys import SigningKey
-from protocol.records import RECORD_TYPES
+from protocol.records import RECORD_TYPES, check_log_entry, open_direct, sign_direct
 
 OUT = Path(__file__).resolve().parent.parent / "protocol" / "vectors"
 SEED_A = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -203,6 +203,179 @@ CHAIN_BODIES: list[tuple[str, str, Any]] = [
 ]
 
 
+MESSAGE_BODY: dict[str, Any] = {
+    "to_node": "smart",
+    "to_member": "m-karim",
+    "from_member": "m-amelie",
+    "from_name": "Amélie Durand",
+    "subject": "Votre offre de motion design",
+    "text": "Bonjour, je suis disponible en mars.",
+    "about": "smart/o-motion-3w",
+}
+
+MEMBER_MOVE_BODY: dict[str, Any] = {
+    "to_node": "oxalis",
+    "move": "mv-7f3a",
+    "member": "m-amelie",
+    "email": "amelie@example.org",
+    "display_name": "Amélie Durand",
+    "profile": {
+        "display_name": "Amélie Durand",
+        "trades": [{"rome": "E1205", "label": "motion designer"}],
+        "place": {"town": "Montreuil", "departement": "93"},
+    },
+    "visibility": {"display_name": "network", "trades": "public", "place": "coop"},
+    "offers": [
+        {
+            "id": "o-motion-3w",
+            "visibility": "public",
+            "fields": {"purpose": "offer", "title": "Motion design pour vos vidéos", "status": "open"},
+        }
+    ],
+    "mentoring": [{"id": "mt-1", "fields": {"kind": "offer", "topics": ["devis"], "status": "open"}}],
+}
+
+CASE_SHARE_BODY: dict[str, Any] = {
+    "to_node": "smart",
+    "case_origin": "coopaname",
+    "case_id": "c-boulangerie",
+    "title": "Boulangerie coopérative de Bagnolet",
+    "stage": "feasibility",
+    "origin_kind": "new_creation",
+    "target_form": "scop",
+    "trades": [{"rome": "D1102", "label": "boulanger"}],
+    "group": [
+        {"name": "Inès", "associate": True, "employee": True, "capital_eur": 2000},
+        {"name": "Marc", "email": "marc@example.org", "associate": True, "employee": True},
+    ],
+    "owners": [{"node": "coopaname", "account_id": 3, "name": "Lucie"}],
+    "stages": {
+        "emergence": {
+            "checklist": [
+                {"key": "group", "done": True},
+                {"key": "c-1a2b3c4d", "label": "Local trouvé", "done": False},
+            ],
+            "started": "2026-09-01",
+            "done": "2026-09-15",
+            "notes": [
+                {"id": "n-1", "at": T0, "by": {"node": "coopaname", "account_id": 3}, "text": "Premier rendez-vous."}
+            ],
+        },
+        "feasibility": {"started": "2026-09-15"},
+    },
+    "shared_with": ["smart"],
+    "created_at": T0,
+    "updated_at": T0 + 1000,
+    "updated_by": "coopaname",
+    "retention_until": T0 + 3 * 365 * 86_400_000,
+}
+
+
+def _large_case_share() -> dict[str, Any]:
+    """A case whose snapshot is larger than 64 KiB: the notes of two busy stages (direct envelopes may be)."""
+    body = {**CASE_SHARE_BODY, "stages": {}}
+    for stage in ("emergence", "co_accompaniment"):
+        body["stages"][stage] = {
+            "notes": [
+                {"id": f"n-{stage[:3]}-{i}", "at": T0 + i, "text": f"Note {i} : " + "compte rendu détaillé. " * 160}
+                for i in range(9)
+            ]
+        }
+    return body
+
+
+def direct_vectors() -> list[dict[str, Any]]:
+    """Section 8.1: direct records, as the direct route receives them (receiver `smart` unless said)."""
+    key = SigningKey.from_seed(SEED_A)
+    ring = Keyring()
+    ring.add("coopaname", KeyInfo(key.verify_key))
+    valid: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("a private message", "message", "smart", MESSAGE_BODY),
+        ("a member's move request with their portable data", "member_move", "oxalis", MEMBER_MOVE_BODY),
+        ("a shared onboarding case", "case_share", "smart", CASE_SHARE_BODY),
+        (
+            "a case snapshot larger than 65 536 bytes (a direct envelope may be)",
+            "case_share",
+            "smart",
+            _large_case_share(),
+        ),
+    ]
+    vectors: list[dict[str, Any]] = []
+    for i, (description, type_, to_node, body) in enumerate(valid, start=1):
+        entry = sign_direct(key, type=type_, origin="coopaname", id=f"d-{i}", now=T0 + i, body=body)
+        assert open_direct(entry.encode(), ring, to_node=to_node).body == body
+        vectors.append(
+            {
+                **_entry_vector(description, SEED_A, entry, body),
+                "origin": "coopaname",
+                "to_node": to_node,
+            }
+        )
+    assert len(bytes.fromhex(vectors[-1]["canonical_hex"])) > 65_536
+    message = sign_direct(key, type="message", origin="coopaname", id="d-9", now=T0, body=MESSAGE_BODY)
+
+    def signed(type_: str, body: dict[str, Any], seq: int = 1, prev: bytes | None = None, k: SigningKey = key) -> bytes:
+        return sign_entry(
+            k,
+            type=type_,
+            type_version=(1, 0),
+            origin="coopaname",
+            id="d-x",
+            seq=seq,
+            created=T0,
+            ts=T0,
+            prev=prev,
+            body=body,
+        ).encode()
+
+    outer = canonical.decode(message.encode())
+    assert isinstance(outer, dict)
+    flipped = bytearray(outer["s"])  # type: ignore[arg-type]
+    flipped[5] ^= 1
+    huge = 1_100_000
+    invalid: list[tuple[str, str, bytes]] = [
+        ("a message addressed to another node", "oxalis", message.encode()),
+        ("a log record type (an offer) sent as a direct record", "smart", signed("offer", CHAIN_BODIES[1][2])),
+        ("a direct type with seq 2", "smart", signed("message", MESSAGE_BODY, seq=2, prev=bytes(32))),
+        ("a direct record with its body erased", "smart", message.erased().encode()),
+        (
+            "a direct record whose signature has one bit flipped",
+            "smart",
+            canonical.encode({**outer, "s": bytes(flipped)}),
+        ),
+        (
+            "a direct record signed by a key the origin never published",
+            "smart",
+            signed("message", MESSAGE_BODY, k=SigningKey.from_seed(SEED_B)),
+        ),
+        (
+            "a move request without the member's e-mail",
+            "oxalis",
+            signed("member_move", {k: v for k, v in MEMBER_MOVE_BODY.items() if k != "email"}),
+        ),
+        (
+            "a direct envelope larger than 1 048 576 bytes",
+            "smart",
+            b"\x83\xa1b\xc6" + huge.to_bytes(4, "big") + bytes(huge),
+        ),
+    ]
+    for description, to_node, data in invalid:
+        code = _error(lambda d=data, t=to_node: open_direct(d, ring, to_node=t))
+        vectors.append(
+            {
+                "description": description,
+                "valid": False,
+                "origin": "coopaname",
+                "to_node": to_node,
+                "public_key_hex": key.public_bytes.hex(),
+                "input_hex": data.hex() if len(data) < 200_000 else None,
+                "input_note": None if len(data) < 200_000 else "83 a1 62 c6 0010c8e0 followed by 1100000 zero bytes",
+                "error": code,
+            }
+        )
+    return vectors
+
+
 def envelope_vectors() -> list[dict[str, Any]]:
     key = SigningKey.from_seed(SEED_A)
     ring = Keyring()
@@ -327,10 +500,29 @@ def chain_vectors() -> list[dict[str, Any]]:
         ("'after' hash does not match", blobs[2:], [2, entries[0].hash.hex()]),
         ("the last signature is bad", [*blobs[:3], canonical.encode(bad_last).hex()], None),
     ]
+    message = sign_entry(
+        key,
+        type="message",
+        type_version=(1, 0),
+        origin="coopaname",
+        id="msg-in-log",
+        seq=3,
+        created=T0,
+        ts=T0 + 3000,
+        prev=entries[1].hash,
+        body=MESSAGE_BODY,
+    )
+    lone = sign_direct(key, type="message", origin="coopaname", id="msg-1", now=T0, body=MESSAGE_BODY)
+    broken += [
+        ("a direct record (a message) inside a run: never part of a log", [*blobs[:2], message.encode().hex()], None),
+        ("a run that is one direct record at seq 1", [lone.encode().hex()], None),
+    ]
     for description, run, after in broken:
 
         def check(run: list[str] = run, after: Any = after) -> None:
             es = [decode_entry(bytes.fromhex(b)) for b in run]
+            for e in es:
+                check_log_entry(e)
             verify_chain(es, ring, (after[0], bytes.fromhex(after[1])) if after else None)
 
         vectors.append(
@@ -439,19 +631,39 @@ def record_vectors() -> list[dict[str, Any]]:
                 ],
             },
         ),
+        ("a private message answering an offer", "message", [1, 0], MESSAGE_BODY),
+        ("a member's move request", "member_move", [1, 0], MEMBER_MOVE_BODY),
         (
-            "a private message answering an offer",
-            "message",
+            "a move acceptance",
+            "member_move_acceptance",
+            [1, 0],
+            {
+                "to_node": "coopaname",
+                "move": "mv-7f3a",
+                "member": "m-0042",
+                "records": [{"old": "m-amelie", "new": "m-0042"}, {"old": "o-motion-3w", "new": "o-0107"}],
+            },
+        ),
+        ("a shared onboarding case", "case_share", [1, 0], CASE_SHARE_BODY),
+        ("a case no longer shared", "case_withdrawal", [1, 0], {"to_node": "smart", "case_id": "c-boulangerie"}),
+        (
+            "an event registration",
+            "event_registration",
             [1, 0],
             {
                 "to_node": "smart",
-                "to_member": "m-karim",
-                "from_member": "m-amelie",
-                "from_name": "Amélie Durand",
-                "subject": "Votre offre de motion design",
-                "text": "Bonjour, je suis disponible en mars.",
-                "about": "smart/o-motion-3w",
+                "action": "register",
+                "event": "e-devis",
+                "member": "m-amelie",
+                "name": "Amélie",
+                "at": T0,
             },
+        ),
+        (
+            "an answer to an event registration",
+            "event_registration_answer",
+            [1, 0],
+            {"to_node": "coopaname", "event": "e-devis", "member": "m-amelie", "request": "r-1", "status": "full"},
         ),
         ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
     ]
@@ -468,6 +680,24 @@ def record_vectors() -> list[dict[str, Any]]:
         ("wrong type", "event", [1, 0], {"kind": "training", "title": "t", "start": "tomorrow"}),
         ("unknown record type", "gossip", [1, 0], {}),
         ("a vote that is not yes, no or abstain", "admission_vote", [1, 0], {"proposal": "a/b", "decision": "admit"}),
+        (
+            "a direct record without to_node",
+            "case_withdrawal",
+            [1, 0],
+            {"case_id": "c-boulangerie"},
+        ),
+        (
+            "a moved offer without its fields",
+            "member_move",
+            [1, 0],
+            {**MEMBER_MOVE_BODY, "offers": [{"id": "o-1", "visibility": "public"}]},
+        ),
+        (
+            "a case stage that does not exist",
+            "case_share",
+            [1, 0],
+            {**CASE_SHARE_BODY, "stages": {"brainstorming": {}}},
+        ),
     ]
     vectors: list[dict[str, Any]] = []
     for description, type_, tv, body in examples:
@@ -595,6 +825,7 @@ def main() -> None:
         ("envelopes", envelope_vectors),
         ("chains", chain_vectors),
         ("records", record_vectors),
+        ("direct", direct_vectors),
         ("requests", request_vectors),
     ):
         vectors = fn()

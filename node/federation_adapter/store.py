@@ -179,7 +179,9 @@ class NodeFederationStore:
 
     async def health(self) -> list[PeerHealth]:
         async with self.db.read() as session:
-            counts = await session.execute(select(OutboxRow.peer, func.count()).group_by(OutboxRow.peer))
+            counts = await session.execute(
+                select(OutboxRow.peer, func.count()).where(OutboxRow.refused_at.is_(None)).group_by(OutboxRow.peer)
+            )
             depth: dict[str, int] = {str(peer): int(n) for peer, n in counts}
             rows = (await session.execute(select(PeerRow).order_by(PeerRow.name))).scalars().all()
             return [
@@ -220,7 +222,7 @@ class NodeFederationStore:
             rows = (
                 await session.execute(
                     select(OutboxRow)
-                    .where(OutboxRow.peer == peer, OutboxRow.next_attempt_at <= now)
+                    .where(OutboxRow.peer == peer, OutboxRow.next_attempt_at <= now, OutboxRow.refused_at.is_(None))
                     .order_by(OutboxRow.id)
                     .limit(limit)
                 )
@@ -240,7 +242,11 @@ class NodeFederationStore:
 
     async def next_due(self, peer: str) -> int | None:
         async with self.db.read() as session:
-            value = await session.scalar(select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.peer == peer))
+            value = await session.scalar(
+                select(func.min(OutboxRow.next_attempt_at)).where(
+                    OutboxRow.peer == peer, OutboxRow.refused_at.is_(None)
+                )
+            )
             return int(value) if value is not None else None
 
     async def done(self, ids: Sequence[int]) -> None:
@@ -256,6 +262,29 @@ class NodeFederationStore:
                     .where(OutboxRow.id.in_(list(ids)))
                     .values(attempts=OutboxRow.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:500])
                 )
+
+    async def refused(self, ids: Sequence[int], *, error: str, at: int) -> None:
+        """Set aside items the peer refused for good: kept, with the reason, for the operator; never retried."""
+        if ids:
+            async with self.db.write() as session:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(list(ids)))
+                    .values(refused_at=at, last_error=error[:500], attempts=OutboxRow.attempts + 1)
+                )
+
+    async def refused_items(self) -> list[dict[str, Any]]:
+        """The direct records peers refused for good, newest first (what the operator looks into)."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxRow).where(OutboxRow.refused_at.is_not(None)).order_by(OutboxRow.id.desc()).limit(200)
+                )
+            ).scalars()
+            return [
+                {"id": r.id, "peer": r.peer, "kind": r.kind, "refused_at": r.refused_at, "reason": r.last_error}
+                for r in rows
+            ]
 
     # ---------------------------------------------------------------------------------------- invitations
 

@@ -27,7 +27,7 @@ def _calling(name: str) -> Handler:
 
 
 async def peers_health(request: web.Request) -> web.Response:
-    """Peers with their health: last success, last error, lag and outbox depth (operators)"""
+    """Peers with their health: last success, last error, lag and outbox depth; direct records refused (operators)"""
     node = node_of(request)
     store = node.federation_store
     heads = await store.heads()
@@ -48,6 +48,7 @@ async def peers_health(request: web.Request) -> web.Response:
                 }
                 for h in await store.health()
             ],
+            "refused": await store.refused_items(),
         }
     )
 

@@ -175,6 +175,8 @@ class Publisher:
         reading it again; ``peers``: the outbox peers if the caller already has them.
         """
         record_type = RECORD_TYPES[type]
+        if record_type.direct:  # a programming error: direct records go through node.services.direct only
+            raise ValueError(f"a {type} is a direct record: it is never published in the log")
         body = canonical_order(dict(body))
         try:
             record_type.validate(body)

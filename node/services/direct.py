@@ -1,85 +1,90 @@
-"""Signed direct messages: the one way this node writes a ``message`` entry, whole or cut into parts.
+"""The one way this node sends a direct record: sign it with the node's current key, queue it for its one node.
 
-Private messages between members, shared onboarding cases, member moves and registrations to another coop's
-events all travel as ``message`` entries sent to ONE node (seq 1, prev nil, never in a log, never relayed).
-Features whose payload can exceed one message's 4,000 characters cut a compact JSON text into numbered parts
-with a digest in the subject (``<marker> i/n <digest>``), and the receiver reassembles them.
+A direct record (a private message, a move, a shared case, an event registration; docs/PROTOCOL.md §8.1) is a
+typed record sent to the node its ``to_node`` names and to it only: signed as seq 1, never in the log, never
+relayed. Services build the typed body; :meth:`DirectSender.queue` signs it and writes the outbox row in the
+caller's transaction (so a state change and its notice to another node commit together, never lost nor sent
+twice), and :meth:`DirectSender.wake` wakes the delivery loops once the caller has committed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.clock import Clock
+from node.errors import InvalidInput
 from node.records.publisher import new_record_id
-from protocol import RECORD_TYPES, Entry, SigningKey, sign_entry
-
-PART_CHARS: Final = 3900  # under the message text limit (4000), leaving room for nothing else to grow into
-
-
-def sign_message(key: SigningKey, *, origin: str, body: Mapping[str, Any], now: int) -> Entry:
-    """Validate a message body and sign it as a direct entry of ``origin``."""
-    RECORD_TYPES["message"].validate(dict(body))
-    return sign_entry(
-        key,
-        type="message",
-        type_version=RECORD_TYPES["message"].version,
-        origin=origin,
-        id=new_record_id(),
-        seq=1,
-        created=now,
-        ts=now,
-        prev=None,
-        body=body,
-    )
+from node.storage.outbox import enqueue_direct
+from protocol import Entry, LocalProtocolError, SchemaError, SigningKey, sign_direct
+from protocol.records import RECORD_TYPES, Field
 
 
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+class DirectSender:
+    """Signs and queues the direct records of one node (built once, in :mod:`node.compose`)."""
+
+    def __init__(
+        self, name: str, key: Callable[[], SigningKey], clock: Clock, wake: Callable[[], None] = lambda: None
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.clock = clock
+        self._wake = wake
+
+    def sign(self, type: str, body: Mapping[str, Any], *, id: str | None = None, now: int | None = None) -> Entry:
+        """A signed direct record of this node. A body the type refuses, or one too large for a direct
+        envelope, is :class:`InvalidInput` (nothing was queued)."""
+        try:
+            return sign_direct(
+                self.key(),
+                type=type,
+                origin=self.name,
+                id=id or new_record_id(),
+                now=self.clock() if now is None else now,
+                body=body,
+            )
+        except SchemaError as exc:
+            raise InvalidInput(f"this {type} cannot be sent: {exc.reason}") from exc
+        except LocalProtocolError as exc:
+            raise InvalidInput(f"this {type} is too large to send to another coop ({exc})") from exc
+
+    async def queue(self, session: AsyncSession, type: str, body: Mapping[str, Any], *, id: str | None = None) -> Entry:
+        """Sign a direct record and queue it for ``body["to_node"]`` in ``session``'s transaction. Call
+        :meth:`wake` after the commit."""
+        now = self.clock()
+        entry = self.sign(type, body, id=id, now=now)
+        await enqueue_direct(session, str(body["to_node"]), [entry], now)
+        return entry
+
+    def wake(self) -> None:
+        """Wake the delivery loops: call after committing a transaction that queued direct records."""
+        self._wake()
 
 
-def compact_json(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+def fit(type: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` cut to the fields the direct type declares (recursively), without nil values.
+
+    Services keep richer documents than what travels (nil for "not set", keys of their own); the record carries
+    only what its schema names, and the schema still judges every value that remains.
+    """
+    return _fit_map(RECORD_TYPES[type].fields, value)
 
 
-def split_payload(payload: Mapping[str, Any], *, max_parts: int, what: str) -> tuple[str, list[str]]:
-    """(digest, parts): the payload as compact JSON cut into message-sized pieces, at most ``max_parts``."""
-    text = compact_json(payload)
-    parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
-    if len(parts) > max_parts:
-        raise ValueError(f"{what} too large to send ({len(text)} characters)")
-    return digest_of(text), parts
+def _fit_map(fields: tuple[Field, ...], value: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        item = value.get(f.name)
+        if item is None:
+            continue
+        out[f.name] = _fit(f, item)
+    return out
 
 
-def sign_parts(
-    key: SigningKey,
-    *,
-    origin: str,
-    to_node: str,
-    to_member: str,
-    from_member: str,
-    marker: str,
-    payload: Mapping[str, Any],
-    max_parts: int,
-    now: int,
-    what: str,
-) -> list[Entry]:
-    """The signed messages carrying ``payload`` to ``to_node``, one per part, subjects ``marker i/n digest``."""
-    digest, parts = split_payload(payload, max_parts=max_parts, what=what)
-    return [
-        sign_message(
-            key,
-            origin=origin,
-            body={
-                "to_node": to_node,
-                "to_member": to_member,
-                "from_member": from_member,
-                "subject": f"{marker} {index}/{len(parts)} {digest}",
-                "text": part,
-            },
-            now=now,
-        )
-        for index, part in enumerate(parts, start=1)
-    ]
+def _fit(f: Field, value: Any) -> Any:
+    if f.kind == "map" and isinstance(value, Mapping):
+        return _fit_map(f.fields, value)
+    if f.kind == "list" and isinstance(value, list) and f.item is not None:
+        return [_fit(f.item, v) for v in value if v is not None]
+    return value

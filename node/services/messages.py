@@ -4,30 +4,36 @@ A message is a direct record (signed by this node, sent to the recipient's node 
 :mod:`node.services.direct`. A message to a member of this coop is delivered here at once; one to another coop is
 queued in the outbox for that node alone, in the same transaction that checks the destination, and the
 federation's delivery loops are woken after the commit.
+
+Before protocol release 1.1, moves, shared cases and event registrations travelled as messages whose subject
+started with a marker (:data:`LEGACY_MARKERS`). Such a message from a node that has not upgraded is refused with
+``obsolete_message`` (logged with the reason): it is neither taken for a private message nor lost, since the
+sender keeps it queued and shows the refusal in its peers' health until it upgrades (docs/PROTOCOL.md §11).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 
-from node.clock import Clock
+from federation.errors import RecordRefusedError
 from node.errors import Forbidden, InvalidInput, NotFound
-from node.services.direct import sign_message
+from node.services.direct import DirectSender
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage
 from node.storage.models import MemberProfile
-from node.storage.outbox import enqueue_direct, require_direct_peer
+from node.storage.outbox import require_direct_peer
 from node.viewer import Viewer
-from protocol import Record, SchemaError, SigningKey, check_body
+from protocol import Record, check_body
 
 log = logging.getLogger(__name__)
 
 INBOX_LIMIT: Final = 200
+#: subject markers of the messages that carried moves, shared cases and event registrations before release 1.1
+LEGACY_MARKERS: Final = ("bigre:member-move", "bigre:onboarding-case", "bigre:event-registration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +73,10 @@ class InboxEntry:
 class Messages:
     """Writing, receiving and reading private messages on one node."""
 
-    def __init__(
-        self, db: Database, *, name: str, key: Callable[[], SigningKey], clock: Clock, wake: Callable[[], None]
-    ) -> None:
+    def __init__(self, db: Database, *, name: str, direct: DirectSender) -> None:
         self.db = db
         self.name = name
-        self.key = key
-        self.clock = clock
-        self.wake = wake
+        self.direct = direct
 
     async def send(self, viewer: Viewer, data: object) -> dict[str, Any]:
         """Sign a message from ``viewer``; deliver it here or queue it for the destination node only."""
@@ -93,21 +95,19 @@ class Messages:
             "about": data.get("about") or None,
         }
         body = {k: val for k, val in body.items() if val is not None}
-        now = self.clock()
-        try:
-            entry = sign_message(self.key(), origin=self.name, body=body, now=now)
-        except SchemaError as exc:
-            raise InvalidInput(str(exc)) from exc
+        if str(body.get("subject", "")).startswith(LEGACY_MARKERS):
+            raise InvalidInput.field("subject", "this beginning is reserved (it marked coop-to-coop notices)")
         if to_node == self.name:
+            entry = self.direct.sign("message", body)
             try:
-                await self.receive(Record(entry, check_body(entry)), now)
+                await self.receive(Record(entry, check_body(entry)), entry.header.ts)
             except LookupError as exc:
                 raise NotFound(str(exc)) from exc
         else:
             async with self.db.write() as session:
                 await require_direct_peer(session, str(to_node))
-                await enqueue_direct(session, str(to_node), [entry], now)
-            self.wake()
+                entry = await self.direct.queue(session, "message", body)
+            self.direct.wake()
         log.info("message %s from %s queued for %s", entry.header.id, viewer.member_id, to_node)
         return {"id": entry.header.id, "to_node": to_node}
 
@@ -115,6 +115,13 @@ class Messages:
         """Store a message for its recipient; False when it was already delivered (idempotent). An unknown
         recipient is a :class:`LookupError` (the sending node is told, and nothing is kept)."""
         body = record.body or {}
+        subject = str(body.get("subject", ""))
+        if record.origin != self.name and subject.startswith(LEGACY_MARKERS):
+            raise RecordRefusedError(
+                f"an old-style {subject.split(' ')[0]} message: this node takes moves, shared cases and event "
+                "registrations as typed direct records only (protocol release 1.1); upgrade the sending node",
+                code="obsolete_message",
+            )
         async with self.db.write() as session:
             account_id = await session.scalar(
                 select(MemberProfile.account_id).where(MemberProfile.record_id == body.get("to_member"))

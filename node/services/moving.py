@@ -2,88 +2,84 @@
 
 The path, between the member's old node A (the *origin*) and their new node B (the *destination*):
 
-1. On A the member asks to move (:meth:`Moving.request`). A signs a **move request** with the member's portable
-   data (profile fields with their visibilities, the offers and mentoring they authored, e-mail and name, A's
-   record ids) and queues it for B only. Nothing else leaves A.
+1. On A the member asks to move (:meth:`Moving.request`). A signs a **move request** (a ``member_move`` direct
+   record) with the member's portable data (profile fields with their visibilities, the offers and mentoring
+   they authored, e-mail and name, A's record ids) and queues it for B only. Nothing else leaves A.
 2. On B the request waits for an operator (:meth:`Moving.incoming`); accepting it (:meth:`Moving.accept`)
    creates the account (an invitation link for the operator to hand over), the profile with the same
    visibilities and the offers and mentoring again, all under B's origin, through the ordinary services (so
-   they are published, indexed and replicated like any other). B then signs a **move acceptance** mapping A's
-   record ids to B's and queues it for A.
+   they are published, indexed and replicated like any other). B then signs a **move acceptance** (a
+   ``member_move_acceptance``) mapping A's record ids to B's and queues it for A.
 3. On the acceptance A publishes, for each record that ever left A, a tombstone with reason ``moved`` and
    ``forward`` = ``B/<new id>``, then erases the member's local data by the directory's ordinary erasure.
    The tombstones replicate to the whole network, so every node can send readers of an old address on
    (:func:`moved_to`).
 
-The two signed records (as their message envelopes) are kept on both sides in ``member_moves``; once the move
-is done the request's bodies are dropped and its signed headers kept (they hold the bodies' hashes), so the
-proof outlives the member's data. Deliveries are idempotent; an acceptance for a move A never asked of the
-sender is refused and logged.
+The two signed records are kept on both sides in ``member_moves``; once the move is done the request's body is
+dropped and its signed header kept (it holds the body's hash), so the proof outlives the member's data.
+Deliveries are idempotent; a request from a node that is not a direct member peer, or an acceptance for a move A
+never asked of the sender, is refused for good (the sender is told) and logged.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import Callable
 from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation.errors import RecordRefusedError
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import Publisher, new_record_id
 from node.search import index as search
-from node.services import moving_wire as wire
 from node.services.accounts import Accounts
+from node.services.direct import DirectSender, fit
 from node.services.directory import Directory
 from node.services.profiles import PROFILE_FIELDS
 from node.services.things import MENTORING, OFFERS, ThingKind, Things
 from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.models import Account, LogEntry, MemberProfile, RecordState
-from node.storage.moving_models import MemberMove, MemberMovePart
-from node.storage.outbox import enqueue_direct, require_direct_peer
+from node.storage.moving_models import MemberMove
+from node.storage.outbox import require_direct_peer
 from node.viewer import Viewer
-from protocol import Entry, Record, SigningKey, canonical
-from protocol.envelope import ORIGIN_RE, RECORD_ID_RE
+from protocol import Entry, Record, canonical, decode_entry
+from protocol.envelope import MAX_DIRECT_ENVELOPE_BYTES, ORIGIN_RE
 
 log = logging.getLogger(__name__)
 
-FORMAT: Final = 1
-PART_TTL_MS: Final = 7 * 24 * 3600 * 1000  # parts of a record that never completed are dropped after a week
+FORMAT: Final = 1  # of the ``data`` document a move row keeps (the request as this node reads it)
 #: what follows the member, by kind: (payload key, thing kind, record type of its tombstone)
 MOVABLE: Final[tuple[tuple[str, ThingKind], ...]] = (("offers", OFFERS), ("mentoring", MENTORING))
 
 
 class Moving:
-    """The moving service of one node. ``notify`` wakes the federation's delivery loops after a commit."""
+    """The moving service of one node; ``direct`` sends the two move records."""
 
     def __init__(
         self,
         db: Database,
         *,
         name: str,
-        key: Callable[[], SigningKey],
         clock: Clock,
         accounts: Accounts,
         things: Things,
         directory: Directory,
         publisher: Publisher,
-        notify: Callable[[], None] = lambda: None,
+        direct: DirectSender,
     ) -> None:
         self.db = db
         self.name = name
-        self.key = key
+        self.direct = direct
         self.clock = clock
         self.accounts = accounts
         self.things = things
         self.directory = directory
         self.publisher = publisher
-        self.notify = notify
         self._accepting: set[tuple[str, str]] = set()  # moves being accepted now (one operator at a time)
 
     # ------------------------------------------------------------------------------ origin: the member asks
@@ -114,20 +110,7 @@ class Moving:
                 raise NotFound("no profile")
             move_id = new_record_id()
             payload = await self._portable(session, move_id, account, profile)
-            try:
-                entries = wire.signed_messages(
-                    self.key(),
-                    kind="request",
-                    origin=self.name,
-                    to_node=to_node,
-                    to_member=wire.REQUEST_TO,
-                    from_member=profile.record_id,
-                    payload=payload,
-                    now=now,
-                )
-            except ValueError as exc:
-                raise InvalidInput(str(exc)) from exc
-            await enqueue_direct(session, to_node, entries, now)
+            entry = await self.direct.queue(session, "member_move", _request_body(payload, to_node))
             move = MemberMove(
                 direction="out",
                 origin=self.name,
@@ -140,16 +123,50 @@ class Moving:
                 display_name=account.display_name,
                 data=payload,
                 mapping={},
-                request=wire.pack_envelopes([e.encode() for e in entries]),
+                request=pack_envelopes([entry.encode()]),
                 acceptance=None,
                 requested_at=now,
             )
             session.add(move)
             await session.flush()
             view = _view(move)
-        self.notify()
-        log.info("move %s of account %s to %s requested (%d parts)", move_id, viewer.account_id, to_node, len(entries))
+        self.direct.wake()
+        log.info(
+            "move %s of account %s to %s requested (%d bytes)", move_id, viewer.account_id, to_node, len(entry.encode())
+        )
         return view
+
+    async def resend_legacy(self) -> int:
+        """Send again, as typed records, the move records signed before protocol release 1.1.
+
+        A move requested (or accepted) before the upgrade was carried by ``message`` parts that an upgraded node
+        refuses; its row still holds the data to sign the typed record from. Moves whose kept proof is a
+        ``message`` and that wait on the other node are re-sent once (the typed record then replaces the proof,
+        so a later start finds nothing to do); the receiving node takes a record it already has as a duplicate.
+        """
+        sent = 0
+        async with self.db.write() as session:
+            rows = await session.scalars(
+                select(MemberMove).where(MemberMove.status.in_(("requested", "accepted"))).with_for_update()
+            )
+            for move in rows:
+                if move.direction == "out" and move.status == "requested" and _legacy(move.request):
+                    entry = await self.direct.queue(session, "member_move", _request_body(move.data, move.to_node))
+                    move.request = pack_envelopes([entry.encode()])
+                elif move.direction == "in" and move.status == "accepted" and _legacy(move.acceptance):
+                    entry = await self.direct.queue(
+                        session, "member_move_acceptance", _acceptance_body(move, dict(move.mapping), move.data)
+                    )
+                    move.acceptance = pack_envelopes([entry.encode()])
+                else:
+                    continue
+                sent += 1
+                log.info(
+                    "move %s/%s sent again as a typed record (signed before release 1.1)", move.origin, move.move_id
+                )
+        if sent:
+            self.direct.wake()
+        return sent
 
     async def my_moves(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The moves the viewer asked for from this node, newest first."""
@@ -266,26 +283,15 @@ class Moving:
         now = self.clock()
         async with self.db.write() as session:
             move = await _incoming_move(session, origin, move_id)
-            acceptance = {"v": FORMAT, "move": move_id, "member": member.member_id, "records": mapping}
-            entries = wire.signed_messages(
-                self.key(),
-                kind="acceptance",
-                origin=self.name,
-                to_node=origin,
-                to_member=move.member_id,
-                from_member=str(member.member_id),
-                payload=acceptance,
-                now=now,
-            )
-            await enqueue_direct(session, origin, entries, now)
+            entry = await self.direct.queue(session, "member_move_acceptance", _acceptance_body(move, mapping, data))
             move.mapping = mapping
             move.status, move.accepted_at = "accepted", now
-            move.acceptance = wire.pack_envelopes([e.encode() for e in entries])
+            move.acceptance = pack_envelopes([entry.encode()])
             # the data now lives in the account; keep only the request's signed headers as the proof
-            move.request = wire.erase_bodies(move.request)
+            move.request = erase_bodies(move.request)
             move.data = {"email": data["email"], "member": data["member"]}
             view = _view(move, detailed=True)
-        self.notify()
+        self.direct.wake()
         log.info("move %s/%s accepted: account %s, %d records mapped", origin, move_id, member.account_id, len(mapping))
         return {**view, "invitation_token": token, "dropped_fields": dropped, "skipped": skipped}
 
@@ -316,117 +322,78 @@ class Moving:
 
     # ------------------------------------------------------------------------------- both: receiving
 
-    async def receive(self, record: Record) -> bool:
-        """Take in (part of) a move record another node sent; True when this node's state changed.
-
-        Never raises for a bad record (the sender would retry it forever): it is logged and dropped.
-        """
-        body = record.body or {}
-        parsed = wire.parse_subject(body.get("subject"))
-        sender = record.origin
-        if parsed is None or not isinstance(body.get("text"), str):
-            log.warning("move message %s from %s refused: malformed subject or text", record.id, sender)
-            return False
-        kind, part, total, digest = parsed
-        now = self.clock()
+    async def receive_request(self, record: Record) -> bool:
+        """Take in a ``member_move`` another node sent: it waits for an operator. True when it is new here."""
+        sender, body = record.origin, record.body or {}
+        payload = _payload_of(body, sender)
+        if "@" not in payload["email"]:
+            raise RecordRefusedError(f"move {sender}/{payload['move']}: {payload['email']!r} is not an e-mail address")
         async with self.db.write() as session:
-            peer = await session.get(PeerRow, sender)
-            if peer is None or peer.status != "member" or not peer.direct:
-                log.warning("move message %s from %s refused: not a direct member peer", record.id, sender)
-                return False
-            if total == 1:
-                text, envelopes = str(body["text"]), [record.entry.encode()]
-            else:
-                assembled = await _assemble(session, record, part, total, digest, now)
-                if assembled is None:
-                    return True
-                text, envelopes = assembled
-            if wire.digest_of(text) != digest:
-                log.warning("move record %s from %s refused: digest mismatch", digest, sender)
-                return False
-            try:
-                payload = json.loads(text)
-            except ValueError as exc:
-                log.warning("move record %s from %s refused: %s", digest, sender, exc)
-                return False
-            if kind == "request":
-                return await self._take_request(session, sender, payload, envelopes, now)
-            if not await self._take_acceptance(session, sender, payload, envelopes, now):
-                return False
-        await self._complete(str(payload["move"]))
-        return True
-
-    async def _take_request(
-        self, session: AsyncSession, sender: str, payload: object, envelopes: list[bytes], now: int
-    ) -> bool:
-        problem = _check_request(payload, sender)
-        if problem is not None:
-            log.warning("move request from %s refused: %s", sender, problem)
-            return False
-        assert isinstance(payload, dict)
-        held = await session.scalar(
-            select(MemberMove.id).where(MemberMove.origin == sender, MemberMove.move_id == payload["move"])
-        )
-        if held is not None:
-            return False  # the same request again
-        session.add(
-            MemberMove(
-                direction="in",
-                origin=sender,
-                move_id=payload["move"],
-                to_node=self.name,
-                status="pending",
-                account_id=None,
-                member_id=payload["member"],
-                new_member_id=None,
-                display_name=payload["display_name"],
-                data=payload,
-                mapping={},
-                request=wire.pack_envelopes(envelopes),
-                acceptance=None,
-                requested_at=now,
+            await _require_peer(session, sender, "move request")
+            held = await session.scalar(
+                select(MemberMove.id).where(MemberMove.origin == sender, MemberMove.move_id == payload["move"])
             )
-        )
-        try:
-            await session.flush()
-        except IntegrityError:  # a concurrent delivery of the same request won
-            return False
+            if held is not None:
+                return False  # the same request again
+            session.add(
+                MemberMove(
+                    direction="in",
+                    origin=sender,
+                    move_id=payload["move"],
+                    to_node=self.name,
+                    status="pending",
+                    account_id=None,
+                    member_id=payload["member"],
+                    new_member_id=None,
+                    display_name=payload["display_name"],
+                    data=payload,
+                    mapping={},
+                    request=pack_envelopes([record.entry.encode()]),
+                    acceptance=None,
+                    requested_at=self.clock(),
+                )
+            )
+            try:
+                await session.flush()
+            except IntegrityError:  # a concurrent delivery of the same request won
+                return False
         log.info(
             "move %s/%s of member %s received; waiting for an operator", sender, payload["move"], payload["member"]
         )
         return True
 
-    async def _take_acceptance(
-        self, session: AsyncSession, sender: str, payload: object, envelopes: list[bytes], now: int
-    ) -> bool:
+    async def receive_acceptance(self, record: Record) -> bool:
+        """Take in a ``member_move_acceptance``: publish the forwards, then erase the member's local data."""
+        async with self.db.write() as session:
+            await _require_peer(session, record.origin, "move acceptance")
+            if not await self._take_acceptance(session, record):
+                return False
+        await self._complete(str((record.body or {})["move"]))
+        return True
+
+    async def _take_acceptance(self, session: AsyncSession, record: Record) -> bool:
         """Publish the forwarding tombstones; True when the member's local data is to be erased now."""
-        move_id = payload.get("move") if isinstance(payload, dict) else None
-        move = (
-            await session.scalar(
-                select(MemberMove)
-                .where(MemberMove.direction == "out", MemberMove.origin == self.name, MemberMove.move_id == move_id)
-                .with_for_update()
-            )
-            if isinstance(move_id, str)
-            else None
+        sender, now = record.origin, self.clock()
+        body: dict[str, Any] = dict(record.body or {})
+        move_id = str(body["move"])
+        move = await session.scalar(
+            select(MemberMove)
+            .where(MemberMove.direction == "out", MemberMove.origin == self.name, MemberMove.move_id == move_id)
+            .with_for_update()
         )
         if move is None:
-            log.warning("move acceptance from %s refused: no move %r was requested here", sender, move_id)
-            return False
+            raise RecordRefusedError(f"no move {move_id!r} was requested here")
         if move.to_node != sender:
-            log.warning("move acceptance from %s refused: move %s was asked of %s", sender, move_id, move.to_node)
-            return False
+            raise RecordRefusedError(f"move {move_id} was asked of {move.to_node}, not of {sender}")
         if move.status == "done":
             return False  # the same acceptance again: nothing to do
         if move.status == "accepted":
             return True  # published already; the erasure did not finish: finish it
-        assert isinstance(payload, dict)
         types = _record_types(move.data)
-        problem = _check_acceptance(payload, move.member_id, types)
+        mapping = {str(r["old"]): str(r["new"]) for r in body.get("records") or []}
+        problem = _check_acceptance(str(body["member"]), mapping, move.member_id, types)
         if problem is not None:
-            log.warning("move acceptance %s from %s refused: %s", move_id, sender, problem)
-            return False
-        mapping: dict[str, str] = payload["records"]
+            raise RecordRefusedError(f"acceptance of move {move_id}: {problem}")
         forwarded = 0
         for old_id, record_type in types.items():
             new_id = mapping.get(old_id)
@@ -442,9 +409,9 @@ class Moving:
             await search.unindex_record(session, self.name, old_id)
             forwarded += 1
         move.status, move.accepted_at = "accepted", now
-        move.new_member_id = payload["member"]
-        move.mapping = {k: v for k, v in mapping.items() if k in types}
-        move.acceptance = wire.pack_envelopes(envelopes)
+        move.new_member_id = str(body["member"])
+        move.mapping = mapping
+        move.acceptance = pack_envelopes([record.entry.encode()])
         log.info("move %s to %s accepted there: %d forwarding tombstones published", move_id, sender, forwarded)
         return True
 
@@ -468,7 +435,7 @@ class Moving:
             )
             assert move is not None
             move.status, move.done_at, move.account_id = "done", self.clock(), None
-            move.request = wire.erase_bodies(move.request)
+            move.request = erase_bodies(move.request)
             move.data = {"member": move.member_id, "records": _record_types(move.data)}
         log.info("move %s done: account %s erased here, forwards kept", move_id, account_id)
 
@@ -502,47 +469,6 @@ async def moved_to(db: Database, origin: str, record_id: str) -> str | None:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-async def _assemble(
-    session: AsyncSession, record: Record, part: int, total: int, digest: str, now: int
-) -> tuple[str, list[bytes]] | None:
-    """Keep one part; when all ``total`` parts are here, return the whole text and the parts' envelopes (and
-    forget the parts)."""
-    sender = record.origin
-    for stale in await session.scalars(select(MemberMovePart).where(MemberMovePart.received_at < now - PART_TTL_MS)):
-        await session.delete(stale)
-    held = await session.scalar(
-        select(MemberMovePart.id).where(
-            MemberMovePart.sender == sender, MemberMovePart.digest == digest, MemberMovePart.part == part
-        )
-    )
-    if held is None:
-        session.add(
-            MemberMovePart(
-                sender=sender,
-                digest=digest,
-                part=part,
-                total=total,
-                text=str((record.body or {})["text"]),
-                envelope=record.entry.encode(),
-                received_at=now,
-            )
-        )
-        await session.flush()
-    parts = (
-        await session.scalars(
-            select(MemberMovePart)
-            .where(MemberMovePart.sender == sender, MemberMovePart.digest == digest)
-            .order_by(MemberMovePart.part)
-        )
-    ).all()
-    if [p.part for p in parts] != list(range(1, total + 1)) or any(p.total != total for p in parts):
-        return None
-    text, envelopes = "".join(p.text for p in parts), [p.envelope for p in parts]
-    for p in parts:
-        await session.delete(p)
-    return text, envelopes
-
-
 async def _incoming_move(session: AsyncSession, origin: str, move_id: str) -> MemberMove:
     move = await session.scalar(
         select(MemberMove)
@@ -574,47 +500,95 @@ def _record_types(data: dict[str, Any]) -> dict[str, str]:
     return types
 
 
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and RECORD_ID_RE.match(value) is not None
+def _request_body(payload: dict[str, Any], to_node: str) -> dict[str, Any]:
+    """The ``member_move`` record of a move's portable data (the ``data`` document this node keeps)."""
+    profile = payload["profile"]
+    return fit(
+        "member_move",
+        {
+            "to_node": to_node,
+            "move": payload["move"],
+            "member": payload["member"],
+            "email": payload["email"],
+            "display_name": payload["display_name"],
+            "profile": profile["fields"],
+            "visibility": profile["visibility"],
+            "offers": [
+                {"id": i["id"], "fields": i["data"], **({"visibility": i["visibility"]} if "visibility" in i else {})}
+                for i in payload.get("offers") or []
+            ],
+            "mentoring": [{"id": i["id"], "fields": i["data"]} for i in payload.get("mentoring") or []],
+        },
+    )
 
 
-def _check_request(payload: object, sender: str) -> str | None:
-    """What is wrong with a request's shape, or None (a peer's signed word, still checked: it becomes rows)."""
-    if not isinstance(payload, dict) or payload.get("v") != FORMAT:
-        return "not a version 1 move request"
-    if payload.get("origin") != sender:
-        return f"it claims to come from {payload.get('origin')!r}"
-    if not (_is_id(payload.get("move")) and _is_id(payload.get("member"))):
-        return "bad move or member id"
-    if not isinstance(payload.get("email"), str) or "@" not in payload["email"]:
-        return "no e-mail address"
-    name = payload.get("display_name")
-    if not isinstance(name, str) or not 0 < len(name) <= 120:
-        return "bad display name"
-    profile = payload.get("profile")
-    if not isinstance(profile, dict) or not all(isinstance(profile.get(k), dict) for k in ("fields", "visibility")):
-        return "bad profile"
-    for key, _kind in MOVABLE:
-        items = payload.get(key, [])
-        if not isinstance(items, list) or not all(
-            isinstance(i, dict) and _is_id(i.get("id")) and isinstance(i.get("data"), dict) for i in items
-        ):
-            return f"bad {key}"
-    return None
+def _payload_of(body: dict[str, Any], sender: str) -> dict[str, Any]:
+    """The ``data`` document of a received ``member_move`` (the same shape the origin keeps)."""
+    return {
+        "v": FORMAT,
+        "move": body["move"],
+        "origin": sender,
+        "member": body["member"],
+        "email": body["email"],
+        "display_name": body["display_name"],
+        "profile": {"fields": dict(body.get("profile") or {}), "visibility": dict(body.get("visibility") or {})},
+        "offers": [
+            {"id": i["id"], "data": i["fields"], **({"visibility": i["visibility"]} if "visibility" in i else {})}
+            for i in body.get("offers") or []
+        ],
+        "mentoring": [{"id": i["id"], "data": i["fields"]} for i in body.get("mentoring") or []],
+    }
 
 
-def _check_acceptance(payload: dict[str, Any], member_id: str, types: dict[str, str]) -> str | None:
-    records = payload.get("records")
-    if payload.get("v") != FORMAT or not isinstance(records, dict):
-        return "not a version 1 move acceptance"
-    if not _is_id(payload.get("member")) or records.get(member_id) != payload["member"]:
+def _acceptance_body(move: MemberMove, mapping: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """The ``member_move_acceptance`` of an incoming move: the profile first, then the other records by id."""
+    member = data.get("member")
+    pairs = sorted(mapping.items(), key=lambda pair: (pair[0] != member, pair[0]))
+    return {
+        "to_node": move.origin,
+        "move": move.move_id,
+        "member": move.new_member_id,
+        "records": [{"old": old, "new": new} for old, new in pairs],
+    }
+
+
+def _legacy(packed: bytes | None) -> bool:
+    """Whether a kept proof is the ``message`` parts that carried a move before release 1.1."""
+    return any(e.header.type == "message" for e in unpack_envelopes(packed))
+
+
+async def _require_peer(session: AsyncSession, sender: str, what: str) -> None:
+    peer = await session.get(PeerRow, sender)
+    if peer is None or peer.status != "member" or not peer.direct:
+        raise RecordRefusedError(f"{what} from {sender} refused: not a direct member peer of this node")
+
+
+def _check_acceptance(new_member: str, mapping: dict[str, str], member_id: str, types: dict[str, str]) -> str | None:
+    if mapping.get(member_id) != new_member:
         return "the member's profile is not mapped to the new member"
-    unknown = set(records) - set(types)
+    unknown = set(mapping) - set(types)
     if unknown:
         return f"it maps records that were not sent: {sorted(unknown)[:5]}"
-    if not all(_is_id(v) for v in records.values()):
-        return "bad new record ids"
     return None
+
+
+def pack_envelopes(envelopes: list[bytes]) -> bytes:
+    """The signed envelopes of one move record, as one column value (canonical msgpack list)."""
+    return canonical.encode(envelopes, canonical.Limits(max_bin=MAX_DIRECT_ENVELOPE_BYTES))
+
+
+def unpack_envelopes(packed: bytes | None) -> list[Entry]:
+    if not packed:
+        return []
+    value = canonical.decode(packed, canonical.Limits(max_bin=MAX_DIRECT_ENVELOPE_BYTES))
+    assert isinstance(value, list)
+    return [decode_entry(blob, max_bytes=MAX_DIRECT_ENVELOPE_BYTES) for blob in value if isinstance(blob, bytes)]
+
+
+def erase_bodies(packed: bytes) -> bytes:
+    """The same envelopes without their bodies: the signed headers (which hold the bodies' hashes) still prove
+    what was sent, while the member's data no longer lies in this table (the pattern of the design's erasure)."""
+    return pack_envelopes([e.erased().encode() for e in unpack_envelopes(packed)])
 
 
 def _view(move: MemberMove, *, detailed: bool = False) -> dict[str, Any]:
@@ -633,8 +607,8 @@ def _view(move: MemberMove, *, detailed: bool = False) -> dict[str, Any]:
         "accepted_at": move.accepted_at,
         "done_at": move.done_at,
         "signed": {
-            "request": [_signed(e) for e in wire.unpack_envelopes(move.request)],
-            "acceptance": [_signed(e) for e in wire.unpack_envelopes(move.acceptance)],
+            "request": [_signed(e) for e in unpack_envelopes(move.request)],
+            "acceptance": [_signed(e) for e in unpack_envelopes(move.acceptance)],
         },
     }
     if detailed and move.status == "pending":  # what the operator decides on

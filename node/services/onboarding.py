@@ -9,10 +9,12 @@ Who may do what:
 * only the coop that opened a case (its *origin*) shares it, stops sharing it, changes its retention date or
   builds the new coop's bootstrap bundle; advisors of every coop it is shared with edit its content.
 
-Sharing: every change is sent, as a signed snapshot, to the coops that must see it and to them only — from the
-origin to each coop it is shared with, from another coop back to the origin, which passes the change on. The
-receiving node keeps the newest snapshot (by edit time, then node name): see :meth:`Onboarding.receive`.
-The outbox rows are written in the same transaction as the change, so a change is never lost nor sent twice.
+Sharing: every change is sent, as a ``case_share`` direct record (a signed snapshot of the whole case), to the
+coops that must see it and to them only — from the origin to each coop it is shared with, from another coop back
+to the origin, which passes the change on. The receiving node keeps the newest snapshot (by edit time, then node
+name): see :meth:`Onboarding.receive_share`. When the origin stops sharing a case with a coop, that coop gets a
+``case_withdrawal`` and deletes its copy. The outbox rows are written in the same transaction as the change, so
+a change is never lost nor sent twice; a snapshot that does not fit a direct record refuses the change itself.
 
 Every change extends the case's retention date (:data:`RETENTION_MS` after the last activity);
 :meth:`Onboarding.purge_expired` deletes the cases past it.
@@ -21,7 +23,6 @@ Every change extends the case's retention date (:data:`RETENTION_MS` after the l
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -29,25 +30,27 @@ from typing import Any, Final
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation.errors import RecordRefusedError
 from node.clock import Clock
 from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import new_record_id
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
-from node.services import onboarding_sharing as sharing
+from node.services.direct import DirectSender, fit
 from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.models import Account, RecordState
-from node.storage.onboarding_models import OnboardingCase, OnboardingSharePart
-from node.storage.outbox import direct_peer_names, enqueue_direct, require_direct_peer
+from node.storage.onboarding_models import OnboardingCase
+from node.storage.outbox import direct_peer_names, require_direct_peer
 from node.viewer import Viewer
-from protocol import Record, SigningKey
-from protocol.envelope import ORIGIN_RE, RECORD_ID_RE
+from protocol import Record
+from protocol.envelope import ORIGIN_RE
 
 log = logging.getLogger(__name__)
 
 RETENTION_MS: Final = 3 * 365 * 86_400_000  # three years after the last activity
-PART_TTL_MS: Final = 86_400_000  # parts of a split snapshot not completed within a day are dropped
+#: the parts of a case's document that travel in a ``case_share`` (the rest are columns, or computed)
+SHARED_DATA: Final = ("description", "trades", "group", "owners", "stages", "node")
 MAX_MENTORS: Final = 50
 
 
@@ -61,24 +64,14 @@ def require_staff(viewer: Viewer) -> Viewer:
 
 
 class Onboarding:
-    """The onboarding cases of one node. ``notify`` wakes the federation's delivery loops after a commit."""
+    """The onboarding cases of one node; ``direct`` sends the snapshots to the coops a case is shared with."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        name: str,
-        key: Callable[[], SigningKey],
-        clock: Clock,
-        reference: Reference,
-        notify: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, db: Database, *, name: str, clock: Clock, reference: Reference, direct: DirectSender) -> None:
         self.db = db
         self.name = name
-        self.key = key
         self.clock = clock
         self.reference = reference
-        self.notify = notify
+        self.direct = direct
 
     # ------------------------------------------------------------------------------------------- reading
 
@@ -293,7 +286,7 @@ class Onboarding:
         return result
 
     async def unshare(self, viewer: Viewer, origin: str, case_id: str, coop: str) -> dict[str, Any]:
-        """Stop sharing: the other coop receives a last snapshot that no longer names it, and drops its copy."""
+        """Stop sharing: the other coop receives a ``case_withdrawal`` and deletes its copy."""
 
         async def change(_session: AsyncSession, row: OnboardingCase, _data: dict[str, Any]) -> list[str]:
             self._origin_only(row, "stop sharing it")
@@ -325,7 +318,7 @@ class Onboarding:
     ) -> dict[str, Any]:
         """One edit: lock the row, apply ``change`` to a copy of the document, stamp it, queue the snapshots.
 
-        ``change`` may return extra nodes to send the snapshot to (a coop the case is no longer shared with).
+        ``change`` may return coops the case is withdrawn from (each gets a ``case_withdrawal``).
         ``viewer`` None is the node itself (already authorised by the caller).
         """
         if viewer is not None:
@@ -341,131 +334,100 @@ class Onboarding:
             if row.origin == self.name:
                 row.retention_until = max(row.retention_until, now + RETENTION_MS)
             targets = list(row.shared_with) if row.origin == self.name else [row.origin]
-            sent = await self._queue(session, row, [*targets, *(extra or [])], viewer)
+            sent = await self._queue(session, row, targets)
+            for coop in extra or []:
+                sent += await self._withdraw(session, row, coop)
             result = self.view(row)
         if sent:
-            self.notify()
+            self.direct.wake()
         return result
 
     # ------------------------------------------------------------------------------------------- sharing
 
-    def snapshot(self, row: OnboardingCase) -> dict[str, Any]:
-        return {
-            "v": 1,
-            "origin": row.origin,
-            "case": row.case_id,
-            "title": row.title,
-            "stage": row.stage,
-            "origin_kind": row.origin_kind,
-            "target_form": row.target_form,
-            "data": row.data,
-            "shared_with": list(row.shared_with),
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "updated_by": row.updated_by,
-            "retention_until": row.retention_until,
-        }
+    def snapshot(self, row: OnboardingCase, to_node: str) -> dict[str, Any]:
+        """The ``case_share`` body of a case for ``to_node``: what the schema names, nothing else."""
+        return fit(
+            "case_share",
+            {
+                "to_node": to_node,
+                "case_origin": row.origin,
+                "case_id": row.case_id,
+                "title": row.title,
+                "stage": row.stage,
+                "origin_kind": row.origin_kind,
+                "target_form": row.target_form,
+                **{k: row.data.get(k) for k in SHARED_DATA},
+                "shared_with": list(row.shared_with),
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+                "updated_by": row.updated_by,
+                "retention_until": row.retention_until,
+            },
+        )
 
-    async def _queue(
-        self, session: AsyncSession, row: OnboardingCase, targets: Sequence[str], viewer: Viewer | None
-    ) -> int:
+    async def _queue(self, session: AsyncSession, row: OnboardingCase, targets: Sequence[str]) -> int:
         """Queue the row's snapshot for each target node that is a direct member peer; returns how many."""
-        snapshot = self.snapshot(row)
-        now = self.clock()
         sent = 0
         for node in dict.fromkeys(t for t in targets if t != self.name):
-            peer = await session.get(PeerRow, node)
-            if peer is None or peer.status != "member" or not peer.direct:
+            if not await _is_direct_peer(session, node):
                 log.warning(
                     "onboarding case %s/%s not sent to %s: not a direct member peer", row.origin, row.case_id, node
                 )
                 continue
-            entries = sharing.signed_messages(
-                self.key(),
-                origin=self.name,
-                to_node=node,
-                from_member=(viewer.member_id if viewer and viewer.member_id else "advisors"),
-                snapshot=snapshot,
-                now=now,
-            )
-            await enqueue_direct(session, node, entries, now)
+            entry = await self.direct.queue(session, "case_share", self.snapshot(row, node))
             sent += 1
-            log.info("onboarding case %s/%s queued for %s (%d parts)", row.origin, row.case_id, node, len(entries))
+            log.info(
+                "onboarding case %s/%s queued for %s (%d bytes)", row.origin, row.case_id, node, len(entry.body or b"")
+            )
         return sent
 
-    async def receive(self, record: Record) -> bool:
-        """Take in (part of) a case snapshot another coop sent; True when this node's state changed.
+    async def _withdraw(self, session: AsyncSession, row: OnboardingCase, coop: str) -> int:
+        """Tell ``coop`` the case is no longer shared with it (it deletes its copy); 1 when queued."""
+        if not await _is_direct_peer(session, coop):
+            log.warning(
+                "onboarding case %s/%s: withdrawal not sent to %s: not a direct member peer",
+                row.origin,
+                row.case_id,
+                coop,
+            )
+            return 0
+        await self.direct.queue(session, "case_withdrawal", {"to_node": coop, "case_id": row.case_id})
+        log.info("onboarding case %s/%s withdrawn from %s", row.origin, row.case_id, coop)
+        return 1
 
-        Never raises for a bad snapshot (the sender would retry it forever): it is logged and dropped.
-        """
-        body = record.body or {}
-        parsed = sharing.parse_subject(body.get("subject"))
-        sender = record.origin
-        if parsed is None or not isinstance(body.get("text"), str):
-            log.warning("onboarding snapshot %s from %s dropped: malformed subject or text", record.id, sender)
-            return False
-        part, total, digest = parsed
-        now = self.clock()
+    async def receive_share(self, record: Record) -> bool:
+        """Take in a ``case_share`` another coop sent; True when this node's state changed."""
+        body: dict[str, Any] = dict(record.body or {})
+        snapshot: dict[str, Any] = {
+            "origin": body["case_origin"],
+            "case": body["case_id"],
+            **{k: body[k] for k in ("title", "stage", "origin_kind", "target_form")},
+            "data": {k: copy.deepcopy(body[k]) for k in SHARED_DATA if k in body},
+            "shared_with": list(body.get("shared_with") or []),
+            **{k: body[k] for k in ("created_at", "updated_at", "updated_by", "retention_until")},
+        }
         async with self.db.write() as session:
-            if total == 1:
-                text = str(body["text"])
-            else:
-                assembled = await self._assemble(session, sender, part, total, digest, str(body["text"]), now)
-                if assembled is None:
-                    return True
-                text = assembled
-            if sharing.digest_of(text) != digest:
-                log.warning("onboarding snapshot %s from %s dropped: digest mismatch", digest, sender)
-                return False
-            try:
-                snapshot = _check_snapshot(json.loads(text))
-            except (ValueError, TypeError) as exc:
-                log.warning("onboarding snapshot %s from %s dropped: %s", digest, sender, exc)
-                return False
-            changed, forward = await self._apply(session, sender, snapshot)
+            changed, forward = await self._apply(session, record.origin, snapshot)
             if forward:
                 row = await self._row(session, snapshot["origin"], snapshot["case"])
-                await self._queue(session, row, forward, None)
+                await self._queue(session, row, forward)
         if forward:
-            self.notify()
+            self.direct.wake()
         return changed
 
-    async def _assemble(
-        self, session: AsyncSession, sender: str, part: int, total: int, digest: str, text: str, now: int
-    ) -> str | None:
-        """Keep one part; when all ``total`` parts are here, return the whole text (and forget the parts)."""
-        await session.execute(delete(OnboardingSharePart).where(OnboardingSharePart.received_at < now - PART_TTL_MS))
-        held = await session.scalar(
-            select(OnboardingSharePart.id).where(
-                OnboardingSharePart.sender == sender,
-                OnboardingSharePart.digest == digest,
-                OnboardingSharePart.part == part,
+    async def receive_withdrawal(self, record: Record) -> bool:
+        """Take in a ``case_withdrawal``: the coop that opened the case stopped sharing it with us."""
+        case_id = str((record.body or {})["case_id"])
+        async with self.db.write() as session:
+            query = select(OnboardingCase).where(
+                OnboardingCase.origin == record.origin, OnboardingCase.case_id == case_id
             )
-        )
-        if held is None:
-            session.add(
-                OnboardingSharePart(sender=sender, digest=digest, part=part, total=total, text=text, received_at=now)
-            )
-            await session.flush()
-        parts = (
-            (
-                await session.execute(
-                    select(OnboardingSharePart)
-                    .where(OnboardingSharePart.sender == sender, OnboardingSharePart.digest == digest)
-                    .order_by(OnboardingSharePart.part)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if [p.part for p in parts] != list(range(1, total + 1)):
-            return None
-        await session.execute(
-            delete(OnboardingSharePart).where(
-                OnboardingSharePart.sender == sender, OnboardingSharePart.digest == digest
-            )
-        )
-        return "".join(p.text for p in parts)
+            row = (await session.execute(query.with_for_update())).scalar_one_or_none()
+            if row is None:
+                return False
+            await session.delete(row)
+        log.info("onboarding case %s/%s no longer shared with us: copy deleted", record.origin, case_id)
+        return True
 
     async def _apply(self, session: AsyncSession, sender: str, snap: dict[str, Any]) -> tuple[bool, list[str]]:
         """Store a checked snapshot if ``sender`` may send it and it is newer. Returns (changed, forward to)."""
@@ -474,11 +436,9 @@ class Onboarding:
         row = (await session.execute(query.with_for_update())).scalar_one_or_none()
         if origin == self.name:  # our own case, edited by a coop we share it with
             if row is None or sender not in row.shared_with:
-                log.warning("onboarding case %s/%s: edit from %s refused (not shared with it)", origin, case_id, sender)
-                return False, []
+                raise RecordRefusedError(f"case {origin}/{case_id} is not shared with {sender}: its edit is refused")
         elif sender != origin:
-            log.warning("onboarding case %s/%s refused: only %s may send it, not %s", origin, case_id, origin, sender)
-            return False, []
+            raise RecordRefusedError(f"case {origin}/{case_id} comes from {origin} only, not from {sender}")
         elif self.name not in snap["shared_with"]:  # the origin stopped sharing it with us
             if row is not None:
                 await session.delete(row)
@@ -561,9 +521,6 @@ class Onboarding:
         now = self.clock()
         async with self.db.write() as session:
             result = await session.execute(delete(OnboardingCase).where(OnboardingCase.retention_until < now))
-            await session.execute(
-                delete(OnboardingSharePart).where(OnboardingSharePart.received_at < now - PART_TTL_MS)
-            )
             count = int(result.rowcount or 0)  # type: ignore[attr-defined]
         if count:
             log.info("onboarding: %d cases past their retention date deleted", count)
@@ -585,34 +542,6 @@ def _author(viewer: Viewer, node: str) -> dict[str, Any]:
     return {"node": node, "account_id": viewer.account_id}
 
 
-def _check_snapshot(value: object) -> dict[str, Any]:
-    """The snapshot's shape (a peer's signed word, still checked: it becomes rows and pages here)."""
-    if not isinstance(value, dict) or value.get("v") != 1:
-        raise ValueError("not a version 1 case snapshot")
-    checks: dict[str, Callable[[Any], bool]] = {
-        "origin": lambda v: isinstance(v, str) and ORIGIN_RE.match(v) is not None,
-        "case": lambda v: isinstance(v, str) and RECORD_ID_RE.match(v) is not None,
-        "title": lambda v: isinstance(v, str) and 0 < len(v) <= rules.MAX_TITLE,
-        "stage": lambda v: v in rules.STAGES,
-        "origin_kind": lambda v: v in rules.ORIGIN_KINDS,
-        "target_form": lambda v: v in rules.TARGET_FORMS,
-        "data": lambda v: (
-            isinstance(v, dict)
-            and isinstance(v.get("group", []), list)
-            and isinstance(v.get("stages", {}), dict)
-            and set(v.get("stages", {})) <= set(rules.STAGES)
-        ),
-        "shared_with": lambda v: isinstance(v, list) and all(isinstance(n, str) and ORIGIN_RE.match(n) for n in v),
-        "created_at": _is_ms,
-        "updated_at": _is_ms,
-        "updated_by": lambda v: isinstance(v, str) and ORIGIN_RE.match(v) is not None,
-        "retention_until": _is_ms,
-    }
-    bad = [name for name, ok in checks.items() if not ok(value.get(name))]
-    if bad:
-        raise ValueError(f"bad snapshot fields {bad}")
-    return value
-
-
-def _is_ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+async def _is_direct_peer(session: AsyncSession, node: str) -> bool:
+    peer = await session.get(PeerRow, node)
+    return peer is not None and peer.status == "member" and peer.direct

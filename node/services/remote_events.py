@@ -2,43 +2,43 @@
 
 Between the member's node A and the organiser's node B:
 
-1. On A the member registers (:meth:`RemoteEvents.register`): A records a ``pending`` registration and queues a
-   signed request for B only (event id, member id, the name the member shows). Cancelling queues a cancellation.
+1. On A the member registers (:meth:`RemoteEvents.register`): A records a ``pending`` registration and queues an
+   ``event_registration`` direct record for B only (event id, member id, the name the member shows; its record id
+   is the request's id). Cancelling queues one with the action ``cancel``.
 2. On B the request (:meth:`RemoteEvents.receive`) takes a seat under the same lock as a local registration
    (the event row, ``FOR UPDATE``; SQLite's single writer elsewhere), counting local and remote registrations,
-   so neither path can overbook. B keeps the participant and queues a signed answer: ``confirmed``, ``full``,
-   ``closed`` or ``unknown``.
+   so neither path can overbook. B keeps the participant and queues an ``event_registration_answer``:
+   ``confirmed``, ``full``, ``closed`` or ``unknown``.
 3. On A the answer updates the registration and leaves a message in the member's inbox.
 
 Each request carries a fresh id and a time strictly after the registration's previous request: B ignores
 requests older than the one it holds (so a late duplicate cannot undo a cancellation), A ignores answers to any
-request but the latest. Messages from a node that is not a direct member peer, and answers from a node that does
-not organise the event, are refused and logged.
+request but the latest. Records from a node that is not a direct member peer, and answers about a registration
+this node never asked for, are refused for good (the sender is told) and logged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation.errors import RecordRefusedError
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from node.records.publisher import new_record_id
-from node.services import remote_events_wire as wire
+from node.services.direct import DirectSender
 from node.services.things import Things
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage, PeerRow
 from node.storage.models import Account, Event, EventRegistration, MemberProfile, RecordState
-from node.storage.outbox import enqueue_direct, require_direct_peer
+from node.storage.outbox import require_direct_peer
 from node.storage.remote_event_models import RemoteEventRegistration as Reg
 from node.storage.remote_event_models import remote_seats_taken
 from node.viewer import Viewer
-from protocol import Record, SigningKey
-from protocol.envelope import RECORD_ID_RE
+from protocol import Record
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +54,12 @@ NOTES: Final = {
 class RemoteEvents:
     """Registrations across coops, on one node (cheap to build: it holds references only)."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        name: str,
-        key: Callable[[], SigningKey],
-        clock: Clock,
-        things: Things,
-        notify: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, db: Database, *, name: str, clock: Clock, things: Things, direct: DirectSender) -> None:
         self.db = db
         self.name = name
-        self.key = key
         self.clock = clock
         self.things = things
-        self.notify = notify
+        self.direct = direct
 
     # ------------------------------------------------------------------------- member's node: the member
 
@@ -104,10 +94,10 @@ class RemoteEvents:
                 session.add(reg)
             reg.account_id, reg.display_name, reg.status = viewer.account_id, name[:120], "pending"
             reg.request_id, reg.requested_at, reg.updated_at = new_record_id(), _after(reg, now), now
-            await self._send_request(session, reg, "register", now)
+            await self._send_request(session, reg, "register")
             await session.flush()
             view = _view(reg)
-        self.notify()
+        self.direct.wake()
         log.info("registration of %s for event %s/%s asked", member_id, origin, event_id)
         return view
 
@@ -126,9 +116,9 @@ class RemoteEvents:
             reg.status, reg.updated_at = "cancelled", now
             reg.request_id, reg.requested_at = new_record_id(), _after(reg, now)
             if held:
-                await self._send_request(session, reg, "cancel", now)
+                await self._send_request(session, reg, "cancel")
             view = _view(reg)
-        self.notify()
+        self.direct.wake()
         log.info("registration of %s for event %s/%s cancelled", member_id, origin, event_id)
         return view
 
@@ -141,26 +131,17 @@ class RemoteEvents:
             )
             return [_view(r) for r in rows]
 
-    async def _send_request(self, session: AsyncSession, reg: Reg, action: str, now: int) -> None:
-        payload = {
+    async def _send_request(self, session: AsyncSession, reg: Reg, action: str) -> None:
+        """Queue the registration's latest request for the organising node; its record id is the request id."""
+        body = {
+            "to_node": reg.event_origin,
             "action": action,
             "event": reg.event_id,
             "member": reg.member_id,
             "name": reg.display_name,
-            "request": reg.request_id,
             "at": reg.requested_at,
         }
-        entry = wire.signed_message(
-            self.key(),
-            kind="request",
-            origin=self.name,
-            to_node=reg.event_origin,
-            to_member=wire.REQUEST_TO,
-            from_member=reg.member_id,
-            payload=payload,
-            now=now,
-        )
-        await enqueue_direct(session, reg.event_origin, [entry], now)
+        await self.direct.queue(session, "event_registration", body, id=reg.request_id)
 
     # ---------------------------------------------------------------------- organiser's node: the seats
 
@@ -201,37 +182,24 @@ class RemoteEvents:
 
     # --------------------------------------------------------------------------------- both: receiving
 
-    async def receive(self, record: Record) -> bool:
-        """Take in a request or an answer another node sent; True when this node's state changed.
-
-        Never raises for a bad message (the sender would retry it forever): it is logged and dropped.
-        """
-        sender = record.origin
-        kind, payload = wire.kind_of(record), wire.payload_of(record)
-        if kind is None or payload is None:
-            log.warning("event registration message %s from %s refused: malformed", record.id, sender)
-            return False
+    async def receive_request(self, record: Record) -> bool:
+        """Take in an ``event_registration`` for one of this node's events; True when this node's state changed."""
         async with self.db.write() as session:
-            peer = await session.get(PeerRow, sender)
-            if peer is None or peer.status != "member" or not peer.direct:
-                log.warning(
-                    "event registration message %s from %s refused: not a direct member peer", record.id, sender
-                )
-                return False
-            if kind == "request":
-                changed = await self._take_request(session, sender, payload)
-            else:
-                changed = await self._take_answer(session, sender, payload, record)
+            await _require_peer(session, record)
+            changed = await self._take_request(session, record)
         if changed:
-            self.notify()
+            self.direct.wake()
         return changed
 
-    async def _take_request(self, session: AsyncSession, sender: str, payload: dict[str, Any]) -> bool:
-        problem = _check_request(payload)
-        if problem is not None:
-            log.warning("event registration request from %s refused: %s", sender, problem)
-            return False
-        event_id, member_id, at = payload["event"], payload["member"], payload["at"]
+    async def receive_answer(self, record: Record) -> bool:
+        """Take in an ``event_registration_answer`` for a registration this node asked for."""
+        async with self.db.write() as session:
+            await _require_peer(session, record)
+            return await self._take_answer(session, record)
+
+    async def _take_request(self, session: AsyncSession, record: Record) -> bool:
+        sender, body = record.origin, dict[str, Any](record.body or {})
+        event_id, member_id, at, request_id = str(body["event"]), str(body["member"]), int(body["at"]), record.id
         # the event row first: the lock local registrations take too
         event = await session.scalar(select(Event).where(Event.record_id == event_id).with_for_update())
         reg = await session.scalar(
@@ -240,20 +208,14 @@ class RemoteEvents:
             .where(Reg.member_origin == sender, Reg.member_id == member_id)
             .with_for_update()
         )
-        if (
-            reg is not None
-            and (at, payload["request"]) != (reg.requested_at, reg.request_id)
-            and at <= reg.requested_at
-        ):
-            log.info(
-                "event registration request %s from %s ignored: older than the one held", payload["request"], sender
-            )
+        if reg is not None and (at, request_id) != (reg.requested_at, reg.request_id) and at <= reg.requested_at:
+            log.info("event registration request %s from %s ignored: older than the one held", request_id, sender)
             return False
         now = self.clock()
-        if payload["action"] == "cancel":
+        if body["action"] == "cancel":
             if reg is None or reg.status == "cancelled":
                 return False
-            reg.status, reg.request_id, reg.requested_at, reg.updated_at = "cancelled", payload["request"], at, now
+            reg.status, reg.request_id, reg.requested_at, reg.updated_at = "cancelled", request_id, at, now
             log.info("%s/%s gave back their seat at event %s", sender, member_id, event_id)
             return True
         status = await _decide(session, self.name, event, reg)
@@ -263,38 +225,23 @@ class RemoteEvents:
                     direction="in", event_origin=self.name, event_id=event_id, member_origin=sender, member_id=member_id
                 )
                 session.add(reg)
-            reg.account_id, reg.display_name, reg.status = None, payload["name"], status
-            reg.request_id, reg.requested_at, reg.updated_at = payload["request"], at, now
+            reg.account_id, reg.display_name, reg.status = None, str(body["name"]), status
+            reg.request_id, reg.requested_at, reg.updated_at = request_id, at, now
             await session.flush()
-        answer = {"event": event_id, "member": member_id, "request": payload["request"], "status": status}
-        entry = wire.signed_message(
-            self.key(),
-            kind="answer",
-            origin=self.name,
-            to_node=sender,
-            to_member=member_id,
-            from_member=event_id,
-            payload=answer,
-            now=now,
-        )
-        await enqueue_direct(session, sender, [entry], now)
+        answer = {"to_node": sender, "event": event_id, "member": member_id, "request": request_id, "status": status}
+        await self.direct.queue(session, "event_registration_answer", answer)
         log.info("registration of %s/%s for event %s: %s", sender, member_id, event_id, status)
         return True
 
-    async def _take_answer(self, session: AsyncSession, sender: str, payload: dict[str, Any], record: Record) -> bool:
-        status, event_id, member_id = payload.get("status"), payload.get("event"), payload.get("member")
-        if status not in wire.ANSWERS or not (_is_id(event_id) and _is_id(member_id)):
-            log.warning("event registration answer from %s refused: malformed", sender)
-            return False
-        reg = await _out(session, sender, str(event_id), self.name, str(member_id), lock=True)
+    async def _take_answer(self, session: AsyncSession, record: Record) -> bool:
+        sender, body = record.origin, dict[str, Any](record.body or {})
+        status, event_id, member_id = str(body["status"]), str(body["event"]), str(body["member"])
+        reg = await _out(session, sender, event_id, self.name, member_id, lock=True)
         if reg is None:
-            log.warning(
-                "event registration answer from %s refused: no registration for %s/%s", sender, sender, event_id
-            )
-            return False
-        if reg.request_id != payload.get("request") or reg.status in ("cancelled", status):
+            raise RecordRefusedError(f"no registration of {member_id} for event {sender}/{event_id} was asked here")
+        if reg.request_id != body["request"] or reg.status in ("cancelled", status):
             return False  # an answer to an earlier request, or the same answer again
-        reg.status, reg.updated_at = str(status), self.clock()
+        reg.status, reg.updated_at = status, self.clock()
         if reg.account_id is not None:
             title = await _title(session, sender, reg.event_id)
             fr, en = NOTES[reg.status]
@@ -369,22 +316,10 @@ def _member(viewer: Viewer) -> str:
     return viewer.member_id
 
 
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and RECORD_ID_RE.match(value) is not None
-
-
-def _check_request(payload: dict[str, Any]) -> str | None:
-    """What is wrong with a request's shape, or None (a peer's signed word, still checked: it becomes a row)."""
-    if payload.get("action") not in ("register", "cancel"):
-        return "unknown action"
-    if not (_is_id(payload.get("event")) and _is_id(payload.get("member")) and _is_id(payload.get("request"))):
-        return "bad event, member or request id"
-    if not isinstance(payload.get("at"), int):
-        return "no time"
-    name = payload.get("name")
-    if not isinstance(name, str) or not 0 < len(name) <= 120:
-        return "bad display name"
-    return None
+async def _require_peer(session: AsyncSession, record: Record) -> None:
+    peer = await session.get(PeerRow, record.origin)
+    if peer is None or peer.status != "member" or not peer.direct:
+        raise RecordRefusedError(f"{record.origin} is not a direct member peer of this node")
 
 
 def _view(reg: Reg) -> dict[str, Any]:

@@ -221,14 +221,17 @@ class LogHead(Base):
 
 
 class OutboxItem(Base):
-    """A durable delivery to one peer: an entry of the log (``origin``/``seq``) or a payload (private message)."""
+    """A durable delivery to one peer: an entry of the log (``origin``/``seq``) or a direct record (``payload``).
+
+    A direct record the peer refused for good is kept, set aside (``refused_at``, the reason in ``last_error``),
+    for the operator: it is never tried again and never silently dropped."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_peer_due", "peer", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     peer: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16), default="entry")  # entry | message
+    kind: Mapped[str] = mapped_column(String(16), default="entry")  # entry | direct
     origin: Mapped[str | None] = mapped_column(String(32), nullable=True)
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -236,6 +239,7 @@ class OutboxItem(Base):
     next_attempt_at: Mapped[int] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    refused_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SearchDocument(Base):

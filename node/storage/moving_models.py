@@ -1,10 +1,11 @@
 """Tables of member moves: a member leaving this coop for another (``out``), or arriving from one (``in``).
 
 A move is one row on each of the two nodes, keyed by ``(origin, move_id)``: ``origin`` is the node the member
-leaves, which names the move. Both signed records are kept on both sides, as the signed ``message`` entries that
-carried them (their envelopes, exactly as signed): the origin's **request** (the member's portable data) and the
-destination's **acceptance** (which of the origin's record ids became which new ids). Either node can show them
-later as the proof of what was agreed.
+leaves, which names the move. Both signed records are kept on both sides, exactly as signed: the origin's
+**request** (a ``member_move`` direct record: the member's portable data) and the destination's **acceptance** (a
+``member_move_acceptance``: which of the origin's record ids became which new ids). Either node can show them
+later as the proof of what was agreed. Each column holds a canonical list of envelopes: one typed record since
+migration ``0010``; the ``message`` parts that carried a move before it, for older moves.
 
 Kept apart from :mod:`node.storage.models` (moves are rare, and their own feature); same ``Base``, migration
 ``0004``. ``account_id`` is deliberately not a foreign key: on the origin the account is erased when the move
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.storage.models import Base, JSONDict
@@ -52,19 +53,3 @@ class MemberMove(Base):
     requested_at: Mapped[int] = mapped_column(BigInteger)
     accepted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     done_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-
-
-class MemberMovePart(Base):
-    """One part of a move record that arrived split over several messages, until all its parts are here."""
-
-    __tablename__ = "member_move_parts"
-    __table_args__ = (UniqueConstraint("sender", "digest", "part", name="uq_member_move_parts_part"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sender: Mapped[str] = mapped_column(String(32))
-    digest: Mapped[str] = mapped_column(String(32))
-    part: Mapped[int] = mapped_column(Integer)
-    total: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    envelope: Mapped[bytes] = mapped_column(LargeBinary)  # the signed message entry that carried this part
-    received_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,7 +1,8 @@
-"""Tables of onboarding (Manucoop): the cases advisors follow, shares in transit, and members' individual paths.
+"""Tables of onboarding (Manucoop): the cases advisors follow and members' individual paths.
 
 A case is one aggregate: the group, its project and its path through the stages are edited together and travel
-together (a signed snapshot) to the coops it is shared with, so its content is one JSON document (``data``).
+together (a signed ``case_share`` direct record) to the coops it is shared with, so its content is one JSON
+document (``data``).
 The columns the board filters, sorts or locks on are real columns. A case is keyed by ``(origin, case_id)``:
 ``origin`` is the coop that opened it (this node for its own cases, another node for a case shared with us).
 
@@ -11,7 +12,7 @@ members; the tables share the same ``Base`` and migrations (``0003``).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.storage.models import Base, JSONDict
@@ -39,21 +40,6 @@ class OnboardingCase(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)  # time of the newest edit, wherever made: newest wins
     updated_by: Mapped[str] = mapped_column(String(32))  # node of the newest edit (breaks ties)
     retention_until: Mapped[int] = mapped_column(BigInteger, index=True)
-
-
-class OnboardingSharePart(Base):
-    """One part of a case snapshot that arrived split over several messages, until all parts are here."""
-
-    __tablename__ = "onboarding_share_parts"
-    __table_args__ = (UniqueConstraint("sender", "digest", "part", name="uq_onboarding_share_parts_part"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sender: Mapped[str] = mapped_column(String(32))
-    digest: Mapped[str] = mapped_column(String(32))
-    part: Mapped[int] = mapped_column(Integer)
-    total: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class MemberPathStep(Base):

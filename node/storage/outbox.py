@@ -1,9 +1,10 @@
 """The outbox rows of direct records: one way to queue a signed entry for ONE node, in the caller's transaction.
 
 Log entries are queued by the publisher for every direct peer (kind ``entry``, by origin and seq); direct records
-(private messages, moves, shared cases, event registrations) go to one node only and carry their encoded entry
-(kind ``message``). Queuing in the caller's transaction is what makes a state change and its notice to another
-node commit together: never lost, never sent twice. The federation's delivery loops send the rows.
+(private messages, moves, shared cases, event registrations: ``protocol.records.DIRECT_TYPES``) go to one node
+only and carry their encoded entry (kind ``direct``); :class:`node.services.direct.DirectSender` is the one
+caller. Queuing in the caller's transaction is what makes a state change and its notice to another node commit
+together: never lost, never sent twice. The federation's delivery loops send the rows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ async def enqueue_direct(session: AsyncSession, node: str, entries: Iterable[Ent
     rows = [
         {
             "peer": node,
-            "kind": "message",
+            "kind": "direct",
             "origin": None,
             "seq": None,
             "payload": entry.encode(),

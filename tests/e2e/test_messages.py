@@ -49,9 +49,9 @@ def test_a_private_message_lands_in_the_recipients_inbox_and_nowhere_else(cluste
         assert not node.sql("SELECT 1 FROM records WHERE record_id=?", [message_id])
         assert node.heads() == heads
     # on the wire, only SMart was sent a message
-    assert smart.proxy.stats().get("path /federation/v1/messages", 0) >= 1
-    assert "path /federation/v1/messages" not in coopaname.proxy.stats()
-    assert "path /federation/v1/messages" not in oxalis.proxy.stats()
+    assert smart.proxy.stats().get("path /federation/v1/direct", 0) >= 1
+    assert "path /federation/v1/direct" not in coopaname.proxy.stats()
+    assert "path /federation/v1/direct" not in oxalis.proxy.stats()
     assert oxalis.proxy.stats().get("path /federation/v1/heads", 0) > 0  # while the rest of the traffic flowed
     # and in SMart, only the recipient's account holds it
     rows = smart.sql("SELECT a.email FROM inbox_messages m JOIN accounts a ON a.id = m.account_id")

@@ -70,5 +70,7 @@ def test_a_member_of_coopaname_moves_to_smart_and_oxalis_follows(cluster: Cluste
     login = coopaname.api("POST", "/api/v1/auth/login", {"email": coopaname.member, "password": coopaname.password})
     assert login.status == 401, login.body
     assert oxalis.sql("SELECT count(*) FROM member_moves") == [(0,)]
-    assert "path /federation/v1/messages" not in oxalis.proxy.stats()
+    assert "path /federation/v1/direct" not in oxalis.proxy.stats()
+    assert smart.proxy.stats().get("path /federation/v1/direct", 0) >= 1  # the request, as one typed record
+    assert coopaname.proxy.stats().get("path /federation/v1/direct", 0) >= 1  # the acceptance
     assert smart.sql("SELECT status FROM member_moves WHERE move_id = ?", [move_id]) == [("accepted",)]

@@ -31,10 +31,11 @@ class Network:
         self.nodes: dict[str, MemoryNode] = {}
         self.servers: dict[str, TestServer] = {}
 
-    async def add(self, name: str, seed: int) -> MemoryNode:
+    async def add(self, name: str, seed: int, *, without: tuple[str, ...] = ()) -> MemoryNode:
+        """A node on its own HTTP server; ``without``: paths it does not serve (a node of an older release)."""
         node = MemoryNode(name, seed, self.clock)
         app = web.Application()
-        app.add_routes(node.service.routes())
+        app.add_routes([r for r in node.service.routes() if getattr(r, "path", None) not in without])
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         node.url = str(server.make_url("")).rstrip("/")

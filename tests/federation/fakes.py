@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation.errors import RecordRefusedError
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from federation.service import FederationService
 from protocol import RECORD_TYPES, Record, SigningKey, decode_entry, sign_entry
@@ -96,6 +97,7 @@ class MemoryPeers:
 class MemoryOutbox:
     items: dict[int, OutboxItem] = field(default_factory=dict)
     due_at: dict[int, int] = field(default_factory=dict)
+    refusals: dict[int, tuple[OutboxItem, str]] = field(default_factory=dict)  # set aside: item, reason
     next_id: int = 1
 
     async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None:
@@ -120,6 +122,13 @@ class MemoryOutbox:
             self.items[i].attempts += 1
             self.due_at[i] = next_attempt_at
 
+    async def refused(self, ids: Sequence[int], *, error: str, at: int) -> None:
+        for i in ids:
+            item = self.items.pop(i, None)
+            if item is not None:
+                self.refusals[i] = (item, error)
+            self.due_at.pop(i, None)
+
 
 @dataclass
 class MemoryInbox:
@@ -127,8 +136,10 @@ class MemoryInbox:
 
     async def deliver(self, record: Record, received_at: int) -> bool:
         assert record.body is not None
-        if record.body["to_member"] == "nobody":
+        if record.body.get("to_member") == "nobody":
             raise LookupError("no member nobody here")
+        if record.body.get("text") == "refuse me":
+            raise RecordRefusedError("this inbox refuses it for good")
         key = (record.origin, record.id)
         fresh = key not in self.messages
         self.messages[key] = record

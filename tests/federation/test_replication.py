@@ -224,7 +224,7 @@ async def test_private_message_goes_to_its_node_only(network: Network) -> None:
     await network.connect_all()
     body = {"to_node": "smart", "to_member": "m-karim", "from_member": "m-amelie", "text": "Bonjour !"}
     blob = a.sign("message", "msg-1", body, 1, None)
-    await a.outbox.enqueue("smart", "message", blob, network.clock())
+    await a.outbox.enqueue("smart", "direct", blob, network.clock())
     a.service.notify()
     await eventually(lambda: ("coopaname", "msg-1") in b.inbox.messages)
     assert not c.inbox.messages and "msg-1" not in str(c.log.entries)

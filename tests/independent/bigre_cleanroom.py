@@ -81,6 +81,7 @@ MAX_BIN_BYTES: Final = 65_536
 MAX_ARRAY_ITEMS: Final = 4_096
 MAX_MAP_ENTRIES: Final = 1_024
 MAX_ENVELOPE_BYTES: Final = 65_536
+MAX_DIRECT_ENVELOPE_BYTES: Final = 1_048_576  # section 3: an envelope received as a direct record
 MAX_HEADER_BYTES: Final = 1_024
 
 MAX_TIME: Final = 2**53 - 1
@@ -139,7 +140,7 @@ def _encode_int(out: bytearray, v: int) -> None:
         out += b"\xd3" + struct.pack(">q", v)
 
 
-def _encode(out: bytearray, v: object, depth: int) -> None:
+def _encode(out: bytearray, v: object, depth: int, max_bin: int = MAX_BIN_BYTES) -> None:
     if v is None:
         out.append(0xC0)
     elif v is False:
@@ -166,8 +167,8 @@ def _encode(out: bytearray, v: object, depth: int) -> None:
         out += raw
     elif isinstance(v, bytes | bytearray | memoryview):
         raw = bytes(v)
-        if len(raw) > MAX_BIN_BYTES:
-            raise ProtocolError("too_large", "byte string over 65536 bytes")
+        if len(raw) > max_bin:
+            raise ProtocolError("too_large", f"byte string over {max_bin} bytes")
         _encode_len(out, len(raw), None, -1, (0xC4, 0xC5, 0xC6))
         out += raw
     elif isinstance(v, list | tuple):
@@ -177,7 +178,7 @@ def _encode(out: bytearray, v: object, depth: int) -> None:
             raise ProtocolError("too_large", "array over 4096 elements")
         _encode_len(out, len(v), 0x90, 15, (-1, 0xDC, 0xDD))
         for item in v:
-            _encode(out, item, depth + 1)
+            _encode(out, item, depth + 1, max_bin)
     elif isinstance(v, dict):
         if depth >= MAX_DEPTH:
             raise ProtocolError("too_large", "nesting deeper than 16")
@@ -198,15 +199,15 @@ def _encode(out: bytearray, v: object, depth: int) -> None:
                 raise ProtocolError("too_large", "map key over 65536 bytes")
             _encode_len(out, len(kraw), 0xA0, 31, (0xD9, 0xDA, 0xDB))
             out += kraw
-            _encode(out, item, depth + 1)
+            _encode(out, item, depth + 1, max_bin)
     else:
         raise ProtocolError("malformed", f"{type(v).__name__} is not a value of the data model")
 
 
-def encode(value: object) -> bytes:
-    """The canonical encoding of ``value`` (section 2.1)."""
+def encode(value: object, *, max_bin: int = MAX_BIN_BYTES) -> bytes:
+    """The canonical encoding of ``value`` (section 2.1); ``max_bin`` is raised for a direct envelope only."""
     out = bytearray()
-    _encode(out, value, 0)
+    _encode(out, value, 0, max_bin)
     return bytes(out)
 
 
@@ -215,11 +216,12 @@ def encode(value: object) -> bytes:
 
 
 class _Reader:
-    __slots__ = ("data", "pos")
+    __slots__ = ("data", "max_bin", "pos")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, max_bin: int = MAX_BIN_BYTES) -> None:
         self.data = data
         self.pos = 0
+        self.max_bin = max_bin
 
     def take(self, n: int, what: str) -> bytes:
         if len(self.data) - self.pos < n:
@@ -316,8 +318,8 @@ def _read_value(r: _Reader, depth: int) -> Value:
         n = r.uint(size, "bytes length")
         if n < floor:
             raise ProtocolError("non_canonical", "bytes length in a longer form than needed")
-        if n > MAX_BIN_BYTES:
-            raise ProtocolError("too_large", "byte string over 65536 bytes")
+        if n > r.max_bin:
+            raise ProtocolError("too_large", f"byte string over {r.max_bin} bytes")
         return r.take(n, "bytes")
     if 0x90 <= b <= 0x9F or b in _ARRAY_FORMS:
         if b in _ARRAY_FORMS:
@@ -362,9 +364,9 @@ def _read_value(r: _Reader, depth: int) -> Value:
     raise AssertionError(f"unreachable: byte {b:02x}")  # pragma: no cover - every byte is handled above
 
 
-def decode(data: bytes) -> Value:
+def decode(data: bytes, *, max_bin: int = MAX_BIN_BYTES) -> Value:
     """Decode exactly one canonical value (section 2.2), or raise ProtocolError."""
-    r = _Reader(bytes(data))
+    r = _Reader(bytes(data), max_bin)
     value = _read_value(r, 0)
     if r.pos != len(r.data):
         raise ProtocolError("malformed", "trailing bytes")
@@ -564,12 +566,13 @@ def _parse_header(h: Value) -> Header:
     return Header(bh, created, record_id, kid, origin, prev, seq, ts, (major, minor), type_name, v)
 
 
-def decode_entry(data: bytes) -> Entry:
-    """Section 5.1."""
+def decode_entry(data: bytes, *, direct: bool = False) -> Entry:
+    """Section 5.1; ``direct``: the entry is received as a direct record (section 3's larger limits)."""
     data = bytes(data)
-    if len(data) > MAX_ENVELOPE_BYTES:
-        raise ProtocolError("too_large", "envelope over 65536 bytes")
-    top = decode(data)
+    limit = MAX_DIRECT_ENVELOPE_BYTES if direct else MAX_ENVELOPE_BYTES
+    if len(data) > limit:
+        raise ProtocolError("too_large", f"envelope over {limit} bytes")
+    top = decode(data, max_bin=limit if direct else MAX_BIN_BYTES)
     if not isinstance(top, dict) or set(top) != {"b", "h", "s"}:
         raise ProtocolError("malformed", "an entry is a map of b, h, s")
     b, h, s = top["b"], top["h"], top["s"]
@@ -616,7 +619,8 @@ def sign_entry(seed: bytes, header: Mapping[str, Value], body: Value, *, erase: 
     header_value["bh"] = hashlib.sha256(body_bytes).digest()
     header_bytes = encode(header_value)
     signature = Ed25519PrivateKey.from_private_bytes(seed).sign(signed_bytes(header_bytes))
-    return encode({"b": None if erase else body_bytes, "h": header_bytes, "s": signature})
+    envelope = {"b": None if erase else body_bytes, "h": header_bytes, "s": signature}
+    return encode(envelope, max_bin=MAX_DIRECT_ENVELOPE_BYTES)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -737,7 +741,7 @@ class RecordType:
     fixed_id: str | None = None
 
 
-RECORD_TYPES: Final[Mapping[str, RecordType]] = {
+_LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
     t.name: t
     for t in (
         RecordType(
@@ -1010,6 +1014,198 @@ RECORD_TYPES: Final[Mapping[str, RecordType]] = {
     )
 }
 
+
+# Section 8.1: direct types. `message` is one of them; the others are written here from their tables.
+NODE_NAME: Final = Str(32, ORIGIN_PAT)
+RECORD_ID: Final = Str(64, ID_PAT)
+DIRECT_TYPES: Final = frozenset(
+    {
+        "message",
+        "member_move",
+        "member_move_acceptance",
+        "case_share",
+        "case_withdrawal",
+        "event_registration",
+        "event_registration_answer",
+    }
+)
+CASE_STAGE_NAMES: Final = (
+    "emergence",
+    "co_accompaniment",
+    "feasibility",
+    "legal_form",
+    "statutes",
+    "financing",
+    "registration",
+    "follow_up",
+)
+
+
+def _without(obj: Obj, name: str) -> Obj:
+    return Obj({k: v for k, v in obj.fields.items() if k != name})
+
+
+def _case_entry(**extra: Fld) -> Obj:
+    by = Obj({"node": _req(NODE_NAME), "account_id": _opt(TIME)})
+    return Obj({"id": _req(Str(64)), "at": _req(TIME), "by": _opt(by), **extra})
+
+
+_CASE_STAGE: Final = Obj(
+    {
+        "checklist": _opt(Arr(100, Obj({"key": _req(Str(64)), "label": _opt(Str(200)), "done": _req(Bool())}))),
+        "planned": _opt(Date()),
+        "started": _opt(Date()),
+        "done": _opt(Date()),
+        "notes": _opt(Arr(100, _case_entry(text=_req(Str(4000))))),
+        "documents": _opt(Arr(100, _case_entry(name=_req(Str(200)), ref=_req(Str(500))))),
+        "decisions": _opt(Arr(100, _case_entry(text=_req(Str(2000)), date=_opt(Date()), who=_opt(Str(200))))),
+    }
+)
+_PROFILE_MOVED: Final = _without(_LOG_AND_MESSAGE_TYPES["profile"].body, "public")
+_DIRECT_ONLY: Final = (
+    RecordType(
+        "member_move",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "move": _req(RECORD_ID),
+                "member": _req(RECORD_ID),
+                "email": _req(Str(254)),
+                "display_name": _req(Str(120)),
+                "profile": _opt(_PROFILE_MOVED),
+                "visibility": _opt(Obj({k: _opt(Enum(("coop", "network", "public"))) for k in _PROFILE_MOVED.fields})),
+                "offers": _opt(
+                    Arr(
+                        200,
+                        Obj(
+                            {
+                                "id": _req(RECORD_ID),
+                                "visibility": _opt(Enum(("network", "public"))),
+                                "fields": _req(_without(_LOG_AND_MESSAGE_TYPES["offer"].body, "author")),
+                            }
+                        ),
+                    )
+                ),
+                "mentoring": _opt(
+                    Arr(
+                        50,
+                        Obj(
+                            {
+                                "id": _req(RECORD_ID),
+                                "fields": _req(_without(_LOG_AND_MESSAGE_TYPES["mentoring"].body, "member")),
+                            }
+                        ),
+                    )
+                ),
+            }
+        ),
+    ),
+    RecordType(
+        "member_move_acceptance",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "move": _req(RECORD_ID),
+                "member": _req(RECORD_ID),
+                "records": _opt(Arr(251, Obj({"old": _req(RECORD_ID), "new": _req(RECORD_ID)}))),
+            }
+        ),
+    ),
+    RecordType(
+        "case_share",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "case_origin": _req(NODE_NAME),
+                "case_id": _req(RECORD_ID),
+                "title": _req(Str(200)),
+                "stage": _req(Enum(CASE_STAGE_NAMES)),
+                "origin_kind": _req(
+                    Enum(("new_creation", "association_conversion", "company_takeover", "cae_collective"))
+                ),
+                "target_form": _req(Enum(("cae_activity", "scop", "scic", "other"))),
+                "description": _opt(Str(4000)),
+                "trades": _opt(TRADES),
+                "group": _opt(
+                    Arr(
+                        50,
+                        Obj(
+                            {
+                                "name": _req(Str(120)),
+                                "email": _opt(Str(254)),
+                                "role": _opt(Str(80)),
+                                "associate": _opt(Bool()),
+                                "employee": _opt(Bool()),
+                                "capital_eur": _opt(Int(0, 1_000_000_000)),
+                                "stakeholder": _opt(
+                                    Enum(
+                                        (
+                                            "employee",
+                                            "producer",
+                                            "beneficiary",
+                                            "volunteer",
+                                            "local_authority",
+                                            "supporter",
+                                            "other",
+                                        )
+                                    )
+                                ),
+                            }
+                        ),
+                    )
+                ),
+                "owners": _opt(
+                    Arr(50, Obj({"node": _req(NODE_NAME), "account_id": _req(TIME), "name": _opt(Str(120))}))
+                ),
+                "stages": _opt(Obj({name: _opt(_CASE_STAGE) for name in CASE_STAGE_NAMES})),
+                "node": _opt(Obj({"name": _req(NODE_NAME), "url": _req(URL), "built_at": _opt(TIME)})),
+                "shared_with": _opt(Arr(64, NODE_NAME)),
+                "created_at": _req(TIME),
+                "updated_at": _req(TIME),
+                "updated_by": _req(NODE_NAME),
+                "retention_until": _req(TIME),
+            }
+        ),
+    ),
+    RecordType("case_withdrawal", 1, 0, Obj({"to_node": _req(NODE_NAME), "case_id": _req(RECORD_ID)})),
+    RecordType(
+        "event_registration",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "action": _req(Enum(("register", "cancel"))),
+                "event": _req(RECORD_ID),
+                "member": _req(RECORD_ID),
+                "name": _req(Str(120)),
+                "at": _req(TIME),
+            }
+        ),
+    ),
+    RecordType(
+        "event_registration_answer",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "event": _req(RECORD_ID),
+                "member": _req(RECORD_ID),
+                "request": _req(RECORD_ID),
+                "status": _req(Enum(("confirmed", "full", "closed", "unknown"))),
+            }
+        ),
+    ),
+)
+RECORD_TYPES: Final[Mapping[str, RecordType]] = {**_LOG_AND_MESSAGE_TYPES, **{t.name: t for t in _DIRECT_ONLY}}
+
 _DAYS_IN_MONTH: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _DATE_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
 
@@ -1129,10 +1325,27 @@ def accept_entry(data: bytes, keys: KeyDirectory) -> tuple[Entry, Value]:
     entry = decode_entry(data)
     verify_entry(entry, keys)
     h = entry.header
-    if h.type == "message" and h.seq != 1:
-        # Section 8, `message`: "never part of a log: seq is always 1, prev nil". No code is given; schema assumed.
-        raise ProtocolError("schema", "a message is never part of a log: seq is always 1")
+    if h.type in DIRECT_TYPES and h.seq != 1:
+        raise ProtocolError("schema", "section 8: a direct type with seq other than 1")
     body = check_body(h.type, h.tv, entry.body_bytes, record_id=h.id, origin=h.origin)
+    return entry, body
+
+
+def accept_direct(data: bytes, keys: KeyDirectory, receiver: str) -> tuple[Entry, Value]:
+    """Section 8.1: a direct record received by ``receiver``, checked in the order given there."""
+    entry = decode_entry(data, direct=True)
+    h = entry.header
+    if h.type not in DIRECT_TYPES:
+        raise ProtocolError("schema", f"{h.type} is not a direct type")
+    if h.seq != 1:
+        raise ProtocolError("schema", "a direct record has seq 1")
+    if entry.body_bytes is None:
+        raise ProtocolError("malformed", "a direct record without its body")
+    verify_entry(entry, keys)
+    body = check_body(h.type, h.tv, entry.body_bytes, record_id=h.id, origin=h.origin)
+    assert isinstance(body, dict)
+    if body["to_node"] != receiver:
+        raise ProtocolError("malformed", f"addressed to {body['to_node']!r}, not {receiver!r}")
     return entry, body
 
 
@@ -1145,6 +1358,8 @@ def verify_run(entries: Sequence[bytes], keys: KeyDirectory, after: tuple[int, b
     decoded = [decode_entry(raw) for raw in entries]
     if not decoded:
         return decoded
+    if any(e.header.type in DIRECT_TYPES for e in decoded):
+        raise ProtocolError("schema", "section 6: a direct record is never part of a log")
     origin = decoded[0].header.origin
     expected_seq = 1 if after is None else after[0] + 1
     expected_prev: bytes | None = None if after is None else after[1]

@@ -82,7 +82,15 @@ ENVELOPES = load("envelopes")
 CHAINS = load("chains")
 RECORDS = load("records")
 REQUESTS = load("requests")
-ALL = {"canonical": CANONICAL, "envelopes": ENVELOPES, "chains": CHAINS, "records": RECORDS, "requests": REQUESTS}
+DIRECT = load("direct")
+ALL = {
+    "canonical": CANONICAL,
+    "envelopes": ENVELOPES,
+    "chains": CHAINS,
+    "records": RECORDS,
+    "direct": DIRECT,
+    "requests": REQUESTS,
+}
 
 
 def valid(vs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -221,6 +229,44 @@ def test_envelope_invalid(vec):
         bc.verify_entry(bc.decode_entry(data), keys)
 
     assert code_of(decode_then_verify) == vec["error"]
+
+
+# --------------------------------------------------------------------------------------------- direct.json
+
+
+@pytest.mark.parametrize("vec", valid(DIRECT), ids=ids(valid(DIRECT)))
+def test_direct_valid(vec):
+    seed = bytes.fromhex(vec["seed_hex"])
+    assert bc.public_key_of(seed).hex() == vec["public_key_hex"]
+    header = from_json(vec["value"]["header"])
+    body = from_json(vec["value"]["body"])
+    assert isinstance(header, dict) and isinstance(body, dict)
+    assert header["seq"] == 1 and header["prev"] is None and header["type"] in bc.DIRECT_TYPES
+    canonical = bytes.fromhex(vec["canonical_hex"])
+    fields = {k: v for k, v in header.items() if k != "bh"}
+    assert bc.sign_entry(seed, fields, body) == canonical  # re-signing gives the record back, byte for byte
+    keys = keys_for(vec["origin"], vec["public_key_hex"])
+    entry, got = bc.accept_direct(canonical, keys, vec["to_node"])
+    assert same(got, body) and entry.entry_hash.hex() == vec["entry_hash_hex"]
+    # a direct record is addressed to one node: any other refuses it
+    assert code_of(bc.accept_direct, canonical, keys, "someone-else") == "malformed"
+    # and it is never part of a log (as a log entry, one over 65 536 bytes is too large before anything else)
+    large = len(canonical) > bc.MAX_ENVELOPE_BYTES
+    assert code_of(bc.verify_run, [canonical], keys, None) == ("too_large" if large else "schema")
+
+
+def direct_input(vec: dict[str, Any]) -> bytes:
+    if vec["input_hex"] is not None:
+        return bytes.fromhex(vec["input_hex"])
+    note = vec["input_note"]
+    assert note == "83 a1 62 c6 0010c8e0 followed by 1100000 zero bytes", note
+    return bytes.fromhex("83a162c60010c8e0") + bytes(1_100_000)
+
+
+@pytest.mark.parametrize("vec", invalid(DIRECT), ids=ids(invalid(DIRECT)))
+def test_direct_invalid(vec):
+    keys = keys_for(vec["origin"], vec["public_key_hex"])
+    assert code_of(bc.accept_direct, direct_input(vec), keys, vec["to_node"]) == vec["error"]
 
 
 # --------------------------------------------------------------------------------------------- chains.json
@@ -715,6 +761,7 @@ def test_node_document_gives_the_keys():
 
 
 def test_message_is_never_part_of_a_log():
+    """Section 8: a direct type with seq other than 1 is refused (schema), also by the single-record pipeline."""
     keys = bc.KeyDirectory()
     keys.add("coopaname", bc.KeyInfo(PK))
     body: dict[str, bc.Value] = {"to_node": "smart", "to_member": "m-karim", "from_member": "m-a", "text": "Bonjour"}

@@ -3,13 +3,12 @@ follow, the forwarding tombstones the old node keeps, and the refusals.
 
 Node A (``coopaname``) is a real application (the moving API and the pages) on the parametrised backend (SQLite
 and PostgreSQL); node B (``smart``) and node C (``oxalis``, a bystander) are services on SQLite. Move records travel
-between A and B as the signed messages the outbox would deliver (decoded from the outbox rows and delivered by
-hand); C takes in A's and B's logs as replication would.
+between A and B as the typed direct records the outbox would deliver (decoded from the outbox rows and handed to
+the receiving node's inbox by hand); C takes in A's and B's logs as replication would.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,19 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
+from federation.errors import RecordRefusedError
 from federation.ports import Peer, PeerKey
 from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.federation_adapter.store import NodeFederationStore
 from node.http.moves import ROUTES as MOVING_ROUTES
-from node.services import moving_wire as wire
-from node.services.moving import moved_to
+from node.services.moving import moved_to, unpack_envelopes
 from node.services.things import KINDS
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
 from node.storage.moving_models import MemberMove
 from node.viewer import Viewer
-from protocol import Record, canonical, check_body, decode_entry
+from protocol import MAX_DIRECT_ENVELOPE_BYTES, Record, canonical, check_body, decode_entry, sign_direct
 
 from .conftest import PASSWORD, Api, search_items
 
@@ -96,24 +95,32 @@ async def login(s: Node, email: str, role: str = "member") -> Viewer:
 
 
 async def drain(s: Node, to: str) -> list[Record]:
-    """The messages queued for node ``to``, as that node receives them (and empties the queue)."""
+    """The direct records queued for node ``to``, as that node receives them (and empties the queue)."""
     async with s.db.write() as session:
         rows = (await session.scalars(select(OutboxItem).where(OutboxItem.peer == to).order_by(OutboxItem.id))).all()
         await session.execute(delete(OutboxItem).where(OutboxItem.peer == to))
     records = []
     for row in rows:
-        if row.kind != "message":
+        if row.kind != "direct":
             continue  # log entries (A's tombstones) go by replication
         assert row.payload is not None
-        entry = decode_entry(row.payload)
-        assert entry.header.seq == 1 and entry.header.prev is None  # a direct message, never part of a log
+        entry = decode_entry(row.payload, max_bytes=MAX_DIRECT_ENVELOPE_BYTES)
+        assert entry.header.seq == 1 and entry.header.prev is None  # a direct record, never part of a log
         records.append(Record(entry, check_body(entry)))
     return records
 
 
 async def deliver(records: list[Record], to: Node) -> list[bool]:
-    assert all(wire.is_move_message(r) for r in records)
-    return [await to.moving.receive(r) for r in records]
+    """Hand records to ``to``'s inbox, which routes them by type (as the federation does once it verified them)."""
+    assert all(r.type in ("member_move", "member_move_acceptance") for r in records)
+    return [await to.federation.inbox.deliver(r, to.clock()) for r in records]
+
+
+async def refusal(record: Record, to: Node) -> str:
+    """The reason ``to`` refuses ``record`` for good (the sender would be told, and stop retrying)."""
+    with pytest.raises(RecordRefusedError) as info:
+        await to.federation.inbox.deliver(record, to.clock())
+    return info.value.reason
 
 
 async def replicate(origin: Node, into: Node) -> None:
@@ -171,8 +178,10 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(api: Api, other:
     await api.call("POST", "/api/v1/me/move", who, json={"to_node": "smart"}, expect=409)  # one at a time
     assert await drain(a, "oxalis") == []
     requests = await drain(a, "smart")
-    assert len(requests) == 1 and requests[0].origin == "coopaname"
-    assert str((requests[0].body or {})["subject"]).startswith(wire.REQUEST + " 1/1 ")
+    assert len(requests) == 1 and requests[0].origin == "coopaname" and requests[0].type == "member_move"
+    body: dict[str, Any] = dict(requests[0].body or {})
+    assert (body["to_node"], body["member"], body["email"]) == ("smart", ids["member"], who)
+    assert "phone" not in body["profile"] and body["visibility"]["display_name"] == "public"
 
     # 2. On B it waits for an operator.
     assert await deliver(requests, other) == [True]
@@ -224,7 +233,9 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(api: Api, other:
 
     # 3. The acceptance goes back to A: forwarding tombstones, then the member's data erased there.
     acceptances = await drain(other, "coopaname")
-    assert len(acceptances) == 1 and str((acceptances[0].body or {})["subject"]).startswith(wire.ACCEPTANCE + " ")
+    assert len(acceptances) == 1 and acceptances[0].type == "member_move_acceptance"
+    accepted_body: dict[str, Any] = dict(acceptances[0].body or {})
+    assert accepted_body["records"][0] == {"old": ids["member"], "new": new[ids["member"]]}
     assert await deliver(acceptances, a) == [True]
     for old, record_type in ((ids["member"], "profile"), (ids["offer"], "offer"), (ids["mentoring"], "mentoring")):
         assert await tombstone(a, "coopaname", old) == {
@@ -240,8 +251,10 @@ async def test_a_member_moves_with_profile_offers_and_mentoring(api: Api, other:
         row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
     assert row is not None and row.status == "done" and row.account_id is None
     # both signed records kept on A: the request without its bodies (the data is gone), the acceptance whole
-    assert [e.body for e in wire.unpack_envelopes(row.request)] == [None]
-    assert [e.header.origin for e in wire.unpack_envelopes(row.acceptance)] == ["smart"]
+    assert [e.body for e in unpack_envelopes(row.request)] == [None]
+    assert [(e.header.origin, e.header.type) for e in unpack_envelopes(row.acceptance)] == [
+        ("smart", "member_move_acceptance")
+    ]
 
     # a duplicated acceptance changes nothing
     seq = await head(a)
@@ -292,58 +305,51 @@ async def test_forged_and_unknown_acceptances_are_refused(
     move = await api.call("POST", "/api/v1/me/move", "lea@coopaname.example", json={"to_node": "smart"}, expect=202)
     await drain(a, "smart")
 
-    def acceptance(sender: Node, payload: dict[str, Any]) -> list[Record]:
-        entries = wire.signed_messages(
+    def acceptance(sender: Node, body: dict[str, Any]) -> Record:
+        entry = sign_direct(
             sender.key,
-            kind="acceptance",
+            type="member_move_acceptance",
             origin=sender.config.name,
-            to_node="coopaname",
-            to_member=ids["member"],
-            from_member="someone",
-            payload=payload,
+            id="acc-1",
             now=sender.clock(),
+            body=body,
         )
-        return [Record(e, check_body(e)) for e in entries]
+        return Record(entry, check_body(entry))
 
-    good = {"v": 1, "move": move["id"], "member": "NewMember1", "records": {ids["member"]: "NewMember1"}}
+    good = {
+        "to_node": "coopaname",
+        "move": move["id"],
+        "member": "NewMember1",
+        "records": [{"old": ids["member"], "new": "NewMember1"}],
+    }
     seq = await head(a)
-    caplog.set_level(logging.WARNING, logger="node.services.moving")
     # a move A never requested
-    assert await deliver(acceptance(other, {**good, "move": "NeverAsked"}), a) == [False]
+    assert "no move 'NeverAsked' was requested here" in await refusal(
+        acceptance(other, {**good, "move": "NeverAsked"}), a
+    )
     # the right move, accepted by a node it was not asked of (a peer, with a valid signature)
-    assert await deliver(acceptance(bystander, good), a) == [False]
+    assert "was asked of smart, not of oxalis" in await refusal(acceptance(bystander, good), a)
     # records A never sent, or the profile not mapped
-    bad_records = {**good, "records": {ids["member"]: "NewMember1", "SomebodyElse": "X1"}}
-    assert await deliver(acceptance(other, bad_records), a) == [False]
-    assert await deliver(acceptance(other, {**good, "records": {}}), a) == [False]
-    # a subject that claims to be a move but is not well formed
-    broken = acceptance(other, good)[0]
-    body = dict(broken.body or {})
-    body["subject"] = wire.ACCEPTANCE + " 1/1 nothex"
-    assert await a.moving.receive(Record(broken.entry, body)) is False
+    bad_records = {**good, "records": [*good["records"], {"old": "SomebodyElse", "new": "X1"}]}
+    assert "maps records that were not sent" in await refusal(acceptance(other, bad_records), a)
+    assert "profile is not mapped" in await refusal(acceptance(other, {**good, "records": []}), a)
     # not a peer of A at all
     stranger = await _node(tmp_path, NodeOptions(clock=a.clock), "stranger", "Stranger", 8409)
     try:
-        assert await deliver(acceptance(stranger, good), a) == [False]
+        assert "not a direct member peer" in await refusal(acceptance(stranger, good), a)
     finally:
         await stranger.db.close()
-    reasons = "\n".join(r.getMessage() for r in caplog.records)
-    assert "no move 'NeverAsked' was requested here" in reasons
-    assert "was asked of smart" in reasons
-    assert "maps records that were not sent" in reasons
-    assert "profile is not mapped" in reasons
-    assert "malformed subject" in reasons
-    assert "not a direct member peer" in reasons
     assert await head(a) == seq  # nothing was published
     async with a.db.read() as session:
         row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
         assert row is not None and row.status == "requested" and row.account_id is not None
     # the genuine acceptance still goes through
-    assert await deliver(acceptance(other, good), a) == [True]
+    assert await deliver([acceptance(other, good)], a) == [True]
     assert await moved_to(a.db, "coopaname", ids["member"]) == "smart/NewMember1"
 
 
-async def test_a_large_move_travels_in_parts(api: Api, other: Node) -> None:
+async def test_a_large_move_travels_as_one_record(api: Api, other: Node) -> None:
+    """Eight offers of ~1,900 characters: larger than a log envelope may be, one direct record all the same."""
     a = api.services
     await peer_with(a, other)
     await peer_with(other, a)
@@ -354,16 +360,53 @@ async def test_a_large_move_travels_in_parts(api: Api, other: Node) -> None:
     for title in titles:
         await api.call("POST", "/api/v1/offers", who, json={**OFFER, "title": title, "note": note[:1900]}, expect=201)
     move = await api.call("POST", "/api/v1/me/move", who, json={"to_node": "smart"}, expect=202)
-    parts = await drain(a, "smart")
-    assert len(parts) > 2
-    results = await deliver(list(reversed(parts)), other)
-    assert results == [True] * len(parts)
+    [request] = await drain(a, "smart")
+    offers: Any = (request.body or {})["offers"]
+    assert len(request.entry.encode()) > 15_000 and len(offers) == 8
+    assert await deliver([request], other) == [True]
     operator_b = await login(other, "operateur@smart.example", "operator")
     [pending] = await other.moving.incoming(operator_b)
     assert pending["id"] == move["id"] and sorted(pending["offers"]) == sorted(titles)
-    assert len(pending["signed"]["request"]) == len(parts)
+    assert len(pending["signed"]["request"]) == 1
     accepted = await other.moving.accept(operator_b, "coopaname", move["id"])
     assert len(accepted["records"]) == 1 + len(titles) and accepted["skipped"] == []
+
+
+async def test_moves_signed_before_the_upgrade_are_sent_again_typed(api: Api, other: Node) -> None:
+    """A move whose request was carried by 1.0 ``message`` parts (refused by upgraded nodes) is re-sent once as a
+    ``member_move`` at start; the other node takes it; a later start has nothing to do."""
+    a = api.services
+    await peer_with(a, other)
+    await peer_with(other, a)
+    await api.user("lea@coopaname.example")
+    move = await api.call("POST", "/api/v1/me/move", "lea@coopaname.example", json={"to_node": "smart"}, expect=202)
+    await drain(a, "smart")
+    old = sign_direct(
+        a.key,
+        type="message",
+        origin="coopaname",
+        id="old-part-1",
+        now=a.clock(),
+        body={
+            "to_node": "smart",
+            "to_member": "moves",
+            "from_member": "x",
+            "subject": "bigre:member-move",
+            "text": "{",
+        },
+    )
+    async with a.db.write() as session:
+        row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
+        assert row is not None
+        row.request = canonical.encode([old.encode()])
+    assert await a.moving.resend_legacy() == 1
+    assert await a.moving.resend_legacy() == 0
+    [request] = await drain(a, "smart")
+    assert request.type == "member_move" and (request.body or {})["move"] == move["id"]
+    assert await deliver([request], other) == [True]
+    async with a.db.read() as session:
+        row = await session.scalar(select(MemberMove).where(MemberMove.move_id == move["id"]))
+        assert row is not None and [e.header.type for e in unpack_envelopes(row.request)] == ["member_move"]
 
 
 def test_the_routes_are_documented() -> None:

@@ -2,7 +2,8 @@
 the bootstrap bundle, mentors from the federated directory, members' individual paths, retention.
 
 Node A (``coopaname``) runs on the parametrised backend (SQLite and PostgreSQL); node B (``smart``), another
-coop, always on SQLite: the snapshots travel between them as the signed messages the outbox would deliver.
+coop, always on SQLite: the snapshots travel between them as the typed direct records the outbox would deliver
+(decoded from the outbox rows and handed to the receiving node's inbox by hand).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from federation.errors import RecordRefusedError
 from federation.ports import Peer, PeerKey
 from node.app import create_app
 from node.clock import ManualClock
@@ -23,12 +25,11 @@ from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.federation_adapter.store import NodeFederationStore
 from node.http.onboarding import ROUTES as ONBOARDING_ROUTES
 from node.services import onboarding_rules as rules
-from node.services import onboarding_sharing as sharing
-from node.services.onboarding_sharing import CHUNK, is_shared_case
 from node.storage.models import OutboxItem
 from node.storage.onboarding_models import OnboardingCase
 from node.viewer import Viewer
-from protocol import Record, SigningKey, check_body, decode_entry
+from protocol import MAX_DIRECT_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES, Record, SigningKey, check_body, decode_entry
+from protocol.records import CASE_STAGES, sign_direct
 
 from .conftest import PASSWORD, Api, Client
 
@@ -69,7 +70,7 @@ async def staff(s: Node, email: str, role: str = "advisor") -> Viewer:
 
 
 async def drain(s: Node, to: str) -> list[Record]:
-    """The shared-case messages queued for node ``to``, as that node receives them (and empties the queue)."""
+    """The shared-case records queued for node ``to``, as that node receives them (and empties the queue)."""
     async with s.db.write() as session:
         rows = (
             (await session.execute(select(OutboxItem).where(OutboxItem.peer == to).order_by(OutboxItem.id)))
@@ -79,16 +80,23 @@ async def drain(s: Node, to: str) -> list[Record]:
         await session.execute(delete(OutboxItem).where(OutboxItem.peer == to))
     records = []
     for row in rows:
-        assert row.kind == "message" and row.payload is not None
-        entry = decode_entry(row.payload)
-        assert entry.header.seq == 1 and entry.header.prev is None  # a direct message, never part of a log
+        assert row.kind == "direct" and row.payload is not None
+        entry = decode_entry(row.payload, max_bytes=MAX_DIRECT_ENVELOPE_BYTES)
+        assert entry.header.seq == 1 and entry.header.prev is None  # a direct record, never part of a log
         records.append(Record(entry, check_body(entry)))
     return records
 
 
 async def deliver(records: list[Record], to: Node) -> list[bool]:
-    assert all(is_shared_case(r) for r in records)
-    return [await to.onboarding.receive(r) for r in records]
+    """Hand records to ``to``'s inbox, which routes them by type (as the federation does once it verified them)."""
+    assert all(r.type in ("case_share", "case_withdrawal") for r in records)
+    return [await to.federation.inbox.deliver(r, to.clock()) for r in records]
+
+
+async def refusal(record: Record, to: Node) -> str:
+    with pytest.raises(RecordRefusedError) as info:
+        await to.federation.inbox.deliver(record, to.clock())
+    return info.value.reason
 
 
 # ------------------------------------------------------------------------------------------- authorisation
@@ -163,10 +171,13 @@ async def test_advisor_of_another_coop_sees_a_case_only_once_shared(services: No
     items = (await b.get_case(advisor_b, "coopaname", case["id"]))["stages"]["emergence"]["checklist"]
     assert [i["done"] for i in items] == [True, True, False]
 
-    # Stop sharing: B's copy goes.
+    # Stop sharing: B gets a withdrawal, and its copy goes.
     await a.unshare(advisor_a, "coopaname", case["id"], "smart")
-    assert await deliver(await drain(services, "smart"), other) == [True]
+    [withdrawal] = await drain(services, "smart")
+    assert withdrawal.type == "case_withdrawal" and withdrawal.body == {"to_node": "smart", "case_id": case["id"]}
+    assert await deliver([withdrawal], other) == [True]
     assert await b.list_cases(advisor_b) == []
+    assert await deliver([withdrawal], other) == [False]  # again: nothing left to delete
 
 
 async def test_snapshots_from_the_wrong_node_are_refused(services: Node, other: Node) -> None:
@@ -202,7 +213,8 @@ async def test_snapshots_from_the_wrong_node_are_refused(services: Node, other: 
             )
         )
     await b.add_entry(advisor_b, "coopaname", "forged0000000000", "notes", {"stage": "emergence", "text": "x"})
-    assert await deliver(await drain(other, "coopaname"), services) == [False]
+    [edit] = await drain(other, "coopaname")
+    assert "is not shared with smart" in await refusal(edit, services)
     with pytest.raises(NotFound):
         await a.get_case(advisor_a, "coopaname", "forged0000000000")
     # A snapshot of B's case relayed by a third node: refused; the genuine one from B is taken.
@@ -210,16 +222,25 @@ async def test_snapshots_from_the_wrong_node_are_refused(services: Node, other: 
     genuine = await drain(other, "coopaname")
     async with other.db.read() as session:
         row = (await session.execute(select(OnboardingCase).where(OnboardingCase.case_id == own_b["id"]))).scalar_one()
-        snapshot = b.snapshot(row)
-    relayed = sharing.signed_messages(
-        SigningKey.generate(), origin="oxalis", to_node="coopaname", from_member="x", snapshot=snapshot, now=1
+        snapshot = b.snapshot(row, "coopaname")
+    relayed = sign_direct(SigningKey.generate(), type="case_share", origin="oxalis", id="r-1", now=1, body=snapshot)
+    assert "comes from smart only, not from oxalis" in await refusal(Record(relayed, check_body(relayed)), services)
+    # a withdrawal from a coop that did not open the case deletes nothing
+    withdrawal = sign_direct(
+        SigningKey.generate(),
+        type="case_withdrawal",
+        origin="oxalis",
+        id="w-1",
+        now=1,
+        body={"to_node": "coopaname", "case_id": own_b["id"]},
     )
-    assert await deliver([Record(e, check_body(e)) for e in relayed], services) == [False]
+    assert await deliver([Record(withdrawal, check_body(withdrawal))], services) == [False]
     assert await deliver(genuine, services) == [True]
     assert (await a.get_case(advisor_a, "smart", own_b["id"]))["title"] == "Cas de SMart"
 
 
-async def test_a_large_case_travels_in_parts(services: Node, other: Node) -> None:
+async def test_a_large_case_travels_as_one_record(services: Node, other: Node) -> None:
+    """A case larger than a log envelope may be is one direct record all the same."""
     await peer_with(services, other)
     a, b = services.onboarding, other.onboarding
     advisor_a, advisor_b = (
@@ -227,15 +248,34 @@ async def test_a_large_case_travels_in_parts(services: Node, other: Node) -> Non
         await staff(other, "conseil@smart.example"),
     )
     case = await a.create_case(advisor_a, {**CASE, "description": "é" * 3000})
-    for i in range(6):
-        await a.add_entry(advisor_a, "coopaname", case["id"], "notes", {"stage": "feasibility", "text": f"{i} " * 900})
+    for i in range(14):
+        await a.add_entry(
+            advisor_a, "coopaname", case["id"], "notes", {"stage": "feasibility", "text": f"{i % 10}é" * 1900}
+        )
     await a.share(advisor_a, "coopaname", case["id"], "smart")
-    parts = await drain(services, "smart")
-    assert len(parts) > 2 and all(len(str((p.body or {})["text"])) <= CHUNK for p in parts)
-    results = await deliver(list(reversed(parts)), other)
-    assert results == [True] * len(parts)
+    [snapshot] = await drain(services, "smart")
+    assert len(snapshot.entry.encode()) > MAX_ENVELOPE_BYTES
+    assert await deliver([snapshot], other) == [True]
     seen = await b.get_case(advisor_b, "coopaname", case["id"])
-    assert seen["description"] == "é" * 3000 and len(seen["stages"]["feasibility"]["notes"]) == 6
+    assert seen["description"] == "é" * 3000 and len(seen["stages"]["feasibility"]["notes"]) == 14
+
+
+async def test_a_case_too_large_to_share_refuses_the_change(services: Node, other: Node) -> None:
+    """Over the direct-record limit (1 MiB) the share is refused whole, with a clear error; nothing is queued."""
+    await peer_with(services, other)
+    a = services.onboarding
+    advisor = await staff(services, "conseil@coopaname.example")
+    case = await a.create_case(advisor, CASE)
+    note = {"id": "n", "at": 1, "by": {"node": "coopaname", "account_id": 1}, "text": "é" * 4000}
+    async with services.db.write() as session:
+        row = (await session.execute(select(OnboardingCase).where(OnboardingCase.case_id == case["id"]))).scalar_one()
+        data = dict(row.data)
+        data["stages"] = {stage: {"notes": [note] * 40} for stage in CASE_STAGES}  # 8 x 40 x 8 KB: 2.5 MB
+        row.data = data
+    with pytest.raises(InvalidInput, match="too large to send"):
+        await a.share(advisor, "coopaname", case["id"], "smart")
+    assert await drain(services, "smart") == []
+    assert (await a.get_case(advisor, "coopaname", case["id"]))["shared_with"] == []
 
 
 # ---------------------------------------------------------------------------------------- stages and rules

@@ -2,7 +2,7 @@
 and remote registrations under concurrency, duplicates, cancellation and refused senders.
 
 Node A (``coopaname``) runs on the parametrised backend (SQLite and PostgreSQL); node B (``smart``) on SQLite.
-Messages travel as the outbox would carry them (decoded from the outbox rows and delivered by hand). The
+Records travel as the outbox would carry them (decoded from the outbox rows and handed to the inbox by hand). The
 concurrency test makes A the organiser, so seat counting under real row locks runs on PostgreSQL too.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from federation.errors import RecordRefusedError
 from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
 from node.errors import Conflict, Forbidden, NotFound
 from node.http.events import ROUTES as REMOTE_EVENT_ROUTES
-from node.services import remote_events_wire as wire
 from node.services.things import EVENTS
 from node.storage.federation_models import InboxMessage
 from node.viewer import Viewer
-from protocol import Record, SigningKey, check_body
+from protocol import Record, SigningKey, check_body, sign_direct
 
 from .test_moving import drain, login, peer_with, replicate
 
@@ -51,8 +50,15 @@ async def peered(services: Node, smart: Node) -> tuple[Node, Node]:
 
 
 async def deliver(records: list[Record], to: Node) -> list[bool]:
-    assert records and all(wire.is_event_registration_message(r) for r in records)
-    return [await to.remote_events.receive(r) for r in records]
+    """Hand records to ``to``'s inbox, which routes them by type (as the federation does once it verified them)."""
+    assert records and all(r.type in ("event_registration", "event_registration_answer") for r in records)
+    return [await to.federation.inbox.deliver(r, to.clock()) for r in records]
+
+
+async def refusal(record: Record, to: Node) -> str:
+    with pytest.raises(RecordRefusedError) as info:
+        await to.federation.inbox.deliver(record, to.clock())
+    return info.value.reason
 
 
 async def exchange(frm: Node, to: Node) -> list[bool]:
@@ -87,10 +93,10 @@ async def test_register_confirm_cancel(peered: tuple[Node, Node]) -> None:
     with pytest.raises(Conflict):
         await events_a.register(lea, "smart", event_id)  # one registration per member and event
     requests = await drain(a, "smart")
-    assert len(requests) == 1 and (requests[0].body or {})["subject"] == wire.REQUEST
-    payload = json.loads(str((requests[0].body or {})["text"]))
-    assert set(payload) == {"v", "action", "event", "member", "name", "request", "at"}
-    assert "lea@coopaname.example" not in json.dumps(payload)
+    assert len(requests) == 1 and requests[0].type == "event_registration"
+    payload = requests[0].body or {}
+    assert set(payload) == {"to_node", "action", "event", "member", "name", "at"} and payload["action"] == "register"
+    assert "lea@coopaname.example" not in json.dumps(payload)  # nothing private travels
 
     # 2. On B: a seat taken, counted in the event's view, the participant shown to the organiser.
     assert await deliver(requests, b) == [True]
@@ -105,7 +111,7 @@ async def test_register_confirm_cancel(peered: tuple[Node, Node]) -> None:
 
     # 3. On A: the answer confirms and leaves a note in the member's inbox, once.
     answers = await drain(b, "coopaname")
-    assert [(r.body or {})["subject"] for r in answers] == [wire.ANSWER]
+    assert [(r.type, (r.body or {})["request"]) for r in answers] == [("event_registration_answer", requests[0].id)]
     assert await deliver(answers, a) == [True]
     assert await deliver(answers, a) == [False]
     assert [r["status"] for r in await events_a.mine(lea)] == ["confirmed"]
@@ -189,26 +195,28 @@ async def test_forged_and_unknown_senders_are_refused(
     await replicate(b, a)
     lea = await login(a, "lea@coopaname.example")
     await a.remote_events.register(lea, "smart", event_id)
-    payload = {"action": "register", "event": event_id, "member": lea.member_id, "name": "X", "request": "01JFORGED0"}
+    payload = {"action": "register", "event": event_id, "member": lea.member_id, "name": "X", "at": 1}
 
-    def message(origin: str, kind: wire.Kind, to: str, body: dict[str, Any]) -> Record:
-        entry = wire.signed_message(
-            SigningKey.generate(), kind=kind, origin=origin, to_node=to, to_member=str(lea.member_id),
-            from_member=event_id, payload=body, now=1,
-        )  # fmt: skip
+    def signed(origin: str, type_: str, body: dict[str, Any]) -> Record:
+        entry = sign_direct(SigningKey.generate(), type=type_, origin=origin, id="01JFORGED0", now=1, body=body)
         return Record(entry, check_body(entry))
 
-    caplog.set_level(logging.WARNING)
-    # a node that is no peer of SMart's asks for a seat: refused, logged, no seat
-    assert await deliver([message("intrus", "request", "smart", {**payload, "at": 1})], b) == [False]
+    # a node that is no peer of SMart's asks for a seat: refused, no seat
+    request = signed("intrus", "event_registration", {**payload, "to_node": "smart"})
+    assert "intrus is not a direct member peer" in await refusal(request, b)
     assert (await b.things.get(EVENTS, organiser, event_id))["registered"] == 0
     # a node that does not organise the event answers for it (no peer, or this node itself): refused
-    forged = {"event": event_id, "member": lea.member_id, "request": "x", "status": "confirmed"}
-    assert await deliver([message("intrus", "answer", "coopaname", forged)], a) == [False]
-    assert await deliver([message("coopaname", "answer", "coopaname", forged)], a) == [False]
+    forged = {"to_node": "coopaname", "event": event_id, "member": lea.member_id, "request": "x", "status": "confirmed"}
+    assert "intrus is not a direct member peer" in await refusal(
+        signed("intrus", "event_registration_answer", forged), a
+    )
+    assert "not a direct member peer" in await refusal(signed("coopaname", "event_registration_answer", forged), a)
+    other_event = {**forged, "event": "e-never-asked"}
+    assert "no registration" in await refusal(signed("smart", "event_registration_answer", other_event), a)
     assert [r["status"] for r in await a.remote_events.mine(lea)] == ["pending"]
-    assert await deliver([message("smart", "answer", "coopaname", {"v": 0})], a) == [False]  # malformed
-    assert "refused" in caplog.text and "intrus" in caplog.text
+    # SMart answers a request it was never sent (another request id): ignored, the registration stays pending
+    assert await deliver([signed("smart", "event_registration_answer", forged)], a) == [False]
+    assert [r["status"] for r in await a.remote_events.mine(lea)] == ["pending"]
 
 
 async def test_seats_hold_across_local_and_remote_under_concurrency(
@@ -232,7 +240,7 @@ async def test_seats_hold_across_local_and_remote_under_concurrency(
             return False
         return True
 
-    await asyncio.gather(*(a.remote_events.receive(r) for r in requests), *(local_register(v) for v in local))
+    await asyncio.gather(*(a.remote_events.receive_request(r) for r in requests), *(local_register(v) for v in local))
     view = await a.things.get(EVENTS, organiser, event_id)
     listed = await a.remote_events.participants(organiser, event_id)
     assert view["registered"] == len(listed["items"]) == 3 and view["seats_left"] == 0

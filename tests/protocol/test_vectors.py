@@ -13,7 +13,7 @@ from protocol.envelope import SIGNING_PREFIX, KeyInfo, Keyring, decode_entry, si
 from protocol.errors import InvalidInputError, SchemaError
 from protocol.jsonform import from_json
 from protocol.keys import SigningKey, VerifyKey
-from protocol.records import RECORD_TYPES, check_body
+from protocol.records import RECORD_TYPES, check_body, check_log_entry, open_direct
 from protocol.requests import parse_request_headers, request_signing_bytes, sign_request, verify_request
 
 VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
@@ -102,6 +102,8 @@ def test_chains(v: dict[str, Any]) -> None:
 
     def run() -> None:
         entries = [decode_entry(bytes.fromhex(h)) for h in v["entries_hex"]]
+        for entry in entries:
+            check_log_entry(entry)
         verify_chain(entries, ring, after)
         if "entry_hashes_hex" in v:
             assert [e.hash.hex() for e in entries] == v["entry_hashes_hex"]
@@ -122,6 +124,37 @@ def test_records(v: dict[str, Any]) -> None:
         RECORD_TYPES[v["type"]].validate(decoded, tuple(v["type_version"]), wire=True)
 
     assert error_code(check) == (None if v.get("valid", True) else v["error"])
+
+
+@pytest.mark.parametrize("v", load("direct"), ids=ids(load("direct")))
+def test_direct(v: dict[str, Any]) -> None:
+    ring = ring_for(v["public_key_hex"], v["origin"])
+    if v.get("valid", True):
+        key = SigningKey.from_seed(bytes.fromhex(v["seed_hex"]))
+        header = from_json(v["value"]["header"])
+        body = from_json(v["value"]["body"])
+        assert isinstance(header, dict) and isinstance(body, dict)
+        entry = sign_entry(
+            key,
+            type=header["type"],  # type: ignore[arg-type]
+            type_version=tuple(header["tv"]),  # type: ignore[arg-type]
+            origin=header["origin"],  # type: ignore[arg-type]
+            id=header["id"],  # type: ignore[arg-type]
+            seq=header["seq"],  # type: ignore[arg-type]
+            created=header["created"],  # type: ignore[arg-type]
+            ts=header["ts"],  # type: ignore[arg-type]
+            prev=header["prev"],  # type: ignore[arg-type]
+            body=body,
+            max_bytes=1_048_576,
+        )
+        assert entry.encode().hex() == v["canonical_hex"]
+        record = open_direct(bytes.fromhex(v["canonical_hex"]), ring, to_node=v["to_node"])
+        assert record.body == body
+        return
+    data = bytes.fromhex(v["input_hex"]) if v["input_hex"] else b"\x83\xa1b\xc6" + (1_100_000).to_bytes(4, "big")
+    if not v["input_hex"]:
+        data += bytes(1_100_000)
+    assert error_code(lambda: open_direct(data, ring, to_node=v["to_node"])) == v["error"]
 
 
 @pytest.mark.parametrize("v", load("requests"), ids=ids(load("requests")))
@@ -173,7 +206,10 @@ def test_requests(v: dict[str, Any]) -> None:
 def test_every_record_type_and_error_code_has_a_vector() -> None:
     covered = {v["type"] for v in load("records") if v.get("valid", True)}
     assert covered == set(RECORD_TYPES)
-    names = ("canonical", "envelopes", "chains", "records", "requests")
+    assert {v["type"] for v in load("records") if v.get("valid", True) and RECORD_TYPES[v["type"]].direct} == {
+        name for name, t in RECORD_TYPES.items() if t.direct
+    }
+    names = ("canonical", "envelopes", "chains", "records", "direct", "requests")
     codes = {v["error"] for name in names for v in load(name) if "error" in v}
     assert {"malformed", "non_canonical", "too_large", "unsupported_version", "schema"} <= codes
     assert {"body_mismatch", "bad_signature", "unknown_key", "broken_link"} <= codes
@@ -185,7 +221,7 @@ def test_vectors_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(make_vectors, "OUT", tmp_path)
     make_vectors.main()
-    for name in ("canonical", "envelopes", "chains", "records", "requests"):
+    for name in ("canonical", "envelopes", "chains", "records", "direct", "requests"):
         assert (tmp_path / f"{name}.json").read_text(encoding="utf-8") == (VECTORS / f"{name}.json").read_text(
             encoding="utf-8"
         ), f"{name}.json differs from what scripts/make_vectors.py produces"
