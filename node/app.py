@@ -40,6 +40,7 @@ from node.http import (
 from node.http.forwarded import forwarded_middleware
 from node.http.middleware import (
     error_middleware,
+    metrics_middleware,
     request_id_middleware,
     security_headers,
     viewer_middleware,
@@ -79,6 +80,7 @@ def create_app(
     middlewares = [
         forwarded_middleware(config.trusted_proxies),
         request_id_middleware,
+        metrics_middleware,
         error_middleware,
         viewer_middleware,
     ]
@@ -98,6 +100,7 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     add_routes(app, api_routes)
     app.add_routes(federation.wire_routes())
+    app.router.add_get("/metrics", system.metrics)
     install_pages(app)
     app.middlewares.append(wake_after_writes)
     openapi = openapi_document(config, app)

@@ -25,6 +25,7 @@ from node.federation_adapter.direct_inbox import DirectInbox
 from node.federation_adapter.store import NodeFederationStore
 from node.jobs import HOUR_S, Job, Jobs
 from node.keyfile import NodeKey
+from node.metrics import NodeMetrics
 from node.records.publisher import Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
@@ -94,6 +95,7 @@ class Node:
     federation_store: NodeFederationStore
     governance: NodeGovernance
     jobs: Jobs
+    metrics: NodeMetrics
     started: bool = False
 
     @property
@@ -239,4 +241,5 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         federation_store=store,
         governance=governance,
         jobs=jobs,
+        metrics=NodeMetrics(name),
     )

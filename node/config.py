@@ -175,6 +175,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "how often saved searches are run again to notify their new matches",
         env_json=True,
     ),
+    Setting(
+        "metrics_from",
+        _addresses,
+        ("127.0.0.1", "::1"),
+        "addresses that may read the Prometheus metrics at /metrics (default: this machine only)",
+        env_json=True,
+    ),
+    Setting(
+        "metrics_token",
+        _text,
+        None,
+        "a secret that also lets a scraper elsewhere read /metrics, sent as `Authorization: Bearer <token>`",
+    ),
     Setting("log_level", _one_of(*LOG_LEVELS), "info", "how much the node logs: debug, info, warning or error"),
     Setting(
         "log_format",
@@ -203,6 +216,8 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     saved_search_seconds: float = 300.0
+    metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str | None = None
     log_level: str = "info"
     log_format: str = "text"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -79,20 +80,45 @@ def cmd_peers_load(args: argparse.Namespace) -> int:
 
 
 def cmd_peers_list(args: argparse.Namespace) -> int:
-    async def listing(node: Node) -> list[PeerHealth]:
-        return list(await node.federation_store.health())
+    async def listing(node: Node) -> tuple[list[PeerHealth], list[dict[str, Any]], int]:
+        store = node.federation_store
+        return list(await store.health()), await store.forks(), node.clock()
 
-    rows = _run(args.dir, listing)
+    rows, forks, now = _run(args.dir, listing)
+    forked = {f["origin"] for f in forks}
     if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        print(json.dumps({"peers": [dataclasses.asdict(r) for r in rows], "forks": forks}, indent=2))
         return 0
-    print(f"{'peer':<16} {'status':<10} {'queue':>5} {'lag':>5}  last success    last error")
+    print(f"{'peer':<16} {'status':<10} {'queue':>5} {'lag':>5}  {'last success':<28} last error")
     for r in rows:
+        error = "-" if r.last_error is None else f"{_when(r.last_error_at, now)}: {r.last_error[:60]}"
+        print(f"{r.name:<16} {r.status:<10} {r.queue_depth:>5} {r.lag:>5}  {_when(r.last_success, now):<28} {error}")
+    for f in forks:
         print(
-            f"{r.name:<16} {r.status:<10} {r.queue_depth:>5} {r.lag:>5}  {r.last_success or '-'!s:<15} "
-            f"{(r.last_error or '-')[:60]}"
+            f"FORK: {f['origin']} signed two entries for seq {f['seq']} (reported by {f['reported_by']}, "
+            f"{_when(f['at'], now)}); see docs/operators.md, 'A fork'"
         )
+    if forked:
+        return 4
     return 0
+
+
+def _when(ms: int | None, now: int) -> str:
+    """A node time as an operator reads it: ``2026-12-07 20:41 UTC (3 min ago)``."""
+    if ms is None:
+        return "never"
+    at = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    seconds = max(0, (now - ms) // 1000)
+    ago = (
+        f"{seconds} s ago"
+        if seconds < 120
+        else f"{seconds // 60} min ago"
+        if seconds < 7200
+        else f"{seconds // 3600} h ago"
+        if seconds < 172_800
+        else f"{seconds // 86400} days ago"
+    )
+    return f"{at} ({ago})"
 
 
 def cmd_apply(args: argparse.Namespace) -> int:

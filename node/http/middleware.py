@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Final
 
 from aiohttp import web
@@ -135,3 +136,21 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     if "Authorization" in request.headers or SESSION_COOKIE in request.cookies:
         headers["Cache-Control"] = "no-store"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every answer and time it, by route template (``/api/v1/members/{member_id}``, never the id)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        node_of(request).metrics.observe_request(route, request.method, status, time.perf_counter() - started)

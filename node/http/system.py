@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
+from node.config import SQLITE_PREFIX
+from node.errors import Forbidden
 from node.http.routing import V1, Route, json_response, node_of
+from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from protocol import ENVELOPE_VERSION
 
 
@@ -34,6 +39,33 @@ async def trades(request: web.Request) -> web.Response:
     )
 
 
+async def live(request: web.Request) -> web.Response:
+    """Liveness: the process answers (restart it when this fails)"""
+    return json_response({"live": True})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the database answers and, when the node has peers, at least one of them did at the last try"""
+    problems = await node_of(request).status.readiness()
+    return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics, for the addresses of ``metrics_from`` or with the ``metrics_token``."""
+    node = node_of(request)
+    config = node.config
+    header = request.headers.get("Authorization", "")
+    token_ok = config.metrics_token is not None and secrets.compare_digest(
+        header.encode(), f"Bearer {config.metrics_token}".encode()
+    )
+    if not token_ok and request.remote not in config.metrics_from:
+        raise Forbidden("metrics are for this node's monitoring (metrics_from, metrics_token)")
+    files = [Path(config.database.removeprefix(SQLITE_PREFIX))] if node.db.is_sqlite else []
+    files += [Path(f"{f}-wal") for f in files]
+    snapshot = await node.status.snapshot(node.clock(), files)
+    return web.Response(body=node.metrics.render(snapshot), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 ROUTES: Final = (
     Route(
         "GET",
@@ -43,5 +75,7 @@ ROUTES: Final = (
         "anyone",
         "system",
     ),
+    Route("GET", f"{V1}/health/live", live, str(live.__doc__), "anyone", "system"),
+    Route("GET", f"{V1}/health/ready", ready, str(ready.__doc__), "anyone", "system"),
     Route("GET", f"{V1}/trades", trades, "Search the trade vocabulary (ROME codes)", "anyone", "system", query=("q",)),
 )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from node.errors import NodeError
+from node.metrics import PeerFigures, Snapshot
 from node.records import log as replication_log
 from node.storage.database import Database
-from node.storage.models import Account, LogEntry, OutboxItem
+from node.storage.federation_models import ForkRow, PeerRow
+from node.storage.models import Account, LogEntry, LogHead, OutboxItem
 
 HOUR_MS: Final = 3_600_000
 
@@ -44,3 +48,68 @@ class NodeStatus:
             entries = await session.scalar(select(func.count()).select_from(LogEntry))
             outbox = await session.scalar(select(func.count()).select_from(OutboxItem))
         return {"accounts": int(accounts or 0), "entries": int(entries or 0), "outbox": int(outbox or 0)}
+
+    async def snapshot(self, now: int, sqlite_files: list[Path]) -> Snapshot:
+        """The database's figures for a metrics scrape: peers' queues and health, forks, heads, size."""
+        async with self.db.read() as session:
+            queues = {
+                peer: (int(depth), oldest, int(refused or 0))
+                for peer, depth, oldest, refused in await session.execute(
+                    select(
+                        OutboxItem.peer,
+                        func.count().filter(OutboxItem.refused_at.is_(None)),
+                        func.min(OutboxItem.created_at).filter(OutboxItem.refused_at.is_(None)),
+                        func.count().filter(OutboxItem.refused_at.is_not(None)),
+                    ).group_by(OutboxItem.peer)
+                )
+            }
+            peers = (
+                await session.execute(
+                    select(PeerRow.name, PeerRow.lag, PeerRow.last_success_at, PeerRow.last_error_at).where(
+                        PeerRow.name != self.name, PeerRow.direct.is_(True), PeerRow.status == "member"
+                    )
+                )
+            ).all()
+            forks = int(await session.scalar(select(func.count()).select_from(ForkRow)) or 0)
+            heads = {origin: int(seq) for origin, seq in await session.execute(select(LogHead.origin, LogHead.seq))}
+            size = None
+            if self.db.dialect == "postgresql":
+                size = int(await session.scalar(text("SELECT pg_database_size(current_database())")) or 0)
+        if self.db.dialect == "sqlite":
+            size = sum(p.stat().st_size for p in sqlite_files if p.exists())
+        figures = []
+        for name, lag, last_success, last_error in peers:
+            depth, oldest, refused = queues.get(name, (0, None, 0))
+            figures.append(
+                PeerFigures(
+                    name=name,
+                    outbox_depth=depth,
+                    outbox_oldest_age_s=max(0.0, (now - oldest) / 1000) if oldest is not None else 0.0,
+                    outbox_refused=refused,
+                    lag=int(lag),
+                    last_success_age_s=None if last_success is None else max(0.0, (now - last_success) / 1000),
+                    reachable=last_success is not None and (last_error is None or last_error <= last_success),
+                )
+            )
+        return Snapshot(figures, forks, heads, size)
+
+    async def readiness(self) -> list[str]:
+        """Why this node should not take traffic now (empty when ready): its database does not answer, or it
+        has peers and reaches none of them (its search would show a stale network)."""
+        try:
+            async with self.db.read() as session:
+                peers = (
+                    await session.execute(
+                        select(PeerRow.last_success_at, PeerRow.last_error_at).where(
+                            PeerRow.name != self.name, PeerRow.direct.is_(True), PeerRow.status == "member"
+                        )
+                    )
+                ).all()
+        except NodeError as exc:
+            return [f"database: {exc.message}"]
+        except Exception as exc:  # whatever the driver raises when the server is gone
+            return [f"database: {type(exc).__name__}"]
+        tried = [(ok, err) for ok, err in peers if ok is not None or err is not None]
+        if tried and not any(ok is not None and (err is None or err <= ok) for ok, err in tried):
+            return [f"peers: none of the {len(tried)} peers answered at the last try"]
+        return []
