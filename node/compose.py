@@ -176,7 +176,9 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         publisher=publisher,
         direct=direct,
     )
-    remote_events = RemoteEvents(db, name=name, clock=clock, things=things, direct=direct)
+    remote_events = RemoteEvents(
+        db, name=name, clock=clock, things=things, direct=direct, coop_name=config.display_name
+    )
     messages = Messages(db, name=name, direct=direct)
     saved_searches = SavedSearches(db, finder, clock)
 

@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from federation.errors import RecordRefusedError
 from node.errors import Forbidden, InvalidInput, NotFound
 from node.services.direct import DirectSender
+from node.services.profiles import shown_name
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage
 from node.storage.models import MemberProfile
@@ -49,12 +50,13 @@ class InboxEntry:
     about: str | None
     received_at: int
     read: bool
+    kind: str = "message"
 
     @property
     def is_notice(self) -> bool:
-        """A note from a coop itself about one of its things (e.g. an event registration answered): its
-        ``from_member`` is the thing's id, which ``about`` names, not a member of that coop."""
-        return self.about is not None and self.about == f"{self.origin}/{self.from_member}"
+        """A note this node wrote from a coop's signed answer about one of its things (an event registration
+        confirmed...), never a member's message, whatever the member put in it."""
+        return self.kind == "notice"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class InboxEntry:
             "about": self.about,
             "received_at": self.received_at,
             "read": self.read,
+            "kind": self.kind,
         }
 
 
@@ -89,7 +92,8 @@ class Messages:
             "to_node": to_node,
             "to_member": data.get("to_member"),
             "from_member": viewer.member_id,
-            "from_name": str(data.get("from_name") or "")[:120] or None,
+            # the name this node vouches for: the sender's own, as far as they show it to the reader's coop
+            "from_name": await self._sender_name(viewer, "coop" if to_node == self.name else "network"),
             "subject": data.get("subject") or None,
             "text": data.get("text"),
             "about": data.get("about") or None,
@@ -110,6 +114,11 @@ class Messages:
             self.direct.wake()
         log.info("message %s from %s queued for %s", entry.header.id, viewer.member_id, to_node)
         return {"id": entry.header.id, "to_node": to_node}
+
+    async def _sender_name(self, viewer: Viewer, audience: str) -> str | None:
+        async with self.db.read() as session:
+            profile = await session.get(MemberProfile, viewer.account_id)
+        return shown_name(profile.data, profile.visibility, audience) if profile is not None else None
 
     async def receive(self, record: Record, received_at: int) -> bool:
         """Store a message for its recipient; False when it was already delivered (idempotent). An unknown
@@ -173,6 +182,7 @@ class Messages:
                     r.about,
                     r.received_at,
                     r.read,
+                    r.kind,
                 )
                 for r in rows
             ]
@@ -194,7 +204,7 @@ class Messages:
                     InboxMessage.origin == origin,
                     InboxMessage.from_member == member_id,
                     InboxMessage.account_id == viewer.account_id,
-                    or_(InboxMessage.about.is_(None), InboxMessage.about != f"{origin}/{member_id}"),
+                    InboxMessage.kind == "message",
                 )
                 .limit(1)
             )

@@ -193,3 +193,13 @@ def search_bodies(data: Mapping[str, Any], visibility: Mapping[str, str]) -> dic
             if visible(level, audience):
                 fields[name] = value
     return bodies
+
+
+def shown_name(data: Mapping[str, Any], visibility: Mapping[str, str], audience: str) -> str | None:
+    """The member's name as ``audience`` ("coop", "network" or "public") may read it, or None when the member
+    does not show it that far: what a message's sender or a registration's participant is called, never more."""
+    name = data.get("display_name")
+    level = visibility.get("display_name", PROFILE_FIELDS["display_name"].default)
+    if not isinstance(name, str) or not name.strip() or level == "private":
+        return None
+    return name[:120] if visible(level, audience) else None

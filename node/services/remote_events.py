@@ -30,6 +30,7 @@ from node.clock import Clock
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from node.records.publisher import new_record_id
 from node.services.direct import DirectSender
+from node.services.profiles import shown_name
 from node.services.things import Things
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage, PeerRow
@@ -54,11 +55,21 @@ NOTES: Final = {
 class RemoteEvents:
     """Registrations across coops, on one node (cheap to build: it holds references only)."""
 
-    def __init__(self, db: Database, *, name: str, clock: Clock, things: Things, direct: DirectSender) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str,
+        clock: Clock,
+        things: Things,
+        direct: DirectSender,
+        coop_name: str | None = None,
+    ) -> None:
         self.db = db
         self.name = name
         self.clock = clock
         self.things = things
+        self.coop_name = coop_name or name
         self.direct = direct
 
     # ------------------------------------------------------------------------- member's node: the member
@@ -81,8 +92,9 @@ class RemoteEvents:
             reg = await _out(session, origin, event_id, self.name, member_id)
             if reg is not None and reg.status in ("pending", "confirmed"):
                 raise Conflict("you are already registered")
-            account = await session.get(Account, viewer.account_id)
-            name = (account.display_name if account is not None else None) or member_id
+            profile = await session.get(MemberProfile, viewer.account_id)
+            shown = shown_name(profile.data, profile.visibility, "network") if profile is not None else None
+            name = shown or f"{self.coop_name} member"  # never a name the member keeps from the network
             if reg is None:
                 reg = Reg(
                     direction="out",
@@ -255,6 +267,7 @@ class RemoteEvents:
                     subject=f"{fr} / {en}"[:140],
                     text=f"{fr} : {title}\n{en}: {title}",
                     about=f"{sender}/{reg.event_id}",
+                    kind="notice",
                     received_at=self.clock(),
                     read=False,
                 )

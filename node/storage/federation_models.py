@@ -63,12 +63,9 @@ class InboxMessage(Base):
     about: Mapped[str | None] = mapped_column(String(97), nullable=True)
     received_at: Mapped[int] = mapped_column(BigInteger)
     read: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    @property
-    def is_notice(self) -> bool:
-        """A note from the coop itself about one of its things (e.g. an event registration answered): its
-        ``from_member`` is the thing's id, which ``about`` names, not a member of that coop."""
-        return self.about is not None and self.about == f"{self.origin}/{self.from_member}"
+    #: ``message`` (a member wrote it) or ``notice`` (this node wrote it from a coop's signed answer, e.g. an
+    #: event registration confirmed): only the node sets it, never a sender
+    kind: Mapped[str] = mapped_column(String(16), default="message", server_default="message")
 
 
 class PeerInvitation(Base):

@@ -50,7 +50,6 @@ async def contact_submit(request: web.Request) -> web.StreamResponse:
         {
             "to_node": origin,
             "to_member": member_id,
-            "from_name": v.email.split("@")[0] if v.email else None,
             "subject": form.get("subject") or None,
             "text": form.get("text", ""),
             "about": form.get("about") or None,

@@ -253,3 +253,28 @@ async def test_seats_hold_across_local_and_remote_under_concurrency(
 def test_routes_are_documented() -> None:
     assert {r.path for r in REMOTE_EVENT_ROUTES} >= {"/api/v1/events/{origin}/{id}/register"}
     assert all(r.summary and r.summary != "None" for r in REMOTE_EVENT_ROUTES)
+
+
+async def test_a_registration_sends_only_the_name_the_member_shows_the_network(peered: tuple[Node, Node]) -> None:
+    """Issue 13.3: a coop-only name stays home; the organiser sees the coop's member, nothing more."""
+    a, b = peered
+    organiser, event_id = await organise(b)
+    await replicate(b, a)
+    lea = await login(a, "lea@coopaname.example")
+    await a.directory.update_my_profile(
+        lea, {"fields": {"display_name": "Léa Moulin-Secret"}, "visibility": {"display_name": "coop"}}, replace=False
+    )
+    await a.remote_events.register(lea, "smart", event_id)
+    [request] = await drain(a, "smart")
+    assert (request.body or {})["name"] == "Coopaname member"
+    assert "Moulin-Secret" not in json.dumps(request.body)
+    await deliver([request], b)
+    [participant] = (await b.remote_events.participants(organiser, event_id))["items"]
+    assert "Moulin-Secret" not in json.dumps(participant)
+
+    await a.remote_events.cancel(lea, "smart", event_id)
+    await exchange(a, b)
+    await a.directory.update_my_profile(lea, {"visibility": {"display_name": "network"}}, replace=False)
+    await a.remote_events.register(lea, "smart", event_id)
+    [again] = await drain(a, "smart")
+    assert (again.body or {})["name"] == "Léa Moulin-Secret"  # shown to the network: the organiser may read it

@@ -183,3 +183,55 @@ async def test_a_client_leaving_mid_body_is_an_info_line(caplog: pytest.LogCaptu
     assert response.status == 400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("went away" in r.getMessage() for r in caplog.records)
+
+
+# -------------------------------------------------------------------------------------- spoofed notices (6)
+
+
+async def test_a_member_cannot_pass_a_message_for_a_notice_or_name_themselves(api: Api) -> None:
+    mallory = await api.user("mallory@coopaname.example", display_name="Mallory")
+    await api.user("lea@coopaname.example")
+    lea = api.services.accounts
+    await api.call(
+        "PATCH",
+        "/api/v1/me/profile",
+        "mallory@coopaname.example",
+        {"fields": {"display_name": "Mallory Dupont"}, "visibility": {"display_name": "coop"}},
+        expect=200,
+    )
+    lea_id = (await api.call("GET", "/api/v1/me", "lea@coopaname.example", expect=200))["member_id"]
+    await api.call(
+        "POST",
+        "/api/v1/messages",
+        "mallory@coopaname.example",
+        {
+            "to_member": lea_id,
+            "text": "Votre cotisation est en retard, payez ici.",
+            "about": f"coopaname/{mallory}",  # what made an inbox line pass for the coop's own notice
+            "from_name": "Jeanne Bensaïd (opératrice Coopaname)",
+        },
+        expect=202,
+    )
+    [message] = (await api.call("GET", "/api/v1/inbox", "lea@coopaname.example", expect=200))["messages"]
+    assert message["kind"] == "message"
+    assert message["from_name"] == "Mallory Dupont"  # what her node vouches for, not what she typed
+    [entry] = await api.services.messages.inbox(await lea.authenticate(api.tokens["lea@coopaname.example"]))  # type: ignore[arg-type]
+    assert not entry.is_notice
+
+
+async def test_a_name_kept_private_is_not_given_to_the_reader(api: Api) -> None:
+    await api.user("discret@coopaname.example", display_name="Compte Discret")
+    await api.user("lea@coopaname.example")
+    await api.call(
+        "PATCH",
+        "/api/v1/me/profile",
+        "discret@coopaname.example",
+        {"visibility": {"display_name": "private"}},
+        expect=200,
+    )
+    lea_id = (await api.call("GET", "/api/v1/me", "lea@coopaname.example", expect=200))["member_id"]
+    await api.call(
+        "POST", "/api/v1/messages", "discret@coopaname.example", {"to_member": lea_id, "text": "Bonjour"}, expect=202
+    )
+    [message] = (await api.call("GET", "/api/v1/inbox", "lea@coopaname.example", expect=200))["messages"]
+    assert message["from_name"] == ""
