@@ -6,6 +6,7 @@ FederationError                 root
 |   +-- SuspendedPeerError      "suspended_peer": the origin is suspended or has left   403
 |   +-- ReplayedRequestError    "replayed": the nonce was seen before                   409
 +-- PeerUnavailableError        talking to a peer failed (network, status, bad answer); retry later
+|   +-- RefusedByPeerError      the peer refused the request for good (4xx but 408 and 429): do not retry it
 +-- ForkError                   an origin signed two different entries for one seq
 +-- InvitationError             an invitation token is unknown, used or expired
 """
@@ -41,6 +42,19 @@ class ReplayedRequestError(PeerRefusedError):
 
 class PeerUnavailableError(FederationError):
     """The peer did not answer usefully: the caller backs off and retries."""
+
+
+class RefusedByPeerError(PeerUnavailableError):
+    """A peer answered a 4xx other than 408 (timeout) and 429 (slow down): sending the same request again would
+    be refused again. A pull may still try later (the peer's view can change); a delivery gives the item up."""
+
+    def __init__(self, peer: str, status: int, code: str, reason: str) -> None:
+        super().__init__(f"{peer} refused ({status} {code}): {reason}")
+        self.peer, self.status, self.code, self.reason = peer, status, code, reason
+
+
+#: statuses of a 4xx answer that say "later", not "never"
+RETRYABLE_4XX = frozenset({408, 429})
 
 
 class ForkError(FederationError):

@@ -7,6 +7,7 @@ that the sender is a member in good standing, and logs every refusal with its re
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -17,10 +18,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from protocol import InvalidInputError, SigningKey, canonical, parse_request_headers, sign_request, verify_request
+from protocol import (
+    InvalidInputError,
+    KeyResolver,
+    SigningKey,
+    canonical,
+    parse_request_headers,
+    sign_request,
+    verify_request,
+)
 from protocol.canonical import Value
 
-from .errors import PeerRefusedError, PeerUnavailableError, ReplayedRequestError
+from .errors import RETRYABLE_4XX, PeerRefusedError, PeerUnavailableError, RefusedByPeerError, ReplayedRequestError
 from .ports import Peer
 from .trust import TrustStore
 
@@ -60,8 +69,19 @@ class ReplayGuard:
         self._seen[(origin, nonce)] = now
 
 
-async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, replay: ReplayGuard, now: int) -> Peer:
-    """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`)."""
+async def authenticate(
+    request: web.Request,
+    body: bytes,
+    *,
+    trust: TrustStore,
+    replay: ReplayGuard,
+    now: int,
+    keys: KeyResolver | None = None,
+) -> Peer:
+    """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`).
+
+    ``keys``: where the request's key is looked up, when not only in ``trust`` (a push that brings its key).
+    """
     signed = parse_request_headers(dict(request.headers))
     trust.require_member(signed.origin)
     verify_request(
@@ -70,7 +90,7 @@ async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, 
         path=request.path_qs,
         body=body,
         destination=trust.self_name,
-        keys=trust,
+        keys=keys or trust,
         now=now,
     )
     replay.check(signed.origin, signed.nonce, now)
@@ -124,6 +144,9 @@ class PeerClient:
                 raw = await read_limited(response.content, MAX_BODY)
                 if response.status != 200:
                     reason = raw[:300].decode("utf-8", "replace")
+                    if 400 <= response.status < 500 and response.status not in RETRYABLE_4XX:
+                        code, message = _error_of(raw)
+                        raise RefusedByPeerError(peer.name, response.status, code, f"{method} {path}: {message}")
                     raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
@@ -154,6 +177,16 @@ class PeerClient:
 
     async def message(self, peer: Peer, entry: bytes) -> None:
         await self.call(peer, "POST", "/federation/v1/messages", entry)
+
+
+def _error_of(raw: bytes) -> tuple[str, str]:
+    """The (code, message) of a JSON error answer (docs/PROTOCOL.md §13), or a best effort from the raw text."""
+    try:
+        value = json.loads(raw[:65_536].decode("utf-8"))
+        error = value["error"]
+        return str(error["code"])[:64], str(error.get("message", ""))[:500]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "refused", raw[:300].decode("utf-8", "replace")
 
 
 async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:

@@ -14,6 +14,7 @@ from .envelope import (
     KeyResolver,
     Keyring,
     decode_entry,
+    entry_key,
     is_fork,
     sign_entry,
     verify,
@@ -36,7 +37,9 @@ from .errors import (
     UnknownKeyError,
     UnsupportedVersionError,
 )
+from .handover import HANDOVER_PREFIX, handover_bytes, sign_handover
 from .keys import SigningKey, VerifyKey, key_id
+from .keystate import KEY_TYPES, KeyRecord, OriginKeys, check_repair, repair_authority
 from .records import RECORD_TYPES, Record, RecordType, check_body, open_record, open_run
 from .requests import SignedRequest, parse_request_headers, sign_request, verify_request
 
@@ -44,6 +47,8 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ENVELOPE_VERSION",
     "ERROR_CODES",
+    "HANDOVER_PREFIX",
+    "KEY_TYPES",
     "MAX_ENVELOPE_BYTES",
     "RECORD_TYPES",
     "SIGNING_PREFIX",
@@ -55,12 +60,14 @@ __all__ = [
     "InvalidInputError",
     "KeyInfo",
     "KeyNotValidError",
+    "KeyRecord",
     "KeyResolver",
     "Keyring",
     "Limits",
     "LocalProtocolError",
     "MalformedError",
     "NonCanonicalError",
+    "OriginKeys",
     "ProtocolError",
     "Record",
     "RecordType",
@@ -74,15 +81,20 @@ __all__ = [
     "Value",
     "VerifyKey",
     "check_body",
+    "check_repair",
     "decode",
     "decode_entry",
     "encode",
+    "entry_key",
+    "handover_bytes",
     "is_fork",
     "key_id",
     "open_record",
     "open_run",
     "parse_request_headers",
+    "repair_authority",
     "sign_entry",
+    "sign_handover",
     "sign_request",
     "strict_decode",
     "verify",
