@@ -39,7 +39,7 @@ from .errors import (
 )
 from .handover import HANDOVER_PREFIX, handover_bytes, sign_handover
 from .keys import SigningKey, VerifyKey, key_id
-from .keystate import KEY_TYPES, KeyRecord, OriginKeys, check_repair, repair_authority
+from .keystate import KEY_TYPES, KeyRecord, OriginKeys, check_repair, repair_authority, verify_history
 from .records import RECORD_TYPES, Record, RecordType, check_body, open_record, open_run
 from .requests import SignedRequest, parse_request_headers, sign_request, verify_request
 
@@ -99,5 +99,6 @@ __all__ = [
     "strict_decode",
     "verify",
     "verify_chain",
+    "verify_history",
     "verify_request",
 ]

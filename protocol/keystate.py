@@ -17,15 +17,16 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from .canonical import Value
-from .envelope import Entry, KeyInfo, entry_key
+from .envelope import Entry, KeyInfo, entry_key, verify_chain
 from .errors import MalformedError, UnknownKeyError
 from .handover import read_claim
 from .keys import PUBLIC_KEY_SIZE, VerifyKey, key_id
+from .records import check_body
 
 #: Record types whose entries change an origin's keys; a verified run is cut after each of them.
 KEY_TYPES: Final = frozenset({"node", "key_revocation"})
@@ -242,6 +243,24 @@ class OriginKeys:
             return False
         self._records[record.kid] = record
         return True
+
+
+def verify_history(entries: Sequence[Entry], keys: OriginKeys, after: tuple[int, bytes] | None = None) -> None:
+    """Verify a run of one origin whose entries may change that origin's keys (docs/PROTOCOL.md §6 and §7).
+
+    The run is cut after each ``node`` and ``key_revocation`` entry; each segment is verified as a run
+    (:func:`protocol.envelope.verify_chain`: links, every key window, the last signature), then the key
+    effects of its last entry are applied to ``keys`` (its body checked first, section 5.3), before the next
+    segment is verified. ``keys`` is left as the run made it.
+    """
+    segment: list[Entry] = []
+    for entry in entries:
+        segment.append(entry)
+        if entry.header.type in KEY_TYPES:
+            verify_chain(segment, keys, after)
+            keys.apply(entry, check_body(entry))
+            after, segment = (entry.header.seq, entry.hash), []
+    verify_chain(segment, keys, after)
 
 
 def _time(item: Mapping[str, Value], name: str) -> int | None:
