@@ -376,11 +376,12 @@ class Replicator:
                 head = await self._conflict(origin, head_seq, source, None, inline)
                 return ApplyResult(head, 0, switched=True)
             after = (head_seq, head_hash) if head_seq > 0 else None
+            basis = self.trust.generation(origin)
             checked = await verify_run(fresh, self.trust.keys(origin), after, self._named(origin))
             stored = checked.records
             if stored:
                 await self.store.store_run(stored, self.clock())
-                await self._commit(origin, checked.keys, stored)
+                await self._commit(origin, checked.keys, stored, basis)
             if checked.unproven:
                 log.info(
                     "%s: %d entries from %s are signed by a revoked key; held back until an entry by a valid key "
@@ -401,9 +402,11 @@ class Replicator:
 
         return named
 
-    async def _commit(self, origin: str, keys: OriginKeys, stored: list[Record]) -> None:
+    async def _commit(
+        self, origin: str, keys: OriginKeys, stored: list[Record], basis: int, rollback_to: int | None = None
+    ) -> None:
         """After storing ``stored``: make ``keys`` the origin's, persist the peer, tell governance."""
-        changed = self.trust.commit(origin, keys)
+        changed = self.trust.commit(origin, keys, basis=basis, records=stored, rollback_to=rollback_to)
         peer = self.trust.peer(origin)
         for record in stored:
             if record.type == "node" and record.body is not None and peer is not None:
@@ -499,6 +502,7 @@ class Replicator:
         return None
 
     async def _switch_if_repaired(self, origin: str, d: int, branch: list[Checked], source: Peer) -> int | None:
+        basis = self.trust.generation(origin)
         current = self.trust.keys(origin)
         base = current.rollback(d - 1)
         after: tuple[int, bytes] | None = None
@@ -542,7 +546,7 @@ class Replicator:
             )
             return None
         dropped = await self.store.replace_branch(origin, d, checked.records, self.clock())
-        await self._commit(origin, checked.keys, checked.records)
+        await self._commit(origin, checked.keys, checked.records, basis, rollback_to=d - 1)
         self.unblock(origin)
         log.warning(
             "FORK REPAIRED: %s stands by its branch from seq %d; dropped our %d entries from seq %d and took %d "

@@ -78,6 +78,7 @@ class TrustStore:
         self.self_name = self_name
         self._peers: dict[str, Peer] = {}
         self._keys: dict[str, OriginKeys] = {}
+        self._generation: dict[str, int] = {}  # bumped at every change of an origin's keys
 
     # ---------------------------------------------------------------------------------------------- loading
 
@@ -87,7 +88,11 @@ class TrustStore:
 
     def put(self, peer: Peer) -> None:
         self._peers[peer.name] = peer
-        self._keys[peer.name] = OriginKeys(peer.name, [record_of(k) for k in peer.keys])
+        self._set(peer.name, OriginKeys(peer.name, [record_of(k) for k in peer.keys]))
+
+    def _set(self, origin: str, keys: OriginKeys) -> None:
+        self._keys[origin] = keys
+        self._generation[origin] = self._generation.get(origin, 0) + 1
 
     def peer(self, name: str) -> Peer | None:
         return self._peers.get(name)
@@ -111,6 +116,10 @@ class TrustStore:
         keys = self._keys.get(origin)
         return keys.copy() if keys is not None else OriginKeys(origin)
 
+    def generation(self, origin: str) -> int:
+        """Changes whenever ``origin``'s keys change: what a state from :meth:`keys` was based on."""
+        return self._generation.get(origin, 0)
+
     def require_member(self, origin: str) -> Peer:
         """The peer named ``origin`` if it may talk to us now; else the precise refusal."""
         peer = self._peers.get(origin)
@@ -126,16 +135,36 @@ class TrustStore:
 
     # ------------------------------------------------------------------------------------- learning from logs
 
-    def commit(self, origin: str, keys: OriginKeys) -> Peer | None:
-        """Make ``keys`` (a state computed from a stored run) the origin's; the peer to persist if it changed."""
+    def commit(
+        self,
+        origin: str,
+        keys: OriginKeys,
+        *,
+        basis: int | None = None,
+        records: Iterable[Record] = (),
+        rollback_to: int | None = None,
+    ) -> Peer | None:
+        """Make ``keys`` (a state computed from a stored run) the origin's; the peer to persist if it changed.
+
+        ``basis`` is :meth:`generation` when the state was copied. If the origin's keys changed since (a key
+        recovery decided meanwhile), ``keys`` is not taken as is: the effects of ``records`` (the stored run) are
+        applied to the state as it is now, rolled back to ``rollback_to`` first for a branch switch.
+        """
         peer = self._peers.get(origin)
         if peer is None:
             return None
-        before = [peer_key_of(r) for r in self._keys.get(origin, OriginKeys(origin)).records()]
+        current = self._keys.get(origin, OriginKeys(origin))
+        if basis is not None and basis != self.generation(origin):
+            keys = current.rollback(rollback_to) if rollback_to is not None else current.copy()
+            for record in records:
+                if record.type in KEY_TYPES:
+                    keys.apply(record.entry, record.body)
+        before = [peer_key_of(r) for r in current.records()]
         after = [peer_key_of(r) for r in keys.records()]
-        self._keys[origin] = keys
         if before == after:
+            self._keys[origin] = keys
             return None
+        self._set(origin, keys)
         peer.keys = after
         log.info("keys of %s: %s", origin, _describe(keys))
         return peer

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from protocol import SigningKey, UnknownKeyError, decode_entry
+from protocol import Record, SigningKey, UnknownKeyError, decode_entry
 
 from .conftest import Network, eventually
 from .fakes import MemoryNode
@@ -336,3 +336,29 @@ async def test_entries_of_a_revoked_key_need_a_valid_key_to_vouch_for_them(netwo
     assert smart is not None
     await c.service.replicator.sync_from(smart)
     assert (await c.log.heads())["coopaname"][0] == seq + 6
+
+
+async def test_a_run_stored_while_a_key_recovery_was_decided_keeps_the_recovery(network: Network) -> None:
+    """The key state a run was verified on is a copy; if the network recovers a key meanwhile, committing the
+    run's state must not undo the recovery (the run's effects go onto the state as it is now)."""
+    a, b, _ = await three(network)
+    trust = b.service.trust
+    basis, keys = trust.generation("coopaname"), trust.keys("coopaname")
+    new = SigningKey.from_seed(b"\x21" * 32)
+    seq, prev = (await a.log.heads())["coopaname"]
+    document = a.forge(
+        a.key,
+        "node",
+        "node",
+        a.document(
+            [{"kid": a.key.kid, "public_key": a.key.public_bytes, "not_before": 0, "not_after": network.clock() + 5}]
+        ),
+        seq + 1,
+        prev,
+    )
+    entry = decode_entry(document)
+    keys.apply(entry, entry.body_value())
+    trust.recover("coopaname", new.public_bytes, network.clock())  # decided while the run was being stored
+    trust.commit("coopaname", keys, basis=basis, records=[Record(entry, entry.body_value())])
+    assert trust.resolve("coopaname", new.kid).first_seq == 1  # the recovery stays
+    assert trust.resolve("coopaname", a.key.kid).last_seq == seq + 1  # and the run's effect is there too
