@@ -13,8 +13,9 @@ Runs are verified with one signature per segment (``protocol.verify_chain``); a 
 that changes trust (a node document, a key revocation, a fork repair) so that later entries are checked against
 the keys in force after it. The whole run is verified on a copy of the origin's key state before anything is
 stored; the valid prefix is stored in one call, and the keys it changed are committed with it. Entries signed by
-a *revoked* key are stored only when a later entry of the same stored run, signed by a key that is not revoked,
-vouches for them through the hash chain (docs/PROTOCOL.md §13, Apply): a revoked key alone can prove nothing.
+a key revoked with no known chain end (a key recovery decision revoked it) are stored only when a later entry of
+the same stored run, signed by a key that is not revoked, vouches for them through the hash chain
+(docs/PROTOCOL.md §13, Apply): such a key alone can prove nothing.
 
 A fork is not the end: when another peer holds another branch of an origin, :meth:`Replicator._reconcile` finds
 where the branches part, fetches the other branch, verifies it from the common prefix with the keys of the
@@ -43,6 +44,7 @@ from protocol import (
     BrokenLinkError,
     Entry,
     InvalidInputError,
+    KeyInfo,
     KeyNotValidError,
     MalformedError,
     OriginKeys,
@@ -140,8 +142,8 @@ async def verify_run(
 
     The run is cut after each trust entry; each segment is proven by its last signature, its key changes applied
     before the next one. A fork repair must name an entry its own chain holds. Verification stops at the first
-    invalid segment (``error``); what verified before it is kept, up to its last entry NOT signed by a revoked
-    key (the rest is ``unproven``), with the key state as of that entry.
+    invalid segment (``error``); what verified before it is kept, up to its last entry NOT signed by a key revoked
+    with no known chain end (the rest is ``unproven``), with the key state as of that entry.
     """
     records: list[Record] = []
     good, good_keys = 0, keys.copy()
@@ -153,7 +155,7 @@ async def verify_run(
         try:
             verify_chain(entries, keys, after)
             segment_records = [c.record() for c in segment]
-            signed_by_revoked = [entry_key(e, keys).revoked for e in entries]
+            signed_by_revoked = [_unbounded_revoked(entry_key(e, keys)) for e in entries]
             for r in segment_records:
                 in_run[r.seq] = r.entry.hash
                 if r.type == "fork_repair":
@@ -604,6 +606,13 @@ class Replicator:
             branch.extend(page)
             after = page[-1].entry.header.seq
         return branch
+
+
+def _unbounded_revoked(key: KeyInfo) -> bool:
+    """A revoked key with no chain position where it stops (revoked by a key recovery decision, or known from a
+    document that gives no ``last_seq``): its entries need a valid key to vouch for them (docs/PROTOCOL.md §13).
+    A key revoked in the chain stops at a known seq, which its window already enforces."""
+    return key.revoked and key.last_seq is None
 
 
 def _names_at_or_before(record: Record, d: int) -> bool:
