@@ -19,6 +19,7 @@ from protocol import (
     verify,
     verify_history,
 )
+from protocol.canonical import Value
 from protocol.envelope import Entry
 from protocol.errors import BadSignatureError, KeyNotValidError, MalformedError, UnknownKeyError
 from protocol.keystate import NETWORK_AUTHORITY, NO_AUTHORITY, ORIGIN_AUTHORITY
@@ -217,7 +218,7 @@ def test_the_authority_of_a_fork_repair() -> None:
 def test_a_fork_repair_names_an_earlier_entry_of_its_own_chain() -> None:
     log = Log()
     first = log.add(A, "node", log.document([A]))
-    good = {"seq": 1, "hash": first.hash, "reason": "restored"}
+    good: dict[str, Value] = {"seq": 1, "hash": first.hash, "reason": "restored"}
     repair = log.add(A, "fork_repair", good, id="repair-1")
     assert check_repair(repair, good, first.hash) == (1, first.hash)
     with pytest.raises(MalformedError, match="names entry"):
