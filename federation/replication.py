@@ -214,6 +214,7 @@ class Replicator:
         # (origin, peer) pairs that showed us a fork we could not repair, with the peer's head for that origin
         # then (None: not known yet): we pull that origin from that peer again only once its head moved
         self._blocked: dict[tuple[str, str], tuple[int, bytes] | None] = {}
+        self._reconciling: set[tuple[str, str]] = set()  # (origin, peer) forks being reconciled in the background
         # optional, pure and synchronous: derive what store_run will write, ahead of it
         self._prepare: Callable[[list[Record]], None] | None = getattr(store, "prepare_run", None)
 
@@ -471,7 +472,8 @@ class Replicator:
                 head = await self._reconcile(origin, seq, source)
                 if head is not None:
                     return head
-            elif self.spawn is not None:
+            elif self.spawn is not None and (origin, source.name) not in self._reconciling:
+                self._reconciling.add((origin, source.name))
                 self.spawn(self._reconcile_later(origin, seq, source))
         raise ForkError(origin, seq, ours.hash, theirs.hash)
 
@@ -481,6 +483,8 @@ class Replicator:
                 await self._reconcile(origin, seq, source)
         except Exception:
             log.exception("reconciling the fork of %s with %s failed", origin, source.name)
+        finally:
+            self._reconciling.discard((origin, source.name))
 
     async def _reconcile(self, origin: str, seq: int, source: Peer) -> int | None:
         """Switch to ``source``'s branch of ``origin`` if a fork repair there outweighs ours (docs/PROTOCOL.md

@@ -12,6 +12,7 @@ import logging
 
 import pytest
 
+from federation.ports import PeerKey, peer_key_from_json, peer_key_to_json
 from protocol import Record, SigningKey, UnknownKeyError, decode_entry
 
 from .conftest import Network, eventually
@@ -363,3 +364,20 @@ async def test_a_run_stored_while_a_key_recovery_was_decided_keeps_the_recovery(
     trust.commit("coopaname", keys, basis=basis, records=[Record(entry, entry.body_value())])
     assert trust.resolve("coopaname", new.kid).first_seq == 1  # the recovery stays
     assert trust.resolve("coopaname", a.key.kid).last_seq == seq + 1  # and the run's effect is there too
+
+
+def test_peer_keys_persist_with_their_history_and_rows_of_release_1_0_still_load() -> None:
+    legacy = {"public_key": "ab" * 32, "not_before": 5, "not_after": 10, "revoked_at": None}
+    key = peer_key_from_json(legacy)
+    assert (key.not_before, key.not_after, key.first_seq, key.last_seq, key.since, key.events) == (
+        5,
+        10,
+        1,
+        None,
+        0,
+        [],
+    )
+    narrowed = PeerKey(b"\xab" * 32, 0, None, None, 1, None, 4, "0123456789abcdef", None, [(7, "last_seq", 6)])
+    stored = peer_key_to_json(narrowed)
+    assert stored["last_seq"] == 6 and stored["base"] == {"not_after": None, "revoked_at": None, "last_seq": None}
+    assert peer_key_from_json(stored) == narrowed
