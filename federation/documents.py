@@ -8,7 +8,8 @@ from .ports import Peer, PeerKey
 
 
 def peer_from_document(blob: object) -> Peer:
-    """A peer from a self-signed ``node`` entry: verified with a key its own body lists."""
+    """A peer from a self-signed ``node`` entry: verified with a key its own body lists. Its keys, with the windows
+    the document gives (chain positions included, release 1.1), are out-of-band keys of that peer."""
     if not isinstance(blob, bytes):
         raise MalformedError("expected a node document entry")
     entry = decode_entry(blob)
@@ -30,9 +31,12 @@ def peer_from_document(blob: object) -> Peer:
             int(item.get("not_before") or 0),  # type: ignore[arg-type]
             item.get("not_after"),  # type: ignore[arg-type]
             item.get("revoked_at"),  # type: ignore[arg-type]
+            first_seq=int(item.get("first_seq") or 1),  # type: ignore[arg-type]
+            last_seq=item.get("last_seq"),  # type: ignore[arg-type]
         )
         keys.append(k)
-        ring.add(entry.header.origin, KeyInfo(VerifyKey.from_bytes(public), k.not_before, k.not_after, k.revoked_at))
+        info = KeyInfo(VerifyKey.from_bytes(public), k.not_before, k.not_after, k.revoked_at, k.first_seq, k.last_seq)
+        ring.add(entry.header.origin, info)
     verify(entry, ring)
     url, display = body.get("url"), body.get("display_name")
     assert isinstance(url, str) and isinstance(display, str)

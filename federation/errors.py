@@ -6,7 +6,7 @@ FederationError                 root
 |   +-- SuspendedPeerError      "suspended_peer": the origin is suspended or has left   403
 |   +-- ReplayedRequestError    "replayed": the nonce was seen before                   409
 +-- PeerUnavailableError        talking to a peer failed (network, status, bad answer); retry later
-+-- DeliveryRefusedError        a peer refused a direct record for good: the sender stops retrying, reports it
+|   +-- RefusedByPeerError      the peer refused the request (4xx but 408 and 429): sending it again is refused again
 +-- RecordRefusedError          this node refuses a received direct record for good (raised by the inbox)
 +-- ForkError                   an origin signed two different entries for one seq
 +-- InvitationError             an invitation token is unknown, used or expired
@@ -50,15 +50,6 @@ class PeerUnavailableError(FederationError):
         self.status = status
 
 
-class DeliveryRefusedError(FederationError):
-    """The peer answered a direct record with a refusal that retrying cannot change (its code is in
-    :data:`PERMANENT_CODES`): the outbox item is set aside as refused, with the reason, and logged."""
-
-    def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.reason, self.code = reason, code
-
-
 class RecordRefusedError(FederationError):
     """A received direct record this node refuses for good: answered with ``status`` and ``code``, so the sender
     stops retrying and reports it (docs/PROTOCOL.md §13). Raised by the inbox port's handlers."""
@@ -83,6 +74,19 @@ PERMANENT_CODES: frozenset[str] = frozenset(
         "obsolete_message",
     }
 )
+
+
+class RefusedByPeerError(PeerUnavailableError):
+    """A peer answered a 4xx other than 408 (timeout) and 429 (slow down): sending the same request again would
+    be refused again. A pull may still try later (the peer's view can change); a delivery gives the item up."""
+
+    def __init__(self, peer: str, status: int, code: str, reason: str) -> None:
+        super().__init__(f"{peer} refused ({status} {code}): {reason}")
+        self.peer, self.status, self.code, self.reason = peer, status, code, reason
+
+
+#: statuses of a 4xx answer that say "later", not "never"
+RETRYABLE_4XX = frozenset({408, 429})
 
 
 class ForkError(FederationError):

@@ -4,7 +4,8 @@ Every node runs the same count on the same records (``protocol.governance``), so
 without a coordinator. When a proposal is accepted its effect is applied to this node's view of the network:
 an admitted coop becomes a direct member peer (its key from the proposal, which the sponsor took from the
 candidate's self-signed document), a suspended or expelled one stops being able to send records, a recovered
-key is added and the old ones revoked from the moment of the decision, a new charter governs later counts.
+key is added (with the network's authority) and the old ones revoked from the moment of the decision, a new
+charter governs later counts.
 Refused votes (non-members, duplicates, late) are logged once with their reason and never counted.
 """
 
@@ -75,6 +76,7 @@ class Governance:
         charter: Mapping[str, Any] | None = None,
         on_membership_change: Callable[[], Any] | None = None,
         drop_records: Callable[[str], Awaitable[int]] | None = None,
+        on_key_recovered: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.self_name = self_name
         self.trust = trust
@@ -85,6 +87,7 @@ class Governance:
         self._early_votes: dict[str, list[tuple[Entry, dict[str, Any]]]] = {}
         self.on_membership_change = on_membership_change
         self.drop_records = drop_records
+        self.on_key_recovered = on_key_recovered
 
     # ------------------------------------------------------------------------------------------- the rules
 
@@ -204,10 +207,15 @@ class Governance:
         elif kind in ("expulsion", "leave"):
             peer.status = LEFT
         elif kind == "key_recovery" and "new_key" in case.body:
+            # Every other key of the subject is revoked from the decision on; the new one is established by the
+            # network, which gives a fork repair it signs the network's authority (docs/PROTOCOL.md §6.1).
             at = case.decided_at or self.clock()
-            for k in peer.keys:
-                k.revoked_at = at if k.revoked_at is None else min(k.revoked_at, at)
-            peer.keys.append(PeerKey(public_key=bytes(case.body["new_key"]), not_before=0))
+            self.trust.recover(subject, bytes(case.body["new_key"]), at)
+            await self.peers.save_peer(peer)
+            log.warning("key of %s recovered by %s: %s", subject, case.ref, bytes(case.body["new_key"]).hex()[:16])
+            if self.on_key_recovered is not None:
+                await self.on_key_recovered(subject)
+            return
         else:
             return
         await self.peers.save_peer(peer)

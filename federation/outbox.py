@@ -1,10 +1,13 @@
-"""Delivery from the durable outbox: one loop per peer, exponential backoff with jitter, nothing dropped.
+"""Delivery from the durable outbox: one loop per peer, exponential backoff with jitter.
 
 The outbox rows are written by the node in the same transaction as the change they announce, so a crash can
 lose no announcement. Each peer has its own loop (a slow or dead peer never delays the others); a loop wakes
 when told new items exist (:meth:`Deliverer.wake`) or when the earliest pending item becomes due. An item is
-removed only when the peer confirmed it; a failure reschedules the whole batch after a delay that doubles with
-each attempt (capped) and is randomised so that many nodes do not retry in step.
+removed when the peer confirmed it, or refused it for good (a 4xx answer other than 408 and 429: sending it
+again would be refused again; the refusal is recorded in the peer's health for the operator, and the receiver
+still gets the entries by pulling when it can take them). Any other failure reschedules the rest of the batch
+after a delay that doubles with each attempt (capped) and is randomised so that many nodes do not retry in step.
+A loop survives every error: an unforeseen one is logged with the peer named and retried after a backoff.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 
 from protocol import canonical
 
-from .errors import DeliveryRefusedError, PeerUnavailableError
+from .errors import PERMANENT_CODES, PeerUnavailableError, RefusedByPeerError
 from .ports import LogPort, OutboxItem, OutboxPort, Peer, PeerPort
 from .transport import PeerClient
 from .trust import TrustStore
@@ -93,63 +96,100 @@ class Deliverer:
         self._tasks.clear()
 
     async def _loop(self, name: str) -> None:
+        """Deliver ``name``'s queue until the node stops or the peer leaves. Nothing ends it early: an error no
+        one foresaw is logged with the peer named and the loop tries again after a backoff."""
         event = self._wake[name]
+        failures = 0
         while not self._stopping:
             peer = self.trust.peer(name)
             if peer is None or peer.status != "member":
                 return  # the peer left or was suspended: its loop ends; items wait (or are dropped by the node)
             event.clear()
-            now = self.clock()
             try:
+                now = self.clock()
                 items = await self.outbox.due(name, now, BATCH)
+                if not items:
+                    next_due = await self.outbox.next_due(name)
+                    timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(event.wait(), timeout)
+                    continue
+                await self._send(peer, items)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("outbox read for %s failed", name)
-                items = []
-            if not items:
-                next_due = await self.outbox.next_due(name)
-                timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
+                failures += 1
+                delay = backoff_ms(failures, self.rng) / 1000
+                log.exception(
+                    "delivery loop for %s: unexpected error (%d in a row); trying again in %.1f s",
+                    name,
+                    failures,
+                    delay,
+                )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout)
-                continue
-            await self._send(peer, items)
+                    await asyncio.wait_for(event.wait(), delay)
 
     async def _send(self, peer: Peer, items: list[OutboxItem]) -> None:
+        """Send a batch. Confirmed items leave the queue. A refusal that sending again cannot change (a 4xx other
+        than 408 and 429) is final: the log entries it concerns leave the queue (a pull repairs whatever the
+        peer lacks once it accepts them), a direct record it concerns is set aside, kept for the operator, when
+        its code says the record itself is wrong (:data:`PERMANENT_CODES`), and every such refusal is recorded
+        in the peer's health. The rest is retried later with a backoff, whether the peer was unavailable or
+        something unforeseen failed here."""
         done: list[int] = []
-        set_aside: set[int] = set()
+        refused: list[tuple[list[int], RefusedByPeerError]] = []
+        set_aside: list[int] = []
+        failure: str | None = None
         try:
-            done.extend(await self._push_entries(peer, [i for i in items if i.kind == ENTRY]))
+            done.extend(await self._push_entries(peer, [i for i in items if i.kind == ENTRY], refused))
             for item in (i for i in items if i.kind != ENTRY):
                 if item.kind != DIRECT:
                     reason = f"unknown outbox kind {item.kind!r}"
                     log.error("outbox item %d for %s set aside: %s", item.id, peer.name, reason)
                     await self.outbox.refused([item.id], error=reason, at=self.clock())
-                    set_aside.add(item.id)
+                    set_aside.append(item.id)
                     continue
                 try:
                     await self.client.direct(peer, item.payload)
-                except DeliveryRefusedError as exc:
+                except RefusedByPeerError as exc:
+                    if exc.code not in PERMANENT_CODES:
+                        raise  # e.g. it does not know this node's key yet: worth trying again later
                     # the record itself is refused: retrying cannot help; kept, set aside, for the operator
-                    log.error("%s refused direct record (outbox item %d) for good: %s", peer.name, item.id, exc.reason)
-                    await self.outbox.refused([item.id], error=exc.reason, at=self.clock())
-                    set_aside.add(item.id)
+                    log.error("%s refused direct record (outbox item %d) for good: %s", peer.name, item.id, exc)
+                    await self.outbox.refused([item.id], error=str(exc), at=self.clock())
+                    await self.peers.record_refusal(peer.name, at=self.clock(), reason=str(exc), dropped=0)
+                    set_aside.append(item.id)
                     continue
                 done.append(item.id)
         except PeerUnavailableError as exc:
-            if done:
-                await self.outbox.done(done)
-            settled = set(done) | set_aside
-            pending = [i for i in items if i.id not in settled]
-            attempts = max(i.attempts for i in pending) if pending else 0
-            delay = backoff_ms(attempts, self.rng)
-            await self.outbox.failed([i.id for i in pending], next_attempt_at=self.clock() + delay, error=str(exc))
-            await self.peers.record_contact(peer.name, at=self.clock(), error=str(exc))
-            log.warning("delivery to %s failed (attempt %d, next in %d ms): %s", peer.name, attempts + 1, delay, exc)
+            failure = str(exc)
+        except Exception as exc:
+            log.exception("delivery to %s failed unexpectedly", peer.name)
+            failure = f"internal: {type(exc).__name__}: {exc}"
+        given_up = [i for ids, _ in refused for i in ids]
+        if done or given_up:
+            await self.outbox.done([*done, *given_up])
+        for ids, refusal in refused:
+            await self.peers.record_refusal(peer.name, at=self.clock(), reason=str(refusal), dropped=len(ids))
+            log.warning("delivery to %s refused for good, %d item(s) given up: %s", peer.name, len(ids), refusal)
+        if failure is None:
+            await self.peers.record_contact(peer.name, at=self.clock(), error=None)
             return
-        await self.outbox.done(done)
-        await self.peers.record_contact(peer.name, at=self.clock(), error=None)
+        settled = {*done, *given_up, *set_aside}
+        pending = [i for i in items if i.id not in settled]
+        attempts = max(i.attempts for i in pending) if pending else 0
+        delay = backoff_ms(attempts, self.rng)
+        if pending:
+            await self.outbox.failed([i.id for i in pending], next_attempt_at=self.clock() + delay, error=failure)
+        await self.peers.record_contact(peer.name, at=self.clock(), error=failure)
+        log.warning("delivery to %s failed (attempt %d, next in %d ms): %s", peer.name, attempts + 1, delay, failure)
 
-    async def _push_entries(self, peer: Peer, items: list[OutboxItem]) -> list[int]:
-        """Push the runs the items name; when the peer is behind, push from its head. Confirmed item ids."""
+    async def _push_entries(
+        self, peer: Peer, items: list[OutboxItem], refused: list[tuple[list[int], RefusedByPeerError]]
+    ) -> list[int]:
+        """Push the runs the items name; when the peer is behind, push from its head. Confirmed item ids; the
+        items of an origin whose push the peer refused for good go to ``refused``."""
         wanted: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         confirmed: list[int] = []
         for item in items:
@@ -169,7 +209,11 @@ class Deliverer:
                 blobs = await self.log_store.read(origin, after, min(BATCH, high - after))
                 if not blobs:
                     break
-                head = await self.client.push(peer, blobs)
+                try:
+                    head = await self.client.push(peer, blobs)
+                except RefusedByPeerError as exc:
+                    refused.append(([item_id for seq, item_id in pairs if seq > max(head, after)], exc))
+                    break
                 if head >= after + len(blobs):
                     after += len(blobs)
                 elif head < after:

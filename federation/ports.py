@@ -18,10 +18,74 @@ MEMBER, SUSPENDED, LEFT = "member", "suspended", "left"
 
 @dataclass(slots=True)
 class PeerKey:
+    """One key of a peer as stored: its base window, where it came from and the narrowings since (see
+    :class:`protocol.keystate.KeyRecord`, which this persists). Built with only the first four fields, it is an
+    out-of-band key (network file, invitation, decision) valid from seq 1."""
+
     public_key: bytes
     not_before: int = 0
     not_after: int | None = None
     revoked_at: int | None = None
+    first_seq: int = 1
+    last_seq: int | None = None
+    since: int = 0
+    parent: str = ""
+    recovered_at: int | None = None
+    events: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+_NARROWED = ("not_after", "revoked_at", "last_seq")
+
+
+def peer_key_to_json(k: PeerKey) -> dict[str, object]:
+    """A key as the node stores it (JSON): the EFFECTIVE window at the top level, so that a reader that knows
+    nothing of chain events sees what counts now; the base window and the events beside it, to rebuild the key
+    state exactly (a fork repair rolls events back)."""
+    effective: dict[str, int | None] = {name: getattr(k, name) for name in _NARROWED}
+    for _, name, value in k.events:
+        current = effective.get(name)
+        effective[name] = value if current is None else min(current, value)
+    out: dict[str, object] = {
+        "public_key": k.public_key.hex(),
+        "not_before": k.not_before,
+        "not_after": effective["not_after"],
+        "revoked_at": effective["revoked_at"],
+        "first_seq": k.first_seq,
+        "last_seq": effective["last_seq"],
+    }
+    if k.since:
+        out["since"] = k.since
+    if k.parent:
+        out["parent"] = k.parent
+    if k.recovered_at is not None:
+        out["recovered_at"] = k.recovered_at
+    if k.events:
+        out["events"] = [[seq, name, value] for seq, name, value in k.events]
+        out["base"] = {name: getattr(k, name) for name in _NARROWED}
+    return out
+
+
+def peer_key_from_json(item: dict[str, object]) -> PeerKey:
+    """The inverse of :func:`peer_key_to_json`; also reads the rows written before chain positions existed."""
+    base = item.get("base") if isinstance(item.get("base"), dict) else item
+    assert isinstance(base, dict)
+    events = item.get("events")
+    return PeerKey(
+        public_key=bytes.fromhex(str(item["public_key"])),
+        not_before=_int(item.get("not_before")) or 0,
+        not_after=_int(base.get("not_after")),
+        revoked_at=_int(base.get("revoked_at")),
+        first_seq=_int(item.get("first_seq")) or 1,
+        last_seq=_int(base.get("last_seq")),
+        since=_int(item.get("since")) or 0,
+        parent=str(item.get("parent") or ""),
+        recovered_at=_int(item.get("recovered_at")),
+        events=[(int(e[0]), str(e[1]), int(e[2])) for e in events] if isinstance(events, list) else [],
+    )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(slots=True)
@@ -84,6 +148,13 @@ class LogPort(Protocol):
 
     async def note_fork(self, fork: Fork) -> None: ...
 
+    async def replace_branch(self, origin: str, from_seq: int, records: Sequence[Record], received_at: int) -> int:
+        """Drop the entries of ``origin`` from ``from_seq`` on and store ``records`` (verified, continuing seq
+        ``from_seq`` - 1) in their place, atomically: a fork repair (docs/PROTOCOL.md §6.1). The records of the
+        dropped entries leave the current states and the search index, or go back to their newest state before
+        ``from_seq``. Returns the number of entries dropped."""
+        ...
+
     async def drop_origin(self, origin: str) -> int:
         """Forget the content of every record of ``origin`` (the charter drops a suspended node's records):
         bodies and current states go, the signed headers stay so that the chain still links."""
@@ -100,6 +171,11 @@ class PeerPort(Protocol):
     async def save_peer(self, peer: Peer) -> None: ...
 
     async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None: ...
+
+    async def record_refusal(self, name: str, *, at: int, reason: str, dropped: int) -> None:
+        """The peer refused a delivery for good (a 4xx other than 408 and 429): ``dropped`` outbox items were
+        removed. Kept where operators see the peer's health."""
+        ...
 
     async def health(self) -> list[PeerHealth]: ...
 

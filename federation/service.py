@@ -24,15 +24,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from protocol import (
     MAX_DIRECT_ENVELOPE_BYTES,
     InvalidInputError,
+    KeyInfo,
+    KeyResolver,
+    Keyring,
     MalformedError,
     Record,
     SigningKey,
+    UnknownKeyError,
     canonical,
     check_body,
     decode_entry,
     key_id,
     open_direct,
 )
+from protocol.keystate import KEY_TYPES
 
 from . import joining
 from .documents import peer_from_document
@@ -63,7 +68,7 @@ from .transport import (
     refusal,
     wall_clock_ms,
 )
-from .trust import TRUST_TYPES, TrustStore
+from .trust import TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +107,14 @@ class FederationService:
         self.own_keys = own_keys
         self.trust = TrustStore(name)
         self.governance = Governance(
-            name, self.trust, peers, self.clock, charter, self.reload_peers, drop_records=log_store.drop_origin
+            name,
+            self.trust,
+            peers,
+            self.clock,
+            charter,
+            self.reload_peers,
+            drop_records=log_store.drop_origin,
+            on_key_recovered=self._key_recovered,
         )
         self.replay = ReplayGuard()
         self._session: aiohttp.ClientSession | None = None
@@ -118,7 +130,13 @@ class FederationService:
         self._session = aiohttp.ClientSession()
         self.client = PeerClient(self._session, self.key, self.name, self.clock)
         self.replicator = Replicator(
-            self.log_store, self.peers, self.trust, self.client, self.clock, on_stored=self.governance.on_records
+            self.log_store,
+            self.peers,
+            self.trust,
+            self.client,
+            self.clock,
+            on_stored=self.governance.on_records,
+            spawn=self.spawn,
         )
         self.deliverer = Deliverer(
             self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
@@ -165,13 +183,21 @@ class FederationService:
             self.deliverer.refresh()
 
     async def _replay_trust(self) -> None:
-        """Re-apply node documents and key revocations from the log: a crash between storing them and saving
-        the peers table must not leave a revoked key trusted. Applying them again is harmless."""
-        for blob in await self.log_store.records_of_types(sorted(TRUST_TYPES)):
-            entry = decode_entry(blob)
+        """Re-apply node documents and key revocations from the log, per origin in chain order: a crash between
+        storing them and saving the peers table must not leave a revoked key trusted. Applying them again is
+        harmless (every effect is tagged with its entry's seq)."""
+        records = [decode_entry(blob) for blob in await self.log_store.records_of_types(sorted(KEY_TYPES))]
+        for entry in sorted(records, key=lambda e: (e.header.origin, e.header.seq)):
+            if entry.header.origin == self.name:
+                continue  # our own keys come from our key files, not from our log
             changed = self.trust.apply(Record(entry, check_body(entry)))
-            if changed is not None and changed.name != self.name:
+            if changed is not None:
                 await self.peers.save_peer(changed)
+
+    async def _key_recovered(self, origin: str) -> None:
+        """A key recovery decision changed ``origin``'s keys: forks it blocked may now be repaired."""
+        self.replicator.unblock(origin)
+        self.spawn(self.anti_entropy())
 
     async def _replay_governance(self) -> None:
         """Rebuild the decision state from the proposals and votes already held (decisions re-apply idempotently)."""
@@ -215,14 +241,44 @@ class FederationService:
     def routes(self) -> list[web.RouteDef]:
         return [web.route(method, path, getattr(self, name)) for method, path, name in self.ROUTE_TABLE]
 
-    async def _authenticated(self, request: web.Request) -> tuple[Peer, bytes]:
+    async def _authenticated(self, request: web.Request, *, introduced_by_body: bool = False) -> tuple[Peer, bytes]:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise _TooLarge()
         body = await read_limited(request.content, MAX_BODY)
         if len(body) > MAX_BODY:
             raise _TooLarge()
-        peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock())
+        try:
+            peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock())
+        except UnknownKeyError:
+            if not introduced_by_body:
+                raise
+            keys = self._keys_with_introduced(request, body)
+            if keys is None:
+                raise
+            peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock(), keys=keys)
         return peer, body
+
+    def _keys_with_introduced(self, request: web.Request, body: bytes) -> KeyResolver | None:
+        """Our keys plus the sender's request key, if the pushed entries introduce it (a hand-over or a document
+        of the sender that verifies with the keys we hold and lists that key); else None."""
+        origin, kid = request.headers.get("Bigre-Origin", ""), request.headers.get("Bigre-Key", "")
+        try:
+            value = canonical.decode(body, canonical.Limits(max_bin=MAX_BODY))
+        except InvalidInputError:
+            return None
+        if not isinstance(value, list):
+            return None
+        entries = []
+        for blob in value[:PAGE]:
+            if isinstance(blob, bytes):
+                with contextlib.suppress(InvalidInputError):
+                    entries.append(decode_entry(blob))
+        info = self.trust.introduced_key(origin, kid, entries)
+        if info is None:
+            return None
+        keys = Keyring()
+        keys.add(origin, info)
+        return _Either(keys, self.trust)
 
     async def handle_node_document(self, request: web.Request) -> web.Response:
         """This node's self-signed node document (the newest ``node`` entry)."""
@@ -249,9 +305,14 @@ class FederationService:
         return _msgpack(blobs)
 
     async def handle_push(self, request: web.Request) -> web.Response:
-        """Federation: a peer pushes a run of entries (signed request)."""
+        """Federation: a peer pushes a run of entries (signed request).
+
+        An origin that has just handed over to a new key signs its push with that key, which we learn from the
+        hand-over inside the push: the request is checked with a key the pushed entries introduce
+        (docs/PROTOCOL.md §12), verified from the keys we hold.
+        """
         try:
-            peer, body = await self._authenticated(request)
+            peer, body = await self._authenticated(request, introduced_by_body=True)
             value = canonical.decode(body, canonical.Limits(max_bin=MAX_BODY))
             if not isinstance(value, list) or not value or not all(isinstance(b, bytes) for b in value):
                 raise MalformedError("a push is a non-empty array of entries")
@@ -378,6 +439,19 @@ class FederationService:
         await self.reload_peers()
         self.spawn(self.anti_entropy())
         return peer
+
+
+class _Either:
+    """A key resolver that asks ``first``, then ``then``."""
+
+    def __init__(self, first: KeyResolver, then: KeyResolver) -> None:
+        self.first, self.then = first, then
+
+    def resolve(self, origin: str, kid: str) -> KeyInfo:
+        try:
+            return self.first.resolve(origin, kid)
+        except UnknownKeyError:
+            return self.then.resolve(origin, kid)
 
 
 class _TooLarge(InvalidInputError):

@@ -21,6 +21,7 @@ from aiohttp import web
 from protocol import (
     MAX_DIRECT_ENVELOPE_BYTES,
     InvalidInputError,
+    KeyResolver,
     SigningKey,
     canonical,
     decode_entry,
@@ -30,7 +31,7 @@ from protocol import (
 )
 from protocol.canonical import Value
 
-from .errors import PERMANENT_CODES, DeliveryRefusedError, PeerRefusedError, PeerUnavailableError, ReplayedRequestError
+from .errors import RETRYABLE_4XX, PeerRefusedError, PeerUnavailableError, RefusedByPeerError, ReplayedRequestError
 from .ports import Peer
 from .trust import TrustStore
 
@@ -74,8 +75,19 @@ class ReplayGuard:
         self._seen[(origin, nonce)] = now
 
 
-async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, replay: ReplayGuard, now: int) -> Peer:
-    """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`)."""
+async def authenticate(
+    request: web.Request,
+    body: bytes,
+    *,
+    trust: TrustStore,
+    replay: ReplayGuard,
+    now: int,
+    keys: KeyResolver | None = None,
+) -> Peer:
+    """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`).
+
+    ``keys``: where the request's key is looked up, when not only in ``trust`` (a push that brings its key).
+    """
     signed = parse_request_headers(request.headers.items())
     trust.require_member(signed.origin)
     verify_request(
@@ -84,7 +96,7 @@ async def authenticate(request: web.Request, body: bytes, *, trust: TrustStore, 
         path=request.path_qs,
         body=body,
         destination=trust.self_name,
-        keys=trust,
+        keys=keys or trust,
         now=now,
     )
     replay.check(signed.origin, signed.nonce, now)
@@ -138,11 +150,10 @@ class PeerClient:
                 raw = await read_limited(response.content, MAX_BODY)
                 if response.status != 200:
                     reason = raw[:300].decode("utf-8", "replace")
-                    code = _error_code(raw) if 400 <= response.status < 500 else None
-                    message = f"{peer.name} answered {response.status} to {method} {path}: {reason}"
-                    if code in PERMANENT_CODES and path in (DIRECT_PATH, MESSAGES_PATH):
-                        raise DeliveryRefusedError(message, code)
-                    raise PeerUnavailableError(message, response.status if code is None else None)
+                    if 400 <= response.status < 500 and response.status not in RETRYABLE_4XX:
+                        code, message = _error_of(raw)
+                        raise RefusedByPeerError(peer.name, response.status, code, f"{method} {path}: {message}")
+                    raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
         if len(raw) > MAX_BODY:
@@ -171,8 +182,9 @@ class PeerClient:
         return head
 
     async def direct(self, peer: Peer, entry: bytes) -> bool:
-        """Deliver one direct record; whether it was new to the peer. A refusal for good is a
-        :class:`DeliveryRefusedError`, anything else that fails a :class:`PeerUnavailableError`."""
+        """Deliver one direct record; whether it was new to the peer. A refusal is a :class:`RefusedByPeerError`
+        (its ``code`` tells whether the record itself is wrong), anything else that fails a
+        :class:`PeerUnavailableError`. A node of release 1.0 has no direct route: a message goes by its old one."""
         try:
             value = await self.call(peer, "POST", DIRECT_PATH, entry)
         except PeerUnavailableError as exc:
@@ -181,6 +193,16 @@ class PeerClient:
             log.info("%s has no %s yet (release 1.0): message sent to %s", peer.name, DIRECT_PATH, MESSAGES_PATH)
             value = await self.call(peer, "POST", MESSAGES_PATH, entry)
         return isinstance(value, dict) and value.get("delivered") is True
+
+
+def _error_of(raw: bytes) -> tuple[str, str]:
+    """The (code, message) of a JSON error answer (docs/PROTOCOL.md §13), or a best effort from the raw text."""
+    try:
+        value = json.loads(raw[:65_536].decode("utf-8"))
+        error = value["error"]
+        return str(error["code"])[:64], str(error.get("message", ""))[:500]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "refused", raw[:300].decode("utf-8", "replace")
 
 
 async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
@@ -194,17 +216,6 @@ async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _error_code(raw: bytes) -> str | None:
-    """The ``error.code`` of a JSON error answer (docs/PROTOCOL.md §13), or None for any other answer."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    error = value.get("error") if isinstance(value, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
 
 
 def parse_heads(value: Any, source: str) -> dict[str, tuple[int, bytes]]:

@@ -2,25 +2,73 @@
 
 The trust store is an in-memory view of the peers table, kept current as node documents and key revocations
 arrive in the logs. Keys come from three places, in the order trust is built: the network file or an invitation
-(the anchor), then each origin's own ``node`` documents (rotation: a document signed by a valid key may add a
-key and close the old one's window), then ``key_revocation`` records (a compromised key stops counting from its
-revocation time, for every node that has applied the revocation).
+(the anchor, *out-of-band*), then each origin's own chain, applied in seq order by
+:class:`protocol.keystate.OriginKeys` (a hand-over moves the origin to a new key and stops the old one before
+its seq; a document may add a key or narrow one; a revocation revokes a key and stops it before its seq), and
+the network's own key recovery decisions. Key windows are bounded by chain position as well as by time, so a
+stolen key cannot place anything after the point where it was replaced or revoked, whatever date it signs.
+
+Each peer's keys are persisted (:class:`federation.ports.PeerKey`) with the seq of every change, so the state
+as of any earlier position can be rebuilt exactly (:meth:`TrustStore.keys`, then ``rollback``): that is what a
+fork repair verifies the other branch with.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from protocol import KeyInfo, Record, UnknownKeyError, VerifyKey, key_id
+from protocol import (
+    Entry,
+    InvalidInputError,
+    KeyInfo,
+    KeyRecord,
+    OriginKeys,
+    Record,
+    UnknownKeyError,
+    VerifyKey,
+    verify,
+)
 from protocol.canonical import Value
+from protocol.keystate import KEY_TYPES
 
 from .errors import SuspendedPeerError, UnknownPeerError
 from .ports import MEMBER, Peer, PeerKey
 
 log = logging.getLogger(__name__)
 
-TRUST_TYPES = frozenset({"node", "key_revocation"})
+#: Types that change trust: keys (node, key_revocation) and fork repairs (which lift fork blocks).
+TRUST_TYPES = KEY_TYPES | {"fork_repair"}
+
+
+def record_of(k: PeerKey) -> KeyRecord:
+    return KeyRecord(
+        VerifyKey.from_bytes(k.public_key),
+        not_before=k.not_before,
+        not_after=k.not_after,
+        revoked_at=k.revoked_at,
+        first_seq=k.first_seq,
+        last_seq=k.last_seq,
+        since=k.since,
+        parent=k.parent,
+        recovered_at=k.recovered_at,
+        events=list(k.events),
+    )
+
+
+def peer_key_of(r: KeyRecord) -> PeerKey:
+    return PeerKey(
+        public_key=r.key.public_bytes,
+        not_before=r.not_before,
+        not_after=r.not_after,
+        revoked_at=r.revoked_at,
+        first_seq=r.first_seq,
+        last_seq=r.last_seq,
+        since=r.since,
+        parent=r.parent,
+        recovered_at=r.recovered_at,
+        events=list(r.events),
+    )
 
 
 class TrustStore:
@@ -29,7 +77,8 @@ class TrustStore:
     def __init__(self, self_name: str) -> None:
         self.self_name = self_name
         self._peers: dict[str, Peer] = {}
-        self._keys: dict[tuple[str, str], KeyInfo] = {}
+        self._keys: dict[str, OriginKeys] = {}
+        self._generation: dict[str, int] = {}  # bumped at every change of an origin's keys
 
     # ---------------------------------------------------------------------------------------------- loading
 
@@ -39,11 +88,11 @@ class TrustStore:
 
     def put(self, peer: Peer) -> None:
         self._peers[peer.name] = peer
-        for kid in [k for (origin, k) in self._keys if origin == peer.name]:
-            del self._keys[(peer.name, kid)]
-        for k in peer.keys:
-            info = KeyInfo(VerifyKey.from_bytes(k.public_key), k.not_before, k.not_after, k.revoked_at)
-            self._keys[(peer.name, info.key.kid)] = info
+        self._set(peer.name, OriginKeys(peer.name, [record_of(k) for k in peer.keys]))
+
+    def _set(self, origin: str, keys: OriginKeys) -> None:
+        self._keys[origin] = keys
+        self._generation[origin] = self._generation.get(origin, 0) + 1
 
     def peer(self, name: str) -> Peer | None:
         return self._peers.get(name)
@@ -57,10 +106,19 @@ class TrustStore:
     # -------------------------------------------------------------------------------------------- resolving
 
     def resolve(self, origin: str, kid: str) -> KeyInfo:
-        try:
-            return self._keys[(origin, kid)]
-        except KeyError:
-            raise UnknownKeyError(f"no key {kid} known for origin {origin}") from None
+        keys = self._keys.get(origin)
+        if keys is None:
+            raise UnknownKeyError(f"no key {kid} known for origin {origin}")
+        return keys.resolve(origin, kid)
+
+    def keys(self, origin: str) -> OriginKeys:
+        """A copy of ``origin``'s key state, to verify a run with (and :meth:`commit` once it is stored)."""
+        keys = self._keys.get(origin)
+        return keys.copy() if keys is not None else OriginKeys(origin)
+
+    def generation(self, origin: str) -> int:
+        """Changes whenever ``origin``'s keys change: what a state from :meth:`keys` was based on."""
+        return self._generation.get(origin, 0)
 
     def require_member(self, origin: str) -> Peer:
         """The peer named ``origin`` if it may talk to us now; else the precise refusal."""
@@ -77,62 +135,93 @@ class TrustStore:
 
     # ------------------------------------------------------------------------------------- learning from logs
 
+    def commit(
+        self,
+        origin: str,
+        keys: OriginKeys,
+        *,
+        basis: int | None = None,
+        records: Iterable[Record] = (),
+        rollback_to: int | None = None,
+    ) -> Peer | None:
+        """Make ``keys`` (a state computed from a stored run) the origin's; the peer to persist if it changed.
+
+        ``basis`` is :meth:`generation` when the state was copied. If the origin's keys changed since (a key
+        recovery decided meanwhile), ``keys`` is not taken as is: the effects of ``records`` (the stored run) are
+        applied to the state as it is now, rolled back to ``rollback_to`` first for a branch switch.
+        """
+        peer = self._peers.get(origin)
+        if peer is None:
+            return None
+        current = self._keys.get(origin, OriginKeys(origin))
+        if basis is not None and basis != self.generation(origin):
+            keys = current.rollback(rollback_to) if rollback_to is not None else current.copy()
+            for record in records:
+                if record.type in KEY_TYPES:
+                    keys.apply(record.entry, record.body)
+        before = [peer_key_of(r) for r in current.records()]
+        after = [peer_key_of(r) for r in keys.records()]
+        if before == after:
+            self._keys[origin] = keys
+            return None
+        self._set(origin, keys)
+        peer.keys = after
+        log.info("keys of %s: %s", origin, _describe(keys))
+        return peer
+
     def apply(self, record: Record) -> Peer | None:
-        """Update keys from a verified ``node`` or ``key_revocation`` record; the changed peer, to persist."""
+        """Apply a verified, stored trust record of its origin (a replay at start-up, in seq order); the changed
+        peer, to persist. A node document also updates the peer's URL and display name."""
         peer = self._peers.get(record.origin)
-        if peer is None or record.body is None:
+        if peer is None or record.body is None or record.type not in KEY_TYPES:
             return None
-        if record.type == "node":
-            changed = self._apply_node_document(peer, record.body)
-        elif record.type == "key_revocation":
-            changed = self._apply_revocation(peer, record.body)
-        else:
-            return None
-        if changed:
-            self.put(peer)
-            return peer
+        keys = self.keys(record.origin)
+        keys.apply(record.entry, record.body)
+        changed = self.commit(record.origin, keys)
+        if record.type == "node" and self.describe_from_document(peer, record.body):
+            changed = peer
+        return changed
+
+    def describe_from_document(self, peer: Peer, body: Mapping[str, Value]) -> bool:
+        """Take the URL and display name a verified node document gives; True if they changed."""
+        url, name = body.get("url"), body.get("display_name")
+        changed = False
+        if isinstance(url, str) and url.rstrip("/") != peer.url:
+            peer.url = url.rstrip("/")
+            changed = True
+        if isinstance(name, str) and name != peer.display_name:
+            peer.display_name = name
+            changed = True
+        return changed
+
+    def introduced_key(self, origin: str, kid: str, entries: Iterable[Entry]) -> KeyInfo | None:
+        """The key ``kid`` of ``origin`` as ``entries`` introduce it: node documents of that origin (a hand-over,
+        or a document signed by a key we hold that lists it), each verified with the keys we hold and applied in
+        turn. Only to check a request signed with a key its own body brings; nothing here is stored."""
+        keys = self.keys(origin)
+        for entry in entries:
+            if entry.header.origin != origin or entry.header.type != "node":
+                continue
+            try:
+                verify(entry, keys)
+                keys.apply(entry, entry.body_value())
+            except InvalidInputError:
+                continue
+            if kid in keys:
+                return keys.resolve(origin, kid)
         return None
 
-    def _apply_node_document(self, peer: Peer, body: dict[str, Value]) -> bool:
-        keys = body.get("keys")
-        if not isinstance(keys, list) or not keys:
-            return False
-        known = {key_id(k.public_key): k for k in peer.keys}
-        for item in keys:
-            if not isinstance(item, dict) or not isinstance(item.get("public_key"), bytes):
-                continue
-            public = item["public_key"]
-            assert isinstance(public, bytes)
-            new = PeerKey(
-                public_key=public,
-                not_before=_int(item.get("not_before")) or 0,
-                not_after=_int(item.get("not_after")),
-                revoked_at=_int(item.get("revoked_at")),
-            )
-            old = known.get(key_id(public))
-            if old is not None and old.revoked_at is not None:
-                # A revocation is never undone by a later document (it may have been signed with that key).
-                new.revoked_at = old.revoked_at if new.revoked_at is None else min(old.revoked_at, new.revoked_at)
-            known[key_id(public)] = new
-        url, name = body.get("url"), body.get("display_name")
-        if isinstance(url, str):
-            peer.url = url.rstrip("/")
-        if isinstance(name, str):
-            peer.display_name = name
-        peer.keys = list(known.values())
-        log.info("keys of %s updated from its node document: %s", peer.name, sorted(known))
-        return True
-
-    def _apply_revocation(self, peer: Peer, body: dict[str, Value]) -> bool:
-        kid, revoked_at = body.get("kid"), _int(body.get("revoked_at"))
-        for k in peer.keys:
-            if key_id(k.public_key) == kid and revoked_at is not None:
-                k.revoked_at = revoked_at if k.revoked_at is None else min(k.revoked_at, revoked_at)
-                log.warning("key %s of %s revoked from %d (%s)", kid, peer.name, revoked_at, body.get("reason"))
-                return True
-        log.warning("revocation of unknown key %s of %s ignored", kid, peer.name)
-        return False
+    def recover(self, origin: str, public_key: bytes, at: int) -> Peer | None:
+        """A key recovery the network decided: ``public_key`` is the origin's key, every other one revoked."""
+        keys = self.keys(origin)
+        keys.recover(public_key, at)
+        return self.commit(origin, keys)
 
 
-def _int(value: Value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _describe(keys: OriginKeys) -> str:
+    parts = []
+    for r in keys.records():
+        info = r.info()
+        window = f"seq {info.first_seq}..{info.last_seq if info.last_seq is not None else ''}"
+        parts.append(f"{r.kid} ({window}{', revoked' if info.revoked else ''})")
+    return ", ".join(sorted(parts))

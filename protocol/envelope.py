@@ -34,6 +34,7 @@ from .errors import (
     UnknownKeyError,
     UnsupportedVersionError,
 )
+from .handover import handover_bytes, read_claim
 from .keys import SIGNATURE_SIZE, SigningKey, VerifyKey
 
 ENVELOPE_VERSION: Final = 1
@@ -326,25 +327,46 @@ def _parse_header(header_bytes: bytes) -> Header:
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
-    """A published key and the window in which its signatures count.
+    """A published key and where its signatures count: a window of chain positions and a window of time.
 
-    ``not_after`` is when the key stopped signing (rotation); ``revoked_at`` is when it was compromised. An
-    entry whose ``ts`` falls at or after either is refused. Entries before stay valid, so history survives a
-    rotation and a revocation alike.
+    ``first_seq`` .. ``last_seq`` are the positions of its origin's chain the key may sign (docs/PROTOCOL.md §7):
+    a hand-over or a revocation at seq n stops the key at n - 1, whatever time a later signature claims.
+    ``not_after`` is when the key stopped signing (rotation); ``revoked_at`` is when it was revoked. An entry
+    whose ``ts`` falls at or after either is refused. Entries before stay valid, so history survives a rotation
+    and a revocation alike. A key with ``revoked_at`` is *revoked*: replication gives its signature less weight
+    (an entry it signed that contradicts one already held is refused, not taken for a fork).
     """
 
     key: VerifyKey
     not_before: int = 0
     not_after: int | None = None
     revoked_at: int | None = None
+    first_seq: int = 1
+    last_seq: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
 
     def check(self, ts: int, origin: str) -> None:
+        """The time window alone (signed requests have no chain position)."""
         if ts < self.not_before:
             raise KeyNotValidError(f"key {self.key.kid} of {origin} was not yet valid at {ts}")
         if self.revoked_at is not None and ts >= self.revoked_at:
             raise KeyNotValidError(f"key {self.key.kid} of {origin} is revoked since {self.revoked_at}")
         if self.not_after is not None and ts >= self.not_after:
             raise KeyNotValidError(f"key {self.key.kid} of {origin} stopped signing at {self.not_after}")
+
+    def check_entry(self, seq: int, ts: int, origin: str) -> None:
+        """The chain position first (it cannot be backdated), then the time window."""
+        if seq < self.first_seq:
+            raise KeyNotValidError(f"key {self.key.kid} of {origin} signs from seq {self.first_seq}, not {seq}")
+        if self.last_seq is not None and seq > self.last_seq:
+            raise KeyNotValidError(
+                f"key {self.key.kid} of {origin} signs nothing after seq {self.last_seq} (it was replaced or "
+                f"revoked there), not seq {seq}"
+            )
+        self.check(ts, origin)
 
 
 class KeyResolver(Protocol):
@@ -372,10 +394,41 @@ class Keyring:
 # ------------------------------------------------------------------------------------------------ verification
 
 
+def entry_key(entry: Entry, keys: KeyResolver) -> KeyInfo:
+    """The key an entry names, from ``keys`` or, for a hand-over, from the entry itself (docs/PROTOCOL.md §5.2).
+
+    A hand-over names a key the receiver does not know yet: the new key is taken from the body's ``keys`` and
+    accepted only if the old key the body names is known, not revoked, valid at this seq and time, and signed
+    the hand-over statement for exactly this origin, seq, prev and new key. Its window starts at this seq.
+    Only the key is resolved here; its window and the entry's own signature are the caller's to check.
+    """
+    h = entry.header
+    try:
+        return keys.resolve(h.origin, h.kid)
+    except UnknownKeyError:
+        claim = read_claim(entry.body, h.kid) if h.type == "node" and h.type_version[0] == 1 else None
+        if claim is None:
+            raise
+    old = keys.resolve(h.origin, claim.old_kid)
+    if old.revoked:
+        raise KeyNotValidError(f"hand-over of {h.origin}/{h.seq} from revoked key {claim.old_kid}")
+    old.check_entry(h.seq, h.ts, h.origin)
+    old.key.verify(claim.signature, handover_bytes(origin=h.origin, seq=h.seq, prev=h.prev, new_key=claim.new_key))
+    return KeyInfo(
+        VerifyKey.from_bytes(claim.new_key),
+        not_before=claim.not_before,
+        not_after=claim.not_after,
+        revoked_at=claim.revoked_at,
+        first_seq=h.seq,
+        last_seq=claim.last_seq,
+    )
+
+
 def verify(entry: Entry, keys: KeyResolver) -> None:
-    """Check one entry's signature against its origin's key valid at the entry's ``ts``."""
-    info = keys.resolve(entry.header.origin, entry.header.kid)
-    info.check(entry.header.ts, entry.header.origin)
+    """Check one entry's signature against its origin's key valid at the entry's ``seq`` and ``ts``."""
+    h = entry.header
+    info = entry_key(entry, keys)
+    info.check_entry(h.seq, h.ts, h.origin)
     info.key.verify(entry.signature, SIGNING_PREFIX + entry.header_bytes)
 
 
@@ -384,13 +437,16 @@ def verify_chain(entries: Sequence[Entry], keys: KeyResolver, after: tuple[int, 
 
     ``after`` is the (seq, hash) of the entry the run continues, which the caller already holds; without it the
     run must start at seq 1. Every link, every body hash (checked when the entries were built) and every key's
-    validity window are checked; the signature of the last entry is verified, and since each header carries the
-    hash of its predecessor's header and signature, that one signature covers the whole run.
+    validity window (chain position and time) are checked; the signature of the last entry is verified, and
+    since each header carries the hash of its predecessor's header and signature, that one signature covers
+    the whole run. Key changes inside the run are the caller's: cut the run after each entry that changes keys
+    and apply it before verifying what follows (:class:`protocol.keystate.OriginKeys`).
     """
     if not entries:
         return
     origin = entries[0].header.origin
     expected_seq, expected_prev = (after[0] + 1, after[1]) if after is not None else (1, None)
+    last: KeyInfo | None = None
     for entry in entries:
         h = entry.header
         if h.origin != origin:
@@ -399,9 +455,11 @@ def verify_chain(entries: Sequence[Entry], keys: KeyResolver, after: tuple[int, 
             raise BrokenLinkError(f"{origin}: expected seq {expected_seq}, got {h.seq}")
         if h.prev != expected_prev:
             raise BrokenLinkError(f"{origin}/{h.seq}: prev does not match the hash of entry {h.seq - 1}")
-        keys.resolve(origin, h.kid).check(h.ts, origin)
+        last = entry_key(entry, keys)
+        last.check_entry(h.seq, h.ts, origin)
         expected_seq, expected_prev = h.seq + 1, entry.hash
-    verify(entries[-1], keys)
+    assert last is not None
+    last.key.verify(entries[-1].signature, SIGNING_PREFIX + entries[-1].header_bytes)
 
 
 def is_fork(a: Entry, b: Entry) -> bool:

@@ -317,7 +317,7 @@ MEMBER_REF = _str("author", 64, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")
 
 NODE = RecordType(
     "node",
-    (1, 0),
+    (1, 1),
     (
         _str("name", 32, required=True, pattern=ORIGIN_RE.pattern.removesuffix(r"\Z"), help="= origin"),
         _str("display_name", 120, required=True),
@@ -341,12 +341,23 @@ NODE = RecordType(
                     _ms("not_before", required=True),
                     _ms("not_after"),
                     _ms("revoked_at"),
+                    Field("first_seq", "int", min=1, max=2**53 - 1, help="1.1: first seq of this origin it signs"),
+                    Field("last_seq", "int", min=0, max=2**53 - 1, help="1.1: last seq of this origin it signs"),
                 ),
             ),
             32,
             help="current and past signing keys",
         ),
         _enum("status", "candidate", "member", "suspended", "left"),
+        Field(
+            "handover",
+            "map",
+            fields=(
+                _str("kid", 16, required=True, pattern=KID_PATTERN, help="the old key"),
+                Field("signature", "bytes", required=True, max_len=64, help="the old key's hand-over signature"),
+            ),
+            help="1.1: this entry hands the origin over from the old key to the key that signs it (section 7)",
+        ),
     ),
     help="a node's self-signed document, served at /.well-known/bigre/node",
     fixed_id="node",
@@ -550,12 +561,26 @@ KEY_REVOCATION = RecordType(
     (1, 0),
     (
         _str("kid", 16, required=True, pattern=KID_PATTERN),
-        _ms("revoked_at", required=True, help="entries signed by the key at or after this time are refused"),
+        _ms("revoked_at", required=True, help="entries the key signed at or after this time are refused"),
         _enum("reason", "compromised", "superseded", "lost", required=True),
         _str("replacement", 16, pattern=KID_PATTERN),
     ),
 )
 
+FORK_REPAIR = RecordType(
+    "fork_repair",
+    (1, 0),
+    (
+        Field("seq", "int", required=True, min=1, max=2**53 - 1, help="the first position the forks disputed"),
+        Field("hash", "bytes", required=True, max_len=32, help="entry hash of the origin's own entry at `seq`"),
+        _enum("reason", "compromised", "restored", "duplicate", "other", required=True),
+        _str("text", 1000),
+    ),
+    help=(
+        "the origin names the branch it stands by after a fork (section 6.1): its history at `seq` is the entry "
+        "`hash`, and goes on as the chain that holds this record"
+    ),
+)
 # ------------------------------------------------------------------------------------------ direct types
 # A direct record is sent to ONE node (its ``to_node``), is never part of a log and is never relayed: see
 # docs/PROTOCOL.md §8.1 and :func:`open_direct`. Adding one = a type here with ``direct=True`` (and a required
@@ -821,6 +846,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         PROPOSAL,
         ADMISSION_VOTE,
         KEY_REVOCATION,
+        FORK_REPAIR,
         MESSAGE,
         MEMBER_MOVE,
         MEMBER_MOVE_ACCEPTANCE,

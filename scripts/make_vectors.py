@@ -14,7 +14,7 @@ from protocol import canonical
 from protocol.envelope import KeyInfo, Keyring, decode_entry, sign_entry, verify, verify_chain
 from protocol.errors import InvalidInputError
 from protocol.jsonform import to_json
-from protocol.keys import SigningKey
+from protocol.keys import SigningKey, VerifyKey
 from protocol.records import RECORD_TYPES, check_log_entry, open_direct, sign_direct
 
 OUT = Path(__file__).resolve().parent.parent / "protocol" / "vectors"
@@ -666,6 +666,13 @@ def record_vectors() -> list[dict[str, Any]]:
             {"to_node": "coopaname", "event": "e-devis", "member": "m-amelie", "request": "r-1", "status": "full"},
         ),
         ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
+        ("a node document of version 1.1 that hands the origin over to a new key", "node", [1, 1], HANDOVER_BODY),
+        (
+            "a fork repair",
+            "fork_repair",
+            [1, 0],
+            {"seq": 57, "hash": bytes(range(32)), "reason": "compromised", "text": "Clé volée le 3 mars."},
+        ),
     ]
     invalid: list[tuple[str, str, list[int], Any]] = [
         ("unknown field in the same minor version", "profile", [1, 0], {"display_name": "A", "pronouns": "elle"}),
@@ -698,6 +705,19 @@ def record_vectors() -> list[dict[str, Any]]:
             [1, 0],
             {**CASE_SHARE_BODY, "stages": {"brainstorming": {}}},
         ),
+        (
+            "a hand-over signature of 63 bytes",
+            "node",
+            [1, 1],
+            {**HANDOVER_BODY, "handover": {"kid": "0" * 16, "signature": bytes(63)}},
+        ),
+        (
+            "a fork repair whose hash is not 32 bytes",
+            "fork_repair",
+            [1, 0],
+            {"seq": 1, "hash": bytes(31), "reason": "restored"},
+        ),
+        ("a fork repair at seq 0", "fork_repair", [1, 0], {"seq": 0, "hash": bytes(32), "reason": "other"}),
     ]
     vectors: list[dict[str, Any]] = []
     for description, type_, tv, body in examples:
@@ -731,6 +751,215 @@ def record_vectors() -> list[dict[str, Any]]:
                 "error": _error(check),
             }
         )
+    return vectors
+
+
+SEED_C = bytes(range(100, 132))
+SEED_T = bytes(range(200, 232))
+HANDOVER_BODY: dict[str, Any] = {
+    "name": "coopaname",
+    "display_name": "Coopaname",
+    "url": "https://coopaname.example",
+    "protocol_versions": [1],
+    "keys": [
+        {
+            "kid": SigningKey.from_seed(SEED_A).kid,
+            "public_key": SigningKey.from_seed(SEED_A).public_bytes,
+            "not_before": 0,
+            "not_after": T0 + 3000,
+            "last_seq": 2,
+        },
+        {
+            "kid": SigningKey.from_seed(SEED_C).kid,
+            "public_key": SigningKey.from_seed(SEED_C).public_bytes,
+            "not_before": T0 + 3000,
+            "first_seq": 3,
+        },
+    ],
+    "handover": {"kid": SigningKey.from_seed(SEED_A).kid, "signature": bytes(64)},
+}
+
+
+class _Log:
+    """Entries of coopaname's log, each signed by the key given; ts = T0 + seq * 1000 unless said."""
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+
+    def head(self) -> tuple[int, bytes | None]:
+        return (self.entries[-1].header.seq, self.entries[-1].hash) if self.entries else (0, None)
+
+    def add(self, seed: bytes, type_: str, body: dict[str, Any], *, ts: int | None = None, keep: bool = True) -> Any:
+        seq, prev = self.head()
+        e = sign_entry(
+            SigningKey.from_seed(seed),
+            type=type_,
+            type_version=RECORD_TYPES[type_].version,
+            origin="coopaname",
+            id="node" if type_ == "node" else f"{type_[:3]}-{seq + 1}",
+            seq=seq + 1,
+            created=T0,
+            ts=T0 + (seq + 1) * 1000 if ts is None else ts,
+            prev=prev,
+            body=body,
+        )
+        if keep:
+            self.entries.append(e)
+        return e
+
+    def document(self, *seeds: bytes, **extra: Any) -> dict[str, Any]:
+        keys = [SigningKey.from_seed(s) for s in seeds]
+        return {
+            "name": "coopaname",
+            "display_name": "Coopaname",
+            "url": "https://coopaname.example",
+            "protocol_versions": [1],
+            "keys": [{"kid": k.kid, "public_key": k.public_bytes, "not_before": 0} for k in keys],
+            **extra,
+        }
+
+    def hand_over(self, old: bytes, new: bytes, *, for_seq: int | None = None, keep: bool = True) -> Any:
+        from protocol.handover import sign_handover
+
+        seq, prev = self.head()
+        new_key = SigningKey.from_seed(new)
+        cross = sign_handover(
+            SigningKey.from_seed(old),
+            origin="coopaname",
+            seq=for_seq or seq + 1,
+            prev=prev,
+            new_key=new_key.public_bytes,
+        )
+        body = self.document(old, new, handover=cross)
+        body["keys"][0].update({"not_after": T0 + (seq + 1) * 1000, "last_seq": seq})
+        body["keys"][1].update({"not_before": T0 + (seq + 1) * 1000, "first_seq": seq + 1})
+        return self.add(new, "node", body, keep=keep)
+
+    def profile(self, seed: bytes, *, ts: int | None = None, keep: bool = True) -> Any:
+        seq, _ = self.head()
+        return self.add(seed, "profile", {"display_name": f"Membre {seq + 1}"}, ts=ts, keep=keep)
+
+
+def key_vectors() -> list[dict[str, Any]]:
+    """Key windows by chain position, the hand-over, revocations (docs/PROTOCOL.md §7)."""
+    from protocol.keystate import KeyRecord, OriginKeys, verify_history
+
+    a, c = SigningKey.from_seed(SEED_A), SigningKey.from_seed(SEED_C)
+
+    def rotation() -> _Log:
+        log = _Log()
+        log.add(SEED_A, "node", log.document(SEED_A))
+        log.profile(SEED_A)
+        log.hand_over(SEED_A, SEED_C)
+        log.profile(SEED_C)
+        return log
+
+    def revoked() -> _Log:
+        log = rotation()
+        log.add(SEED_C, "key_revocation", {"kid": a.kid, "revoked_at": T0 + 600_000, "reason": "compromised"})
+        return log
+
+    def legacy() -> _Log:
+        log = _Log()
+        log.add(SEED_A, "node", log.document(SEED_A))
+        body = log.document(SEED_A, SEED_C)
+        body["keys"][0]["not_after"] = T0 + 2500
+        log.add(SEED_A, "node", body)
+        log.profile(SEED_C)
+        return log
+
+    cases: list[tuple[str, list[dict[str, Any]], list[Any]]] = []
+    anchor = [{"public_key_hex": a.public_bytes.hex()}]
+    cases.append(
+        ("a hand-over at seq 3: the old key signs 1 and 2, the new key 3 and after", anchor, rotation().entries)
+    )
+    cases.append(("then the old key's revocation, signed by the new key", anchor, revoked().entries))
+    log = rotation()
+    log.profile(SEED_A, ts=T0 + 1500)
+    cases.append(("the old key signs after the hand-over, dated before it", anchor, log.entries))
+    log = revoked()
+    log.profile(SEED_A, ts=T0 + 1500)
+    cases.append(("the revoked key signs after its revocation, dated before everything", anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A))
+    log.profile(SEED_A)
+    log.hand_over(SEED_A, SEED_C, for_seq=5)
+    cases.append(("a hand-over whose old-key signature is for another seq", anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A))
+    log.profile(SEED_A)
+    log.hand_over(SEED_T, SEED_C)
+    cases.append(("a hand-over signed by a key the origin does not have", anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A))
+    log.profile(SEED_A)
+    log.entries.append(log.hand_over(SEED_A, SEED_C, keep=False).erased())
+    cases.append(("a hand-over without its body", anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A))
+    log.profile(SEED_A)
+    log.hand_over(SEED_A, SEED_C)
+    revoked_anchor = [{"public_key_hex": a.public_bytes.hex(), "revoked_at": T0 + 10**9}]
+    cases.append(("a hand-over from a key the receiver holds revoked", revoked_anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A))
+    log.profile(SEED_C)
+    cases.append(("a key the origin never handed over to", anchor, log.entries))
+    cases.append(
+        (
+            "a version 1.0 rotation: a document signed by the old key closes it and adds the new",
+            anchor,
+            legacy().entries,
+        )
+    )
+    log = legacy()
+    log.profile(SEED_A, ts=T0 + 1000)
+    cases.append(("after a version 1.0 rotation, the old key signs again, dated before it", anchor, log.entries))
+    log = _Log()
+    log.add(SEED_A, "node", log.document(SEED_A, SEED_C))
+    log.profile(SEED_A)
+    log.add(SEED_C, "key_revocation", {"kid": a.kid, "revoked_at": T0 + 10**9, "reason": "compromised"})
+    log.profile(SEED_A)
+    cases.append(("a key revoked at seq 3 signs seq 4, within its time window", anchor, log.entries))
+
+    vectors: list[dict[str, Any]] = []
+    for description, keys_json, entries in cases:
+        keys = OriginKeys(
+            "coopaname",
+            [
+                KeyRecord(
+                    VerifyKey.from_bytes(bytes.fromhex(k["public_key_hex"])),
+                    not_before=k.get("not_before", 0),
+                    not_after=k.get("not_after"),
+                    revoked_at=k.get("revoked_at"),
+                )
+                for k in keys_json
+            ],
+        )
+        blobs = [e.encode().hex() for e in entries]
+        vector: dict[str, Any] = {"description": description, "origin": "coopaname", "keys": keys_json}
+        vector["entries_hex"] = blobs
+        try:
+            verify_history([decode_entry(bytes.fromhex(b)) for b in blobs], keys)
+        except InvalidInputError as exc:
+            vector.update(valid=False, error=exc.code)
+        else:
+            windows = []
+            for r in sorted(keys.records(), key=lambda r: r.kid):
+                info = r.info()
+                windows.append(
+                    {
+                        "kid": r.kid,
+                        "first_seq": info.first_seq,
+                        "last_seq": info.last_seq,
+                        "not_before": info.not_before,
+                        "not_after": info.not_after,
+                        "revoked_at": info.revoked_at,
+                    }
+                )
+            vector.update(valid=True, windows=windows)
+        vectors.append(vector)
+    assert c.kid in json.dumps(vectors)
     return vectors
 
 
@@ -827,6 +1056,7 @@ def main() -> None:
         ("records", record_vectors),
         ("direct", direct_vectors),
         ("requests", request_vectors),
+        ("keys", key_vectors),
     ):
         vectors = fn()
         (OUT / f"{name}.json").write_text(json.dumps(vectors, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

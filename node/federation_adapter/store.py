@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from federation.outbox import entry_payload
-from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
+from federation.ports import Fork, OutboxItem, Peer, PeerHealth, peer_key_from_json, peer_key_to_json
 from node.clock import Clock
 from node.records import log as replication_log
 from node.records import replica
+from node.records.branches import replace_branch_sync
 from node.search.documents import SearchDocuments
 from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
@@ -38,15 +39,7 @@ def peer_to_row(peer: Peer) -> dict[str, Any]:
         "display_name": peer.display_name,
         "status": peer.status,
         "direct": peer.direct,
-        "keys": [
-            {
-                "public_key": k.public_key.hex(),
-                "not_before": k.not_before,
-                "not_after": k.not_after,
-                "revoked_at": k.revoked_at,
-            }
-            for k in peer.keys
-        ],
+        "keys": [peer_key_to_json(k) for k in peer.keys],
     }
 
 
@@ -57,15 +50,7 @@ def row_to_peer(row: PeerRow) -> Peer:
         status=row.status,
         direct=row.direct,
         display_name=row.display_name,
-        keys=[
-            PeerKey(
-                public_key=bytes.fromhex(str(k["public_key"])),
-                not_before=int(k.get("not_before") or 0),  # type: ignore[call-overload]
-                not_after=k.get("not_after"),  # type: ignore[arg-type]
-                revoked_at=k.get("revoked_at"),  # type: ignore[arg-type]
-            )
-            for k in row.keys
-        ],
+        keys=[peer_key_from_json(k) for k in row.keys],
     )
 
 
@@ -136,6 +121,16 @@ class NodeFederationStore:
                 )
             )
 
+    async def replace_branch(self, origin: str, from_seq: int, records: Sequence[Record], received_at: int) -> int:
+        """A fork repair: drop ``origin``'s entries from ``from_seq`` on and store its branch, atomically."""
+        if origin == self.name:
+            raise ValueError("a node never replaces its own log")
+        return await self.db.run_write(
+            lambda session: replace_branch_sync(
+                session.connection(), origin, from_seq, records, received_at, self.search_documents
+            )
+        )
+
     async def drop_origin(self, origin: str) -> int:
         async with self.db.write() as session:
             result = await session.execute(delete(RecordState).where(RecordState.origin == origin))
@@ -176,6 +171,10 @@ class NodeFederationStore:
             values["lag"] = lag
         async with self.db.write() as session:
             await session.execute(update(PeerRow).where(PeerRow.name == name).values(**values))
+
+    async def record_refusal(self, name: str, *, at: int, reason: str, dropped: int) -> None:
+        """A peer refused deliveries for good: shown as its last error (the dashboard and the peers API)."""
+        await self.record_contact(name, at=at, error=f"refused, {dropped} item(s) given up: {reason}")
 
     async def health(self) -> list[PeerHealth]:
         async with self.db.read() as session:

@@ -39,7 +39,17 @@ from node.demo.run import DemoNode, load_network, network_file, seed_node
 from node.keyfile import KEY_DIR_NAME, write_key
 from node.records import replica
 from node.storage.models import LogHead
-from protocol import RECORD_TYPES, Record, SigningKey, canonical, check_body, decode_entry, sign_entry, sign_request
+from protocol import (
+    RECORD_TYPES,
+    Record,
+    SigningKey,
+    canonical,
+    check_body,
+    decode_entry,
+    sign_entry,
+    sign_handover,
+    sign_request,
+)
 
 from .faultproxy import FaultProxy
 
@@ -579,3 +589,61 @@ async def _rotate(node: Node) -> tuple[SigningKey, SigningKey, int]:
     data["key_id"] = new.kid
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return old, new, revoked_at
+
+
+def hand_over(node: Node, *, revoke: bool = True, repair: bool = False) -> tuple[SigningKey, SigningKey, int]:
+    """Rotate a stopped node the safe way (docs/PROTOCOL.md §7.2): a hand-over signed by a new key with the old
+    key's signature over its position, then (``revoke``) the old key's revocation and (``repair``) a fork repair
+    naming the hand-over, all published by the node's own publisher (so they are queued for its peers and pushed
+    when it starts); then the new key in its folder. Returns (old key, new key, the hand-over's seq).
+
+    The node's own key rotation (``node/keys_app.py``) still writes the document of release 1.0; this is what it
+    is to write (a follow-up of the node)."""
+    assert not node.running
+    return asyncio.run(_hand_over(node, revoke, repair))
+
+
+async def _hand_over(node: Node, revoke: bool, repair: bool) -> tuple[SigningKey, SigningKey, int]:
+    config = load_config(node.directory)
+    old, new = config.signing_key(), SigningKey.generate()
+    services = await open_node(config)
+    try:
+        async with services.db.read() as session:
+            head = await session.get(LogHead, config.name)
+            assert head is not None
+            seq, prev = int(head.seq), head.hash
+        now = now_ms()
+        body = {
+            "name": config.name,
+            "display_name": config.display_name,
+            "url": config.url,
+            "protocol_versions": [1],
+            "keys": [
+                {"kid": old.kid, "public_key": old.public_bytes, "not_before": 0, "not_after": now, "last_seq": seq},
+                {"kid": new.kid, "public_key": new.public_bytes, "not_before": now, "first_seq": seq + 1},
+            ],
+            "status": "member",
+            "handover": sign_handover(old, origin=config.name, seq=seq + 1, prev=prev, new_key=new.public_bytes),
+        }
+        services.signing.replace(new)
+        async with services.db.write() as session:
+            rotation = await services.publisher.publish(session, type="node", record_id="node", body=body, created=now)
+            assert rotation.header.seq == seq + 1 and rotation.header.kid == new.kid
+            if revoke:
+                revocation = {"kid": old.kid, "revoked_at": now, "reason": "compromised", "replacement": new.kid}
+                await services.publisher.publish(
+                    session, type="key_revocation", record_id=f"revocation-{old.kid}", body=revocation, created=now
+                )
+            if repair:
+                named = {"seq": seq + 1, "hash": rotation.hash, "reason": "compromised", "text": "clé volée"}
+                await services.publisher.publish(
+                    session, type="fork_repair", record_id=f"repair-{seq + 1}", body=named, created=now
+                )
+    finally:
+        await services.db.close()
+    write_key(node.directory / KEY_DIR_NAME, new)
+    path = node.directory / CONFIG_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["key_id"] = new.kid
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return old, new, seq + 1

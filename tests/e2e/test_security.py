@@ -170,6 +170,10 @@ def test_forged_replayed_stale_oversized_malformed_and_revoked_are_refused(clust
     check.expect(smart.signed("coopaname", "POST", PUSH, [stolen], key=old), 401, "key_not_valid")
     # an honest peer relays the thief's entry: refused too, because the entry's key is revoked
     check.expect(smart.signed("oxalis", "POST", PUSH, [stolen]), 401, "key_not_valid", origin="oxalis")
+    # the same, dated just before the revocation: the key stops at the revocation's seq, whatever the date says
+    backdated = next_entry(old, origin="coopaname", after=after, record_id="stolen-2", body=profile, ts=revoked_at - 1)
+    check.expect(smart.signed("oxalis", "POST", PUSH, [backdated]), 401, "key_not_valid", origin="oxalis")
+    assert "signs nothing after seq" in smart.signed("oxalis", "POST", PUSH, [backdated]).error_message()
     # and the real Coopaname, with its new key, still gets through
     assert smart.signed("coopaname", "GET", HEADS, key=new).status == 200
     assert smart.federation_heads("oxalis")["coopaname"] == after

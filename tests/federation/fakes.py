@@ -10,7 +10,7 @@ from typing import Any
 from federation.errors import RecordRefusedError
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, PeerKey
 from federation.service import FederationService
-from protocol import RECORD_TYPES, Record, SigningKey, decode_entry, sign_entry
+from protocol import RECORD_TYPES, Record, SigningKey, decode_entry, sign_entry, sign_handover
 
 T0 = 1_790_000_000_000
 
@@ -28,6 +28,7 @@ class MemoryLog:
     entries: dict[str, dict[int, bytes]] = field(default_factory=dict)
     forks: list[Fork] = field(default_factory=list)
     store_calls: int = 0
+    replaced: list[tuple[str, int, int, int]] = field(default_factory=list)  # origin, from seq, dropped, taken
 
     async def heads(self) -> dict[str, tuple[int, bytes]]:
         out: dict[str, tuple[int, bytes]] = {}
@@ -54,10 +55,28 @@ class MemoryLog:
             self.entries[r.origin][r.seq] = r.entry.encode()
 
     async def note_fork(self, fork: Fork) -> None:
-        """As the node's store does: the same evidence presented again (by another peer, or by the scheduled
-        sync racing a test's own) is noted once."""
         if not any((f.origin, f.seq, f.theirs) == (fork.origin, fork.seq, fork.theirs) for f in self.forks):
             self.forks.append(fork)
+
+    async def replace_branch(self, origin: str, from_seq: int, records: Sequence[Record], received_at: int) -> int:
+        held = self.entries.setdefault(origin, {})
+        dropped = [seq for seq in held if seq >= from_seq]
+        assert all(r.origin == origin for r in records)
+        assert [r.seq for r in records] == list(range(from_seq, from_seq + len(records)))
+        for seq in dropped:
+            del held[seq]
+        for r in records:
+            held[r.seq] = r.entry.encode()
+        self.replaced.append((origin, from_seq, len(dropped), len(records)))
+        return len(dropped)
+
+    def state(self, origin: str) -> dict[str, dict[str, Any] | None]:
+        """Record id -> body of its newest entry (None once deleted): what a node's current states would hold."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for seq in sorted(self.entries.get(origin, {})):
+            entry = decode_entry(self.entries[origin][seq])
+            out[entry.header.id] = None if entry.header.type == "tombstone" else entry.body_value()
+        return out
 
     async def drop_origin(self, origin: str) -> int:
         held = self.entries.get(origin, {})
@@ -79,6 +98,7 @@ class MemoryLog:
 class MemoryPeers:
     peers: dict[str, Peer] = field(default_factory=dict)
     contacts: list[tuple[str, int, str | None]] = field(default_factory=list)
+    refusals: list[tuple[str, int, str, int]] = field(default_factory=list)
 
     async def list_peers(self) -> list[Peer]:
         return list(self.peers.values())
@@ -88,6 +108,9 @@ class MemoryPeers:
 
     async def record_contact(self, name: str, *, at: int, error: str | None, lag: int | None = None) -> None:
         self.contacts.append((name, at, error))
+
+    async def record_refusal(self, name: str, *, at: int, reason: str, dropped: int) -> None:
+        self.refusals.append((name, at, reason, dropped))
 
     async def health(self) -> list[PeerHealth]:
         return []
@@ -233,6 +256,77 @@ class MemoryNode:
         await self.publish("proposal", record_id, body)
         self.proposals.append(record_id)
         return f"{self.name}/{record_id}"
+
+    def document(self, keys: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "display_name": self.name.title(),
+            "url": self.url or "http://127.0.0.1:1",
+            "protocol_versions": [1],
+            "keys": keys,
+            **extra,
+        }
+
+    def handover_body(self, old: SigningKey, new: SigningKey, seq: int, prev: bytes | None) -> dict[str, Any]:
+        """The body of a hand-over from ``old`` to ``new`` placed at (seq, prev): signed by ``new``, with the old
+        key's signature over the position and the new key (docs/PROTOCOL.md §7)."""
+        now = self.clock()
+        return self.document(
+            [
+                {
+                    "kid": old.kid,
+                    "public_key": old.public_bytes,
+                    "not_before": 0,
+                    "not_after": now,
+                    "last_seq": seq - 1,
+                },
+                {"kid": new.kid, "public_key": new.public_bytes, "not_before": now, "first_seq": seq},
+            ],
+            handover=sign_handover(old, origin=self.name, seq=seq, prev=prev, new_key=new.public_bytes),
+        )
+
+    async def hand_over(self, new: SigningKey, *, revoke: bool = True, notify: bool = True) -> int:
+        """Rotate to ``new`` the safe way: the hand-over, then (``revoke``) the old key's revocation, signed by
+        the new key. Returns the hand-over's seq."""
+        old = self.key
+        seq, prev = (await self.log.heads()).get(self.name, (0, None))
+        self.key = new
+        body = self.handover_body(old, new, seq + 1, prev)
+        at = await self.publish("node", "node", body, notify=notify and not revoke)
+        if revoke:
+            await self.publish(
+                "key_revocation",
+                f"revocation-{old.kid}",
+                {"kid": old.kid, "revoked_at": self.clock(), "reason": "compromised", "replacement": new.kid},
+                notify=notify,
+            )
+        return at
+
+    def forge(
+        self,
+        key: SigningKey,
+        type_: str,
+        record_id: str,
+        body: dict[str, Any],
+        seq: int,
+        prev: bytes | None,
+        *,
+        ts: int | None = None,
+    ) -> bytes:
+        """An entry of this origin signed with ``key`` (a thief's), at any position and date."""
+        when = self.clock() if ts is None else ts
+        return sign_entry(
+            key,
+            type=type_,
+            type_version=RECORD_TYPES[type_].version,
+            origin=self.name,
+            id=record_id,
+            seq=seq,
+            created=when,
+            ts=when,
+            prev=prev,
+            body=body,
+        ).encode()
 
     async def publish_document(self) -> None:
         await self.publish(

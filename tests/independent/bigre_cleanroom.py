@@ -14,7 +14,7 @@ import math
 import re
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
@@ -390,23 +390,36 @@ def public_key_of(seed: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class KeyInfo:
-    """One key of an origin, with its validity window (section 7)."""
+    """One key of an origin, with its windows (section 7): chain positions and time."""
 
     public_key: bytes
     not_before: int = 0
     not_after: int | None = None
     revoked_at: int | None = None
+    first_seq: int = 1
+    last_seq: int | None = None
 
     @property
     def kid(self) -> str:
         return kid_of(self.public_key)
 
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
     def valid_at(self, ts: int) -> bool:
+        """The time window alone (7.1: what a signed request checks)."""
         if ts < self.not_before:
             return False
         if self.not_after is not None and ts >= self.not_after:
             return False
         return not (self.revoked_at is not None and ts >= self.revoked_at)
+
+    def valid_for(self, seq: int, ts: int) -> bool:
+        """7.1: the chain position first, then the time."""
+        if seq < self.first_seq or (self.last_seq is not None and seq > self.last_seq):
+            return False
+        return self.valid_at(ts)
 
 
 @dataclass
@@ -588,12 +601,91 @@ def decode_entry(data: bytes, *, direct: bool = False) -> Entry:
     return Entry(raw=data, header_bytes=h, body_bytes=b, signature=s, header=header)
 
 
+HANDOVER_PREFIX: Final = b"bigre-handover-v1\x00"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a hand-over entry carries (7.2): the old kid, its signature, and the new key's item."""
+
+    old_kid: str
+    signature: bytes
+    item: Mapping[str, Value]
+
+
+def _opt_time(item: Mapping[str, Value], name: str) -> int | None:
+    v = item.get(name)
+    return v if _is_int(v) and v >= 0 else None  # type: ignore[operator,return-value]
+
+
+def read_handover(entry: Entry) -> Handover | None:
+    """7.2: a `node` entry, tv major 1, with a body that decodes canonically to a map holding `handover` (a map with
+    a string `kid` and 64 bytes `signature`) and `keys` holding a map with a 32-byte `public_key` of the entry's
+    kid. Anything else is no hand-over."""
+    h = entry.header
+    if h.type != "node" or h.tv[0] != 1 or entry.body_bytes is None:
+        return None
+    try:
+        body = decode(entry.body_bytes)
+    except ProtocolError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    ho, items = body.get("handover"), body.get("keys")
+    if not isinstance(ho, dict) or not isinstance(items, list):
+        return None
+    kid, sig = ho.get("kid"), ho.get("signature")
+    if not isinstance(kid, str) or not isinstance(sig, bytes) or len(sig) != 64:
+        return None
+    for item in items:
+        if isinstance(item, dict):
+            pk = item.get("public_key")
+            if isinstance(pk, bytes) and len(pk) == 32 and kid_of(pk) == h.kid:
+                return Handover(kid, sig, item)
+    return None
+
+
+def handover_statement(origin: str, seq: int, prev: bytes | None, new_key: bytes) -> bytes:
+    return HANDOVER_PREFIX + encode({"new_key": new_key, "origin": origin, "prev": prev, "seq": seq})
+
+
+def _find_key(entry: Entry, keys: KeyDirectory) -> KeyInfo:
+    """5.2 step 1, with the hand-over of 7.2."""
+    h = entry.header
+    key = keys.find(h.origin, h.kid)
+    if key is not None:
+        return key
+    ho = read_handover(entry)
+    if ho is None:
+        raise ProtocolError("unknown_key", f"{h.origin} has no key {h.kid}")
+    old = keys.find(h.origin, ho.old_kid)
+    if old is None:
+        raise ProtocolError("unknown_key", f"hand-over from {ho.old_kid}, which {h.origin} does not have")
+    if old.revoked or not old.valid_for(h.seq, h.ts):
+        raise ProtocolError("key_not_valid", f"the old key {ho.old_kid} cannot hand over at seq {h.seq}")
+    new_key = ho.item["public_key"]
+    assert isinstance(new_key, bytes)
+    try:
+        Ed25519PublicKey.from_public_bytes(old.public_key).verify(
+            ho.signature, handover_statement(h.origin, h.seq, h.prev, new_key)
+        )
+    except InvalidSignature as exc:
+        raise ProtocolError("bad_signature", "the old key did not sign this hand-over") from exc
+    return KeyInfo(
+        new_key,
+        not_before=_opt_time(ho.item, "not_before") or 0,
+        not_after=_opt_time(ho.item, "not_after"),
+        revoked_at=_opt_time(ho.item, "revoked_at"),
+        first_seq=h.seq,
+        last_seq=_opt_time(ho.item, "last_seq"),
+    )
+
+
 def _key_for(entry: Entry, keys: KeyDirectory) -> KeyInfo:
-    key = keys.find(entry.header.origin, entry.header.kid)
-    if key is None:
-        raise ProtocolError("unknown_key", f"{entry.header.origin} has no key {entry.header.kid}")
-    if not key.valid_at(entry.header.ts):
-        raise ProtocolError("key_not_valid", f"key {entry.header.kid} not valid at {entry.header.ts}")
+    """5.2 steps 1 and 2."""
+    key = _find_key(entry, keys)
+    if not key.valid_for(entry.header.seq, entry.header.ts):
+        raise ProtocolError("key_not_valid", f"key {key.kid} not valid at seq {entry.header.seq}")
     return key
 
 
@@ -607,6 +699,73 @@ def _check_signature(entry: Entry, key: KeyInfo) -> None:
 def verify_entry(entry: Entry, keys: KeyDirectory) -> None:
     """Section 5.2."""
     _check_signature(entry, _key_for(entry, keys))
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def apply_key_effects(entry: Entry, body: Mapping[str, Value], keys: KeyDirectory) -> None:
+    """Section 7.3, for a verified `node` or `key_revocation` entry with its checked body."""
+    h = entry.header
+    origin, n, signer = h.origin, h.seq, h.kid
+    known = keys.keys.setdefault(origin, {})
+    if h.type == "node":
+        ho = read_handover(entry)
+        if ho is not None and ho.old_kid != signer and ho.old_kid in known:
+            if signer not in known:
+                known[signer] = KeyInfo(
+                    ho.item["public_key"],  # type: ignore[arg-type]
+                    not_before=_opt_time(ho.item, "not_before") or 0,
+                    not_after=_opt_time(ho.item, "not_after"),
+                    revoked_at=_opt_time(ho.item, "revoked_at"),
+                    first_seq=n,
+                    last_seq=_opt_time(ho.item, "last_seq"),
+                )
+            old = known[ho.old_kid]
+            known[ho.old_kid] = replace(old, last_seq=_min(old.last_seq, n - 1), not_after=_min(old.not_after, h.ts))
+        items = body.get("keys", [])
+        assert isinstance(items, list)
+        for item in items:
+            assert isinstance(item, dict)
+            pk = item["public_key"]
+            assert isinstance(pk, bytes)
+            k = kid_of(pk)
+            na, ra, ls = _opt_time(item, "not_after"), _opt_time(item, "revoked_at"), _opt_time(item, "last_seq")
+            if k not in known:
+                known[k] = KeyInfo(
+                    pk,
+                    not_before=_opt_time(item, "not_before") or 0,
+                    not_after=na,
+                    revoked_at=ra,
+                    first_seq=max(n + 1, _opt_time(item, "first_seq") or 1),
+                    last_seq=ls,
+                )
+                continue
+            cur = known[k]
+            closes = (na is not None and cur.not_after is None) or (ra is not None and cur.revoked_at is None)
+            cur = replace(
+                cur,
+                not_after=_min(cur.not_after, na),
+                revoked_at=_min(cur.revoked_at, ra),
+                last_seq=_min(cur.last_seq, ls),
+            )
+            if closes:
+                cur = replace(cur, last_seq=_min(cur.last_seq, n if k == signer else n - 1))
+            known[k] = cur
+    elif h.type == "key_revocation":
+        revoked_kid, revoked_from = body["kid"], body["revoked_at"]
+        if isinstance(revoked_kid, str) and revoked_kid in known and isinstance(revoked_from, int):
+            cur = known[revoked_kid]
+            known[revoked_kid] = replace(
+                cur,
+                revoked_at=_min(cur.revoked_at, revoked_from),
+                last_seq=_min(cur.last_seq, n if revoked_kid == signer else n - 1),
+            )
 
 
 def sign_entry(seed: bytes, header: Mapping[str, Value], body: Value, *, erase: bool = False) -> bytes:
@@ -747,7 +906,7 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
         RecordType(
             "node",
             1,
-            0,
+            1,
             Obj(
                 {
                     "name": _req(Str(32, ORIGIN_PAT)),
@@ -771,11 +930,14 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
                                     "not_before": _req(TIME),
                                     "not_after": _opt(TIME),
                                     "revoked_at": _opt(TIME),
+                                    "first_seq": _opt(Int(1, MAX_TIME)),
+                                    "last_seq": _opt(Int(0, MAX_TIME)),
                                 }
                             ),
                         )
                     ),
                     "status": _opt(Enum(("candidate", "member", "suspended", "left"))),
+                    "handover": _opt(Obj({"kid": _req(KID), "signature": _req(Bin(64))})),
                 }
             ),
             fixed_id="node",
@@ -995,6 +1157,19 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
                     "subject": _opt(Str(140)),
                     "text": _req(Str(4000)),
                     "about": _opt(REF),
+                }
+            ),
+        ),
+        RecordType(
+            "fork_repair",
+            1,
+            0,
+            Obj(
+                {
+                    "seq": _req(Int(1, MAX_TIME)),
+                    "hash": _req(Bin(32)),
+                    "reason": _req(Enum(("compromised", "restored", "duplicate", "other"))),
+                    "text": _opt(Str(1000)),
                 }
             ),
         ),
@@ -1356,8 +1531,13 @@ def accept_direct(data: bytes, keys: KeyDirectory, receiver: str) -> tuple[Entry
 def verify_run(entries: Sequence[bytes], keys: KeyDirectory, after: tuple[int, bytes] | None) -> list[Entry]:
     """Decode every entry (5.1), then check the run's links and keys, then the last signature (section 6)."""
     decoded = [decode_entry(raw) for raw in entries]
+    _verify_decoded_run(decoded, keys, after)
+    return decoded
+
+
+def _verify_decoded_run(decoded: Sequence[Entry], keys: KeyDirectory, after: tuple[int, bytes] | None) -> None:
     if not decoded:
-        return decoded
+        return
     if any(e.header.type in DIRECT_TYPES for e in decoded):
         raise ProtocolError("schema", "section 6: a direct record is never part of a log")
     origin = decoded[0].header.origin
@@ -1377,6 +1557,30 @@ def verify_run(entries: Sequence[bytes], keys: KeyDirectory, after: tuple[int, b
         expected_prev = entry.entry_hash
     assert key is not None
     _check_signature(decoded[-1], key)
+
+
+KEY_CHANGING: Final = frozenset({"node", "key_revocation"})
+
+
+def verify_run_with_key_changes(
+    entries: Sequence[bytes], keys: KeyDirectory, after: tuple[int, bytes] | None = None
+) -> list[Entry]:
+    """Section 6, "a run that changes keys": decode every entry, cut after each `node` and `key_revocation`,
+    verify each part as a run continuing the previous one, check the body of the part's last entry and apply its
+    effects (7.3) before the next part. ``keys`` is left as the run made it."""
+    decoded = [decode_entry(raw) for raw in entries]
+    part: list[Entry] = []
+    for entry in decoded:
+        part.append(entry)
+        if entry.header.type in KEY_CHANGING:
+            _verify_decoded_run(part, keys, after)
+            h = entry.header
+            body = check_body(h.type, h.tv, entry.body_bytes, record_id=h.id, origin=h.origin)
+            if body is not None:
+                assert isinstance(body, dict)
+                apply_key_effects(entry, body, keys)
+            after, part = (h.seq, entry.entry_hash), []
+    _verify_decoded_run(part, keys, after)
     return decoded
 
 

@@ -83,6 +83,7 @@ CHAINS = load("chains")
 RECORDS = load("records")
 REQUESTS = load("requests")
 DIRECT = load("direct")
+KEYS = load("keys")
 ALL = {
     "canonical": CANONICAL,
     "envelopes": ENVELOPES,
@@ -90,6 +91,7 @@ ALL = {
     "records": RECORDS,
     "direct": DIRECT,
     "requests": REQUESTS,
+    "keys": KEYS,
 }
 
 
@@ -284,6 +286,38 @@ def test_chain(vec):
             assert [e.entry_hash.hex() for e in run] == vec["entry_hashes_hex"]
     else:
         assert code_of(bc.verify_run, entries, keys, after) == vec["error"]
+
+
+@pytest.mark.parametrize("vec", KEYS, ids=ids(KEYS))
+def test_keys(vec):
+    """keys.json: a run that changes keys (section 6), on the receiver's out-of-band keys (section 7)."""
+    keys = bc.KeyDirectory()
+    for k in vec["keys"]:
+        keys.add(
+            vec["origin"],
+            bc.KeyInfo(
+                bytes.fromhex(k["public_key_hex"]),
+                not_before=k.get("not_before", 0),
+                not_after=k.get("not_after"),
+                revoked_at=k.get("revoked_at"),
+            ),
+        )
+    entries = [bytes.fromhex(h) for h in vec["entries_hex"]]
+    got = code_of(bc.verify_run_with_key_changes, entries, keys)
+    assert got == (None if vec["valid"] else vec["error"])
+    if vec["valid"]:
+        windows = [
+            {
+                "kid": k.kid,
+                "first_seq": k.first_seq,
+                "last_seq": k.last_seq,
+                "not_before": k.not_before,
+                "not_after": k.not_after,
+                "revoked_at": k.revoked_at,
+            }
+            for k in sorted(keys.keys[vec["origin"]].values(), key=lambda k: k.kid)
+        ]
+        assert windows == vec["windows"]
 
 
 def test_chain_of_the_envelope_vectors():

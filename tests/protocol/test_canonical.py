@@ -106,7 +106,7 @@ def test_input_type_is_checked() -> None:
 
 
 @given(values)
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_round_trip(value: Any) -> None:
     data = canonical.encode(value)
     assert canonical.decode(data) == value
@@ -139,7 +139,7 @@ def test_other_msgpack_spellings_of_a_value_are_refused(value: Any) -> None:
 
 
 @given(st.binary(max_size=64))
-@settings(max_examples=2000)
+@settings(max_examples=2000, deadline=None)
 def test_random_bytes_raise_only_protocol_errors_and_both_readers_agree(data: bytes) -> None:
     try:
         fast = canonical.decode(data)
@@ -152,7 +152,7 @@ def test_random_bytes_raise_only_protocol_errors_and_both_readers_agree(data: by
 
 
 @given(values, st.data())
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_mutated_canonical_bytes_either_fail_cleanly_or_stay_canonical(value: Any, data: st.DataObject) -> None:
     encoded = bytearray(canonical.encode(value))
     i = data.draw(st.integers(0, len(encoded) - 1))

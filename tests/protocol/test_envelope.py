@@ -215,7 +215,7 @@ def test_signing_refuses_bad_local_input(key: SigningKey) -> None:
 
 
 @given(st.data())
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_single_bit_flip_breaks_the_entry(ring: Keyring, chain: Chain, data: st.DataObject) -> None:
     (e,) = chain(1)
     raw = bytearray(e.encode())
@@ -226,7 +226,7 @@ def test_any_single_bit_flip_breaks_the_entry(ring: Keyring, chain: Chain, data:
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
     with pytest.raises(InvalidInputError):
         decode_entry(data)

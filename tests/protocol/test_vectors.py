@@ -13,6 +13,7 @@ from protocol.envelope import SIGNING_PREFIX, KeyInfo, Keyring, decode_entry, si
 from protocol.errors import InvalidInputError, SchemaError
 from protocol.jsonform import from_json
 from protocol.keys import SigningKey, VerifyKey
+from protocol.keystate import KeyRecord, OriginKeys, verify_history
 from protocol.records import RECORD_TYPES, check_body, check_log_entry, open_direct
 from protocol.requests import parse_request_headers, request_signing_bytes, sign_request, verify_request
 
@@ -203,16 +204,50 @@ def test_requests(v: dict[str, Any]) -> None:
     assert error_code(check) == (None if v.get("valid", True) else v["error"])
 
 
+@pytest.mark.parametrize("v", load("keys"), ids=ids(load("keys")))
+def test_keys(v: dict[str, Any]) -> None:
+    keys = OriginKeys(
+        v["origin"],
+        [
+            KeyRecord(
+                VerifyKey.from_bytes(bytes.fromhex(k["public_key_hex"])),
+                not_before=k.get("not_before", 0),
+                not_after=k.get("not_after"),
+                revoked_at=k.get("revoked_at"),
+            )
+            for k in v["keys"]
+        ],
+    )
+
+    def run() -> None:
+        verify_history([decode_entry(bytes.fromhex(h)) for h in v["entries_hex"]], keys)
+
+    assert error_code(run) == (None if v["valid"] else v["error"])
+    if v["valid"]:
+        windows = [
+            {
+                "kid": r.kid,
+                "first_seq": r.info().first_seq,
+                "last_seq": r.info().last_seq,
+                "not_before": r.info().not_before,
+                "not_after": r.info().not_after,
+                "revoked_at": r.info().revoked_at,
+            }
+            for r in sorted(keys.records(), key=lambda r: r.kid)
+        ]
+        assert windows == v["windows"]
+
+
 def test_every_record_type_and_error_code_has_a_vector() -> None:
     covered = {v["type"] for v in load("records") if v.get("valid", True)}
     assert covered == set(RECORD_TYPES)
     assert {v["type"] for v in load("records") if v.get("valid", True) and RECORD_TYPES[v["type"]].direct} == {
         name for name, t in RECORD_TYPES.items() if t.direct
     }
-    names = ("canonical", "envelopes", "chains", "records", "direct", "requests")
+    names = ("canonical", "envelopes", "chains", "records", "direct", "requests", "keys")
     codes = {v["error"] for name in names for v in load(name) if "error" in v}
     assert {"malformed", "non_canonical", "too_large", "unsupported_version", "schema"} <= codes
-    assert {"body_mismatch", "bad_signature", "unknown_key", "broken_link"} <= codes
+    assert {"body_mismatch", "bad_signature", "unknown_key", "broken_link", "key_not_valid"} <= codes
 
 
 def test_vectors_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,7 +256,7 @@ def test_vectors_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(make_vectors, "OUT", tmp_path)
     make_vectors.main()
-    for name in ("canonical", "envelopes", "chains", "records", "direct", "requests"):
+    for name in ("canonical", "envelopes", "chains", "records", "direct", "requests", "keys"):
         assert (tmp_path / f"{name}.json").read_text(encoding="utf-8") == (VECTORS / f"{name}.json").read_text(
             encoding="utf-8"
         ), f"{name}.json differs from what scripts/make_vectors.py produces"
