@@ -72,6 +72,9 @@ from .trust import TrustStore
 
 log = logging.getLogger(__name__)
 
+FIRST_SYNC_DELAY_S = 0.2  # the first retry of a first sync; doubling up to FIRST_SYNC_MAX_DELAY_S
+FIRST_SYNC_MAX_DELAY_S = 5.0
+
 
 class FederationService:
     def __init__(
@@ -120,6 +123,7 @@ class FederationService:
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._first_synced: set[str] = set()  # peers a first sync was started with (see _sync_new_peers)
         self.client: PeerClient
         self.replicator: Replicator
         self.deliverer: Deliverer
@@ -156,7 +160,7 @@ class FederationService:
         )
         self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
         self._scheduler.start()
-        self.spawn(self.anti_entropy())
+        self._sync_new_peers()
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -181,6 +185,35 @@ class FederationService:
         self.trust.put(Peer(self.name, "", keys=own, direct=False))
         if hasattr(self, "deliverer"):
             self.deliverer.refresh()
+            self._sync_new_peers()
+
+    def _sync_new_peers(self) -> None:
+        """Start a first sync with every direct member peer not synced with yet: at start, and when a coop is
+        admitted or joins (a newcomer should hold the network's records within seconds, not at the next round)."""
+        for peer in self.trust.direct_members():
+            if peer.name not in self._first_synced:
+                self._first_synced.add(peer.name)
+                self.spawn(self.first_sync(peer))
+
+    async def first_sync(self, peer: Peer) -> None:
+        """Pull from ``peer`` as soon as it answers: retried with a short, growing backoff (a peer that is still
+        starting answers within seconds) for up to one anti-entropy period, after which the rounds take over."""
+        delay, waited = FIRST_SYNC_DELAY_S, 0.0
+        while True:
+            try:
+                await self.replicator.sync_from(peer)
+                return
+            except PeerUnavailableError as exc:
+                log.info("first sync from %s not yet (%s); again in %.1f s", peer.name, exc, delay)
+                await self.peers.record_contact(peer.name, at=self.clock(), error=str(exc))
+            except Exception as exc:
+                log.exception("first sync from %s failed unexpectedly", peer.name)
+                await self.peers.record_contact(peer.name, at=self.clock(), error=f"internal: {exc}")
+            if waited >= self.anti_entropy_seconds:
+                return
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, FIRST_SYNC_MAX_DELAY_S)
 
     async def _replay_trust(self) -> None:
         """Re-apply node documents and key revocations from the log, per origin in chain order: a crash between

@@ -197,6 +197,8 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
     try:
         for node in nodes:
             _wait_healthy(node.url, children)
+        print("Waiting for the three coops to hold each other's records...", flush=True)
+        _wait_converged([n.url for n in nodes], children)
         print("\nBigre demo network is up:\n")
         for node in nodes:
             print(f"  {node.display_name:<10} {node.url}   operator {node.operator} / member {node.member}")
@@ -219,6 +221,26 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
                 child.wait()
     failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed and not stopping else 0
+
+
+def _heads(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(url + "/api/v1/health", timeout=5) as response:  # noqa: S310 - loopback
+        heads: dict[str, int] = json.loads(response.read())["heads"]
+        return heads
+
+
+def _wait_converged(urls: list[str], children: list[subprocess.Popen[bytes]], within: float = 120.0) -> None:
+    """Until every node holds every node's log as far as its origin has it (the same heads everywhere)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            raise SystemExit("a demo node exited during start-up; see its log above")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            heads = [_heads(url) for url in urls]
+            if len(heads[0]) >= len(urls) and all(h == heads[0] for h in heads):
+                return
+        time.sleep(0.3)
+    print("warning: the nodes have not converged yet; they go on syncing in the background", flush=True)
 
 
 def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], within: float = 60.0) -> None:

@@ -138,6 +138,7 @@ class Node:
         self.proxy = FaultProxy(self.port, seed=len(cluster.nodes) + 1, name=name).start()
         self.log_path = cluster.root / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.anti_entropy_seconds = ANTI_ENTROPY_SECONDS  # a test may lengthen it to see what else brings records
         self.operator = f"operateur@{name}.example"
         self.member = f"membre@{name}.example"
         self.password = f"demo-{name}-2027"
@@ -166,7 +167,7 @@ class Node:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, f"{self.name} is already running"
-        env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": ANTI_ENTROPY_SECONDS, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": self.anti_entropy_seconds, "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "ab") as log:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())
             log.flush()
