@@ -11,11 +11,7 @@ them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from federation.ports import PeerKey
 from federation.service import FederationService
@@ -26,7 +22,7 @@ from node.federation_adapter.store import NodeFederationStore
 from node.jobs import HOUR_S, Job, Jobs
 from node.keyfile import NodeKey
 from node.metrics import NodeMetrics
-from node.records.publisher import Publisher
+from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
@@ -45,13 +41,10 @@ from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
 from node.services.things import Things
 from node.storage.database import Database
-from node.storage.outbox import direct_peer_names, direct_peer_names_sync
+from node.storage.outbox import direct_peer_names_sync
 from protocol import SigningKey
 
 log = logging.getLogger(__name__)
-
-OutboxPeers = Callable[[AsyncSession], Awaitable[Sequence[str]]]
-SyncOutboxPeers = Callable[[Session], Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +57,6 @@ class NodeOptions:
     reference: Reference | None = None
     #: the peers every new entry is queued for (default: the direct member peers, read in the transaction)
     outbox_peers: OutboxPeers | None = None
-    outbox_peers_sync: SyncOutboxPeers | None = None
 
 
 @dataclass(slots=True)
@@ -143,9 +135,6 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         if federation is not None:
             federation.notify()
 
-    async def outbox_peers(session: AsyncSession) -> Sequence[str]:
-        return await direct_peer_names(session, name)
-
     reference = options.reference or load_reference(config.trades_path)
     search_documents = SearchDocuments(reference.trades)  # own and received records, with the same trade words
     publisher = Publisher(
@@ -153,9 +142,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         signing,
         clock,
         search_documents,
-        options.outbox_peers or outbox_peers,
-        outbox_peers_sync=options.outbox_peers_sync
-        or (None if options.outbox_peers else lambda session: direct_peer_names_sync(session, name)),
+        options.outbox_peers or (lambda session: direct_peer_names_sync(session, name)),
     )
     async with db.write() as session:
         await publisher.ensure_head(session)

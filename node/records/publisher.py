@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -35,10 +35,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-OutboxPeers = Callable[[AsyncSession], Awaitable[Sequence[str]]]
+OutboxPeers = Callable[[Session], Sequence[str]]
 """Returns the names of the peers a new entry must be pushed to, read within the publishing transaction."""
-SyncOutboxPeers = Callable[[Session], Sequence[str]]
-"""The same, for publishing inside a sync transaction function (:meth:`Database.run_write`)."""
 
 RECORD_ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -77,7 +75,7 @@ def _utf8_of_key(item: tuple[Any, Any]) -> bytes:
     return bytes(item[0].encode("utf-8"))
 
 
-async def no_peers(_session: AsyncSession) -> Sequence[str]:
+def no_peers(_session: Session) -> Sequence[str]:
     return ()
 
 
@@ -89,10 +87,8 @@ class Publisher:
     :class:`AsyncSession` (``async with db.write()``) through ``run_sync``.
 
     ``search_documents`` makes the search documents of the records it publishes (or indexes without
-    publishing: :meth:`index_sync`). ``outbox_peers`` is read within the publishing transaction. On the sync
-    path ``outbox_peers_sync`` is used when given; otherwise the coroutine ``outbox_peers`` is run to completion
-    over the sync session (it must only await that session's ``execute``/``scalar``/``scalars``/``get``, as a
-    query over the peers table does).
+    publishing: :meth:`index_sync`). ``outbox_peers`` names the peers a new entry is queued for; it is called
+    with the publishing transaction's session, so a peer admitted or suspended in the same transaction counts.
     """
 
     def __init__(
@@ -102,14 +98,12 @@ class Publisher:
         clock: Clock,
         search_documents: SearchDocuments,
         outbox_peers: OutboxPeers = no_peers,
-        outbox_peers_sync: SyncOutboxPeers | None = None,
     ) -> None:
         self.origin = origin
         self.key = key
         self.clock = clock
         self.search_documents = search_documents
         self.outbox_peers = outbox_peers
-        self.outbox_peers_sync = outbox_peers_sync
 
     # ------------------------------------------------------------------------------- on an AsyncSession
 
@@ -129,10 +123,9 @@ class Publisher:
     ) -> Entry:
         """Sign and store the next entry of this node's log. ``search_bodies``: to index the record, what each
         audience may read of it (None: the record is not searched)."""
-        peers = await self.outbox_peers(session)
         return await session.run_sync(
             lambda s: self.publish_sync(
-                s, type=type, record_id=record_id, body=body, created=created, search_bodies=search_bodies, peers=peers
+                s, type=type, record_id=record_id, body=body, created=created, search_bodies=search_bodies
             )
         )
 
@@ -202,7 +195,7 @@ class Publisher:
         replication_log.append_own_entry(conn, entry, body, now)
         _SET_HEAD.execute(conn, {"h_origin": self.origin, "seq": seq, "hash": entry.hash})
         if peers is None:
-            peers = self._outbox_peers(session)
+            peers = self.outbox_peers(session)
         if peers:
             _INSERT_OUTBOX.executemany(
                 conn,
@@ -272,48 +265,6 @@ class Publisher:
             self.ensure_head_sync(session)
             return 0, None
         return int(row[0]), row[1]
-
-    def _outbox_peers(self, session: Session) -> Sequence[str]:
-        if self.outbox_peers_sync is not None:
-            return self.outbox_peers_sync(session)
-        return run_to_completion(self.outbox_peers(cast(AsyncSession, AwaitableSession(session))))
-
-
-class AwaitableSession:
-    """A sync :class:`Session` behind :class:`AsyncSession`'s common coroutine methods, so that a callback written
-    for an AsyncSession can run inside a sync transaction (its coroutine never really suspends)."""
-
-    def __init__(self, session: Session) -> None:
-        self.sync_session = session
-
-    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        return self.sync_session.execute(statement, params, **kwargs)
-
-    async def scalar(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        return self.sync_session.scalar(statement, params, **kwargs)
-
-    async def scalars(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        return self.sync_session.scalars(statement, params, **kwargs)
-
-    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
-        return self.sync_session.get(entity, ident, **kwargs)
-
-    async def flush(self) -> None:
-        self.sync_session.flush()
-
-    def get_bind(self) -> Any:
-        return self.sync_session.get_bind()
-
-
-def run_to_completion(awaitable: Awaitable[T]) -> T:
-    """Run a coroutine that never suspends (it awaits only :class:`AwaitableSession`) and return its result."""
-    coro = cast(Coroutine[Any, Any, T], awaitable)
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    coro.close()
-    raise RuntimeError("an outbox peers callback suspended inside a sync transaction: it may only use its session")
 
 
 def _schema_to_input(exc: SchemaError) -> NodeError:

@@ -206,7 +206,7 @@ async def test_replication_into_the_node_waits_for_gaps_ignores_replays_keeps_fo
 
 
 async def test_outbox_rows_for_each_peer(services: Node) -> None:
-    async def peers(_session: object) -> list[str]:
+    def peers(_session: object) -> list[str]:
         return ["smart", "oxalis"]
 
     services.publisher.outbox_peers = peers  # what the federation layer will configure

@@ -14,12 +14,10 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from node.compose import Node
 from node.errors import Conflict, NodeError
-from node.records.publisher import AwaitableSession, run_to_completion
 from node.search import text as search_text
 from node.storage.database import Prepared, connection
 from node.storage.models import Account, LogEntry, LogHead, OutboxItem, RecordState
@@ -148,36 +146,26 @@ async def test_a_cancelled_caller_does_not_stall_the_writers(services: Node) -> 
     assert await asyncio.wait_for(services.db.run_write(lambda s: 7), 30) == 7
 
 
-async def test_outbox_peer_callbacks_run_inside_the_sync_transaction(services: Node) -> None:
+async def test_outbox_peer_callbacks_run_inside_the_publishing_transaction(services: Node) -> None:
     viewer = await _member(services, "a@example.org")
     await services.db.run_write(lambda s: s.add(LogHead(origin="smart", seq=0, hash=None)))
 
-    async def peers_from_the_database(session: AsyncSession) -> Sequence[str]:
-        # the shape of federation's direct_peer_names: awaits only its session
-        rows = await session.execute(select(LogHead.origin).where(LogHead.origin != "coopaname"))
+    def peers_from_the_database(session: Session) -> Sequence[str]:
+        # what the node's own callback does (direct member peers), over the publishing transaction's session
+        rows = session.execute(select(LogHead.origin).where(LogHead.origin != "coopaname"))
         return [origin for (origin,) in rows]
 
     services.publisher.outbox_peers = peers_from_the_database
-    services.publisher.outbox_peers_sync = None  # the async callback, run over the sync session
     await services.directory.update_my_profile(
         viewer, {"fields": {"bio": "Menuisière"}, "visibility": {"bio": "network"}}, replace=False
     )
-    services.publisher.outbox_peers_sync = lambda session: ["oxalis"]
+    services.publisher.outbox_peers = lambda session: ["oxalis"]
     await services.directory.update_my_profile(viewer, {"fields": {"bio": "Ébéniste"}}, replace=False)
     async with services.db.read() as session:
         items = (await session.execute(select(OutboxItem.peer, OutboxItem.seq).order_by(OutboxItem.seq))).all()
         state = await session.get(RecordState, ("coopaname", viewer.member_id))
     assert [tuple(i) for i in items] == [("smart", 1), ("oxalis", 2)]
     assert state is not None and state.body is not None and state.body["bio"] == "Ébéniste"
-
-
-async def test_a_callback_that_really_suspends_is_refused() -> None:
-    async def suspends(_session: AsyncSession) -> list[str]:
-        await asyncio.sleep(0)
-        return []
-
-    with pytest.raises(RuntimeError, match="suspended"):
-        run_to_completion(suspends(cast(AsyncSession, AwaitableSession(cast(Session, None)))))
 
 
 async def test_profile_update_reports_what_it_published(services: Node) -> None:
