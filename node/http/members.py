@@ -8,7 +8,7 @@ from aiohttp import web
 
 from node.errors import InvalidInput, NotFound
 from node.http.routing import V1, Route, encode_cursor, json_response, member, node_of, page, viewer
-from node.services.finder import legacy_items
+from node.services.finder import QUERY_KEYS, legacy_items
 from node.services.moving import moved_to
 
 
@@ -60,21 +60,7 @@ async def network_member(request: web.Request) -> web.Response:
     return json_response({"origin": origin, "id": member_id, "fields": fields})
 
 
-SEARCH_QUERY: Final = (
-    "q",
-    "trade",
-    "origin",
-    "departement",
-    "town",
-    "near",
-    "radius_km",
-    "language",
-    "stage",
-    "available_on",
-    "type",
-    "page",
-    "limit",
-)
+SEARCH_QUERY: Final = (*QUERY_KEYS, "page", "limit")
 ROUTES: Final = (
     Route(
         "GET",

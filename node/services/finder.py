@@ -29,6 +29,20 @@ from node.storage.database import Database, connection
 from node.viewer import Viewer
 
 TYPES: Final = ("profile", "offer", "mentoring", "event")
+#: what a search asks, as the API's query string, the search page and saved searches name it (page and size apart)
+QUERY_KEYS: Final = (
+    "q",
+    "type",
+    "trade",
+    "origin",
+    "departement",
+    "town",
+    "near",
+    "radius_km",
+    "language",
+    "stage",
+    "available_on",
+)
 PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
 DEFAULT_RADIUS_KM: Final = 30.0

@@ -31,17 +31,9 @@ from typing import Any, Final
 
 from node.errors import InvalidInput
 from node.reference.data import Reference
+from protocol.records import CASE_STAGES
 
-STAGES: Final = (
-    "emergence",
-    "co_accompaniment",
-    "feasibility",
-    "legal_form",
-    "statutes",
-    "financing",
-    "registration",
-    "follow_up",
-)
+STAGES: Final = CASE_STAGES  # the protocol names them: a shared case carries its stages (case_share)
 ORIGIN_KINDS: Final = ("new_creation", "association_conversion", "company_takeover", "cae_collective")
 TARGET_FORMS: Final = ("cae_activity", "scop", "scic", "other")
 STAKEHOLDERS: Final = ("employee", "producer", "beneficiary", "volunteer", "local_authority", "supporter", "other")

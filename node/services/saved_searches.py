@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select, update
 
 from node.clock import Clock
 from node.errors import InvalidInput, NotAuthenticated, NotFound
-from node.services.finder import MAX_PAGE_SIZE, Finder
+from node.services.finder import MAX_PAGE_SIZE, QUERY_KEYS, Finder
 from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
 from node.storage.search_models import Notification, SavedSearch
@@ -32,19 +32,6 @@ from node.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
-QUERY_KEYS: Final = (
-    "q",
-    "type",
-    "trade",
-    "origin",
-    "departement",
-    "town",
-    "near",
-    "radius_km",
-    "language",
-    "stage",
-    "available_on",
-)
 MAX_SAVED: Final = 50  # per member
 OVERLAP_MS: Final = 15 * 60_000
 NOTIFICATION_KIND: Final = "search_match"
