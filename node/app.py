@@ -7,7 +7,9 @@ and started in a ``cleanup_ctx`` and closed there, so every resource lives exact
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Final
 
@@ -62,8 +64,18 @@ DEFAULT_OPTIONS: Final = NodeOptions()
 
 
 def create_app(
-    config: NodeConfig, *, options: NodeOptions = DEFAULT_OPTIONS, api_routes: Iterable[Route] = API_ROUTES
+    config: NodeConfig,
+    *,
+    options: NodeOptions = DEFAULT_OPTIONS,
+    api_routes: Iterable[Route] = API_ROUTES,
+    check_responses: bool | None = None,
 ) -> web.Application:
+    """The application. ``check_responses`` (default: the ``BIGRE_CHECK_RESPONSES`` environment variable set to
+    1) checks every JSON API answer against its route's declaration, turning a mismatch into a logged 500: the
+    tests run with it; a production node does not pay for it."""
+    if check_responses is None:
+        check_responses = os.environ.get("BIGRE_CHECK_RESPONSES") == "1"
+    api_routes = tuple(api_routes)
     middlewares = [forwarded_middleware(config.trusted_proxies), error_middleware, viewer_middleware]
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
 
@@ -78,14 +90,14 @@ def create_app(
             await node.close()
 
     app.cleanup_ctx.append(node_ctx)
-    add_routes(app, api_routes)
+    add_routes(app, api_routes, check_responses=check_responses)
     app.add_routes(federation.wire_routes())
     install_pages(app)
     app.middlewares.append(wake_after_writes)
-    openapi = openapi_document(config, app)
+    openapi = json.dumps(openapi_document(config, api_routes), ensure_ascii=False)
 
     async def serve_openapi(_request: web.Request) -> web.Response:
-        return web.json_response(openapi)
+        return web.Response(text=openapi, content_type="application/json")
 
     app.router.add_get(f"{V1}/openapi.json", serve_openapi)
     return app
