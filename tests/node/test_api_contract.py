@@ -97,8 +97,8 @@ async def test_security_and_statuses_follow_each_declaration(client: Client) -> 
 
 
 async def test_every_route_with_every_role_answers_as_declared(api: Api, client: Client) -> None:
-    for role in ("member", "advisor", "operator"):
-        await api.user(f"{role}@example.org", role=role)
+    for staff_role in ("member", "advisor", "operator"):
+        await api.user(f"{staff_role}@example.org", role=staff_role)
     routes: list[Route] = client.app[ROUTES_KEY]
     assert len(routes) == len(API_ROUTES)
     seen = 0
