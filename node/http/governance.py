@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from node.http.record_models import map_model, record_input
 from node.http.routing import V1, Route, json_response, node_of
-from node.http.types import Ms, Origin
+from node.http.types import Ms, Origin, integer
 from protocol import RECORD_TYPES
 from protocol.records import CHARTER
 
@@ -20,7 +20,7 @@ ProposalInput: Final = record_input(
     names=["kind", "subject", "text", "charter"],
     required=["kind", "subject"],
     extra={
-        "days": (int | None, Field(None, ge=1, le=365, description="time to vote (the charter's voting_days)")),
+        "days": (integer(1, 365) | None, Field(None, description="time to vote (the charter's voting_days)")),
         "new_key": (
             str | None,
             Field(None, pattern="^[0-9a-fA-F]{64}$", description="key_recovery: the subject's new public key, hex"),

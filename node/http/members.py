@@ -102,7 +102,7 @@ async def search(request: web.Request, query: SearchQuery) -> web.Response:
     the first version's answer, kept for its callers."""
     finder = node_of(request).finder
     given = query.model_dump(exclude_unset=True)
-    parsed = finder.parse({k: str(v) for k, v in given.items() if v is not None})
+    parsed = finder.parse({k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in given.items() if v is not None})
     found = await finder.search(viewer(request), parsed)
     found["items"] = legacy_items(found["results"])
     more = parsed.page * parsed.size < found["total"]

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from node.http.record_models import TRADE_VIEW, TradeCode
-from node.http.types import AccountId, Date, Input, Ms, Origin, RecordId
+from node.http.types import AccountId, Date, Input, Ms, Origin, RecordId, integer
 from node.services import onboarding_rules as rules
 from node.services.member_path import PATH_STATUSES
 
@@ -18,6 +18,7 @@ TargetForm = Literal[rules.TARGET_FORMS]  # type: ignore[valid-type]
 Stakeholder = Literal[rules.STAKEHOLDERS]  # type: ignore[valid-type]
 PathStatus = Literal[PATH_STATUSES]  # type: ignore[valid-type]
 Trades = list[TradeCode]
+Capital: Final = integer(0, 1_000_000_000)
 
 
 class Contact(Input):
@@ -28,7 +29,7 @@ class Contact(Input):
     role: str | None = Field(None, max_length=80, description="role in the group")
     associate: bool = False
     employee: bool = False
-    capital_eur: int | None = Field(None, ge=0, le=1_000_000_000)
+    capital_eur: Capital | None = None  # type: ignore[valid-type]
     stakeholder: Stakeholder | None = None
 
 

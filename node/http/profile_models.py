@@ -22,6 +22,7 @@ _RECORD_FIELDS: Final = [f for f in PROFILE.fields if f.name in PROFILE_FIELDS]
 _NODE_ONLY: Final = sorted(set(PROFILE_FIELDS) - {f.name for f in _RECORD_FIELDS})
 if _NODE_ONLY != ["phone"]:  # a new node-only field needs its type here
     raise RuntimeError(f"profile fields without a protocol declaration: {_NODE_ONLY}")
+DISPLAY_NAME: Final = next(f for f in PROFILE.fields if f.name == "display_name")
 Phone = Annotated[str, StringConstraints(pattern="^" + PHONE_RE.pattern.removesuffix(r"\Z") + "$")]
 
 
@@ -44,11 +45,13 @@ ProfileFieldsInput: Final = fields_model(
     "input",
     required=(),
     doc="Profile fields to set; null (or an empty string or list) clears one",
+    not_null=["display_name"],
     overrides={
+        "display_name": Annotated[str, StringConstraints(min_length=1, max_length=DISPLAY_NAME.max_len)],
         "skills": Annotated[
             list[Annotated[str, StringConstraints(max_length=SKILLS.item.max_len if SKILLS.item else 60)]],
             Field(max_length=SKILLS.max_len),
-        ]
+        ],
     },
     extra={"phone": (Phone | None, Field(None, **_help("phone")))},
 )
@@ -72,8 +75,9 @@ class ProfileChange(Input):
     visibility: VisibilityInput | None = None  # type: ignore[valid-type]
 
     def payload(self) -> dict[str, Any]:
-        """The change as :meth:`node.services.directory.Directory.update_my_profile` takes it."""
-        return self.model_dump(exclude_unset=True, by_alias=True)
+        """The change as :meth:`node.services.directory.Directory.update_my_profile` takes it (a null part is
+        an absent one)."""
+        return {k: v for k, v in self.model_dump(exclude_unset=True, by_alias=True).items() if v is not None}
 
 
 class MyProfile(BaseModel):

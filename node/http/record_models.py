@@ -20,7 +20,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from node.http.types import Date, anchored
+from node.http.types import Date, anchored, integer
 from protocol.records import PLACE, TRADE, TRADES, RecordType
 from protocol.records import Field as RecordField
 
@@ -46,7 +46,7 @@ def value_type(f: RecordField, variant: Variant) -> Any:
     if kind == "int":
         lo = f.min if f.min is not None else -(2**63)
         hi = f.max if f.max is not None else 2**63 - 1
-        return Annotated[int, Field(ge=lo, le=hi)]
+        return integer(lo, hi)
     if kind == "bool":
         return bool
     if kind == "date":
@@ -82,9 +82,11 @@ def fields_model(
     doc: str = "",
     extra: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    not_null: Iterable[str] = (),
 ) -> type[BaseModel]:
     """A model of these protocol fields. ``required``: the names a client must give (``None``: as the protocol
-    says); ``extra``: more fields as ``name -> (type, default-or-...)``; ``overrides``: a field's value type."""
+    says); ``extra``: more fields as ``name -> (type, default-or-...)``; ``overrides``: a field's value type;
+    ``not_null``: optional fields that cannot be cleared."""
     must = {f.name for f in fields if f.required} if required is None else set(required)
     definitions: dict[str, Any] = {}
     for f in fields:
@@ -94,15 +96,22 @@ def fields_model(
         if keyword.iskeyword(attribute):
             attribute, info["alias"] = attribute + "_", f.name
         if f.name in must:
+            if variant == "input" and f.kind == "str":  # the node reads "" as absent
+                kind = Annotated[kind, StringConstraints(min_length=1)]
             definitions[attribute] = (kind, Field(..., **info))
-        elif variant == "input":
-            definitions[attribute] = (kind | None, Field(None, **info))
+        elif f.name in not_null:
+            definitions[attribute] = (kind, Field(None, json_schema_extra=_no_default, **info))  # optional, not null
         else:
             definitions[attribute] = (kind | None, Field(None, **info))
     definitions.update(extra or {})
     config = ConfigDict(extra="forbid", populate_by_name=True, title=name)
     model: type[BaseModel] = create_model(name, __config__=config, __doc__=doc or None, **definitions)
     return model
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional field that cannot be null has no default a client could send."""
+    schema.pop("default", None)
 
 
 def record_view(record_type: RecordType, name: str, *, extra: Mapping[str, Any] | None = None) -> type[BaseModel]:

@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 
 from node.http.members import SearchQuery
 from node.http.routing import Route, json_response, member, node_of
-from node.http.types import Input, Ms, Origin, SearchId, list_of
+from node.http.types import Input, Int, Ms, Origin, SearchId, list_of
 from node.services.saved_searches import QUERY_KEYS
 
 
@@ -72,7 +72,7 @@ class Notifications(BaseModel):
 
 
 class ReadNotifications(Input):
-    ids: list[int] | None = Field(None, max_length=1000, description="those to mark read; all of mine when absent")
+    ids: list[Int] | None = Field(None, max_length=1000, description="those to mark read; all of mine when absent")
 
 
 class Marked(BaseModel):
@@ -81,7 +81,11 @@ class Marked(BaseModel):
 
 async def save_search(request: web.Request, body: BaseModel) -> web.Response:
     """Save a search ({q, name?, and the search filters}); new matches become notifications"""
-    given: dict[str, Any] = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    given: dict[str, Any] = {
+        k: f"{v:g}" if isinstance(v, float) else v  # a radius of 10 is kept as "10", as GET /search reads it
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None
+    }
     return json_response(await node_of(request).saved_searches.save(member(request), given), 201)
 
 

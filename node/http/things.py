@@ -96,7 +96,8 @@ def thing_routes(kind: ThingKind, tag: str, what: str, singular: str) -> list[Ro
         return json_response({"items": items, "next_cursor": encode_cursor(nxt)})
 
     async def create_thing(request: web.Request, body: BaseModel) -> web.Response:
-        return json_response(await node_of(request).things.create(kind, member(request), dump(body)), 201)
+        given = {k: v for k, v in dump(body).items() if v is not None}  # null on creation: not given (defaults hold)
+        return json_response(await node_of(request).things.create(kind, member(request), given), 201)
 
     async def get_thing(request: web.Request, id: str) -> web.Response:
         return json_response(await node_of(request).things.get(kind, viewer(request), id))

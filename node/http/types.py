@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from protocol.envelope import KID_RE, ORIGIN_RE, RECORD_ID_RE
 
@@ -29,6 +29,22 @@ def _calendar_date(value: str) -> str:
     return value
 
 
+def _json_integer(value: Any) -> Any:
+    """JSON has one number type: ``1.0`` is the integer 1 (as JSON Schema says), ``1.5`` is no integer."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer in a request body: strictly a JSON number (never "15"), integral (1.0 counts, 1.5 does not)."""
+
+
+def integer(lo: int, hi: int, description: str | None = None) -> Any:
+    """:data:`Int` within ``lo..hi`` (the bounds first, so the schema says ``minimum`` and ``maximum``)."""
+    return Annotated[int, Field(ge=lo, le=hi, description=description), BeforeValidator(_json_integer)]
+
+
 RecordId = Annotated[
     str, StringConstraints(pattern=anchored(RECORD_ID_RE.pattern)), Field(description="a record id", max_length=64)
 ]
@@ -39,15 +55,15 @@ Origin = Annotated[
 ]
 Ref = Annotated[str, Field(description="origin/id of a record", max_length=97)]
 Kid = Annotated[str, StringConstraints(pattern=anchored(KID_RE.pattern)), Field(description="a signing key's id")]
-Ms = Annotated[int, Field(ge=0, le=2**53 - 1, description="milliseconds since the Unix epoch")]
+Ms = integer(0, 2**53 - 1, "milliseconds since the Unix epoch")
 Date = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     AfterValidator(_calendar_date),
     Field(json_schema_extra={"format": "date"}),
 ]
-AccountId = Annotated[int, Field(ge=1, le=2**63 - 1, description="an account of this node")]
-SearchId = Annotated[int, Field(ge=1, le=2**63 - 1, description="one of my saved searches")]
+AccountId = integer(1, 2**63 - 1, "an account of this node")
+SearchId = integer(1, 2**63 - 1, "one of my saved searches")
 Role = Literal["member", "advisor", "operator"]
 Level = Literal["private", "coop", "network", "public"]
 Cursor = Annotated[str, Field(max_length=40, description="opaque: the next_cursor of the previous page")]

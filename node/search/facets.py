@@ -14,10 +14,10 @@ node's own records), so a query word in either language meets the record in the 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from node.clock import utc_datetime
 from node.reference.vocabulary import TradeVocabulary, load_trades
 from node.search import index as search
 
@@ -67,7 +67,7 @@ def normalised_trade_words(body: Mapping[str, Any]) -> str:
 
 def _date_of_ms(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC).date().isoformat()
+        return utc_datetime(value).date().isoformat()
     return None
 
 

@@ -1,0 +1,133 @@
+"""The JSON API under an OpenAPI-driven fuzzer (schemathesis): for every operation, data that fits the document
+and data that does not, as a signed-in member and anonymously, against a running node (real HTTP on 127.0.0.1)
+that checks its own answers (``check_responses``). No 5xx, no status the document does not declare, every
+answer fits its declared schema, and data the document calls invalid is refused.
+
+Bounded: a few examples per operation and mode (``FUZZ_EXAMPLES``), so the run takes a couple of minutes on a
+busy two-core machine; marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from schemathesis.generation.modes import GenerationMode
+
+from node.app import create_app
+from node.compose import Node, NodeOptions
+from node.config import create_node_dir
+from node.http.state import NODE_KEY
+from node.services.accounts import ThrottlePolicy
+from tests.node.conftest import FAST_HASHER, PASSWORD
+
+pytestmark = pytest.mark.slow
+FUZZ_EXAMPLES = int(os.environ.get("BIGRE_FUZZ_EXAMPLES", "8"))
+OFFER = {"purpose": "offer", "title": "Menuiserie", "trades": ["H2206"], "place": "Montreuil", "visibility": "public"}
+EVENT = {"kind": "workshop", "title": "Atelier compta", "start": 1_760_000_000_000, "seats": 2, "visibility": "public"}
+
+
+@dataclass
+class LiveNode:
+    url: str
+    token: str
+    document: dict[str, Any]
+
+
+def _serve(tmp: Path, started: threading.Event, box: dict[str, Any]) -> None:
+    """The node in its own thread and event loop (the fuzzer's requests are synchronous)."""
+    config = create_node_dir(tmp / "node", name="coopaname", url="http://127.0.0.1:8400", display_name="Coopaname")
+    options = NodeOptions(hasher=FAST_HASHER, throttle=ThrottlePolicy())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        box["stop"] = lambda: loop.call_soon_threadsafe(stop.set)
+        app = create_app(config, options=options, check_responses=True)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            node: Node = app[NODE_KEY]
+            await node.accounts.add_user(email="membre@example.org", password=PASSWORD, display_name="Membre")
+            login = await node.accounts.login("membre@example.org", PASSWORD, "127.0.0.1")
+            from node.viewer import Viewer
+
+            viewer = Viewer(account_id=login.account.id, role="member", member_id=login.member_id)
+            from node.services.things import EVENTS, KINDS
+
+            await node.things.create(KINDS["offers"], viewer, OFFER)
+            await node.things.create(EVENTS, viewer, EVENT)
+            host, port = runner.addresses[0][:2]
+            box.update(url=f"http://{host}:{port}", token=login.token)
+            started.set()
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except BaseException as exc:  # the test reports it rather than hanging on ``started``
+        box["error"] = exc
+        started.set()
+
+
+@pytest.fixture(scope="module")
+def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
+    started, box = threading.Event(), dict[str, Any]()
+    thread = threading.Thread(target=_serve, args=(tmp_path_factory.mktemp("fuzz"), started, box))
+    thread.start()
+    try:
+        assert started.wait(60), "the node did not start within 60 s"
+        if "error" in box:
+            raise box["error"]
+        import requests
+
+        document = requests.get(box["url"] + "/api/v1/openapi.json", timeout=30).json()
+        yield LiveNode(box["url"], box["token"], document)
+    finally:
+        if "stop" in box:
+            box["stop"]()
+        thread.join(60)
+        assert not thread.is_alive(), "the node did not stop"
+
+
+BOUNDED = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+NOT_CHECKED: list[Any] = []
+SKIPPED = frozenset({"logout"})  # it would end the member's session for the rest of the run
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("who", ["member", "anonymous"])
+def test_the_api_keeps_to_its_document(live_node: LiveNode, who: str, mode: GenerationMode) -> None:
+    headers = {"Authorization": f"Bearer {live_node.token}"} if who == "member" else {}
+    schema = schemathesis.openapi.from_dict(live_node.document)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]
+        if operation.definition.raw.get("operationId") in SKIPPED:
+            continue
+        operations += 1
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @BOUNDED
+        def fuzz(case: Any) -> None:
+            case.call_and_validate(base_url=live_node.url, headers=headers, excluded_checks=NOT_CHECKED)
+
+        try:
+            fuzz()
+        except (Exception, BaseExceptionGroup) as exc:  # every operation's failures, not only the first one's
+            failures.append(f"{operation.label}: {exc}")
+    assert operations >= 80
+    assert not failures, "\n\n".join(failures)
