@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 
 from node.http.members import SearchQuery
 from node.http.routing import Route, json_response, member, node_of
-from node.http.types import Input, Int, Ms, Origin, SearchId, list_of
+from node.http.types import Input, Ms, Origin, SearchId, integer, list_of
 from node.services.saved_searches import QUERY_KEYS
 
 
@@ -71,8 +71,13 @@ class Notifications(BaseModel):
     unread: int = Field(description="how many of mine are unread")
 
 
+NotificationId = integer(1, 2**63 - 1, "one of my notifications")
+
+
 class ReadNotifications(Input):
-    ids: list[Int] | None = Field(None, max_length=1000, description="those to mark read; all of mine when absent")
+    ids: list[NotificationId] | None = Field(  # type: ignore[valid-type]
+        None, max_length=1000, description="those to mark read; all of mine when absent"
+    )
 
 
 class Marked(BaseModel):

@@ -22,6 +22,7 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from node.app import create_app
 from node.compose import Node, NodeOptions
@@ -103,7 +104,11 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
 
 
 BOUNDED = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-NOT_CHECKED: list[Any] = []
+# A body can fit the document and still be refused (422): the node checks ROME codes and towns against its
+# reference data, and a cursor against those it issued, which no schema can list. Every other check runs:
+# no server error, only documented statuses and content types, answers fitting their schemas, invalid data
+# refused.
+NOT_CHECKED: list[Any] = [positive_data_acceptance]
 SKIPPED = frozenset({"logout"})  # it would end the member's session for the rest of the run
 
 
@@ -116,8 +121,11 @@ def test_the_api_keeps_to_its_document(live_node: LiveNode, who: str, mode: Gene
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]
-        if operation.definition.raw.get("operationId") in SKIPPED:
+        raw = operation.definition.raw
+        if raw.get("operationId") in SKIPPED:
             continue
+        if mode is GenerationMode.NEGATIVE and not raw.get("parameters") and "requestBody" not in raw:
+            continue  # nothing to make invalid
         operations += 1
 
         @given(case=operation.as_strategy(generation_mode=mode))

@@ -42,6 +42,17 @@ async def test_a_json_integer_may_be_written_with_a_fraction_of_zero(api: Api) -
     assert set(body["error"]["fields"]) == {"effort_days"}
 
 
+async def test_notification_ids_beyond_the_database_s_integers_are_refused(api: Api) -> None:
+    """Found: ``POST /me/notifications/read`` with an id past 2^63 answered 500 (the database's integer
+    overflowed); the document now bounds the ids and the edge refuses them."""
+    await api.user("a@example.org")
+    body = await api.call("POST", "/api/v1/me/notifications/read", "a@example.org", {"ids": [2**70, 3]}, expect=422)
+    assert set(body["error"]["fields"]) == {"ids[0]"}
+    assert (await api.call("POST", "/api/v1/me/notifications/read", "a@example.org", {"ids": [3]}, expect=200)) == {
+        "marked": 0
+    }
+
+
 async def test_a_null_part_of_a_profile_change_is_an_absent_one(api: Api) -> None:
     """Found: ``{"visibility": null}`` (valid per the document) was refused by the service."""
     await api.user("a@example.org")
