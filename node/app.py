@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Final
 
@@ -70,11 +69,11 @@ def create_app(
     api_routes: Iterable[Route] = API_ROUTES,
     check_responses: bool | None = None,
 ) -> web.Application:
-    """The application. ``check_responses`` (default: the ``BIGRE_CHECK_RESPONSES`` environment variable set to
-    1) checks every JSON API answer against its route's declaration, turning a mismatch into a logged 500: the
-    tests run with it; a production node does not pay for it."""
+    """The application. ``check_responses`` (default: the node's ``check_responses`` setting) checks every JSON
+    API answer against its route's declaration, turning a mismatch into a logged 500: the tests run with it; a
+    production node does not pay for it."""
     if check_responses is None:
-        check_responses = os.environ.get("BIGRE_CHECK_RESPONSES") == "1"
+        check_responses = config.check_responses
     api_routes = tuple(api_routes)
     middlewares = [forwarded_middleware(config.trusted_proxies), error_middleware, viewer_middleware]
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)

@@ -69,6 +69,12 @@ def _seconds(value: object) -> float:
     return float(value)
 
 
+def _flag(value: object) -> bool:
+    if value in (True, False, 0, 1):
+        return bool(value)
+    raise ValueError("must be true or false (or 1 or 0)")
+
+
 def _addresses(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
         raise ValueError("must be a list of IP addresses")
@@ -138,6 +144,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "how often saved searches are run again to notify their new matches",
         env_json=True,
     ),
+    Setting(
+        "check_responses",
+        _flag,
+        False,
+        "check every JSON API answer against the OpenAPI document (status and schema); a mismatch becomes a "
+        "logged 500. For tests and debugging: it costs a parse per answer",
+        env_json=True,
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -158,6 +172,7 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     saved_search_seconds: float = 300.0
+    check_responses: bool = False
 
     @property
     def database(self) -> str:
