@@ -7,7 +7,6 @@ and started in a ``cleanup_ctx`` and closed there, so every resource lives exact
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Final
@@ -34,7 +33,7 @@ from node.http import (
 )
 from node.http.forwarded import forwarded_middleware
 from node.http.middleware import error_middleware, viewer_middleware, wake_after_writes
-from node.http.openapi import openapi_document
+from node.http.openapi import openapi_json
 from node.http.routing import V1, Route, add_routes
 from node.http.state import NODE_KEY
 from node.web.routes import install_pages
@@ -93,7 +92,7 @@ def create_app(
     app.add_routes(federation.wire_routes())
     install_pages(app)
     app.middlewares.append(wake_after_writes)
-    openapi = json.dumps(openapi_document(config, api_routes), ensure_ascii=False)
+    openapi = openapi_json(config, api_routes)
 
     async def serve_openapi(_request: web.Request) -> web.Response:
         return web.Response(text=openapi, content_type="application/json")

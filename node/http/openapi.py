@@ -8,6 +8,8 @@ msgpack (docs/PROTOCOL.md §13).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -55,7 +57,45 @@ class _Schemas:
 
 def openapi_document(config: NodeConfig, routes: Iterable[Route]) -> dict[str, Any]:
     """OpenAPI 3.1 for the JSON API: every declared route, with its schemas, security and statuses."""
-    routes = list(routes)
+    document: dict[str, Any] = json.loads(openapi_json(config, routes))
+    return document
+
+
+def openapi_json(config: NodeConfig, routes: Iterable[Route]) -> str:
+    """:func:`openapi_document` as the JSON text the node serves (made once per node name, URL and routes)."""
+    return _document_text(tuple(routes), config.name, config.url)
+
+
+@functools.lru_cache(maxsize=16)
+def _document_text(routes: tuple[Route, ...], name: str, url: str) -> str:
+    paths, defs = _described(routes)
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"Bigre node {name}",
+            "version": "1.0.0",
+            "description": (
+                "The JSON API of one cooperative's Bigre node. Errors are always "
+                '{"error": {"code", "message", "fields"?}}; a session cookie authorises a state-changing request '
+                "only with an X-Requested-With header."
+            ),
+        },
+        "servers": [{"url": url}],
+        "paths": paths,
+        "components": {
+            "schemas": defs,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "the token of POST /auth/login"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
+        },
+    }
+    return json.dumps(document, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _described(routes: tuple[Route, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paths and schemas of these routes (made once per set of routes: it takes a few hundred ms)."""
     schemas = _Schemas()
     error_key = schemas.add("error", Error, "serialization")
     keys: list[dict[str, Any]] = []
@@ -114,27 +154,7 @@ def openapi_document(config: NodeConfig, routes: Iterable[Route]) -> dict[str, A
                 "content": {"application/json": {"schema": body_schema}},
             }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": f"Bigre node {config.name}",
-            "version": "1.0.0",
-            "description": (
-                "The JSON API of one cooperative's Bigre node. Errors are always "
-                '{"error": {"code", "message", "fields"?}}; a session cookie authorises a state-changing request '
-                "only with an X-Requested-With header."
-            ),
-        },
-        "servers": [{"url": config.url}],
-        "paths": paths,
-        "components": {
-            "schemas": defs,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "the token of POST /auth/login"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
-            },
-        },
-    }
+    return paths, defs
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

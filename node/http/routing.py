@@ -143,9 +143,9 @@ def allows(access: Access, viewer: Viewer) -> bool:
 def endpoint(route: Route, *, check_responses: bool = False) -> Handler:
     """The route's handler behind the check of its declared access, fed with its validated inputs."""
     handler, access = route.handler, route.access
-    path_adapters = tuple((name, TypeAdapter(PATH_PARAMS[name])) for name in route.params)
+    path_adapters = tuple((name, adapter(PATH_PARAMS[name])) for name in route.params)
     query_model = route.query
-    body_adapter: TypeAdapter[Any] | None = TypeAdapter(route.body) if route.body is not None else None
+    body_adapter = adapter(route.body) if route.body is not None else None
     checker = ResponseChecker(route) if check_responses else None
 
     async def call(request: web.Request) -> web.StreamResponse:
@@ -189,6 +189,18 @@ def endpoint(route: Route, *, check_responses: bool = False) -> Handler:
 
     checked.__doc__ = handler.__doc__
     return checked
+
+
+_ADAPTERS: dict[int, tuple[Any, TypeAdapter[Any]]] = {}
+
+
+def adapter(kind: Any) -> TypeAdapter[Any]:
+    """One validator per type for the process (building one takes milliseconds; applications are made often,
+    by the tests above all)."""
+    found = _ADAPTERS.get(id(kind))
+    if found is None or found[0] is not kind:
+        found = _ADAPTERS[id(kind)] = (kind, TypeAdapter(kind))
+    return found[1]
 
 
 ROUTES_KEY: Final = web.AppKey("bigre_routes", list[Route])
@@ -285,11 +297,9 @@ class ResponseChecker:
 
     def __init__(self, route: Route) -> None:
         self.route = route
-        self.success = {
-            status: TypeAdapter(kind) if kind is not None else None for status, kind in route.success.items()
-        }
+        self.success = {status: adapter(kind) if kind is not None else None for status, kind in route.success.items()}
         self.errors = frozenset(route.error_statuses)
-        self.error = TypeAdapter(Error)
+        self.error = adapter(Error)
 
     def check(self, response: web.StreamResponse) -> None:
         status = response.status
