@@ -157,9 +157,9 @@ def endpoint(route: Route, *, check_responses: bool = False) -> Handler:
         kwargs: dict[str, Any] = {}
         if path_adapters:
             errors: dict[str, str] = {}
-            for name, adapter in path_adapters:
+            for name, validator in path_adapters:
                 try:
-                    kwargs[name] = adapter.validate_python(request.match_info[name])
+                    kwargs[name] = validator.validate_python(request.match_info[name])
                 except ValidationError as exc:
                     errors[name] = "; ".join(_why(e) for e in exc.errors())
             if errors:

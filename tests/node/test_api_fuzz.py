@@ -31,8 +31,11 @@ from node.http.state import NODE_KEY
 from node.services.accounts import ThrottlePolicy
 from tests.node.conftest import FAST_HASHER, PASSWORD
 
-pytestmark = pytest.mark.slow
-FUZZ_EXAMPLES = int(os.environ.get("BIGRE_FUZZ_EXAMPLES", "8"))
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),  # schemathesis' own
+]
+FUZZ_EXAMPLES = int(os.environ.get("BIGRE_FUZZ_EXAMPLES", "6"))  # 30 for a deeper run (about 6 minutes)
 OFFER = {"purpose": "offer", "title": "Menuiserie", "trades": ["H2206"], "place": "Montreuil", "visibility": "public"}
 EVENT = {"kind": "workshop", "title": "Atelier compta", "start": 1_760_000_000_000, "seats": 2, "visibility": "public"}
 
