@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from node.compose import Node, NodeOptions
 from node.config import create_node_dir
 from node.http.state import NODE_KEY
 from node.services.accounts import ThrottlePolicy
+from node.services.things import KINDS
+from node.viewer import Viewer
 from tests.node.conftest import FAST_HASHER, PASSWORD
 
 pytestmark = [
@@ -38,6 +41,8 @@ pytestmark = [
 FUZZ_EXAMPLES = int(os.environ.get("BIGRE_FUZZ_EXAMPLES", "6"))  # 30 for a deeper run (about 6 minutes)
 OFFER = {"purpose": "offer", "title": "Menuiserie", "trades": ["H2206"], "place": "Montreuil", "visibility": "public"}
 EVENT = {"kind": "workshop", "title": "Atelier compta", "start": 1_760_000_000_000, "seats": 2, "visibility": "public"}
+MENTORING = {"kind": "offer", "topics": ["compta"], "note": "Le jeudi"}
+HELP = {"topic": "Statuts de Scop", "text": "Qui a un modèle ?"}
 
 
 @dataclass
@@ -45,6 +50,7 @@ class LiveNode:
     url: str
     token: str
     document: dict[str, Any]
+    ids: dict[str, Any]  # values of path parameters that name records which exist
 
     def document_operations(self) -> list[tuple[str, str]]:
         return [(method, path) for path, ops in self.document["paths"].items() for method in ops]
@@ -68,15 +74,28 @@ def _serve(tmp: Path, started: threading.Event, box: dict[str, Any]) -> None:
             node: Node = app[NODE_KEY]
             await node.accounts.add_user(email="membre@example.org", password=PASSWORD, display_name="Membre")
             login = await node.accounts.login("membre@example.org", PASSWORD, "127.0.0.1")
-            from node.viewer import Viewer
-
             viewer = Viewer(account_id=login.account.id, role="member", member_id=login.member_id)
-            from node.services.things import EVENTS, KINDS
-
-            await node.things.create(KINDS["offers"], viewer, OFFER)
-            await node.things.create(EVENTS, viewer, EVENT)
+            made = {
+                kind: (await node.things.create(KINDS[kind], viewer, body))["id"]
+                for kind, body in (
+                    ("offers", OFFER),
+                    ("events", EVENT),
+                    ("mentoring", MENTORING),
+                    ("help-requests", HELP),
+                )
+            }
+            answer = await node.things.answer(viewer, made["help-requests"], {"text": "Voici"})
+            saved = await node.saved_searches.save(viewer, {"q": "menuiserie"})
             host, port = runner.addresses[0][:2]
             box.update(url=f"http://{host}:{port}", token=login.token)
+            box["ids"] = {
+                "id": made,  # by the path's first segment
+                "answer_id": answer["id"],
+                "member_id": login.member_id,
+                "offer_id": made["offers"],
+                "origin": "coopaname",
+                "search_id": saved["id"],
+            }
             started.set()
             await stop.wait()
         finally:
@@ -101,7 +120,7 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
         import requests
 
         document = requests.get(box["url"] + "/api/v1/openapi.json", timeout=30).json()
-        yield LiveNode(box["url"], box["token"], document)
+        yield LiveNode(box["url"], box["token"], document, box["ids"])
     finally:
         if "stop" in box:
             box["stop"]()
@@ -144,4 +163,52 @@ def test_the_api_keeps_to_its_document(live_node: LiveNode, who: str, mode: Gene
         except (Exception, BaseExceptionGroup) as exc:  # every operation's failures, not only the first one's
             failures.append(f"{operation.label}: {exc}")
     assert operations == len(live_node.document_operations())
+    assert not failures, "\n\n".join(failures)
+
+
+def _existing(ids: dict[str, Any], path: str, names: list[str]) -> dict[str, Any] | None:
+    """Path parameters naming records that exist, or None when the path names something not seeded."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = ids.get(name)
+        if isinstance(value, dict):  # {id}: the record of the path's kind
+            value = value.get(path.removeprefix("/api/v1/").split("/")[0])
+        if value is None:
+            return None
+        values[name] = value
+    return values
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_the_api_keeps_to_its_document_on_records_that_exist(live_node: LiveNode, mode: GenerationMode) -> None:
+    """The same, with the path naming records that exist (so bodies reach the services' checks and writes);
+    deletions are left out, so every operation finds its record."""
+    headers = {"Authorization": f"Bearer {live_node.token}"}
+    schema = schemathesis.openapi.from_dict(live_node.document)
+    failures: list[str] = []
+    seeded = 0
+    answered: Counter[int] = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]
+        names = [p["name"] for p in operation.definition.raw.get("parameters", ()) if p["in"] == "path"]
+        values = _existing(live_node.ids, operation.path, names) if names else None
+        if values is None or operation.method.upper() == "DELETE":
+            continue
+        seeded += 1
+        others = [p for p in operation.definition.raw.get("parameters", ()) if p["in"] != "path"]
+        if mode is GenerationMode.NEGATIVE and not others and "requestBody" not in operation.definition.raw:
+            continue  # the path is fixed: nothing left to make invalid
+
+        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=values))
+        @BOUNDED
+        def fuzz(case: Any) -> None:
+            response = case.call_and_validate(base_url=live_node.url, headers=headers, excluded_checks=NOT_CHECKED)
+            answered[response.status_code // 100] += 1
+
+        try:
+            fuzz()
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"{operation.label}: {exc}")
+    assert seeded >= 15
+    assert answered[2] > 0 if mode is GenerationMode.POSITIVE else answered[4] > 0, answered  # records were reached
     assert not failures, "\n\n".join(failures)
