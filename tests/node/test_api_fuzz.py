@@ -3,8 +3,11 @@ and data that does not, as a signed-in member and anonymously, against a running
 that checks its own answers (``check_responses``). No 5xx, no status the document does not declare, every
 answer fits its declared schema, and data the document calls invalid is refused.
 
-Bounded: a few examples per operation and mode (``FUZZ_EXAMPLES``), so the run takes a couple of minutes on a
-busy two-core machine; marked ``slow``.
+A second run fixes the path parameters to records that exist (an offer, an event, a mentoring offer, a help
+request and its answer, the member), so bodies reach the services' checks and writes, not only the 404.
+
+Bounded: a few examples per operation and mode (``FUZZ_EXAMPLES``, 6; ``BIGRE_FUZZ_EXAMPLES=30`` for a deeper
+run, about 6 minutes), so the whole file takes one to two minutes on a busy two-core machine; marked ``slow``.
 """
 
 from __future__ import annotations
