@@ -2,7 +2,7 @@
 
 1. Through the API (auth, validation, storage, search index, signing and outbox included): PATCH
    /api/v1/me/profile by concurrent clients, against a bare aiohttp JSON endpoint under the same load.
-   Target ratio >= 0.1.
+   Target ratio >= 0.1. The same load of POST /api/v1/offers (offer creation) is reported beside it.
 2. Through the storage layer (the directory service: validation, signing, entries, records, search, outbox;
    one transaction per update), against bare ``sqlite3`` writing the same rows (the very rows the node wrote:
    entries byte for byte, the same record bodies, search documents and outbox items) in one transaction per
@@ -83,7 +83,7 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def bench_api(tmp: Path, seconds: float) -> tuple[float, float]:
+async def bench_api(tmp: Path, seconds: float) -> tuple[float, float, float]:
     async def bare(request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response({"ok": True, "fields": body.get("fields")})
@@ -121,9 +121,31 @@ async def bench_api(tmp: Path, seconds: float) -> tuple[float, float]:
                 raise RuntimeError(f"{resp.status}: {await resp.text()}")
             await resp.read()
 
+    async def offer_request(session: aiohttp.ClientSession, w: int, i: int) -> None:
+        async with session.post(
+            "/api/v1/offers", json=_offer(w, i), headers={"Authorization": f"Bearer {tokens[w]}"}
+        ) as resp:
+            if resp.status != 201:
+                raise RuntimeError(f"{resp.status}: {await resp.text()}")
+            await resp.read()
+
     node_rate = await _load(url, node_request, seconds)
+    offer_rate = await _load(url, offer_request, seconds)
     await runner.cleanup()
-    return node_rate, bare_rate
+    return node_rate, offer_rate, bare_rate
+
+
+def _offer(w: int, i: int) -> dict[str, Any]:
+    return {
+        "purpose": "offer",
+        "title": f"Menuiserie sur mesure {w}-{i}",
+        "note": "Agencement, escaliers, petites séries",
+        "trades": ["H2206"],
+        "place": "Montreuil",
+        "effort_days": 5,
+        "reciprocity": "paid",
+        "visibility": "public",
+    }
 
 
 def _update(i: int) -> dict[str, Any]:
@@ -284,12 +306,14 @@ async def _rows_written(services: Node, count: int) -> list[Rows]:
 
 async def main_async(seconds: float, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bigre-bench-") as tmp:
-        api_rate, bare_http = await bench_api(Path(tmp), seconds)
+        api_rate, offer_rate, bare_http = await bench_api(Path(tmp), seconds)
         storage_rate, bare_sql = await bench_storage(Path(tmp), count)
     return {
         "api_updates_per_s": round(api_rate, 1),
         "bare_aiohttp_per_s": round(bare_http, 1),
         "api_ratio": round(api_rate / bare_http, 3),
+        "api_offers_per_s": round(offer_rate, 1),
+        "api_offers_ratio": round(offer_rate / bare_http, 3),
         "api_target": 0.1,
         "storage_updates_per_s": round(storage_rate, 1),
         "bare_sqlite_updates_per_s": round(bare_sql, 1),
@@ -308,6 +332,7 @@ def main() -> None:
         f"API:     {result['api_updates_per_s']} profile updates/s vs bare aiohttp {result['bare_aiohttp_per_s']}/s"
         f" -> ratio {result['api_ratio']} (target >= {result['api_target']})"
     )
+    print(f"API:     {result['api_offers_per_s']} offer creations/s -> ratio {result['api_offers_ratio']}")
     print(
         f"storage: {result['storage_updates_per_s']} updates/s vs bare sqlite3 {result['bare_sqlite_updates_per_s']}"
         f"/s -> ratio {result['storage_ratio']} (target >= {result['storage_target']})"

@@ -46,7 +46,7 @@ from node.http.middleware import (
     viewer_middleware,
     wake_after_writes,
 )
-from node.http.openapi import openapi_document
+from node.http.openapi import openapi_json
 from node.http.routing import V1, Route, add_routes
 from node.http.state import NODE_KEY
 from node.web.routes import install_pages
@@ -75,8 +75,18 @@ DEFAULT_OPTIONS: Final = NodeOptions()
 
 
 def create_app(
-    config: NodeConfig, *, options: NodeOptions = DEFAULT_OPTIONS, api_routes: Iterable[Route] = API_ROUTES
+    config: NodeConfig,
+    *,
+    options: NodeOptions = DEFAULT_OPTIONS,
+    api_routes: Iterable[Route] = API_ROUTES,
+    check_responses: bool | None = None,
 ) -> web.Application:
+    """The application. ``check_responses`` (default: the node's ``check_responses`` setting) checks every JSON
+    API answer against its route's declaration, turning a mismatch into a logged 500: the tests run with it; a
+    production node does not pay for it."""
+    if check_responses is None:
+        check_responses = config.check_responses
+    api_routes = tuple(api_routes)
     middlewares = [
         forwarded_middleware(config.trusted_proxies),
         request_id_middleware,
@@ -98,15 +108,15 @@ def create_app(
 
     app.cleanup_ctx.append(node_ctx)
     app.on_response_prepare.append(security_headers)
-    add_routes(app, api_routes)
+    add_routes(app, api_routes, check_responses=check_responses)
     app.add_routes(federation.wire_routes())
     app.router.add_get("/metrics", system.metrics)
     install_pages(app)
     app.middlewares.append(wake_after_writes)
-    openapi = openapi_document(config, app)
+    openapi = openapi_json(config, api_routes)
 
     async def serve_openapi(_request: web.Request) -> web.Response:
-        return web.json_response(openapi)
+        return web.Response(text=openapi, content_type="application/json")
 
     app.router.add_get(f"{V1}/openapi.json", serve_openapi)
     return app

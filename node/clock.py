@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
+from typing import Final
 
 Clock = Callable[[], int]
 """A callable returning the current time in milliseconds since the Unix epoch."""
+
+
+_LATEST: Final = dt.datetime.max.replace(tzinfo=dt.UTC)
+_LATEST_MS: Final = int(_LATEST.timestamp() * 1000)
+
+
+def utc_datetime(ms: int) -> dt.datetime:
+    """A time in milliseconds since the epoch as an aware UTC datetime. Records may carry times up to 2^53 ms
+    (year 285 000); past the last one Python represents (9999-12-31), the answer is that last one."""
+    if ms >= _LATEST_MS:
+        return _LATEST
+    return dt.datetime.fromtimestamp(max(ms, 0) / 1000, dt.UTC)
 
 
 def system_clock() -> int:

@@ -91,6 +91,12 @@ def _one_of(*choices: str) -> Callable[[object], str]:
     return check
 
 
+def _flag(value: object) -> bool:
+    if value in (True, False, 0, 1):
+        return bool(value)
+    raise ValueError("must be true or false (or 1 or 0)")
+
+
 def _addresses(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
         raise ValueError("must be a list of IP addresses")
@@ -196,6 +202,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "text (one line per event) or json (one JSON object per line, for a log collector); every line names its "
         "request id",
     ),
+    Setting(
+        "check_responses",
+        _flag,
+        False,
+        "check every JSON API answer against the OpenAPI document (status and schema); a mismatch becomes a "
+        "logged 500. For tests and debugging: it costs a parse per answer",
+        env_json=True,
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -220,6 +234,7 @@ class NodeConfig:
     metrics_token: str | None = None
     log_level: str = "info"
     log_format: str = "text"
+    check_responses: bool = False
 
     @property
     def database(self) -> str:

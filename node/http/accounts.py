@@ -5,22 +5,58 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
-from node.http.routing import V1, Route, encode_cursor, json_response, member, node_of, page, path_int, read_object
+from node.http.routing import V1, Route, encode_cursor, json_response, member, node_of, page
+from node.http.types import AccountId, Input, Ms, PageQuery, RecordId, Role, page_of
 
 
-async def list_accounts(request: web.Request) -> web.Response:
-    cursor, limit = page(request)
+class Account(BaseModel):
+    id: AccountId
+    member_id: RecordId | None
+    email: str
+    display_name: str | None
+    role: Role
+    created_at: Ms
+    disabled: bool
+    activated: bool = Field(description="whether the invitation was accepted")
+
+
+class Invitation(Input):
+    email: str = Field(max_length=254)
+    display_name: str | None = Field(None, max_length=120)
+    role: Role = "member"
+
+
+class Invited(BaseModel):
+    id: AccountId
+    email: str
+    role: Role
+    invitation_token: str
+    invitation_url: str
+
+
+class Reinvited(BaseModel):
+    invitation_token: str
+    invitation_url: str
+
+
+class AccountChange(Input):
+    role: Role | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=120)
+    disabled: bool | None = None
+
+
+async def list_accounts(request: web.Request, query: PageQuery) -> web.Response:
+    cursor, limit = page(query)
     items = await node_of(request).accounts.list_accounts(member(request), after=cursor or 0, limit=limit)
     nxt = items[-1]["id"] if len(items) == limit else None
     return json_response({"items": items, "next_cursor": encode_cursor(nxt)})
 
 
-async def invite_account(request: web.Request) -> web.Response:
-    v, body, node = member(request), await read_object(request), node_of(request)
-    account, token = await node.accounts.invite(
-        v, email=body.get("email"), display_name=body.get("display_name"), role=body.get("role", "member")
-    )
+async def invite_account(request: web.Request, body: Invitation) -> web.Response:
+    v, node = member(request), node_of(request)
+    account, token = await node.accounts.invite(v, email=body.email, display_name=body.display_name, role=body.role)
     return json_response(
         {
             "id": account.id,
@@ -33,19 +69,19 @@ async def invite_account(request: web.Request) -> web.Response:
     )
 
 
-async def reinvite_account(request: web.Request) -> web.Response:
+async def reinvite_account(request: web.Request, account_id: int) -> web.Response:
     node = node_of(request)
-    token = await node.accounts.reinvite(member(request), path_int(request, "account_id"))
+    token = await node.accounts.reinvite(member(request), account_id)
     return json_response({"invitation_token": token, "invitation_url": f"{node.config.url}/invitation/{token}"}, 201)
 
 
-async def update_account(request: web.Request) -> web.Response:
-    v, body = member(request), await read_object(request)
-    return json_response(await node_of(request).accounts.update_account(v, path_int(request, "account_id"), body))
+async def update_account(request: web.Request, account_id: int, body: AccountChange) -> web.Response:
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return json_response(await node_of(request).accounts.update_account(member(request), account_id, changes))
 
 
-async def delete_account(request: web.Request) -> web.Response:
-    await node_of(request).directory.delete_member(member(request), path_int(request, "account_id"))
+async def delete_account(request: web.Request, account_id: int) -> web.Response:
+    await node_of(request).directory.delete_member(member(request), account_id)
     return web.Response(status=204)
 
 
@@ -57,7 +93,9 @@ ROUTES: Final = (
         "Accounts (operators and advisors)",
         "staff",
         "accounts",
-        query=("limit", "cursor"),
+        query=PageQuery,
+        response=page_of(Account),
+        operation_id="list_accounts",
     ),
     Route(
         "POST",
@@ -66,8 +104,11 @@ ROUTES: Final = (
         "Create an account and its invitation link",
         "operator",
         "accounts",
-        body="{email, display_name, role}",
+        body=Invitation,
+        response=Invited,
         status=201,
+        errors=(409,),
+        operation_id="invite_account",
     ),
     Route(
         "PATCH",
@@ -76,7 +117,10 @@ ROUTES: Final = (
         "Change role, name, or disable",
         "operator",
         "accounts",
-        body="{role, display_name, disabled}",
+        body=AccountChange,
+        response=Account,
+        errors=(409,),
+        operation_id="update_account",
     ),
     Route(
         "POST",
@@ -85,7 +129,10 @@ ROUTES: Final = (
         "New invitation link for an account not yet activated",
         "operator",
         "accounts",
+        response=Reinvited,
         status=201,
+        errors=(409,),
+        operation_id="reinvite_account",
     ),
     Route(
         "DELETE",
@@ -95,5 +142,6 @@ ROUTES: Final = (
         "operator",
         "accounts",
         status=204,
+        operation_id="delete_account",
     ),
 )

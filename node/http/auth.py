@@ -5,11 +5,38 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
-from node.http.routing import V1, Route, json_response, node_of, read_object
+from node.http.routing import V1, Route, json_response, node_of
 from node.http.session import clear_session_cookie, set_session_cookie
 from node.http.state import TOKEN_KEY
-from node.services.accounts import LoginResult
+from node.http.types import AccountId, Input, Ms, RecordId, Role
+from node.services.accounts import MAX_PASSWORD, MIN_PASSWORD, LoginResult
+
+
+class Credentials(Input):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=MAX_PASSWORD)
+
+
+class Acceptance(Input):
+    token: str = Field(min_length=1, max_length=200, description="the token of the invitation link")
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, description="the password to choose")
+
+
+class SignedInAccount(BaseModel):
+    id: AccountId
+    role: Role
+    display_name: str | None
+
+
+class SignedIn(BaseModel):
+    """A session: the bearer token for API clients (the answer also sets the pages' session cookie)."""
+
+    token: str = Field(description="send it as Authorization: Bearer <token>")
+    expires_at: Ms
+    member_id: RecordId | None = Field(description="the id of my profile")
+    account: SignedInAccount
 
 
 def _signed_in(request: web.Request, result: LoginResult) -> web.Response:
@@ -30,10 +57,9 @@ def _signed_in(request: web.Request, result: LoginResult) -> web.Response:
     return response
 
 
-async def login(request: web.Request) -> web.Response:
-    body = await read_object(request)
+async def login(request: web.Request, body: Credentials) -> web.Response:
     client = request.remote or "unknown"
-    return _signed_in(request, await node_of(request).accounts.login(body.get("email"), body.get("password"), client))
+    return _signed_in(request, await node_of(request).accounts.login(body.email, body.password, client))
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -43,14 +69,10 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-async def accept_invitation(request: web.Request) -> web.Response:
-    body = await read_object(request)
-    return _signed_in(
-        request,
-        await node_of(request).accounts.accept_invitation(
-            body.get("token"), body.get("password"), request.remote or "unknown"
-        ),
-    )
+async def accept_invitation(request: web.Request, body: Acceptance) -> web.Response:
+    accounts = node_of(request).accounts
+    result = await accounts.accept_invitation(body.token, body.password, request.remote or "unknown")
+    return _signed_in(request, result)
 
 
 ROUTES: Final = (
@@ -61,9 +83,12 @@ ROUTES: Final = (
         "Log in with e-mail and password; returns a token, sets a cookie",
         "anyone",
         "auth",
-        body="{email, password}",
+        body=Credentials,
+        response=SignedIn,
+        errors=(429,),
+        operation_id="login",
     ),
-    Route("POST", f"{V1}/auth/logout", logout, "End this session", "member", "auth", status=204),
+    Route("POST", f"{V1}/auth/logout", logout, "End this session", "member", "auth", status=204, operation_id="logout"),
     Route(
         "POST",
         f"{V1}/auth/accept",
@@ -71,6 +96,9 @@ ROUTES: Final = (
         "Accept an invitation by choosing a password",
         "anyone",
         "auth",
-        body="{token, password}",
+        body=Acceptance,
+        response=SignedIn,
+        errors=(403, 404, 429),  # 429: repeated unknown tokens from one address
+        operation_id="accept_invitation",
     ),
 )

@@ -4,12 +4,35 @@ and the operators' view of peers and forks in the JSON API."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from federation.service import FederationService
 from node.http.routing import V1, Handler, Route, json_response, node_of
+from node.http.types import Ms, Origin
+
+
+class PeerHealth(BaseModel):
+    name: Origin
+    url: str
+    status: str
+    last_success: Ms | None
+    last_error: str | None
+    last_error_at: Ms | None
+    queue_depth: int
+    lag: int | None
+
+
+class PeersHealth(BaseModel):
+    name: Origin
+    heads: dict[str, int]
+    peers: list[PeerHealth]
+
+
+class Forks(BaseModel):
+    forks: list[dict[str, Any]]
 
 
 def wire_routes() -> list[web.RouteDef]:
@@ -59,6 +82,24 @@ async def forks(request: web.Request) -> web.Response:
 
 
 ROUTES: Final = (
-    Route("GET", f"{V1}/federation/peers", peers_health, str(peers_health.__doc__), "operator", "federation"),
-    Route("GET", f"{V1}/federation/forks", forks, str(forks.__doc__), "operator", "federation"),
+    Route(
+        "GET",
+        f"{V1}/federation/peers",
+        peers_health,
+        str(peers_health.__doc__),
+        "operator",
+        "federation",
+        response=PeersHealth,
+        operation_id="peers_health",
+    ),
+    Route(
+        "GET",
+        f"{V1}/federation/forks",
+        forks,
+        str(forks.__doc__),
+        "operator",
+        "federation",
+        response=Forks,
+        operation_id="forks",
+    ),
 )

@@ -5,8 +5,24 @@ from __future__ import annotations
 from typing import Final
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from node.http.routing import V1, Route, json_response, node_of, read_object
+from node.http.record_models import record_input
+from node.http.routing import V1, Route, json_response, node_of
+from node.http.types import Kid
+from protocol import RECORD_TYPES
+
+RevocationInput: Final = record_input(
+    RECORD_TYPES["key_revocation"], "RevocationInput", names=["kid", "reason"], required=["kid"]
+)
+
+
+class Rotated(BaseModel):
+    kid: Kid
+
+
+class Revoked(BaseModel):
+    revoked: Kid
 
 
 async def rotate_key(request: web.Request) -> web.Response:
@@ -15,15 +31,25 @@ async def rotate_key(request: web.Request) -> web.Response:
     return json_response({"kid": new.kid}, status=201)
 
 
-async def revoke_key(request: web.Request) -> web.Response:
+async def revoke_key(request: web.Request, body: BaseModel) -> web.Response:
     """Revoke a past signing key of this node, e.g. a compromised one (operators)"""
-    data = await read_object(request)
-    await node_of(request).identity.revoke(data.get("kid"), data.get("reason", "compromised"))
-    return json_response({"revoked": data["kid"]}, status=201)
+    kid, reason = getattr(body, "kid"), getattr(body, "reason", None) or "compromised"  # noqa: B009
+    await node_of(request).identity.revoke(kid, reason)
+    return json_response({"revoked": kid}, status=201)
 
 
 ROUTES: Final = (
-    Route("POST", f"{V1}/keys/rotate", rotate_key, str(rotate_key.__doc__), "operator", "keys", status=201),
+    Route(
+        "POST",
+        f"{V1}/keys/rotate",
+        rotate_key,
+        str(rotate_key.__doc__),
+        "operator",
+        "keys",
+        response=Rotated,
+        status=201,
+        operation_id="rotate_key",
+    ),
     Route(
         "POST",
         f"{V1}/keys/revoke",
@@ -31,7 +57,9 @@ ROUTES: Final = (
         str(revoke_key.__doc__),
         "operator",
         "keys",
-        body="{kid, reason}",
+        body=RevocationInput,
+        response=Revoked,
         status=201,
+        operation_id="revoke_key",
     ),
 )

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
-from node.http.routing import V1, Route, json_response, member, node_of, read_json
+from node.http.profile_models import MyProfile, ProfileChange
+from node.http.routing import V1, Route, json_response, member, node_of
 from node.http.session import clear_session_cookie
+from node.http.types import AccountId, Input, Ms, RecordId, Role
+from node.services.accounts import MAX_PASSWORD
+
+
+class Me(BaseModel):
+    id: AccountId
+    member_id: RecordId | None
+    email: str
+    role: Role
+    display_name: str | None
+    created_at: Ms
+
+
+class Export(BaseModel):
+    """Everything the node holds about me (GDPR Art. 15 and 20): account, profile, what I published."""
+
+    model_config = ConfigDict(extra="allow")
+    format: str
+    exported_at: Ms
+    node: str
+    account: dict[str, Any]
+    profile: dict[str, Any]
+    published_entries: list[dict[str, Any]]
+
+
+class Erasure(Input):
+    password: str = Field(max_length=MAX_PASSWORD, description="my password, to confirm")
+
+
+class Erased(BaseModel):
+    erased: bool
+    withdrawn_records: int = Field(description="how many records were withdrawn from the network")
 
 
 async def me(request: web.Request) -> web.Response:
@@ -29,14 +63,14 @@ async def my_profile(request: web.Request) -> web.Response:
     return json_response(await node_of(request).directory.my_profile(member(request)))
 
 
-async def put_my_profile(request: web.Request) -> web.Response:
+async def put_my_profile(request: web.Request, body: ProfileChange) -> web.Response:
     v = member(request)
-    return json_response(await node_of(request).directory.update_my_profile(v, await read_json(request), replace=True))
+    return json_response(await node_of(request).directory.update_my_profile(v, body.payload(), replace=True))
 
 
-async def patch_my_profile(request: web.Request) -> web.Response:
+async def patch_my_profile(request: web.Request, body: ProfileChange) -> web.Response:
     v = member(request)
-    return json_response(await node_of(request).directory.update_my_profile(v, await read_json(request), replace=False))
+    return json_response(await node_of(request).directory.update_my_profile(v, body.payload(), replace=False))
 
 
 async def export_me(request: web.Request) -> web.Response:
@@ -45,19 +79,26 @@ async def export_me(request: web.Request) -> web.Response:
     return response
 
 
-async def erase_me(request: web.Request) -> web.Response:
-    v = member(request)
-    body = await read_json(request)
-    password = body.get("password") if isinstance(body, dict) else None
-    withdrawn = await node_of(request).directory.erase(v, password)
+async def erase_me(request: web.Request, body: Erasure) -> web.Response:
+    withdrawn = await node_of(request).directory.erase(member(request), body.password)
     response = json_response({"erased": True, "withdrawn_records": withdrawn})
     clear_session_cookie(response)
     return response
 
 
 ROUTES: Final = (
-    Route("GET", f"{V1}/me", me, "The logged-in account", "member", "me"),
-    Route("GET", f"{V1}/me/profile", my_profile, "My whole profile with the visibility of each field", "member", "me"),
+    Route("GET", f"{V1}/me", me, "The logged-in account", "member", "me", response=Me, operation_id="get_me"),
+    Route(
+        "GET",
+        f"{V1}/me/profile",
+        my_profile,
+        "My whole profile with the visibility of each field",
+        "member",
+        "me",
+        response=MyProfile,
+        errors=(404,),
+        operation_id="get_my_profile",
+    ),
     Route(
         "PUT",
         f"{V1}/me/profile",
@@ -65,7 +106,10 @@ ROUTES: Final = (
         "Replace my profile fields; merge visibility",
         "member",
         "me",
-        body="{fields, visibility}",
+        body=ProfileChange,
+        response=MyProfile,
+        errors=(404,),
+        operation_id="replace_my_profile",
     ),
     Route(
         "PATCH",
@@ -74,9 +118,23 @@ ROUTES: Final = (
         "Change some profile fields or visibilities",
         "member",
         "me",
-        body="{fields, visibility}",
+        body=ProfileChange,
+        response=MyProfile,
+        errors=(404,),
+        operation_id="update_my_profile",
     ),
-    Route("GET", f"{V1}/me/export", export_me, "Everything the node holds about me, as JSON", "member", "me"),
+    Route(
+        "GET",
+        f"{V1}/me/export",
+        export_me,
+        "Everything the node holds about me, as JSON",
+        "member",
+        "me",
+        response=Export,
+        errors=(404,),
+        operation_id="export_me",
+        headers=(("Content-Disposition", 'attachment; filename="bigre-export.json"'),),
+    ),
     Route(
         "POST",
         f"{V1}/me/erase",
@@ -84,6 +142,9 @@ ROUTES: Final = (
         "Erase my account everywhere (password required)",
         "member",
         "me",
-        body="{password}",
+        body=Erasure,
+        response=Erased,
+        errors=(404, 429),  # 429: repeated wrong passwords lock the confirmation out
+        operation_id="erase_me",
     ),
 )

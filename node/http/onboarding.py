@@ -3,118 +3,138 @@ Shared cases travel to another coop as direct records (:mod:`node.services.onboa
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from node.http.routing import Access, Handler, Route, json_response, member, node_of, read_json, read_object
+from node.http.onboarding_models import Bundle as BundleAnswer
+from node.http.onboarding_models import (
+    BundleInput,
+    Case,
+    CaseCard,
+    CaseChange,
+    CaseInput,
+    CasesQuery,
+    ChecklistChange,
+    DecisionInput,
+    DocumentInput,
+    Mentor,
+    MentorsQuery,
+    NoteInput,
+    PathStep,
+    PathStepInput,
+    ShareInput,
+    StageMove,
+)
+from node.http.routing import Access, Handler, Route, json_response, member, node_of
+from node.http.types import list_of
 
 CASES: Final = "/api/v1/onboarding/cases"
 CASE: Final = CASES + "/{origin}/{case_id}"
 
 
-def _ref(request: web.Request) -> tuple[str, str]:
-    return request.match_info["origin"], request.match_info["case_id"]
+def _given(body: BaseModel) -> dict[str, Any]:
+    """The fields a client gave, as the onboarding service takes them."""
+    return body.model_dump(exclude_unset=True)
 
 
 # ------------------------------------------------------------------------------------------------ handlers
 
 
-async def list_cases(request: web.Request) -> web.Response:
+async def list_cases(request: web.Request, query: CasesQuery) -> web.Response:
     """Onboarding cases of this coop and shared with it, newest change first (advisors, operators)"""
-    items = await node_of(request).onboarding.list_cases(member(request), stage=request.query.get("stage") or None)
-    return json_response({"items": items})
+    return json_response({"items": await node_of(request).onboarding.list_cases(member(request), stage=query.stage)})
 
 
-async def create_case(request: web.Request) -> web.Response:
+async def create_case(request: web.Request, body: CaseInput) -> web.Response:
     """Open an onboarding case (advisors, operators)"""
-    return json_response(await node_of(request).onboarding.create_case(member(request), await read_json(request)), 201)
+    given = {k: v for k, v in _given(body).items() if v is not None}
+    return json_response(await node_of(request).onboarding.create_case(member(request), given), 201)
 
 
-async def get_case(request: web.Request) -> web.Response:
+async def get_case(request: web.Request, origin: str, case_id: str) -> web.Response:
     """One onboarding case with its stages and legal-form check"""
-    return json_response(await node_of(request).onboarding.get_case(member(request), *_ref(request)))
+    return json_response(await node_of(request).onboarding.get_case(member(request), origin, case_id))
 
 
-async def update_case(request: web.Request) -> web.Response:
+async def update_case(request: web.Request, origin: str, case_id: str, body: CaseChange) -> web.Response:
     """Change a case's fields: title, description, trades, group, owners, stage dates, retention"""
+    changes = _given(body)
+    if "stage_dates" in changes:  # only the dates given, so a date not mentioned is kept
+        changes["stage_dates"] = {
+            stage: dates.model_dump(exclude_unset=True) for stage, dates in (body.stage_dates or {}).items()
+        }
     v = member(request)
-    return json_response(await node_of(request).onboarding.update_case(v, *_ref(request), await read_json(request)))
+    return json_response(await node_of(request).onboarding.update_case(v, origin, case_id, changes))
 
 
-async def move_stage(request: web.Request) -> web.Response:
+async def move_stage(request: web.Request, origin: str, case_id: str, body: StageMove) -> web.Response:
     """Move a case to a stage (past the legal form only when the group meets the target form's rules)"""
-    v, body = member(request), await read_object(request)
-    return json_response(await node_of(request).onboarding.move_stage(v, *_ref(request), body.get("stage")))
+    v = member(request)
+    return json_response(await node_of(request).onboarding.move_stage(v, origin, case_id, body.stage))
 
 
-async def toggle_item(request: web.Request) -> web.Response:
+async def toggle_item(request: web.Request, origin: str, case_id: str, body: ChecklistChange) -> web.Response:
     """Tick or untick a checklist item ({stage, key, done?}), or add one ({stage, label})"""
     v = member(request)
-    return json_response(await node_of(request).onboarding.toggle_item(v, *_ref(request), await read_json(request)))
+    return json_response(await node_of(request).onboarding.toggle_item(v, origin, case_id, _given(body)))
 
 
 def _add(kind: str, what: str) -> Handler:
-    async def handler(request: web.Request) -> web.Response:
+    async def handler(request: web.Request, origin: str, case_id: str, body: BaseModel) -> web.Response:
         v = member(request)
-        case = await node_of(request).onboarding.add_entry(v, *_ref(request), kind, await read_json(request))
+        case = await node_of(request).onboarding.add_entry(v, origin, case_id, kind, _given(body))
         return json_response(case, 201)
 
     handler.__doc__ = what
     return handler
 
 
-async def share_case(request: web.Request) -> web.Response:
+async def share_case(request: web.Request, origin: str, case_id: str, body: ShareInput) -> web.Response:
     """Share a case with another coop's advisors: its snapshot goes signed to that node only"""
-    v, body = member(request), await read_object(request)
-    return json_response(await node_of(request).onboarding.share(v, *_ref(request), body.get("coop")))
-
-
-async def unshare_case(request: web.Request) -> web.Response:
-    """Stop sharing a case with a coop (its copy there is deleted)"""
     v = member(request)
-    return json_response(await node_of(request).onboarding.unshare(v, *_ref(request), request.match_info["coop"]))
+    return json_response(await node_of(request).onboarding.share(v, origin, case_id, body.coop))
 
 
-async def case_mentors(request: web.Request) -> web.Response:
+async def unshare_case(request: web.Request, origin: str, case_id: str, coop: str) -> web.Response:
+    """Stop sharing a case with a coop (its copy there is deleted)"""
+    return json_response(await node_of(request).onboarding.unshare(member(request), origin, case_id, coop))
+
+
+async def case_mentors(request: web.Request, origin: str, case_id: str, query: MentorsQuery) -> web.Response:
     """Mentors and experts in the federated directory for the case's trades (or ?trades=ROME,...)"""
     v = member(request)
     onboarding = node_of(request).onboarding
-    trades: object = request.query.get("trades")
+    trades: object = query.trades
     if not trades:
-        case = await onboarding.get_case(v, *_ref(request))
+        case = await onboarding.get_case(v, origin, case_id)
         trades = [t["rome"] for t in case["trades"]]
     return json_response({"items": await onboarding.find_mentors(v, trades)})
 
 
-async def mentors(request: web.Request) -> web.Response:
+async def mentors(request: web.Request, query: MentorsQuery) -> web.Response:
     """Mentors and experts in the federated directory for ?trades=ROME,ROME"""
-    v = member(request)
-    return json_response({"items": await node_of(request).onboarding.find_mentors(v, request.query.get("trades", ""))})
+    return json_response({"items": await node_of(request).onboarding.find_mentors(member(request), query.trades)})
 
 
-async def bundle(request: web.Request) -> web.Response:
+async def bundle(request: web.Request, origin: str, case_id: str, body: BundleInput) -> web.Response:
     """Node bootstrap bundle for the new coop of a case at the registration stage ({name, url, display_name})"""
-    v, body = member(request), await read_object(request)
-    origin, case_id = _ref(request)
-    node = node_of(request)
+    v, node = member(request), node_of(request)
     await node.onboarding.get_case(v, origin, case_id)  # advisors and operators only; the case must be here
-    result = await node.bundles.build(
-        case_id, str(body.get("name", "")), str(body.get("url", "")), str(body.get("display_name", ""))
-    )
+    result = await node.bundles.build(case_id, body.name, body.url, body.display_name)
     return json_response(result, 201)
 
 
-async def member_path(request: web.Request) -> web.Response:
+async def member_path(request: web.Request, member_id: str) -> web.Response:
     """A member's individual path (CAPE contract, salaried entrepreneur, associate...), for the coop"""
-    items = await node_of(request).member_paths.history(member(request), request.match_info["member_id"])
-    return json_response({"items": items})
+    return json_response({"items": await node_of(request).member_paths.history(member(request), member_id)})
 
 
-async def record_path_step(request: web.Request) -> web.Response:
+async def record_path_step(request: web.Request, member_id: str, body: PathStepInput) -> web.Response:
     """Record a step of a member's path {status, since, note} (advisors, operators)"""
-    v = member(request)
-    items = await node_of(request).member_paths.record(v, request.match_info["member_id"], await read_json(request))
+    given = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    items = await node_of(request).member_paths.record(member(request), member_id, given)
     return json_response({"items": items}, 201)
 
 
@@ -126,68 +146,161 @@ async def my_path(request: web.Request) -> web.Response:
 
 
 STAFF: Final[Access] = "staff"
+TAG: Final = "onboarding"
+
+
+def _entry(path: str, kind: str, what: str, body: type[BaseModel]) -> Route:
+    return Route(
+        "POST",
+        CASE + path,
+        _add(kind, what),
+        what.split(" (")[0],
+        STAFF,
+        TAG,
+        body=body,
+        response=Case,
+        status=201,
+        operation_id=f"add_case_{kind.removesuffix('s')}",
+    )
+
+
 ROUTES: Final = (
-    Route("GET", CASES, list_cases, str(list_cases.__doc__), STAFF, "onboarding", query=("stage",)),
+    Route(
+        "GET",
+        CASES,
+        list_cases,
+        str(list_cases.__doc__),
+        STAFF,
+        TAG,
+        query=CasesQuery,
+        response=list_of(CaseCard),
+        operation_id="list_cases",
+    ),
     Route(
         "POST",
         CASES,
         create_case,
         str(create_case.__doc__),
         STAFF,
-        "onboarding",
-        body="{title, origin_kind, target_form, description, trades, group, owners, retention_until}",
+        TAG,
+        body=CaseInput,
+        response=Case,
         status=201,
+        operation_id="create_case",
     ),
-    Route("GET", CASE, get_case, str(get_case.__doc__), STAFF, "onboarding"),
-    Route("PATCH", CASE, update_case, str(update_case.__doc__), STAFF, "onboarding", body="case fields"),
-    Route("POST", CASE + "/stage", move_stage, str(move_stage.__doc__), STAFF, "onboarding", body="{stage}"),
-    Route("POST", CASE + "/checklist", toggle_item, str(toggle_item.__doc__), STAFF, "onboarding", body="{stage, key}"),
+    Route("GET", CASE, get_case, str(get_case.__doc__), STAFF, TAG, response=Case, operation_id="get_case"),
     Route(
-        "POST",
-        CASE + "/notes",
-        _add("notes", "Add a note to a stage ({stage, text})"),
-        "Add a note to a stage",
+        "PATCH",
+        CASE,
+        update_case,
+        str(update_case.__doc__),
         STAFF,
-        "onboarding",
-        body="{stage, text}",
-        status=201,
-    ),
-    Route(
-        "POST",
-        CASE + "/documents",
-        _add("documents", "Add a document to a stage ({stage, name, ref})"),
-        "Add a document to a stage",
-        STAFF,
-        "onboarding",
-        body="{stage, name, ref}",
-        status=201,
+        TAG,
+        body=CaseChange,
+        response=Case,
+        operation_id="update_case",
     ),
     Route(
         "POST",
-        CASE + "/decisions",
-        _add("decisions", "Record a decision at a stage ({stage, text, date, who})"),
-        "Record a decision at a stage",
+        CASE + "/stage",
+        move_stage,
+        str(move_stage.__doc__),
         STAFF,
-        "onboarding",
-        body="{stage, text, date, who}",
-        status=201,
+        TAG,
+        body=StageMove,
+        response=Case,
+        operation_id="move_case_stage",
     ),
-    Route("POST", CASE + "/share", share_case, str(share_case.__doc__), STAFF, "onboarding", body="{coop}"),
-    Route("DELETE", CASE + "/share/{coop}", unshare_case, str(unshare_case.__doc__), STAFF, "onboarding"),
-    Route("GET", CASE + "/mentors", case_mentors, str(case_mentors.__doc__), STAFF, "onboarding", query=("trades",)),
+    Route(
+        "POST",
+        CASE + "/checklist",
+        toggle_item,
+        str(toggle_item.__doc__),
+        STAFF,
+        TAG,
+        body=ChecklistChange,
+        response=Case,
+        operation_id="change_case_checklist",
+    ),
+    _entry("/notes", "notes", "Add a note to a stage ({stage, text})", NoteInput),
+    _entry("/documents", "documents", "Add a document to a stage ({stage, name, ref})", DocumentInput),
+    _entry("/decisions", "decisions", "Record a decision at a stage ({stage, text, date, who})", DecisionInput),
+    Route(
+        "POST",
+        CASE + "/share",
+        share_case,
+        str(share_case.__doc__),
+        STAFF,
+        TAG,
+        body=ShareInput,
+        response=Case,
+        operation_id="share_case",
+    ),
+    Route(
+        "DELETE",
+        CASE + "/share/{coop}",
+        unshare_case,
+        str(unshare_case.__doc__),
+        STAFF,
+        TAG,
+        response=Case,
+        operation_id="unshare_case",
+    ),
+    Route(
+        "GET",
+        CASE + "/mentors",
+        case_mentors,
+        str(case_mentors.__doc__),
+        STAFF,
+        TAG,
+        query=MentorsQuery,
+        response=list_of(Mentor),
+        operation_id="case_mentors",
+    ),
     Route(
         "POST",
         CASE + "/bundle",
         bundle,
         str(bundle.__doc__),
         STAFF,
-        "onboarding",
-        body="{name, url, display_name}",
+        TAG,
+        body=BundleInput,
+        response=BundleAnswer,
         status=201,
+        errors=(409,),
+        operation_id="case_bundle",
     ),
-    Route("GET", "/api/v1/onboarding/mentors", mentors, str(mentors.__doc__), STAFF, "onboarding", query=("trades",)),
-    Route("GET", "/api/v1/me/path", my_path, str(my_path.__doc__), "member", "me"),
-    Route("GET", "/api/v1/members/{member_id}/path", member_path, str(member_path.__doc__), "member", "members"),
+    Route(
+        "GET",
+        "/api/v1/onboarding/mentors",
+        mentors,
+        str(mentors.__doc__),
+        STAFF,
+        TAG,
+        query=MentorsQuery,
+        response=list_of(Mentor),
+        operation_id="find_mentors",
+    ),
+    Route(
+        "GET",
+        "/api/v1/me/path",
+        my_path,
+        str(my_path.__doc__),
+        "member",
+        "me",
+        response=list_of(PathStep),
+        operation_id="my_path",
+    ),
+    Route(
+        "GET",
+        "/api/v1/members/{member_id}/path",
+        member_path,
+        str(member_path.__doc__),
+        "member",
+        "members",
+        response=list_of(PathStep),
+        operation_id="member_path",
+    ),
     Route(
         "POST",
         "/api/v1/members/{member_id}/path",
@@ -195,7 +308,9 @@ ROUTES: Final = (
         str(record_path_step.__doc__),
         STAFF,
         "members",
-        body="{status, since, note}",
+        body=PathStepInput,
+        response=list_of(PathStep),
         status=201,
+        operation_id="record_path_step",
     ),
 )

@@ -7,12 +7,44 @@ from pathlib import Path
 from typing import Final
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from node.config import SQLITE_PREFIX
 from node.errors import Forbidden
 from node.http.routing import V1, Route, json_response, node_of
+from node.http.types import Input, Origin, list_of
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from protocol import ENVELOPE_VERSION
+
+
+class Health(BaseModel):
+    name: Origin
+    display_name: str
+    url: str
+    key_id: str = Field(description="the id of the node's current signing key")
+    protocol_versions: list[int]
+    database: str = Field(description="sqlite or postgresql")
+    heads: dict[str, int] = Field(description="per origin, the highest contiguous seq this node holds")
+
+
+class Liveness(BaseModel):
+    live: bool
+
+
+class Readiness(BaseModel):
+    ready: bool
+    problems: list[str] = Field(description="why the node should not take traffic now (empty when ready)")
+
+
+class TradesQuery(Input):
+    q: str = Field("", max_length=200, description="words of a trade's label, or a ROME code")
+
+
+class TradeEntry(BaseModel):
+    rome: str
+    label_fr: str
+    label_en: str
+    esco: str | None
 
 
 async def health(request: web.Request) -> web.Response:
@@ -30,8 +62,8 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-async def trades(request: web.Request) -> web.Response:
-    q = request.query.get("q", "").strip()
+async def trades(request: web.Request, query: TradesQuery) -> web.Response:
+    q = query.q.strip()
     vocabulary = node_of(request).reference.trades
     found = vocabulary.search(q)[:50] if q else vocabulary.all()[:50]
     return json_response(
@@ -74,8 +106,28 @@ ROUTES: Final = (
         "Node name, keys and heads (highest contiguous seq per origin)",
         "anyone",
         "system",
+        response=Health,
     ),
-    Route("GET", f"{V1}/health/live", live, str(live.__doc__), "anyone", "system"),
-    Route("GET", f"{V1}/health/ready", ready, str(ready.__doc__), "anyone", "system"),
-    Route("GET", f"{V1}/trades", trades, "Search the trade vocabulary (ROME codes)", "anyone", "system", query=("q",)),
+    Route(
+        "GET",
+        f"{V1}/trades",
+        trades,
+        "Search the trade vocabulary (ROME codes)",
+        "anyone",
+        "system",
+        query=TradesQuery,
+        response=list_of(TradeEntry),
+    ),
+    Route("GET", f"{V1}/health/live", live, str(live.__doc__), "anyone", "system", response=Liveness),
+    Route(
+        "GET",
+        f"{V1}/health/ready",
+        ready,
+        str(ready.__doc__),
+        "anyone",
+        "system",
+        response=Readiness,
+        errors=(503,),
+        also=((503, Readiness),),
+    ),
 )

@@ -25,10 +25,10 @@ words as the node's own.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final
 
+from node.clock import utc_datetime
 from node.reference.vocabulary import TradeVocabulary
 from node.search.text import normalise, words
 
@@ -284,7 +284,7 @@ def tags_of(body: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 def _date_of_ms(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC).date().isoformat()
+        return utc_datetime(value).date().isoformat()
     return None
 
 

@@ -8,7 +8,6 @@ is also SameSite=Lax and HttpOnly); sign-in sets the same session cookie as the 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
+from node.clock import utc_datetime
 from node.compose import Node
 from node.errors import NodeError
 from node.http.session import SESSION_COOKIE
@@ -43,12 +43,12 @@ ENV: Final = jinja2.Environment(
 
 def utc_time(ms: int) -> str:
     """A node time (milliseconds since the epoch) as a person reads it: ``2026-11-28 23:30 UTC``."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_datetime(ms).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def iso_time(ms: int) -> str:
     """The same for the ``datetime`` attribute of ``<time>``."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+    return utc_datetime(ms).isoformat(timespec="seconds")
 
 
 ENV.filters["utc_time"] = utc_time

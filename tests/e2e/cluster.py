@@ -167,7 +167,12 @@ class Node:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, f"{self.name} is already running"
-        env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": self.anti_entropy_seconds, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "BIGRE_ANTI_ENTROPY_SECONDS": self.anti_entropy_seconds,
+            "PYTHONUNBUFFERED": "1",
+            "BIGRE_CHECK_RESPONSES": "1",
+        }
         with open(self.log_path, "ab") as log:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())
             log.flush()

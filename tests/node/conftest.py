@@ -119,7 +119,7 @@ async def services(node_config: NodeConfig, options: NodeOptions) -> AsyncIterat
 
 @pytest.fixture
 async def client(aiohttp_client: Any, node_config: NodeConfig, options: NodeOptions) -> Client:
-    app = create_app(node_config, options=options)
+    app = create_app(node_config, options=options, check_responses=True)
     return await aiohttp_client(app)  # type: ignore[no-any-return]
 
 

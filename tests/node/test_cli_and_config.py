@@ -183,3 +183,9 @@ def test_version_and_explicit_quiet_migrations(tmp_path: Path) -> None:
     assert "applied" not in again.stdout and "up to date" in again.stdout
     status = subprocess.run([*BIGRE, "status", str(tmp_path / "n")], capture_output=True, text=True, check=True)
     assert "alembic" not in status.stderr and "Running upgrade" not in status.stderr  # quiet by default
+
+
+async def test_peer_invitation_tokens_never_read_as_an_option(services: Any) -> None:
+    """The token is pasted after `bigre peers join DIR URL`: one starting with "-" was taken for an option."""
+    tokens = [await services.federation_store.create_invitation(60_000) for _ in range(300)]
+    assert not [t for t in tokens if t.startswith("-")]

@@ -90,7 +90,12 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DemoNode]]:
     network = network_file(two)
     for node in two:
         run_async(load_network, node.directory, network)
-    env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": "2", "BIGRE_SAVED_SEARCH_SECONDS": "2"}
+    env = {
+        **os.environ,
+        "BIGRE_ANTI_ENTROPY_SECONDS": "2",
+        "BIGRE_SAVED_SEARCH_SECONDS": "2",
+        "BIGRE_CHECK_RESPONSES": "1",
+    }
     logs = [open(data / f"{n.name}.log", "wb") for n in two]  # noqa: SIM115 - closed below
     procs = [
         subprocess.Popen(
