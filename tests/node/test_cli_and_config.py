@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from node.cli import build_parser, main
+from node.compose import Node
 from node.config import CONFIG_FILE, NodeConfig, create_node_dir, load_config
 from node.errors import ConfigError
 from node.keyfile import read_key
@@ -185,7 +186,7 @@ def test_version_and_explicit_quiet_migrations(tmp_path: Path) -> None:
     assert "alembic" not in status.stderr and "Running upgrade" not in status.stderr  # quiet by default
 
 
-async def test_peer_invitation_tokens_never_read_as_an_option(services: Any) -> None:
+async def test_peer_invitation_tokens_never_read_as_an_option(services: Node) -> None:
     """The token is pasted after `bigre peers join DIR URL`: one starting with "-" was taken for an option."""
     tokens = [await services.federation_store.create_invitation(60_000) for _ in range(300)]
     assert not [t for t in tokens if t.startswith("-")]
