@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from node.errors import ConfigError
 from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
@@ -67,6 +68,16 @@ def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
         raise ValueError("must be a number of seconds above 0 and at most 86400")
     return float(value)
+
+
+def _timezone(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a time zone name such as Europe/Paris")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone of the IANA database (such as Europe/Paris)") from exc
+    return value
 
 
 def _addresses(value: object) -> tuple[str, ...]:
@@ -153,6 +164,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "how often saved searches are run again to notify their new matches",
         env_json=True,
     ),
+    Setting(
+        "timezone",
+        _timezone,
+        "Europe/Paris",
+        "the time zone the pages show dates and times in, and read the times typed in forms (IANA name)",
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -173,6 +190,7 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     saved_search_seconds: float = 300.0
+    timezone: str = "Europe/Paris"
 
     @property
     def database(self) -> str:

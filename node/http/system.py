@@ -34,6 +34,20 @@ async def trades(request: web.Request) -> web.Response:
     )
 
 
+async def places(request: web.Request) -> web.Response:
+    """Towns of the gazetteer whose name or postcode starts with ``q`` (for the pages' town pickers)."""
+    q = request.query.get("q", "").strip()[:80]
+    found = node_of(request).reference.places.search(q, limit=10) if q else []
+    return json_response(
+        {
+            "items": [
+                {"label": p.label, "town": p.town, "postcode": p.postcode, "departement": p.departement}
+                for p in found
+            ]
+        }
+    )
+
+
 ROUTES: Final = (
     Route(
         "GET",
@@ -44,4 +58,5 @@ ROUTES: Final = (
         "system",
     ),
     Route("GET", f"{V1}/trades", trades, "Search the trade vocabulary (ROME codes)", "anyone", "system", query=("q",)),
+    Route("GET", f"{V1}/places", places, "Towns whose name or postcode starts with q", "anyone", "system", query=("q",)),
 )

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from node.storage import log as replication_log
 from node.storage.database import Database
+from node.storage.federation_models import PeerRow
 from node.storage.models import Account, LogEntry, OutboxItem
 
 HOUR_MS: Final = 3_600_000
@@ -44,3 +45,14 @@ class NodeStatus:
             entries = await session.scalar(select(func.count()).select_from(LogEntry))
             outbox = await session.scalar(select(func.count()).select_from(OutboxItem))
         return {"accounts": int(accounts or 0), "entries": int(entries or 0), "outbox": int(outbox or 0)}
+
+    async def coops(self) -> list[dict[str, str | bool]]:
+        """The coops this node knows (itself excluded): short name, name as people read it, status, and whether
+        it is a direct peer (messages, moves and registrations go to direct member peers only)."""
+        async with self.db.read() as session:
+            rows = (await session.scalars(select(PeerRow).order_by(PeerRow.name))).all()
+        return [
+            {"name": r.name, "display_name": r.display_name or r.name, "status": r.status, "direct": bool(r.direct)}
+            for r in rows
+            if r.name != self.name
+        ]

@@ -16,12 +16,18 @@ from node.web.thing_pages import thing_routes
 
 
 async def home(request: web.Request) -> web.Response:
-    return render(request, "home.html", {})
+    return render(request, "home.html", {"erased": request.query.get("erased") == "1"})
+
+
+async def favicon(_request: web.Request) -> web.FileResponse:
+    """Browsers ask for /favicon.ico whatever the page says: the icon, not a 404."""
+    return web.FileResponse(HERE / "static" / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/", home),
+        web.get("/favicon.ico", favicon),
         *account_routes(),  # sign-in, invitation, my profile, export, erasure
         *search_routes(),  # GET /search, POST /search/save, GET /notifications and its forms
         *member_routes(),  # a member's page, writing to them, the inbox

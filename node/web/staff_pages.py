@@ -10,13 +10,14 @@ from aiohttp import web
 
 from node.errors import InvalidInput
 from node.services.members_csv import import_members
-from node.web.render import form_of, node_of, render, signed_in
+from node.viewer import ROLES
+from node.web.render import form_error, form_of, node_of, render, signed_in
 
 
 async def advisor_page(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_staff:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     members, _ = await node_of(request).directory.list_members(v, after=0, limit=500)
     starting = [
         m for m in members if m["fields"].get("stage") == "starting" or m["fields"].get("coop_status") == "cape"
@@ -27,7 +28,7 @@ async def advisor_page(request: web.Request) -> web.Response:
 async def operator_page(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     node = node_of(request)
     store = node.federation_store
     activity = await node.status.received_per_hour(node.clock())
@@ -49,8 +50,15 @@ async def operator_page(request: web.Request) -> web.Response:
             "import_links": request.get("import_links") or [],
             "invitation": request.get("invitation"),
             "known_nodes": len(node.federation.trust.peers()),
-            "admissions": node.governance.pending_admissions(),
+            "admissions": [
+                d for d in node.governance.decisions() if d["kind"] == "admission" and d["result"] == "pending"
+            ],
+            "moves": await node.moving.incoming(v),
+            "accepted_move": request.get("accepted_move"),
+            "roles": ROLES,
+            "summary": request.get("summary"),
         },
+        status=request.get("status", 200),
     )
 
 
@@ -76,7 +84,7 @@ async def _uploaded_file(request: web.Request, field: str, limit: int) -> bytes:
 async def operator_import(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     data = await _uploaded_file(request, "file", MAX_IMPORT_BYTES)
     report = await import_members(node_of(request), data)
     request["import_report"] = report
@@ -89,10 +97,34 @@ async def operator_import(request: web.Request) -> web.Response:
 async def operator_invite(request: web.Request) -> web.Response:
     v = signed_in(request)
     form = await form_of(request)
-    account, token = await node_of(request).accounts.invite(
-        v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
-    )
+    try:
+        account, token = await node_of(request).accounts.invite(
+            v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
+        )
+    except InvalidInput as exc:
+        explained, status = form_error(request, exc)
+        request["summary"] = " ".join([explained.summary, *explained.fields.values()])
+        request["status"] = status
+        return await operator_page(request)
+    # the link is shown once, on this answer; the page's address stays /operator so a reload asks before re-posting
     request["invitation"] = (account.email, f"{node_of(request).config.url}/invitation/{token}")
+    return await operator_page(request)
+
+
+async def accept_move(request: web.Request) -> web.Response:
+    """Take in a member moving from another coop; the answer shows their invitation link, once."""
+    v = signed_in(request)
+    if not v.is_operator:
+        raise web.HTTPForbidden()
+    node = node_of(request)
+    result = await node.moving.accept(v, request.match_info["origin"], request.match_info["move_id"])
+    token = result.get("invitation_token")
+    link = f"{node.config.url}/invitation/{token}" if token else None
+    request["accepted_move"] = {
+        "name": result.get("display_name") or "",
+        "email": result.get("email") or "",
+        "link": link,
+    }
     return await operator_page(request)
 
 
@@ -102,4 +134,5 @@ def staff_routes() -> list[web.RouteDef]:
         web.get("/operator", operator_page),
         web.post("/operator/import", operator_import),
         web.post("/operator/invite", operator_invite),
+        web.post("/operator/moves/{origin}/{move_id}/accept", accept_move),
     ]
