@@ -200,8 +200,11 @@ class Lang:
 
     def money(self, euros: float) -> str:
         """``1 250 €`` / ``€1,250``: whole euros without decimals."""
-        whole = float(euros).is_integer()
-        return format_currency(euros, "EUR", format="¤#,##0" if whole else None, locale=self.locale)
+        pattern = None
+        if float(euros).is_integer():
+            standard = self.locale.currency_formats["standard"]
+            pattern = standard.pattern.split(";")[0].replace("0.00", "0")
+        return format_currency(euros, "EUR", format=pattern, currency_digits=pattern is None, locale=self.locale)
 
     # ------------------------------------------------------------------------------------------- jinja2
 
