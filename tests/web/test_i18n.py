@@ -70,8 +70,13 @@ def test_a_third_language_is_a_catalog_and_no_code(tmp_path: Path, monkeypatch: 
         shutil.copytree(i18n.LOCALES / code, tmp_path / code)
     shutil.copy(i18n.LOCALES / "messages.pot", tmp_path / "messages.pot")
     template = (tmp_path / "messages.pot").read_text(encoding="utf-8")
-    dutch = template.replace('msgid "Search the network"\nmsgstr ""', 'msgid "Search the network"\nmsgstr "Zoek in het netwerk"')
-    dutch = dutch.replace('"Content-Type: text/plain; charset=utf-8\\n"', '"Content-Type: text/plain; charset=utf-8\\n"\n"Language: nl\\n"')
+    dutch = template.replace(
+        'msgid "Search the network"\nmsgstr ""', 'msgid "Search the network"\nmsgstr "Zoek in het netwerk"'
+    )
+    dutch = dutch.replace(
+        '"Content-Type: text/plain; charset=utf-8\\n"',
+        '"Content-Type: text/plain; charset=utf-8\\n"\n"Language: nl\\n"',
+    )
     (tmp_path / "nl" / "LC_MESSAGES").mkdir(parents=True)
     (tmp_path / "nl" / "LC_MESSAGES" / "messages.po").write_text(dutch, encoding="utf-8")
     monkeypatch.setattr(i18n, "LOCALES", tmp_path)
