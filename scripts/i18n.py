@@ -33,7 +33,7 @@ KEYWORDS: Final = {**DEFAULT_KEYWORDS, "P_": ((1, "c"), 2)}
 def extract() -> Catalog:
     """A fresh template catalog from the sources named in babel.cfg."""
     with CONFIG.open(encoding="utf-8") as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
+        method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
     catalog = Catalog(project="Bigre", msgid_bugs_address="", charset="utf-8")
     found = extract_from_dir(str(ROOT), method_map, options_map, keywords=KEYWORDS, comment_tags=("NOTE:",))
     for filename, lineno, message, comments, context in found:

@@ -58,5 +58,5 @@ ROUTES: Final = (
         "system",
     ),
     Route("GET", f"{V1}/trades", trades, "Search the trade vocabulary (ROME codes)", "anyone", "system", query=("q",)),
-    Route("GET", f"{V1}/places", places, "Towns whose name or postcode starts with q", "anyone", "system", query=("q",)),
+    Route("GET", f"{V1}/places", places, "Towns by name or postcode prefix", "anyone", "system", query=("q",)),
 )

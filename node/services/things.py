@@ -249,7 +249,8 @@ class Things:
                         taken = int(taken or 0) + await remote_seats_taken(session, state.origin, state.record_id)
                         item["seats_left"] = max(0, row.seats - taken)
                 items.append(item)
-        coming, past = [], []
+        coming: list[dict[str, Any]] = []
+        past: list[dict[str, Any]] = []
         for item in items:
             end = item["body"].get("end")
             over = end if isinstance(end, int) and end > item["start"] else item["start"] + 2 * 3_600_000

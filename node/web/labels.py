@@ -66,8 +66,12 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "legal_problem": {
         "unchecked": P_("legal form check", "Cannot be checked yet"),
         "scop.min_associates": P_("legal form check", "A Scop has at least two associates."),
-        "scop.employee_votes": P_("legal form check", "Employee associates must hold at least 65 per cent of the votes."),
-        "scop.employee_capital": P_("legal form check", "Employee associates must hold at least 51 per cent of the capital."),
+        "scop.employee_votes": P_(
+            "legal form check", "Employee associates must hold at least 65 per cent of the votes."
+        ),
+        "scop.employee_capital": P_(
+            "legal form check", "Employee associates must hold at least 51 per cent of the capital."
+        ),
         "scic.min_categories": P_("legal form check", "A Scic gathers at least three categories of associates."),
         "scic.employees_or_producers": P_(
             "legal form check", "A Scic includes employees (or producers) among its associates."

@@ -14,7 +14,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from node.errors import InvalidInput, NodeError
+from node.services.messages import ThreadMessage
 from node.services.moving import moved_to
+from node.services.remote_events import NOTES
 from node.viewer import Viewer
 from node.web.errors import Explained
 from node.web.onboarding_pages import path_context
@@ -137,7 +139,7 @@ async def contact_submit(request: web.Request) -> web.StreamResponse:
 async def inbox_page(request: web.Request) -> web.Response:
     v = signed_in(request)
     conversations = await node_of(request).messages.conversations(v)
-    return render(request, "inbox.html", {"conversations": conversations})
+    return render(request, "inbox.html", {"conversations": conversations, "notice": notice})
 
 
 async def conversation_page(
@@ -203,7 +205,18 @@ async def notices_page(request: web.Request) -> web.Response:
     notices = await node_of(request).messages.notices(v, origin)
     if not notices:
         raise web.HTTPNotFound()
-    return render(request, "notices.html", {"origin": origin, "notices": notices})
+    return render(request, "notices.html", {"origin": origin, "notices": notices, "notice": notice})
+
+
+#: the subject of a coop's note about a registration (both languages, see node.services.remote_events) -> its state
+NOTE_STATES: Final = {f"{fr} / {en}": state for state, (fr, en) in NOTES.items()}
+
+
+def notice(message: ThreadMessage) -> tuple[str | None, str]:
+    """A coop's note about one of its events, as a state (``confirmed``, ``full``...) and the event's title, so the
+    page shows it in its own language (the stored note is written in both)."""
+    title = message.text.split("\n", 1)[0].partition(" : ")[2]
+    return NOTE_STATES.get(message.subject), title
 
 
 def member_routes() -> list[web.RouteDef]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from aiohttp import web
 
 from node.web.account_pages import account_routes
@@ -17,6 +19,17 @@ from node.web.thing_pages import thing_routes
 
 async def home(request: web.Request) -> web.Response:
     return render(request, "home.html", {"erased": request.query.get("erased") == "1"})
+
+
+STATIC: Final = (HERE / "static").resolve()
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file of ``static/`` (a flat folder); anything else is a 404 (an HTML page when a browser asked)."""
+    path = (STATIC / request.match_info["name"]).resolve()
+    if path.parent != STATIC or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
 
 async def favicon(_request: web.Request) -> web.FileResponse:
@@ -36,7 +49,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *staff_routes(),  # the advisor's list, the operator's dashboard
         *onboarding_routes(),
         *governance_routes(),
-        web.static("/static", HERE / "static"),
+        web.get("/static/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", static_file),
     ]
 
 

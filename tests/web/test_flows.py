@@ -92,7 +92,6 @@ def test_find_a_carpenter_in_seine_saint_denis_and_write(
 @pytest.mark.parametrize(("lang", "width"), COMBOS)
 def test_read_and_reply_in_a_conversation(browser: Any, nodes: list[DemoNode], lang: str, width: int) -> None:
     coopaname, smart = nodes
-    t = words(lang)
     coopaname_member = login(coopaname, coopaname.member)["member_id"]
     first = f"Une question sur ton devis {uuid.uuid4().hex[:6]}"
     smart_member, _ = share_carpenter_profile(smart)

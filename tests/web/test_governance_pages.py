@@ -20,7 +20,7 @@ def test_propose_vote_and_read_the_decision_log(browser: Any, nodes: list[DemoNo
     page.goto(coopaname.url + "/governance")
     page.locator("summary", has_text="Proposer une décision").click()
     page.get_by_label("Décision").select_option("reinstatement")
-    page.get_by_label("Coopérative concernée (nom court)").fill("smart")
+    page.get_by_label("Coopérative concernée").select_option("smart")
     page.get_by_label("Motivation").fill("Confirmer SMart après la vérification annuelle.")
     page.get_by_role("button", name="Soumettre au vote").click()
     assert "Enregistré et signé" in page.content()

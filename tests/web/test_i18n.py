@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from node.errors import Conflict, InvalidInput, NodeError, NotFound, TooManyAttempts
 from node.reference.data import load_reference
 from node.services import onboarding_rules as rules
 from node.services.member_path import PATH_STATUSES
@@ -130,7 +130,7 @@ def test_every_enumeration_code_has_a_word() -> None:
 
 def test_server_refusals_read_in_the_page_language() -> None:
     reference = load_reference()
-    cases: list[Exception] = []
+    cases: list[NodeError] = []
     for value in ("Saint-Ouen", "Nowhereville", "93999", "H9999"):
         try:
             reference.place(value) if not value.startswith("H") else reference.trade(value)
@@ -143,11 +143,11 @@ def test_server_refusals_read_in_the_page_language() -> None:
         Conflict("this event is full"),
         NotFound("no event smart/abc"),
     ]
-    for exc in cases:
-        explained = explain(exc, fr())  # type: ignore[arg-type]
+    for error in cases:
+        explained = explain(error, fr())
         for text in (explained.summary, *explained.fields.values()):
             assert text and not re.search(r"\b(the|is|must|than|towns|called|unknown|characters)\b", text), text
-    ambiguous = explain(cases[0], fr())  # type: ignore[arg-type]
+    ambiguous = explain(cases[0], fr())
     assert "Saint-Ouen 41100 (41)" in ambiguous.fields["place"] and "Plusieurs communes" in ambiguous.fields["place"]
     assert field_message("longer than 2000 characters", en()) == "Please write at most 2000 characters."
     throttled = explain(TooManyAttempts("too many", 125), fr()).summary

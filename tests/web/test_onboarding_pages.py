@@ -69,7 +69,7 @@ def test_advisor_moves_a_case_on_the_board_and_shares_it(browser: Any, nodes: li
     page.get_by_role("link", name="Tableau des projets collectifs accompagnés").click()
     page.get_by_label("Nom du projet").fill(title)
     page.get_by_label("Forme visée").select_option("cae_activity")
-    page.get_by_label("Métiers (codes ROME)").fill("D1102")
+    page.locator("#f-trades-words").fill("boulanger")
     page.get_by_role("button", name="Ouvrir", exact=True).click()
     assert page.locator("h1", has_text=title).is_visible()
 
@@ -97,7 +97,7 @@ def test_advisor_moves_a_case_on_the_board_and_shares_it(browser: Any, nodes: li
             break
         other.wait_for_timeout(300)
     shared = card(other, title)
-    assert shared.count() == 1 and "de coopaname" in shared.inner_text()
+    assert shared.count() == 1 and "de Coopaname" in shared.inner_text()
     assert shared.locator("xpath=ancestor::section").get_attribute("data-stage") == "legal_form"
     shared.get_by_role("link", name=title).click()
     assert "Garage solidaire" not in other.content()  # only the shared case travelled
