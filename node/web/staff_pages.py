@@ -3,7 +3,8 @@ keys, the last day's replication, pending admissions, accounts, invitations and 
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
@@ -34,7 +35,8 @@ async def operator_page(request: web.Request) -> web.Response:
     activity = await node.status.received_per_hour(node.clock())
     accounts = await node.accounts.list_accounts(v, after=0, limit=200)
     report = request.get("import_report")
-    return render(
+    flash = _take_flash(request)
+    response = render(
         request,
         "operator.html",
         {
@@ -48,18 +50,21 @@ async def operator_page(request: web.Request) -> web.Response:
             "accounts": accounts,
             "report": report,
             "import_links": request.get("import_links") or [],
-            "invitation": request.get("invitation"),
+            "invitation": flash.get("invitation"),
             "known_nodes": len(node.federation.trust.peers()),
             "admissions": [
                 d for d in node.governance.decisions() if d["kind"] == "admission" and d["result"] == "pending"
             ],
             "moves": await node.moving.incoming(v),
-            "accepted_move": request.get("accepted_move"),
+            "accepted_move": flash.get("accepted_move"),
             "roles": ROLES,
             "summary": request.get("summary"),
         },
         status=request.get("status", 200),
     )
+    if flash:
+        response.del_cookie(FLASH_COOKIE, path="/operator")
+    return response
 
 
 MAX_IMPORT_BYTES: Final = 8 * 1024 * 1024  # a 5,000-member CSV is about 1 MiB; the app-wide body limit is 256 KiB
@@ -94,7 +99,7 @@ async def operator_import(request: web.Request) -> web.Response:
     return await operator_page(request)
 
 
-async def operator_invite(request: web.Request) -> web.Response:
+async def operator_invite(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
     try:
@@ -106,12 +111,11 @@ async def operator_invite(request: web.Request) -> web.Response:
         request["summary"] = " ".join([explained.summary, *explained.fields.values()])
         request["status"] = status
         return await operator_page(request)
-    # the link is shown once, on this answer; the page's address stays /operator so a reload asks before re-posting
-    request["invitation"] = (account.email, f"{node_of(request).config.url}/invitation/{token}")
-    return await operator_page(request)
+    # POST, then GET: the link is shown once, by the page the redirect leads to (reloading it does not invite again)
+    raise _flash_redirect(request, {"invitation": [account.email, f"{node_of(request).config.url}/invitation/{token}"]})
 
 
-async def accept_move(request: web.Request) -> web.Response:
+async def accept_move(request: web.Request) -> web.StreamResponse:
     """Take in a member moving from another coop; the answer shows their invitation link, once."""
     v = signed_in(request)
     if not v.is_operator:
@@ -120,12 +124,38 @@ async def accept_move(request: web.Request) -> web.Response:
     result = await node.moving.accept(v, request.match_info["origin"], request.match_info["move_id"])
     token = result.get("invitation_token")
     link = f"{node.config.url}/invitation/{token}" if token else None
-    request["accepted_move"] = {
-        "name": result.get("display_name") or "",
-        "email": result.get("email") or "",
-        "link": link,
-    }
-    return await operator_page(request)
+    accepted = {"name": result.get("display_name") or "", "email": result.get("email") or "", "link": link}
+    raise _flash_redirect(request, {"accepted_move": accepted})
+
+
+FLASH_COOKIE: Final = "bigre_operator_flash"
+
+
+def _flash_redirect(request: web.Request, shown: dict[str, Any]) -> web.HTTPSeeOther:
+    """Answer a POST with a redirect to the dashboard, carrying what to show there once (a short-lived cookie for
+    the dashboard's path only, read and cleared by the next GET)."""
+    response = web.HTTPSeeOther("/operator#members" if "invitation" in shown else "/operator#moves")
+    response.set_cookie(
+        FLASH_COOKIE,
+        json.dumps(shown, separators=(",", ":")),
+        max_age=120,
+        path="/operator",
+        httponly=True,
+        samesite="Strict",
+        secure=node_of(request).config.url.startswith("https://"),
+    )
+    return response
+
+
+def _take_flash(request: web.Request) -> dict[str, Any]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return {}
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def staff_routes() -> list[web.RouteDef]:

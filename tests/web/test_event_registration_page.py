@@ -12,7 +12,7 @@ import pytest
 
 from node.demo.run import DemoNode
 
-from .test_pages import api_login, eventually_text, new_page, shot, sign_in
+from .test_pages import api_login, eventually_text, new_page, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,6 @@ def test_member_registers_for_another_coops_event(browser: Any, nodes: list[Demo
     eventually_text(page, coopaname.url + "/events", "confirmée")  # SMart's signed answer came back
     item = page.locator(f'li.event-card[data-origin="smart"][data-id="{event_id}"]')
     assert item.locator(".registration").get_attribute("data-state") == "confirmed"
-    shot(page, "events")
     page.goto(coopaname.url + "/inbox")
     assert "Inscription : confirmée" in page.inner_text("main") and title in page.inner_text("main")
     page.locator("li.conversation", has_text=title).locator("a").click()  # SMart's notes about its events

@@ -412,3 +412,64 @@ def test_vote_on_an_admission_with_its_details(browser: Any, nodes: list[DemoNod
         else:
             assert page.locator(f'#{anchor} tr[data-voter="smart"]').count() == 1  # the vote cast in French
         page.context.close()
+
+
+def test_a_member_moves_to_another_coop_from_the_pages(browser: Any, nodes: list[DemoNode]) -> None:
+    """Ask on « Mon profil », accept on the other coop's dashboard, follow the old address to the new profile."""
+    coopaname, smart = nodes
+    t = words("fr")
+    email = f"nadia-{uuid.uuid4().hex[:6]}@coopaname.example"
+    operator = login(coopaname, coopaname.operator)["token"]
+    status, invited = api(coopaname, "POST", "/api/v1/accounts", {"email": email, "role": "member"}, operator)
+    assert status == 201, invited
+    status, signed = api(
+        coopaname, "POST", "/api/v1/auth/accept", {"token": invited["invitation_token"], "password": coopaname.password}
+    )
+    assert status == 200, signed
+    name = f"Nadia Menuisière {uuid.uuid4().hex[:4]}"
+    status, _ = api(
+        coopaname,
+        "PATCH",
+        "/api/v1/me/profile",
+        {"fields": {"display_name": name, "trades": ["H2206"]}, "visibility": {"display_name": "network"}},
+        signed["token"],
+    )
+    assert status == 200
+    old_id = signed["member_id"]
+
+    member = new_page(browser, "fr", 1280)
+    sign_in(member, coopaname, email)
+    member.goto(coopaname.url + "/me#move")
+    member.locator("#move summary").click()
+    assert t.gettext(
+        "Links to your old profile lead to the new one, on every node of the network."
+    ) in member.inner_text("#move")
+    member.locator("#f-to_node").select_option("smart")
+    member.locator("#move button[type=submit]").click()
+    member.wait_for_load_state()
+    assert member.locator('#move .move-status[data-status="requested"]').count() == 1
+    assert page_problems(member, "fr", 1280) == []
+
+    staff = new_page(browser, "en", 390)
+    sign_in(staff, smart, smart.operator)
+    eventually(staff, smart.url + "/operator", lambda p: name in p.inner_text("#moves"), what="the move on SMart")
+    card = staff.locator("#moves li", has_text=name)
+    assert email in card.inner_text()
+    card.get_by_role("button", name="Accept").click()
+    staff.wait_for_load_state()
+    link = staff.locator("#moves .ok-box a").inner_text()
+    assert link.startswith(f"{smart.url}/invitation/")
+    assert page_problems(staff, "en", 390) == []
+    staff.reload()  # the link was shown once; reloading shows the dashboard, it does not accept again
+    assert staff.locator("#moves .ok-box").count() == 0
+
+    reader = new_page(browser, "fr", 1280)
+    sign_in(reader, coopaname, coopaname.member)
+    eventually(
+        reader,
+        f"{coopaname.url}/members/coopaname/{old_id}",
+        lambda p: "/members/smart/" in p.url and name in p.inner_text("main"),
+        what="the old address leading to the new profile",
+    )
+    for p in (member, staff, reader):
+        p.context.close()

@@ -80,7 +80,6 @@ def test_advisor_moves_a_case_on_the_board_and_shares_it(browser: Any, nodes: li
         page.wait_for_url(coopaname.url + "/advisor/cases")
         assert page.locator(f'section[data-stage="{stage}"] article.case-card', has_text=title).count() == 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "advisor-board.png"), full_page=False)
 
     card(page, title).get_by_role("link", name=title).click()
     assert page.locator("[data-current-stage]").get_attribute("data-current-stage") == "legal_form"

@@ -14,8 +14,6 @@ import pytest
 
 from node.demo.run import DemoNode
 
-from .conftest import SCREENSHOTS
-
 pytestmark = pytest.mark.slow
 
 
@@ -43,11 +41,6 @@ def sign_in(page: Any, node: DemoNode, email: str) -> None:
     page.wait_for_url(node.url + "/")
 
 
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
-
-
 def eventually_text(page: Any, url: str, text: str, present: bool = True, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while True:
@@ -64,7 +57,6 @@ def test_sign_in_and_language_switch(browser: Any, nodes: list[DemoNode]) -> Non
     coopaname = nodes[0]
     page = new_page(browser)
     page.goto(coopaname.url + "/")
-    shot(page, "home")
     page.goto(coopaname.url + "/login")
     page.get_by_label("Adresse électronique").fill(coopaname.member)
     page.get_by_label("Mot de passe").fill("wrong password!")
@@ -91,7 +83,6 @@ def test_search_with_a_facet(browser: Any, nodes: list[DemoNode]) -> None:
     page.goto(f"{coopaname.url}/search?q={word}")
     origins = {r.get_attribute("data-origin") for r in page.locator("li.result").all()}
     assert "smart" in origins, origins
-    shot(page, "search")
     page.locator('a[data-facet="origin"][data-value="smart"]').click()
     page.wait_for_load_state()
     filtered = {r.get_attribute("data-origin") for r in page.locator("li.result").all()}
@@ -113,7 +104,6 @@ def test_cross_coop_contact_reaches_the_other_inbox(browser: Any, nodes: list[De
     sign_in(page, coopaname, coopaname.member)
     page.goto(f"{coopaname.url}/members/smart/{smart_member}")
     assert "Membre de SMart" in page.locator("article.profile .meta").first.inner_text()
-    shot(page, "profile")
     page.locator("#f-subject").fill("Chantier à Montreuil")
     page.get_by_label("Message").fill(text)
     page.get_by_role("button", name="Envoyer").click()
@@ -151,7 +141,6 @@ def test_visibility_decides_what_another_coop_sees(browser: Any, nodes: list[Dem
     owner.locator('input[name="vis.bio"][value="network"]').check()
     owner.get_by_role("button", name="Enregistrer").click()
     assert "Profil enregistré" in owner.content()
-    shot(owner, "my-profile")
 
     other = new_page(browser)
     sign_in(other, smart, smart.member)
@@ -186,7 +175,6 @@ def test_operator_dashboard(browser: Any, nodes: list[DemoNode]) -> None:
         page.goto(coopaname.url + "/operator")
     assert row.locator("time").inner_text().startswith("il y a"), row.inner_text()  # a relative time, not ms
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[12]:00", row.locator("time").get_attribute("datetime"))
-    shot(page, "operator")
     member_page = new_page(browser)
     sign_in(member_page, coopaname, coopaname.member)
     member_page.goto(coopaname.url + "/operator")
