@@ -152,6 +152,10 @@ class Lang:
         """A node time (milliseconds since the epoch) in the node's time zone."""
         return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone(self.tz)
 
+    def iso(self, ms: int) -> str:
+        """For ``<time datetime>``: ``2026-12-07T18:23:00+01:00``."""
+        return self.moment(ms).isoformat(timespec="seconds")
+
     def datetime(self, ms: int, size: str = "medium") -> str:
         """``7 déc. 2026, 18:23`` / ``7 Dec 2026, 18:23``."""
         return format_datetime(self.moment(ms), size, tzinfo=self.tz, locale=self.locale)

@@ -105,7 +105,7 @@ def test_cross_coop_contact_reaches_the_other_inbox(browser: Any, nodes: list[De
     page.goto(f"{coopaname.url}/members/smart/{smart_member}")
     assert "Membre de SMart" in page.locator("article.profile .meta").first.inner_text()
     page.locator("#f-subject").fill("Chantier à Montreuil")
-    page.get_by_label("Message").fill(text)
+    page.get_by_label("Message", exact=True).fill(text)
     page.get_by_role("button", name="Envoyer").click()
     assert "Message envoyé" in page.content()
     page.context.close()
@@ -189,6 +189,7 @@ def test_help_request_answered_by_a_colleague(browser: Any, nodes: list[DemoNode
     asker = new_page(browser)
     sign_in(asker, coopaname, coopaname.member)
     asker.goto(coopaname.url + "/help")
+    asker.locator("details.card > summary").click()  # « Poser une question »: folded once there are requests
     asker.get_by_label("Sujet").fill(topic)
     asker.get_by_role("button", name="Publier").click()
     asker.wait_for_load_state()
@@ -264,7 +265,7 @@ def test_reply_to_someone_whose_profile_does_not_reach_this_node(browser: Any, n
     sign_in(writer, coopaname, coopaname.operator)
     writer.goto(f"{coopaname.url}/members/smart/{smart_member}")
     text = f"Une question sur la facturation {uuid.uuid4().hex[:8]}"
-    writer.get_by_label("Message").fill(text)
+    writer.get_by_label("Message", exact=True).fill(text)
     writer.get_by_role("button", name="Envoyer").click()
     assert "Message envoyé" in writer.content()
     eventually_text(reader, smart.url + "/inbox", text)
