@@ -41,8 +41,7 @@ async def places(request: web.Request) -> web.Response:
     return json_response(
         {
             "items": [
-                {"label": p.label, "town": p.town, "postcode": p.postcode, "departement": p.departement}
-                for p in found
+                {"label": p.label, "town": p.town, "postcode": p.postcode, "departement": p.departement} for p in found
             ]
         }
     )

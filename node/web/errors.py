@@ -54,8 +54,10 @@ FIELD_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"not an e-mail address", N_("This is not an email address.")),
         (r"duplicate of line (?P<line>\d+)", N_("Already on line %(line)s.")),
         (r"an account with this e-mail already exists", N_("An account with this email address already exists.")),
-        (r"has (?P<cells>\d+) cells, the header has (?P<header>\d+)",
-         N_("This line has %(cells)s cells; the header has %(header)s.")),
+        (
+            r"has (?P<cells>\d+) cells, the header has (?P<header>\d+)",
+            N_("This line has %(cells)s cells; the header has %(header)s."),
+        ),
         (r"is before available_from", N_("“Until” must come after “from”.")),
         (r"not a date", N_("Give a valid date.")),
         (r"must be an integer from 0 to 7", N_("Give a number of days from 0 to 7.")),
