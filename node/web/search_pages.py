@@ -169,8 +169,15 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
         "trades": [t for t in trades if isinstance(t, dict)],
         "town": town,
         "distance_km": result.get("distance_km"),
-        "summary": str(summary)[:200],
+        "summary": _excerpt(str(summary), 200),
     }
+
+
+def _excerpt(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 
 def _topics(fields: Mapping[str, Any]) -> str | None:
