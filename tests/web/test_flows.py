@@ -145,7 +145,7 @@ def test_profile_with_the_pickers_and_its_previews(browser: Any, nodes: list[Dem
     coopaname = nodes[0]
     t = words(lang)
     page = new_page(browser, lang, width)
-    sign_in(page, coopaname, coopaname.operator)
+    sign_in(page, coopaname, f"conseil@{coopaname.name}.example")  # the advisor: other tests use the rest
     page.goto(coopaname.url + "/me")
     trade_input = page.locator("#f-trades-words")
     trade_input.fill("plomb")  # French or English: the vocabulary speaks both
