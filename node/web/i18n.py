@@ -26,7 +26,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_time, format_timedelta
+from babel.dates import format_date, format_time, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -156,9 +156,9 @@ class Lang:
         """For ``<time datetime>``: ``2026-12-07T18:23:00+01:00``."""
         return self.moment(ms).isoformat(timespec="seconds")
 
-    def datetime(self, ms: int, size: str = "medium") -> str:
-        """``7 déc. 2026, 18:23`` / ``7 Dec 2026, 18:23``."""
-        return format_datetime(self.moment(ms), size, tzinfo=self.tz, locale=self.locale)
+    def datetime(self, ms: int) -> str:
+        """``7 décembre 2026, 18:23`` / ``7 December 2026, 18:23`` (minutes, never seconds)."""
+        return f"{self.date(ms)}, {self.time(ms)}"
 
     def date(self, value: int | str | dt.date, size: str = "long") -> str:
         """A day, from node time or an ISO date string (``2027-03-01``): ``1 mars 2027``; a string that is not a
