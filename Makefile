@@ -5,7 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-slow lint typecheck unit bench clean
+AXE := tests/web/node_modules/axe-core/axe.min.js
+
+.PHONY: demo test test-fast test-slow lint typecheck unit bench clean i18n
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bigre needs Python 3.11 or newer")'
@@ -27,16 +29,26 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -x tests/protocol
 
-test: $(STAMP)
+# axe-core for the page tests' accessibility checks, pinned by tests/web/package-lock.json
+$(AXE): tests/web/package.json tests/web/package-lock.json
+	npm ci --prefix tests/web --no-audit --no-fund --silent
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m scripts.i18n check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# the pages' words: extract them from the templates and node/web into the catalogs (then translate the new ones)
+i18n: $(STAMP)
+	$(BIN)/python -m scripts.i18n extract
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(AXE)
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -11,13 +11,14 @@ Clock = Callable[[], int]
 """A callable returning the current time in milliseconds since the Unix epoch."""
 
 
-_LATEST: Final = dt.datetime.max.replace(tzinfo=dt.UTC)
+# a day short of the last datetime Python represents, so that showing it in any time zone still fits
+_LATEST: Final = (dt.datetime.max - dt.timedelta(days=1)).replace(tzinfo=dt.UTC)
 _LATEST_MS: Final = int(_LATEST.timestamp() * 1000)
 
 
 def utc_datetime(ms: int) -> dt.datetime:
     """A time in milliseconds since the epoch as an aware UTC datetime. Records may carry times up to 2^53 ms
-    (year 285 000); past the last one Python represents (9999-12-31), the answer is that last one."""
+    (year 285 000); past the last one Python represents (9999-12-31), the answer is the day before it."""
     if ms >= _LATEST_MS:
         return _LATEST
     return dt.datetime.fromtimestamp(max(ms, 0) / 1000, dt.UTC)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from node.errors import ConfigError
 from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
@@ -95,6 +96,16 @@ def _flag(value: object) -> bool:
     if value in (True, False, 0, 1):
         return bool(value)
     raise ValueError("must be true or false (or 1 or 0)")
+
+
+def _timezone(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a time zone name such as Europe/Paris")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone of the IANA database (such as Europe/Paris)") from exc
+    return value
 
 
 def _addresses(value: object) -> tuple[str, ...]:
@@ -182,6 +193,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         env_json=True,
     ),
     Setting(
+        "timezone",
+        _timezone,
+        "Europe/Paris",
+        "the time zone the pages show dates and times in, and read the times typed in forms (IANA name)",
+    ),
+    Setting(
         "metrics_from",
         _addresses,
         ("127.0.0.1", "::1"),
@@ -230,6 +247,7 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     saved_search_seconds: float = 300.0
+    timezone: str = "Europe/Paris"
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token: str | None = None
     log_level: str = "info"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from federation.errors import FederationError
 from federation.ports import PeerHealth
 from federation.trust import TrustStore
 from node.cli.commands import opened
+from node.clock import utc_datetime
 from node.compose import Node
 from node.config import load_config
 from node.demo.run import run_demo
@@ -107,7 +107,7 @@ def _when(ms: int | None, now: int) -> str:
     """A node time as an operator reads it: ``2026-12-07 20:41 UTC (3 min ago)``."""
     if ms is None:
         return "never"
-    at = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    at = utc_datetime(ms).strftime("%Y-%m-%d %H:%M UTC")
     seconds = max(0, (now - ms) // 1000)
     ago = (
         f"{seconds} s ago"

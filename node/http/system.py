@@ -27,6 +27,17 @@ class Health(BaseModel):
     heads: dict[str, int] = Field(description="per origin, the highest contiguous seq this node holds")
 
 
+class PlacesQuery(Input):
+    q: str = Field("", max_length=80, description="the start of a town's name or of a postcode")
+
+
+class PlaceEntry(BaseModel):
+    label: str
+    town: str
+    postcode: str | None
+    departement: str
+
+
 class Liveness(BaseModel):
     live: bool
 
@@ -98,6 +109,19 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=node.metrics.render(snapshot), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
+async def places(request: web.Request, query: PlacesQuery) -> web.Response:
+    """Towns of the gazetteer whose name or postcode starts with ``q`` (for the pages' town pickers)."""
+    q = query.q.strip()
+    found = node_of(request).reference.places.search(q, limit=10) if q else []
+    return json_response(
+        {
+            "items": [
+                {"label": p.label, "town": p.town, "postcode": p.postcode, "departement": p.departement} for p in found
+            ]
+        }
+    )
+
+
 ROUTES: Final = (
     Route(
         "GET",
@@ -129,5 +153,15 @@ ROUTES: Final = (
         response=Readiness,
         errors=(503,),
         also=((503, Readiness),),
+    ),
+    Route(
+        "GET",
+        f"{V1}/places",
+        places,
+        "Towns by name or postcode prefix (for town pickers)",
+        "anyone",
+        "system",
+        query=PlacesQuery,
+        response=list_of(PlaceEntry),
     ),
 )

@@ -23,6 +23,7 @@ from node.services.accounts import Accounts, account_json
 from node.services.things import KINDS, Things
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
+from node.storage.message_models import SentMessage
 from node.storage.models import (
     Account,
     Event,
@@ -194,6 +195,21 @@ class Directory:
     def _owner_view(self, profile: MemberProfile) -> dict[str, Any]:
         return _owner_view(profile.record_id, profile.data, profile.visibility, profile.updated_at)
 
+    async def preview(self, viewer: Viewer, audience: str) -> dict[str, Any]:
+        """The viewer's own profile as others see it: ``public`` (a visitor, on any node), ``network`` (a member of
+        another coop: what this node publishes) or ``coop`` (a member of the viewer's coop)."""
+        own = await self.my_profile(viewer)
+        data, visibility = own["fields"], own["visibility"]
+        if audience == "coop":
+            return profiles.visible_fields(data, visibility, "coop")
+        body = profiles.network_body(data, visibility)
+        public = set(body.pop("public", None) or ())
+        if audience == "network":
+            return body
+        if audience == "public":
+            return {k: v for k, v in body.items() if k in public}
+        raise InvalidInput.field("as", "public, network or coop")
+
     # -------------------------------------------------------------------------------------------- others
 
     async def list_members(self, viewer: Viewer, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -260,6 +276,35 @@ class Directory:
         body = dict(state.body)
         public = set(body.pop("public", None) or ())
         return body if not viewer.anonymous else {k: val for k, val in body.items() if k in public}
+
+    async def display_names(self, viewer: Viewer, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The names under which members appear to ``viewer`` (as ``(origin, member id)``): this coop's members
+        by their visibility, other coops' by what their node published. Members sharing no name are absent."""
+        own = [m for o, m in refs if o == self.publisher.origin]
+        others = [(o, m) for o, m in refs if o != self.publisher.origin]
+        names: dict[tuple[str, str], str] = {}
+        async with self.db.read() as session:
+            if own:
+                for profile in (
+                    await session.scalars(select(MemberProfile).where(MemberProfile.record_id.in_(set(own))))
+                ).all():
+                    fields = self._view(profile, viewer)["fields"]
+                    if fields.get("display_name"):
+                        names[(self.publisher.origin, profile.record_id)] = str(fields["display_name"])
+            if others:
+                rows = await session.scalars(
+                    select(RecordState).where(
+                        RecordState.type == "profile",
+                        RecordState.deleted.is_(False),
+                        RecordState.record_id.in_({m for _, m in others}),
+                    )
+                )
+                for state in rows:
+                    body = state.body or {}
+                    public = set(body.get("public") or ())
+                    if body.get("display_name") and (not viewer.anonymous or "display_name" in public):
+                        names[(state.origin, state.record_id)] = str(body["display_name"])
+        return names
 
     def _view(self, profile: MemberProfile, viewer: Viewer) -> dict[str, Any]:
         if profile.account_id == viewer.account_id:
@@ -332,6 +377,7 @@ class Directory:
             # coops' events. Left behind, they would outlive the erasure (and, on SQLite, a reused account id
             # would show a stranger the erased member's messages).
             await session.execute(delete(InboxMessage).where(InboxMessage.account_id == account_id))
+            await session.execute(delete(SentMessage).where(SentMessage.account_id == account_id))
             await session.execute(
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )

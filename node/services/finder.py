@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from node.errors import InvalidInput, NotFound
 from node.reference.data import Reference
+from node.reference.departements import departement_in, find_departement
 from node.search.query import Filters, Found, Near, Scope, find, fits, query_words
 from node.services import profiles
 from node.storage.database import Database, connection
@@ -68,9 +69,34 @@ class Finder:
 
     # --------------------------------------------------------------------------------------------- parsing
 
+    def with_departement(self, query: Mapping[str, str]) -> dict[str, str] | None:
+        """``query`` with a département it names turned into the ``departement`` filter, or None if it names
+        none: "Près de : 93" or "Près de : Seine-Saint-Denis" (``near`` that is a département, not a town) and
+        "menuisier Seine-Saint-Denis" (a département's name among the words, which no record's text holds)."""
+        out = dict(query)
+        chosen = [d for d in _split(out.get("departement", "")) if d]
+        near = out.get("near", "").strip()
+        if near:
+            code = find_departement(near) if not near.isdigit() or len(near) <= 3 else None
+            if code is not None and (near.isdigit() or near.upper() in ("2A", "2B") or self.places.find(near) is None):
+                out.pop("near", None)
+                out.pop("radius_km", None)
+                chosen.append(code)
+        found = departement_in(out.get("q", ""))
+        if found is not None:
+            code, rest = found
+            out["q"] = rest
+            chosen.append(code)
+        if tuple(chosen) == _split(query.get("departement", "")):
+            return None
+        out["departement"] = ",".join(dict.fromkeys(chosen))
+        return {k: v for k, v in out.items() if v}
+
     def parse(self, query: Mapping[str, str]) -> SearchRequest:
         """A search from query-string parameters (``q``, ``trade``, ``origin``, ``departement``, ``town``,
-        ``near``, ``radius_km``, ``language``, ``stage``, ``available_on``, ``type``, ``page``, ``limit``)."""
+        ``near``, ``radius_km``, ``language``, ``stage``, ``available_on``, ``type``, ``page``, ``limit``); a
+        département named in ``near`` or among the words is a ``departement`` filter (:meth:`with_departement`)."""
+        query = self.with_departement(query) or query
         q = query.get("q", "").strip()
         if len(q) > 200:
             raise InvalidInput.field("q", "at most 200 characters")

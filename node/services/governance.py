@@ -70,6 +70,17 @@ class NodeGovernance:
     def decision_log(self) -> list[dict[str, Any]]:
         return self.governance.decision_log()
 
+    def decisions(self) -> list[dict[str, Any]]:
+        """The decision log, newest first, each proposal with what a voter decides on: for an admission, the
+        candidate as its join request gave it (legal name, registration number, contact, address, sponsor)."""
+        out = []
+        for decision in reversed(self.decision_log()):
+            case = self.governance.cases.get(decision["proposal"])
+            candidate = dict(case.body.get("candidate") or {}) if case is not None else {}
+            candidate.pop("public_key", None)
+            out.append({**decision, "candidate": candidate})
+        return out
+
     def pending_admissions(self) -> list[dict[str, Any]]:
         return [d for d in self.decision_log() if d["kind"] == "admission" and d["result"] == "pending"]
 

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from node.clock import utc_datetime
 from node.errors import InvalidInput
 from node.reference.data import Reference
 from protocol.records import CASE_STAGES
@@ -65,7 +66,7 @@ _CREATE_FIELDS: Final = _CASE_FIELDS | {"retention_until"}
 
 
 def iso_date(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date().isoformat()
+    return utc_datetime(ms).date().isoformat()
 
 
 def date_ms(value: str) -> int:

@@ -113,3 +113,14 @@ class NodeStatus:
         if tried and not any(ok is not None and (err is None or err <= ok) for ok, err in tried):
             return [f"peers: none of the {len(tried)} peers answered at the last try"]
         return []
+
+    async def coops(self) -> list[dict[str, str | bool]]:
+        """The coops this node knows (itself excluded): short name, name as people read it, status, and whether
+        it is a direct peer (messages, moves and registrations go to direct member peers only)."""
+        async with self.db.read() as session:
+            rows = (await session.scalars(select(PeerRow).order_by(PeerRow.name))).all()
+        return [
+            {"name": r.name, "display_name": r.display_name or r.name, "status": r.status, "direct": bool(r.direct)}
+            for r in rows
+            if r.name != self.name
+        ]

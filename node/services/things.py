@@ -10,14 +10,16 @@ their answers. One generic service, parametrised by a :class:`ThingKind` per kin
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, Final
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.clock import Clock
+from node.clock import Clock, utc_datetime
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import Publisher, canonical_order, new_record_id
 from node.reference.data import Reference
@@ -181,6 +183,92 @@ class Things:
                 )
             ).scalars()
             return [{"origin": r.origin, "id": r.record_id, "body": r.body or {}} for r in rows]
+
+    async def calendar(
+        self,
+        viewer: Viewer,
+        *,
+        now: int,
+        tz: tzinfo,
+        origin: str | None = None,
+        kind: str | None = None,
+        month: str | None = None,
+        near: tuple[int, int, float] | None = None,
+        limit: int = 2000,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every coop's events this node holds, as ``(coming, past)``: coming ones soonest first, past ones latest
+        first (an event is past once it ended, or two hours after its start when it gives no end). Filters: the
+        organising coop, the kind, a month ``YYYY-MM`` (in ``tz``), and ``near`` = (lat_e6, lon_e6, radius km),
+        which keeps events within the radius and every online one. This coop's events carry their seats left;
+        other coops' only their seats (their node counts the registrations)."""
+        self._must_be_member(viewer, "see events")
+        async with self.db.read() as session:
+            rows = (
+                await session.scalars(
+                    select(RecordState)
+                    .where(RecordState.type == "event", RecordState.deleted.is_(False))
+                    .order_by(RecordState.ts.desc())
+                    .limit(limit)
+                )
+            ).all()
+            own = {row.record_id: row for row in (await session.scalars(select(Event))).all()}
+            items: list[dict[str, Any]] = []
+            for state in rows:
+                body = state.body or {}
+                start = body.get("start")
+                if not isinstance(start, int):
+                    continue
+                if (origin and state.origin != origin) or (kind and body.get("kind") != kind):
+                    continue
+                moment = utc_datetime(start).astimezone(tz)
+                if month and moment.strftime("%Y-%m") != month:
+                    continue
+                distance = _distance(body, near)
+                if near is not None and distance is None and not body.get("online"):
+                    continue
+                item: dict[str, Any] = {
+                    "origin": state.origin,
+                    "id": state.record_id,
+                    "body": body,
+                    "start": start,
+                    "month": moment.strftime("%Y-%m"),
+                    "distance_km": distance,
+                    "seats_left": None,
+                    "mine": False,
+                }
+                row = own.get(state.record_id) if state.origin == self.publisher.origin else None
+                if row is not None:
+                    item["mine"] = row.author_id == viewer.account_id
+                    if row.seats is not None:
+                        taken = await session.scalar(
+                            select(func.count())
+                            .select_from(EventRegistration)
+                            .where(EventRegistration.event_id == row.id)
+                        )
+                        taken = int(taken or 0) + await remote_seats_taken(session, state.origin, state.record_id)
+                        item["seats_left"] = max(0, row.seats - taken)
+                items.append(item)
+        coming: list[dict[str, Any]] = []
+        past: list[dict[str, Any]] = []
+        for item in items:
+            end = item["body"].get("end")
+            over = end if isinstance(end, int) and end > item["start"] else item["start"] + 2 * 3_600_000
+            (past if over < now else coming).append(item)
+        coming.sort(key=lambda i: (i["start"], i["origin"], i["id"]))
+        past.sort(key=lambda i: (-i["start"], i["origin"], i["id"]))
+        return coming, past
+
+    async def record_author(self, origin: str, record_id: str) -> tuple[str | None, str]:
+        """Who authored a shared offer, mentoring or help request this node holds (their profile id, or None),
+        and its title: enough to answer its author even when their profile does not reach this node."""
+        async with self.db.read() as session:
+            state = await session.get(RecordState, (origin, record_id))
+        if state is None or state.deleted or not state.body or state.type not in ("offer", "mentoring", "help_request"):
+            return None, ""
+        body = state.body
+        author = body.get("author") or body.get("member")
+        title = body.get("title") or body.get("topic") or ", ".join(str(t) for t in body.get("topics") or [])
+        return (str(author) if author else None), str(title)[:140]
 
     async def event_roles(self, viewer: Viewer, record_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of these events of this coop: those the viewer holds a seat at, and those they organise (operators
@@ -527,6 +615,23 @@ class Things:
                     )
                 ) is not None
         return view
+
+
+def _distance(body: Mapping[str, Any], near: tuple[int, int, float] | None) -> float | None:
+    """Kilometres from ``near``'s centre to an event's town, if it has one within the radius."""
+    if near is None:
+        return None
+    place = body.get("place")
+    if (
+        not isinstance(place, dict)
+        or not isinstance(place.get("lat_e6"), int)
+        or not isinstance(place.get("lon_e6"), int)
+    ):
+        return None
+    lat1, lon1, lat2, lon2 = (math.radians(v / 1e6) for v in (near[0], near[1], place["lat_e6"], place["lon_e6"]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    km = 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+    return round(km, 1) if km <= near[2] else None
 
 
 def _answer_view(answer: HelpAnswer) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class InboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("origin", "message_id", name="uq_inbox_messages_origin"),
         Index("ix_inbox_messages_account", "account_id", "received_at"),
+        Index("ix_inbox_messages_unread", "account_id", "read"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

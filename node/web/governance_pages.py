@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.web.render import form_of, node_of, redirect, render, signed_in
+from node.web.render import coops_of, form_of, node_of, redirect, render, signed_in
 
 
 async def governance_page(request: web.Request) -> web.Response:
     """Every proposal of the network with who voted what, when, and the result; the charter in force."""
     signed_in(request)
     governance = node_of(request).governance
-    decisions = list(reversed(governance.decision_log()))
     return render(
         request,
         "governance.html",
-        {"decisions": decisions, "charter": governance.charter, "done": request.query.get("done")},
+        {
+            "decisions": governance.decisions(),
+            "charter": governance.charter,
+            "done": request.query.get("done"),
+            "coops": [c for c in await coops_of(request) if c["direct"]],
+        },
     )
 
 
 async def vote_submit(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     form = await form_of(request)
     await node_of(request).governance.vote(form.get("proposal", ""), form.get("decision", ""), form.get("reason"))
     raise redirect("/governance?done=vote")
@@ -31,7 +35,7 @@ async def vote_submit(request: web.Request) -> web.StreamResponse:
 async def propose_submit(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     form = await form_of(request)
     await node_of(request).governance.propose(
         form.get("kind", ""), form.get("subject", ""), text=form.get("text") or None

@@ -1,456 +1,262 @@
-"""The pages' words, in French first and English second.
+"""The pages' languages: gettext catalogs read at start, the language of a request, and formatting for it.
 
-One table, keyed by a short id; a test checks every key has both languages and that every key a template uses
-exists. The language comes from ``?lang=``, then the ``bigre_lang`` cookie, then ``Accept-Language``, then French.
+Words live in gettext catalogs, ``node/web/locales/<lang>/LC_MESSAGES/messages.po``, extracted from the
+templates and the page modules by ``python -m scripts.i18n extract`` (Babel; ``messages.pot`` is the template a
+translator starts from). The message ids are English. Every folder holding a catalog is a language the node
+offers: adding Dutch is copying ``messages.pot`` to ``nl/LC_MESSAGES/messages.po`` and translating it, no code
+changes (an entry left empty reads in English). Catalogs are compiled in memory when first used, so there is no
+``.mo`` build step to forget.
+
+The language of a request: ``?lang=``, then the ``bigre_lang`` cookie, then ``Accept-Language`` (q-values
+honoured, ``fr-BE`` matching ``fr``), then French. Dates and times are shown in the node's time zone (the
+``timezone`` setting, Europe/Paris by default), and numbers, amounts and relative times in the page's language
+by Babel's CLDR data.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import datetime as dt
+import functools
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-LANGS: Final = ("fr", "en")
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import Translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
-MESSAGES: Final[dict[str, tuple[str, str]]] = {
-    "app.tagline": (
-        "Le réseau des coopératives : trouver, s'entraider, coopérer",
-        "The cooperatives' network: find, help, cooperate",
-    ),
-    "nav.search": ("Rechercher", "Search"),
-    "nav.offers": ("Offres et demandes", "Offers and requests"),
-    "nav.mentoring": ("Parrainage", "Mentoring"),
-    "nav.events": ("Événements", "Events"),
-    "nav.help": ("Entraide", "Help"),
-    "nav.inbox": ("Messages", "Messages"),
-    "nav.me": ("Mon profil", "My profile"),
-    "nav.advisor": ("Accompagnement", "Accompaniment"),
-    "nav.operator": ("Fédération", "Federation"),
-    "nav.login": ("Se connecter", "Sign in"),
-    "nav.logout": ("Se déconnecter", "Sign out"),
-    "nav.language": ("English", "Français"),
-    "login.title": ("Connexion", "Sign in"),
-    "login.email": ("Adresse électronique", "Email address"),
-    "login.password": ("Mot de passe", "Password"),
-    "login.submit": ("Se connecter", "Sign in"),
-    "login.failed": ("Adresse ou mot de passe incorrect.", "Wrong email or password."),
-    "invite.title": ("Bienvenue : choisissez votre mot de passe", "Welcome: choose your password"),
-    "invite.submit": ("Activer mon compte", "Activate my account"),
-    "search.title": ("Trouver des coopérateurs et coopératrices", "Find cooperators"),
-    "search.placeholder": (
-        "métier, compétence, ville… (ex. menuisier Montreuil)",
-        "trade, skill, town… (e.g. carpenter Montreuil)",
-    ),
-    "search.submit": ("Chercher", "Search"),
-    "search.results": ("résultats", "results"),
-    "search.none": (
-        "Aucun résultat. Essayez un autre mot ou retirez un filtre.",
-        "No results. Try another word or remove a filter.",
-    ),
-    "search.near": ("Près de", "Near"),
-    "search.radius": ("Rayon (km)", "Radius (km)"),
-    "search.words": ("Mots à chercher", "Words to search for"),
-    "search.near_placeholder": ("ville ou code postal", "town or postcode"),
-    "search.error": ("Recherche impossible :", "Cannot search:"),
-    "search.facets": ("Affiner la recherche", "Refine the search"),
-    "search.results_label": ("Résultats", "Results"),
-    "search.save": ("Enregistrer cette recherche", "Save this search"),
-    "search.save_name": ("Nom (facultatif)", "Name (optional)"),
-    "search.saved": (
-        "Recherche enregistrée : vous serez averti·e des nouveaux résultats.",
-        "Search saved: you will be told about new results.",
-    ),
-    "search.pages": ("Pages de résultats", "Result pages"),
-    "search.page": ("Page", "Page"),
-    "search.prev": ("← Précédents", "← Previous"),
-    "search.next": ("Suivants →", "Next →"),
-    "facet.language": ("Langue", "Language"),
-    "facet.stage": ("Étape du projet", "Project stage"),
-    "nav.notifications": ("Alertes", "Alerts"),
-    "notif.title": ("Nouveaux résultats de mes recherches", "New results of my searches"),
-    "notif.unread": ("non lus", "unread"),
-    "notif.mark_read": ("Tout marquer comme lu", "Mark all as read"),
-    "notif.empty": (
-        "Rien de nouveau. Enregistrez une recherche pour être averti·e des nouveaux résultats.",
-        "Nothing new. Save a search to be told about new results.",
-    ),
-    "notif.new": ("Nouveau", "New"),
-    "notif.from_search": ("recherche", "search"),
-    "notif.searches": ("Mes recherches enregistrées", "My saved searches"),
-    "notif.no_searches": ("Aucune recherche enregistrée.", "No saved search."),
-    "notif.delete_search": ("Supprimer", "Delete"),
-    "facet.origin": ("Coopérative", "Cooperative"),
-    "facet.trade": ("Métier", "Trade"),
-    "facet.departement": ("Département", "Département"),
-    "facet.kind": ("Type", "Type"),
-    "facet.clear": ("Retirer les filtres", "Clear filters"),
-    "kind.profile": ("Membre", "Member"),
-    "kind.offer": ("Offre / demande", "Offer / request"),
-    "kind.event": ("Événement", "Event"),
-    "kind.mentoring": ("Parrainage", "Mentoring"),
-    "kind.help_request": ("Demande d'aide", "Help request"),
-    "profile.coop": ("Coopérative", "Cooperative"),
-    "profile.contact": ("Écrire à ce membre", "Write to this member"),
-    "profile.subject": ("Objet", "Subject"),
-    "profile.message": ("Message", "Message"),
-    "profile.send": ("Envoyer", "Send"),
-    "profile.sent": (
-        "Message envoyé : il part signé vers la coopérative du membre.",
-        "Message sent: it goes, signed, to the member's cooperative.",
-    ),
-    "profile.hidden": ("Ce membre ne partage rien de plus avec vous.", "This member shares nothing more with you."),
-    "me.title": ("Mon profil", "My profile"),
-    "me.visibility": ("Qui voit ce champ ?", "Who sees this field?"),
-    "me.save": ("Enregistrer", "Save"),
-    "me.saved": ("Profil enregistré.", "Profile saved."),
-    "me.export": ("Exporter mes données (JSON)", "Export my data (JSON)"),
-    "me.erase": ("Effacer mon compte", "Erase my account"),
-    "me.erase_confirm": (
-        "Cette action efface votre compte ici et dans tout le réseau. Mot de passe :",
-        "This erases your account here and across the network. Password:",
-    ),
-    "me.erased": ("Votre compte a été effacé.", "Your account has been erased."),
-    "vis.private": ("Moi seul·e", "Only me"),
-    "vis.coop": ("Ma coopérative", "My cooperative"),
-    "vis.network": ("Le réseau", "The network"),
-    "vis.public": ("Tout le monde", "Everyone"),
-    "field.display_name": ("Nom affiché", "Display name"),
-    "field.bio": ("Présentation", "About me"),
-    "field.trades": ("Métiers (codes ROME)", "Trades (ROME codes)"),
-    "field.skills": ("Compétences", "Skills"),
-    "field.languages": ("Langues", "Languages"),
-    "field.place": ("Ville", "Town"),
-    "field.availability": ("Disponibilité", "Availability"),
-    "field.stage": ("Étape du projet", "Project stage"),
-    "field.coop_status": ("Statut dans la coopérative", "Status in the cooperative"),
-    "field.links": ("Liens", "Links"),
-    "field.contact_preference": ("Préférence de contact", "Contact preference"),
-    "field.day_rate_eur": ("Tarif journalier (€)", "Day rate (€)"),
-    "field.phone": ("Téléphone", "Phone"),
-    "offers.title": ("Offres et demandes de collaboration", "Collaboration offers and requests"),
-    "offers.new": ("Publier une offre ou une demande", "Publish an offer or a request"),
-    "offers.purpose": ("Je…", "I…"),
-    "offers.offer": ("propose", "offer"),
-    "offers.request": ("cherche", "am looking for"),
-    "offers.title_field": ("Titre", "Title"),
-    "offers.note": ("Détails", "Details"),
-    "offers.town": ("Ville", "Town"),
-    "offers.publish": ("Publier", "Publish"),
-    "offers.close": ("Clore", "Close"),
-    "offers.answer": ("Répondre", "Answer"),
-    "events.title": ("Formations, ateliers et groupes de travail", "Trainings, workshops and working groups"),
-    "events.register": ("S'inscrire", "Register"),
-    "events.registered": ("Inscription enregistrée.", "Registration recorded."),
-    "events.seats": ("places", "seats"),
-    "events.remote": (
-        "Organisé par une autre coopérative : elle confirme votre inscription.",
-        "Organised by another cooperative: it confirms your registration.",
-    ),
-    "events.pending": (
-        "Demande d'inscription envoyée à la coopérative organisatrice.",
-        "Registration request sent to the organising cooperative.",
-    ),
-    "events.cancelled": ("Inscription annulée.", "Registration cancelled."),
-    "events.cancel": ("Annuler mon inscription", "Cancel my registration"),
-    "events.state": ("Mon inscription", "My registration"),
-    "events.state.pending": ("en attente de l'organisateur", "waiting for the organiser"),
-    "events.state.confirmed": ("confirmée", "confirmed"),
-    "events.state.full": ("refusée : complet", "refused: full"),
-    "events.state.closed": ("refusée : inscriptions fermées", "refused: registration closed"),
-    "events.state.unknown": ("refusée : événement introuvable", "refused: event not found"),
-    "events.state.cancelled": ("annulée", "cancelled"),
-    "events.participants": ("Participants", "Participants"),
-    "events.no_participants": ("Personne n'est encore inscrit.", "Nobody has registered yet."),
-    "mentoring.title": ("Parrainage entre membres", "Mentoring between members"),
-    "mentoring.offer": ("Je propose de parrainer", "I offer mentoring"),
-    "mentoring.request": ("Je cherche un parrain ou une marraine", "I am looking for a mentor"),
-    "mentoring.topics": ("Sujets (séparés par des virgules)", "Topics (comma-separated)"),
-    "help.title": ("Entraide", "Mutual help"),
-    "help.ask": ("Poser une question", "Ask a question"),
-    "help.topic": ("Sujet", "Topic"),
-    "help.text": ("Votre question", "Your question"),
-    "help.answer": ("Répondre", "Answer"),
-    "help.answers": ("Réponses", "Answers"),
-    "help.answered_by": ("Voir qui a répondu", "See who answered"),
-    "inbox.title": ("Mes messages", "My messages"),
-    "inbox.empty": ("Aucun message pour l'instant.", "No messages yet."),
-    "inbox.from": ("De", "From"),
-    "inbox.about_event": ("voir l'événement", "see the event"),
-    "inbox.reply": ("Répondre", "Reply"),
-    "advisor.title": ("Groupes et personnes accompagnés", "Groups and people accompanied"),
-    "advisor.starting": ("Membres en démarrage ou en CAPE", "Members starting out or under a CAPE contract"),
-    "operator.title": ("Tableau de bord de la fédération", "Federation dashboard"),
-    "operator.peers": ("Coopératives pairs", "Peer cooperatives"),
-    "operator.keys": ("Clés du nœud", "Node keys"),
-    "operator.activity": (
-        "Activité de synchronisation (entrées reçues par heure, 24 h)",
-        "Sync activity (entries received per hour, 24 h)",
-    ),
-    "operator.admissions": ("Admissions en attente", "Pending admissions"),
-    "operator.no_admissions": ("Aucune candidature en attente.", "No pending application."),
-    "operator.members": ("Gestion des membres", "Member management"),
-    "operator.import": ("Importer des membres (CSV)", "Import members (CSV)"),
-    "operator.import_submit": ("Importer", "Import"),
-    "operator.import_report": ("Rapport d'import", "Import report"),
-    "operator.import_links": ("Liens d'invitation", "Invitation links"),
-    "operator.import_links_once": (
-        "Envoyez à chaque membre son lien : ils ne sont affichés qu'une fois (le nœud n'en garde que l'empreinte).",
-        "Send each member their link: they are shown only once (the node keeps only their hash).",
-    ),
-    "operator.forks": ("Divergences détectées", "Forks detected"),
-    "operator.heads": ("Têtes de journal", "Log heads"),
-    "peer.name": ("Pair", "Peer"),
-    "peer.status": ("Statut", "Status"),
-    "peer.last_success": ("Dernière synchro", "Last sync"),
-    "peer.lag": ("Retard", "Lag"),
-    "peer.queue": ("File d'envoi", "Outbox"),
-    "peer.last_error": ("Dernière erreur", "Last error"),
-    # onboarding (advisors' case board) and members' individual path
-    "onb.board": ("Parcours d'accompagnement des groupes", "Group accompaniment board"),
-    "onb.back_advisor": ("← Tableau de bord de l'accompagnement", "← Accompaniment dashboard"),
-    "onb.cases_link": ("Tableau des projets collectifs accompagnés", "Board of accompanied group projects"),
-    "onb.people": ("personnes", "people"),
-    "onb.from": ("de", "from"),
-    "onb.shared": ("partagé", "shared"),
-    "onb.shared_with": ("Partagé avec", "Shared with"),
-    "onb.done_items": ("points faits à cette étape", "items done at this stage"),
-    "onb.next": ("Étape suivante", "Next stage"),
-    "onb.move_next": ("Passer à l'étape suivante", "Move to the next stage"),
-    "onb.move_back": ("Revenir à l'étape précédente", "Move back to the previous stage"),
-    "onb.new_case": ("Ouvrir un accompagnement", "Open a case"),
-    "onb.title": ("Nom du projet", "Project name"),
-    "onb.description": ("Description du projet", "Project description"),
-    "onb.trades": ("Métiers (codes ROME)", "Trades (ROME codes)"),
-    "onb.origin_kind": ("Origine du projet", "Where the project comes from"),
-    "onb.target_form": ("Forme visée", "Target form"),
-    "onb.create": ("Ouvrir", "Open"),
-    "onb.opened_by": ("suivi par", "opened by"),
-    "onb.stage": ("Étape", "Stage"),
-    "onb.stages": ("Étapes", "Stages"),
-    "onb.move_to": ("Déplacer vers l'étape", "Move to stage"),
-    "onb.move": ("Déplacer", "Move"),
-    "onb.legal": ("Vérification de la forme juridique", "Legal form check"),
-    "onb.legal.unchecked": ("Pas encore vérifiable", "Cannot be checked yet"),
-    "onb.legal.scop.min_associates": ("Une Scop compte au moins deux associés.", "A Scop has at least two associates."),
-    "onb.legal.scop.employee_votes": (
-        "Les associés salariés doivent détenir au moins 65 % des droits de vote.",
-        "Employee associates must hold at least 65% of the votes.",
-    ),
-    "onb.legal.scop.employee_capital": (
-        "Les associés salariés doivent détenir au moins 51 % du capital.",
-        "Employee associates must hold at least 51% of the capital.",
-    ),
-    "onb.legal.scic.min_categories": (
-        "Une Scic réunit au moins trois catégories d'associés.",
-        "A Scic gathers at least three categories of associates.",
-    ),
-    "onb.legal.scic.employees_or_producers": (
-        "Une Scic associe des salariés (ou des producteurs).",
-        "A Scic includes employees (or producers) among its associates.",
-    ),
-    "onb.legal.scic.beneficiaries": (
-        "Une Scic associe des bénéficiaires.",
-        "A Scic includes beneficiaries among its associates.",
-    ),
-    "onb.legal.scic.stakeholder_missing": (
-        "la catégorie de certains associés n'est pas renseignée",
-        "some associates have no category yet",
-    ),
-    "onb.group": ("Le groupe", "The group"),
-    "onb.name": ("Nom", "Name"),
-    "onb.role": ("Rôle dans le groupe", "Role in the group"),
-    "onb.email": ("Courriel", "Email"),
-    "onb.associate": ("Associé·e", "Associate"),
-    "onb.employee": ("Salarié·e", "Employee"),
-    "onb.capital": ("Capital apporté (€)", "Capital contributed (€)"),
-    "onb.stakeholder": ("Catégorie d'associé", "Associate category"),
-    "onb.stakeholder.employee": ("salarié·e", "employee"),
-    "onb.stakeholder.producer": ("producteur·rice", "producer"),
-    "onb.stakeholder.beneficiary": ("bénéficiaire", "beneficiary"),
-    "onb.stakeholder.volunteer": ("bénévole", "volunteer"),
-    "onb.stakeholder.local_authority": ("collectivité", "local authority"),
-    "onb.stakeholder.supporter": ("soutien", "supporter"),
-    "onb.stakeholder.other": ("autre", "other"),
-    "onb.add_person": ("Ajouter une personne", "Add a person"),
-    "onb.add": ("Ajouter", "Add"),
-    "onb.planned": ("prévue le", "planned"),
-    "onb.started": ("commencée le", "started"),
-    "onb.finished": ("terminée le", "done"),
-    "onb.checklist": ("Points à faire", "Checklist"),
-    "onb.add_item": ("Nouveau point", "New item"),
-    "onb.notes": ("Notes", "Notes"),
-    "onb.add_note": ("Nouvelle note", "New note"),
-    "onb.documents": ("Documents", "Documents"),
-    "onb.doc_name": ("Nom du document", "Document name"),
-    "onb.doc_ref": ("Lien ou référence", "Link or reference"),
-    "onb.decisions": ("Décisions", "Decisions"),
-    "onb.decision": ("Décision", "Decision"),
-    "onb.date": ("Date", "Date"),
-    "onb.who": ("Par qui", "By whom"),
-    "onb.share": ("Partager avec une autre coopérative", "Share with another coop"),
-    "onb.share_help": (
-        "Le dossier est envoyé, signé, aux seuls conseillers de la coopérative choisie ; jamais à tout le réseau.",
-        "The case goes, signed, to the chosen coop's advisors only; never to the whole network.",
-    ),
-    "onb.share_with": ("Coopérative", "Coop"),
-    "onb.share_submit": ("Partager", "Share"),
-    "onb.no_peers": ("Aucune autre coopérative avec qui partager.", "No other coop to share with."),
-    "onb.mentors": ("Parrains et experts du réseau", "Mentors and experts in the network"),
-    "onb.mentoring_offer": ("propose un parrainage", "offers mentoring"),
-    "onb.no_mentors": (
-        "Personne trouvé pour ces métiers (ajoutez des codes ROME au projet).",
-        "Nobody found for these trades (add ROME codes to the project).",
-    ),
-    "onb.bundle": ("Paquet de démarrage du nœud", "Node bootstrap bundle"),
-    "onb.bundle_help": (
-        "Pour la nouvelle coopérative : `bigre init --bundle` crée son nœud ; ses clés sont générées chez elle.",
-        "For the new coop: `bigre init --bundle` creates its node; its keys are generated on its side.",
-    ),
-    "onb.node_name": ("Nom court du nœud", "Node short name"),
-    "onb.node_url": ("Adresse du nœud", "Node URL"),
-    "onb.node_display": ("Nom affiché", "Display name"),
-    "onb.bundle_submit": ("Préparer le paquet", "Build the bundle"),
-    "onb.retention": ("Conservé jusqu'au", "Kept until"),
-    "onb.stage.emergence": ("Émergence", "Emergence"),
-    "onb.stage.co_accompaniment": ("Ateliers de co-accompagnement", "Co-accompaniment workshops"),
-    "onb.stage.feasibility": ("Faisabilité", "Feasibility"),
-    "onb.stage.legal_form": ("Forme juridique", "Legal form"),
-    "onb.stage.statutes": ("Statuts", "Statutes"),
-    "onb.stage.financing": ("Financement", "Financing"),
-    "onb.stage.registration": ("Immatriculation", "Registration"),
-    "onb.stage.follow_up": ("Suivi", "Follow-up"),
-    "onb.origin.new_creation": ("Création", "New creation"),
-    "onb.origin.association_conversion": ("Transformation d'association", "Conversion of an association"),
-    "onb.origin.company_takeover": ("Reprise d'entreprise", "Company takeover"),
-    "onb.origin.cae_collective": ("Collectif dans une CAE", "Collective inside a CAE"),
-    "onb.form.cae_activity": ("Activité en CAE", "Activity inside a CAE"),
-    "onb.form.scop": ("Scop", "Scop"),
-    "onb.form.scic": ("Scic", "Scic"),
-    "onb.form.other": ("Autre coopérative", "Other cooperative"),
-    "onb.item.emergence.group": (
-        "Le groupe se constitue, chacun dit son rôle",
-        "The group forms, each says their role",
-    ),
-    "onb.item.emergence.idea": ("L'idée du projet est écrite", "The project idea is written down"),
-    "onb.item.emergence.needs": ("Besoins et motivations partagés", "Needs and motivations shared"),
-    "onb.item.co_accompaniment.workshops": ("Ateliers coopératifs suivis", "Cooperative workshops attended"),
-    "onb.item.co_accompaniment.governance": ("Gouvernance discutée", "Governance discussed"),
-    "onb.item.co_accompaniment.roles": ("Rôles et engagements convenus", "Roles and commitments agreed"),
-    "onb.item.feasibility.market": ("Étude de marché", "Market study"),
-    "onb.item.feasibility.business_plan": ("Prévisionnel financier", "Financial forecast"),
-    "onb.item.feasibility.funding_needs": ("Besoins de financement chiffrés", "Funding needs costed"),
-    "onb.item.legal_form.form_chosen": ("Forme juridique choisie", "Legal form chosen"),
-    "onb.item.legal_form.associates": ("Associés et catégories listés", "Associates and categories listed"),
-    "onb.item.legal_form.capital": ("Répartition du capital", "Capital distribution"),
-    "onb.item.statutes.draft": ("Projet de statuts", "Draft statutes"),
-    "onb.item.statutes.review": (
-        "Statuts relus (union régionale, juriste)",
-        "Statutes reviewed (regional union, lawyer)",
-    ),
-    "onb.item.statutes.signed": ("Statuts signés", "Statutes signed"),
-    "onb.item.financing.plan": ("Plan de financement", "Financing plan"),
-    "onb.item.financing.loans": ("Prêts demandés", "Loans applied for"),
-    "onb.item.financing.grants": ("Aides et subventions demandées", "Grants applied for"),
-    "onb.item.registration.capital_deposit": ("Capital déposé", "Capital deposited"),
-    "onb.item.registration.registry": ("Immatriculation au registre", "Registered"),
-    "onb.item.registration.node": ("Nœud Bigre préparé", "Bigre node prepared"),
-    "onb.item.follow_up.first_year": ("Bilan de la première année", "First-year review"),
-    "onb.item.follow_up.federation": ("Adhésion à l'union régionale", "Joined the regional union"),
-    "onb.item.follow_up.mentoring": ("Parrainage en place", "Mentoring in place"),
-    "path.title": ("Parcours dans la coopérative", "Path in the coop"),
-    "path.since": ("depuis le", "since"),
-    "path.empty": ("Aucune étape enregistrée.", "No step recorded."),
-    "path.record": ("Nouvelle étape", "New step"),
-    "path.note": ("Remarque", "Note"),
-    "path.status.cape": ("Contrat CAPE", "CAPE contract"),
-    "path.status.salaried_entrepreneur": ("Entrepreneur·e salarié·e", "Salaried entrepreneur"),
-    "path.status.associate": ("Associé·e", "Associate"),
-    "path.status.employee": ("Salarié·e", "Employee"),
-    "path.status.other": ("Autre", "Other"),
-    "common.none": ("—", "—"),
-    "common.back": ("Retour", "Back"),
-    "error.title": ("Oups", "Oops"),
-    "error.forbidden": ("Cette page est réservée.", "This page is restricted."),
-    "error.csrf": (
-        "Le formulaire a expiré : rechargez la page et recommencez.",
-        "The form expired: reload the page and try again.",
-    ),
-    "nav.governance": ("Décisions", "Decisions"),
-    "gov.title": ("Décisions du réseau", "Network decisions"),
-    "gov.done": (
-        "Enregistré et signé ; les autres coopératives le reçoivent.",
-        "Recorded and signed; the other cooperatives receive it.",
-    ),
-    "gov.charter": ("Charte en vigueur", "Charter in force"),
-    "gov.propose": ("Proposer une décision", "Propose a decision"),
-    "gov.kind": ("Décision", "Decision"),
-    "gov.subject": ("Coopérative concernée (nom court)", "Cooperative concerned (short name)"),
-    "gov.text": ("Motivation", "Motivation"),
-    "gov.submit_proposal": ("Soumettre au vote", "Put to the vote"),
-    "gov.proposed_by": ("Proposée par", "Proposed by"),
-    "gov.voter": ("Coopérative", "Cooperative"),
-    "gov.decision": ("Vote", "Vote"),
-    "gov.reason": ("Motif", "Reason"),
-    "gov.refused": ("Votes refusés :", "Refused votes:"),
-    "gov.your_vote": ("Vote de notre coopérative", "Our cooperative's vote"),
-    "gov.submit_vote": ("Voter", "Vote"),
-    "gov.vote.yes": ("Pour", "For"),
-    "gov.vote.no": ("Contre", "Against"),
-    "gov.vote.abstain": ("Abstention", "Abstain"),
-    "gov.result.pending": ("En cours", "Open"),
-    "gov.result.accepted": ("Adoptée", "Adopted"),
-    "gov.result.rejected": ("Rejetée", "Rejected"),
-    "gov.kind.admission": ("Admission", "Admission"),
-    "gov.kind.suspension": ("Suspension", "Suspension"),
-    "gov.kind.expulsion": ("Exclusion", "Expulsion"),
-    "gov.kind.reinstatement": ("Réintégration", "Reinstatement"),
-    "gov.kind.leave": ("Départ", "Leaving"),
-    "gov.kind.charter": ("Changement de charte", "Charter change"),
-    "gov.kind.key_recovery": ("Récupération de clé", "Key recovery"),
-    # values of the search facets that are codes in the records (profile stage, ISO 639 language)
-    "stage.starting": ("En création", "Starting out"),
-    "stage.intermittent": ("Activité intermittente", "Intermittent activity"),
-    "stage.established": ("Activité installée", "Established"),
-    "lang.fr": ("Français", "French"),
-    "lang.en": ("Anglais", "English"),
-    "lang.es": ("Espagnol", "Spanish"),
-    "lang.de": ("Allemand", "German"),
-    "lang.it": ("Italien", "Italian"),
-    "lang.pt": ("Portugais", "Portuguese"),
-    "lang.nl": ("Néerlandais", "Dutch"),
-    "lang.ar": ("Arabe", "Arabic"),
-    "lang.zh": ("Chinois", "Chinese"),
-    "lang.ru": ("Russe", "Russian"),
-    "lang.uk": ("Ukrainien", "Ukrainian"),
-    "lang.pl": ("Polonais", "Polish"),
-    "lang.ro": ("Roumain", "Romanian"),
-    "lang.tr": ("Turc", "Turkish"),
-    "lang.fa": ("Persan", "Persian"),
-    "lang.he": ("Hébreu", "Hebrew"),
-    "lang.ja": ("Japonais", "Japanese"),
-    "lang.vi": ("Vietnamien", "Vietnamese"),
-    "lang.wo": ("Wolof", "Wolof"),
-    "lang.bm": ("Bambara", "Bambara"),
-    "lang.ln": ("Lingala", "Lingala"),
-    "lang.oc": ("Occitan", "Occitan"),
-    "lang.br": ("Breton", "Breton"),
-    "lang.eu": ("Basque", "Basque"),
-    "lang.ca": ("Catalan", "Catalan"),
-    "lang.co": ("Corse", "Corsican"),
-    "lang.fsl": ("Langue des signes française", "French Sign Language"),
-}
+from node.clock import utc_datetime
+from node.web.labels import LABELS, UNKNOWN
+
+LOCALES: Final = Path(__file__).resolve().parent / "locales"
+DOMAIN: Final = "messages"
+DEFAULT_LANGUAGE: Final = "fr"
+#: the CLDR locale used to format dates and numbers for a page language ("en" reads as British English: day
+#: before month, 24-hour clock, as the network's members write it)
+FORMAT_LOCALE: Final = {"en": "en_GB"}
+_TAG: Final = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*")
 
 
-def translator(lang: str) -> dict[str, str]:
-    index = LANGS.index(lang) if lang in LANGS else 0
-    return {key: pair[index] for key, pair in MESSAGES.items()}
+@functools.lru_cache(maxsize=1)
+def catalogs() -> dict[str, Translations]:
+    """Every language with a catalog, compiled in memory (fuzzy entries left out, as ``msgfmt`` does)."""
+    found: dict[str, Translations] = {}
+    for po in sorted(LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        code = po.parent.parent.name
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=code, domain=DOMAIN)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        found[code] = Translations(fp=buffer, domain=DOMAIN)
+    return found
+
+
+def languages() -> tuple[str, ...]:
+    """The languages the pages are offered in: the default one first, then the others by code."""
+    codes = sorted(catalogs())
+    return tuple(sorted(codes, key=lambda c: (c != DEFAULT_LANGUAGE, c))) or (DEFAULT_LANGUAGE,)
+
+
+def accepted(header: str | None) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first (q-values; ties keep their order;
+    q=0 means "not this one")."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")[:30]):
+        tag, *params = (p.strip() for p in part.split(";"))
+        if not _TAG.fullmatch(tag):
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, i, tag.lower()))
+    return [tag for _, _, tag in sorted(ranked)]
 
 
 def choose_language(query: str | None, cookie: str | None, accept: str | None) -> str:
+    offered = languages()
     for candidate in (query, cookie):
-        if candidate in LANGS:
+        if candidate in offered:
             return candidate
-    if accept:
-        for part in accept.split(","):
-            code = part.split(";", 1)[0].strip().lower()[:2]
-            if code in LANGS:
-                return code
-    return "fr"
+    for tag in accepted(accept):
+        primary = tag.split("-")[0]
+        if primary in offered:
+            return primary
+    return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in offered else offered[0]
+
+
+def language_name(code: str, in_lang: str) -> str:
+    """A language's name in ``in_lang`` ("néerlandais", "Dutch"), from CLDR; the code itself only if CLDR has no
+    name for it (a made-up code from another node)."""
+    try:
+        name = Locale.parse(FORMAT_LOCALE.get(in_lang, in_lang)).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        name = None
+    return name[:1].upper() + name[1:] if name else code
+
+
+def own_name(code: str) -> str:
+    """A language's name in itself ("Nederlands", "Français"), for the language switch."""
+    return language_name(code, code)
+
+
+@dataclass(frozen=True)
+class Lang:
+    """Everything a page needs to speak one language: its words and its formats, in the node's time zone."""
+
+    code: str
+    tz: ZoneInfo
+    translations: Translations
+
+    @functools.cached_property
+    def locale(self) -> Locale:
+        return Locale.parse(FORMAT_LOCALE.get(self.code, self.code))
+
+    # --------------------------------------------------------------------------------------------- words
+
+    def gettext(self, message: str) -> str:
+        return str(self.translations.gettext(message))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(self.translations.ngettext(singular, plural, n))
+
+    def pgettext(self, context: str, message: str) -> str:
+        return str(self.translations.pgettext(context, message))
+
+    def label(self, group: str, code: object) -> str:
+        """The word for an enumeration's code (see :mod:`node.web.labels`); never the code itself."""
+        found = LABELS.get(group, {}).get(str(code))
+        context, message = found if found is not None else UNKNOWN
+        return self.pgettext(context, message)
+
+    def language(self, code: str) -> str:
+        return language_name(code, self.code)
+
+    # -------------------------------------------------------------------------------------------- formats
+
+    def moment(self, ms: int) -> dt.datetime:
+        """A node time (milliseconds since the epoch) in the node's time zone."""
+        return utc_datetime(ms).astimezone(self.tz)
+
+    def iso(self, ms: int) -> str:
+        """For ``<time datetime>``: ``2026-12-07T18:23:00+01:00``."""
+        return self.moment(ms).isoformat(timespec="seconds")
+
+    def datetime(self, ms: int) -> str:
+        """``7 décembre 2026, 18:23`` / ``7 December 2026, 18:23`` (minutes, never seconds)."""
+        return f"{self.date(ms)}, {self.time(ms)}"
+
+    def date(self, value: int | str | dt.date, size: str = "long") -> str:
+        """A day, from node time or an ISO date string (``2027-03-01``): ``1 mars 2027``; a string that is not a
+        date is shown as it is (text typed in a free field)."""
+        if isinstance(value, int):
+            day = self.moment(value).date()
+        elif isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                return value
+        else:
+            day = value
+        return format_date(day, size, locale=self.locale)
+
+    def time(self, ms: int) -> str:
+        return format_time(self.moment(ms), "short", tzinfo=self.tz, locale=self.locale)
+
+    def day_month(self, ms: int) -> tuple[str, str, str]:
+        """The parts of an event's date block: day number, short month, weekday (``7``, ``déc.``, ``lun.``)."""
+        moment = self.moment(ms)
+        return (
+            format_date(moment, "d", locale=self.locale),
+            format_date(moment, "MMM", locale=self.locale),
+            format_date(moment, "EEE", locale=self.locale),
+        )
+
+    def month(self, value: str) -> str:
+        """``2027-03`` as ``mars 2027``."""
+        try:
+            first = dt.date.fromisoformat(value + "-01")
+        except ValueError:
+            return value
+        return format_date(first, "LLLL y", locale=self.locale)
+
+    def relative(self, ms: int, now_ms: int) -> str:
+        """``il y a 3 heures`` / ``in 2 days``."""
+        delta = dt.timedelta(milliseconds=ms - now_ms)
+        return format_timedelta(delta, add_direction=True, threshold=1.0, locale=self.locale)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, locale=self.locale)
+
+    def money(self, euros: float) -> str:
+        """``1 250 €`` / ``€1,250``: whole euros without decimals."""
+        pattern = None
+        if float(euros).is_integer():
+            standard = self.locale.currency_formats["standard"]
+            pattern = standard.pattern.split(";")[0].replace("0.00", "0")
+        return format_currency(euros, "EUR", format=pattern, currency_digits=pattern is None, locale=self.locale)
+
+    # ------------------------------------------------------------------------------------------- jinja2
+
+    def template_globals(self) -> dict[str, Any]:
+        """``_``/``gettext``/``ngettext``/``pgettext`` as the i18n extension's new-style callables (variables by
+        name, autoescaped), and the formatters."""
+        return {
+            "_": _new_style(self.gettext),
+            "gettext": _new_style(self.gettext),
+            "ngettext": _new_style_plural(self.ngettext),
+            "pgettext": _new_style_context(self.pgettext),
+            "label": self.label,
+            "i18n": self,
+        }
+
+
+def _autoescape(context: Any, text: str) -> str:
+    return Markup(text) if context.eval_ctx.autoescape else text  # noqa: S704 - our catalog; % escapes values
+
+
+def _new_style(func: Callable[[str], str]) -> Callable[..., str]:
+    @pass_context
+    def gettext(context: Any, message: str, /, **variables: Any) -> str:
+        return _autoescape(context, func(message)) % variables
+
+    return gettext
+
+
+def _new_style_plural(func: Callable[[str, str, int], str]) -> Callable[..., str]:
+    @pass_context
+    def ngettext(context: Any, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return _autoescape(context, func(singular, plural, num)) % variables
+
+    return ngettext
+
+
+def _new_style_context(func: Callable[[str, str], str]) -> Callable[..., str]:
+    @pass_context
+    def pgettext(context: Any, ctx: str, message: str, /, **variables: Any) -> str:
+        return _autoescape(context, func(ctx, message)) % variables
+
+    return pgettext
+
+
+@functools.lru_cache(maxsize=64)
+def lang_for(code: str, timezone: str) -> Lang:
+    """The :class:`Lang` of a language in a time zone (built once per pair)."""
+    found = catalogs().get(code)
+    return Lang(code, ZoneInfo(timezone), found if found is not None else Translations())

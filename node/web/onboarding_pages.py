@@ -9,6 +9,7 @@ Registered from :func:`node.web.routes.install_pages`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,8 @@ from node.services import onboarding_rules as rules
 from node.services.member_path import PATH_STATUSES
 from node.services.onboarding import require_staff
 from node.viewer import Viewer
-from node.web.render import form_of, node_of, redirect, render, signed_in, viewer_of
+from node.web.forms import form_trades
+from node.web.render import form_error, form_of, node_of, redirect, render, signed_in, viewer_of
 
 BOARD = "/advisor/cases"
 
@@ -59,8 +61,10 @@ async def create(request: web.Request) -> web.StreamResponse:
     v = _staff(request)
     form = await form_of(request)
     payload: dict[str, Any] = {k: form.get(k, "") for k in ("title", "origin_kind", "target_form", "description")}
-    if form.get("trades", "").strip():
-        payload["trades"] = form["trades"]
+    posted = await request.post()
+    trades, _unknown = form_trades(posted, "trades", node_of(request).reference.trades)
+    if trades:
+        payload["trades"] = [t["rome"] for t in trades]
     case = await node_of(request).onboarding.create_case(v, payload)
     raise redirect(_case_url(case["origin"], case["id"]))
 
@@ -81,7 +85,6 @@ async def case_page(request: web.Request, extra: dict[str, Any] | None = None, s
             "peers": [p for p in peers if p not in case["shared_with"]],
             "mentors": mentors[:12],
             "can_bundle": case["own"] and rules.STAGES.index(case["stage"]) >= rules.BUNDLE_STAGE,
-            "bundle": None,
             "error": None,
             **(extra or {}),
         },
@@ -131,7 +134,7 @@ async def add_person(request: web.Request) -> web.StreamResponse:
     if form.get("capital_eur", "").strip():
         capital = form["capital_eur"].strip()
         if not capital.isdigit():
-            raise InvalidInput.field("capital_eur", "a whole number of euros")
+            raise InvalidInput.field("capital_eur", "must be a whole number")
         person["capital_eur"] = int(capital)
     if form.get("stakeholder"):
         person["stakeholder"] = form["stakeholder"]
@@ -147,6 +150,7 @@ async def share(request: web.Request) -> web.StreamResponse:
 
 
 async def bundle(request: web.Request) -> web.Response:
+    """The bootstrap bundle as a file to download (``bigre-bundle-<name>.json``), for ``bigre init --bundle``."""
     v = _staff(request)
     form = await form_of(request)
     origin, case_id = _ref(request)
@@ -156,8 +160,15 @@ async def bundle(request: web.Request) -> web.Response:
             case_id, form.get("name", ""), form.get("url", ""), form.get("display_name", "")
         )
     except NodeError as exc:
-        return await case_page(request, {"error": exc.message}, status=exc.status)
-    return await case_page(request, {"bundle": json.dumps(result, ensure_ascii=False, indent=2)})
+        explained, status = form_error(request, exc)
+        message = " ".join([explained.summary, *explained.fields.values()]) if explained.fields else explained.summary
+        return await case_page(request, {"error": message}, status=status)
+    name = re.sub(r"[^a-z0-9-]", "", str(form.get("name", ""))) or "node"
+    return web.Response(
+        body=json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8"),
+        content_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="bigre-bundle-{name}.json"'},
+    )
 
 
 # ----------------------------------------------------------------------------------------- individual path

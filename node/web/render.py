@@ -8,6 +8,7 @@ is also SameSite=Lax and HttpOnly); sign-in sets the same session cookie as the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,13 +19,16 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
-from node.clock import utc_datetime
 from node.compose import Node
 from node.errors import NodeError
 from node.http.session import SESSION_COOKIE
 from node.http.state import NODE_KEY
+from node.reference.departements import departement_name
+from node.reference.vocabulary import TradeVocabulary
+from node.services.profiles import PROFILE_FIELDS
 from node.viewer import ANONYMOUS, Viewer
-from node.web.i18n import choose_language, translator
+from node.web.errors import N_, Explained, explain, field_message, general
+from node.web.i18n import Lang, choose_language, lang_for, languages, own_name
 
 log = logging.getLogger(__name__)
 
@@ -32,27 +36,31 @@ HERE = Path(__file__).resolve().parent
 CSRF_COOKIE: Final = "bigre_csrf"
 LANG_COOKIE: Final = "bigre_lang"
 VIEWER: Final = web.RequestKey("bigre_page_viewer", Viewer)
+UNREAD: Final = web.RequestKey("bigre_unread", int)
+COOPS: Final = web.RequestKey("bigre_coops", list)
+NOT_PAGES: Final = ("/api/", "/federation/", "/.well-known/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ENV: Final = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
+    extensions=["jinja2.ext.i18n"],
 )
+ENV.newstyle_gettext = True  # type: ignore[attr-defined]  # {% trans %} formats by name, escaped, like _()
 
 
-def utc_time(ms: int) -> str:
-    """A node time (milliseconds since the epoch) as a person reads it: ``2026-11-28 23:30 UTC``."""
-    return utc_datetime(ms).strftime("%Y-%m-%d %H:%M UTC")
+@jinja2.pass_context
+def _reason(context: Any, text: str) -> str:
+    """A service's reason (``email: is not an e-mail address``) in the page's language (the ``reason`` filter)."""
+    lang = context.get("i18n")
+    if not isinstance(lang, Lang):
+        return ""
+    name, _, why = str(text).partition(": ")
+    return field_message(why or name, lang)
 
 
-def iso_time(ms: int) -> str:
-    """The same for the ``datetime`` attribute of ``<time>``."""
-    return utc_datetime(ms).isoformat(timespec="seconds")
-
-
-ENV.filters["utc_time"] = utc_time
-ENV.filters["iso_time"] = iso_time
+ENV.filters["reason"] = _reason
 
 
 def node_of(request: web.Request) -> Node:
@@ -62,35 +70,85 @@ def node_of(request: web.Request) -> Node:
 # ------------------------------------------------------------------------------------------- plumbing
 
 
+def wants_html(request: web.Request) -> bool:
+    """Whether a browser asked for a page (an unknown URL then gets an HTML 404, not JSON)."""
+    if request.path.startswith(NOT_PAGES):
+        return False
+    return not request.path.startswith("/static/") or "text/html" in request.headers.get("Accept", "")
+
+
 @web.middleware
 async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """For pages only: who is signed in, the language, the CSRF check on POST, and friendly errors."""
-    if request.path.startswith(("/api/", "/federation/", "/.well-known/", "/static/")):
+    """For pages only: who is signed in, the language, the CSRF check on POST, and errors as pages in the
+    page's language (404, 500 and every refusal of a service, never JSON or a stack of codes)."""
+    if request.path.startswith(NOT_PAGES):
         return await handler(request)
+    if request.path.startswith("/static/"):
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            if not wants_html(request):
+                raise
+            return error_page(request, 404)
     viewer = ANONYMOUS
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        found = await node_of(request).accounts.authenticate(cookie)
-        viewer = found or ANONYMOUS
-    request[VIEWER] = viewer
-    if request.method == "POST":
-        if request.content_type == "multipart/form-data":
-            # an upload: its token is in the query string, so that its body is streamed by the handler (under its
-            # own size limit) instead of being read whole here under the app-wide one
-            sent: Any = request.query.get("csrf")
-        else:
-            sent = (await request.post()).get("csrf")
-        expected = request.cookies.get(CSRF_COOKIE)
-        if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
-            log.warning("refused %s %s: missing or wrong CSRF token", request.method, request.path)
-            return render(request, "error.html", {"message_key": "error.csrf"}, status=403)
     try:
+        if cookie:
+            found = await node_of(request).accounts.authenticate(cookie)
+            viewer = found or ANONYMOUS
+        request[VIEWER] = viewer
+        if not viewer.anonymous and viewer.account_id is not None:
+            request[UNREAD] = await node_of(request).messages.unread_count(viewer)
+        await coops_of(request)
+        if request.method == "POST":
+            if request.content_type == "multipart/form-data":
+                # an upload: its token is in the query string, so that its body is streamed by the handler (under
+                # its own size limit) instead of being read whole here under the app-wide one
+                sent: Any = request.query.get("csrf")
+            else:
+                sent = (await request.post()).get("csrf")
+            expected = request.cookies.get(CSRF_COOKIE)
+            if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+                log.warning("refused %s %s: missing or wrong CSRF token", request.method, request.path)
+                return error_page(request, 403, lang_of(request).gettext(CSRF_EXPIRED))
         return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        log.info("page %s %s: %s", request.method, request.path, exc.status)
+        return error_page(request, exc.status)
     except NodeError as exc:
         log.info("page %s %s refused: %s (%s)", request.method, request.path, exc.code, exc.message)
         if exc.status == 401:
             raise web.HTTPSeeOther(login_url(request)) from exc
-        return render(request, "error.html", {"message": exc.message}, status=exc.status)
+        return error_page(request, exc.status, explain(exc, lang_of(request)).summary)
+    except Exception:
+        log.exception("internal error on page %s %s", request.method, request.path)
+        return error_page(request, 500)
+
+
+CSRF_EXPIRED: Final = N_("The form expired: reload the page and try again.")
+
+
+def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
+    lang = lang_of(request)
+    return render(request, "error.html", {"status": status, "message": message or general(status, lang)}, status=status)
+
+
+async def coops_of(request: web.Request) -> list[dict[str, Any]]:
+    """The coops of the network this node knows (read once per request): pages show their names, not codes."""
+    found = request.get(COOPS)
+    if found is None:
+        found = await node_of(request).status.coops()
+        request[COOPS] = found
+    return found
+
+
+def coop_names(request: web.Request) -> dict[str, str]:
+    node = node_of(request)
+    names = {str(c["name"]): str(c["display_name"]) for c in request.get(COOPS) or []}
+    names[node.config.name] = node.config.display_name
+    return names
 
 
 def language(request: web.Request) -> str:
@@ -99,23 +157,70 @@ def language(request: web.Request) -> str:
     )
 
 
+LANG: Final = web.RequestKey("bigre_lang", Lang)
+
+
+def lang_of(request: web.Request) -> Lang:
+    """The request's language and formats (in the node's time zone), built once per request."""
+    found = request.get(LANG)
+    if isinstance(found, Lang):
+        return found
+    lang = lang_for(language(request), node_of(request).config.timezone)
+    request[LANG] = lang
+    return lang
+
+
+def language_links(request: web.Request, current: str) -> list[dict[str, str]]:
+    """The language switch: each other language, on the same page with the same query (a search stays)."""
+    links = []
+    for code in languages():
+        if code == current:
+            continue
+        query = [(k, v) for k, v in request.query.items() if k != "lang"] + [("lang", code)]
+        links.append({"code": code, "name": own_name(code), "href": request.path + "?" + urlencode(query)})
+    return links
+
+
+def trade_label(trades: TradeVocabulary, lang: str, trade: object) -> str:
+    """A trade (a record's ``{"rome", "label"}`` or a code) in the page's language, from the vocabulary: a record
+    carries its label in its author's language only."""
+    if isinstance(trade, dict):
+        code, label = str(trade.get("rome") or ""), str(trade.get("label") or "")
+    else:
+        code, label = str(trade), str(trade)
+    if code and trades.by_code(code) is not None:
+        return trades.label(code, lang)
+    return label or code
+
+
+def _coop(names: dict[str, str], origin: object) -> str:
+    return names.get(str(origin), str(origin))
+
+
 def render(request: web.Request, template: str, context: Mapping[str, Any], status: int = 200) -> web.Response:
-    lang = language(request)
+    lang = lang_of(request)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     viewer = request.get(VIEWER, ANONYMOUS)
     s = node_of(request)
+    trades = s.reference.trades
     html = ENV.get_template(template).render(
         {
-            "t": translator(lang),
-            "lang": lang,
-            "other_lang": "en" if lang == "fr" else "fr",
+            **lang.template_globals(),
+            "lang": lang.code,
+            "languages": language_links(request, lang.code),
             "viewer": viewer,
+            "unread": request.get(UNREAD, 0),
             "csrf": csrf,
             "node_name": s.config.name,
             "node_display": s.config.display_name,
             "path": request.path,
-            "message": None,
-            "message_key": None,
+            "now": s.clock(),
+            "trade_label": functools.partial(trade_label, trades, lang.code),
+            "departement": departement_name,
+            "coop": functools.partial(_coop, coop_names(request)),
+            "profile_field_names": tuple(PROFILE_FIELDS),
+            "errors": {},
+            "summary": None,
             **context,
         }
     )
@@ -123,14 +228,25 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], stat
     secure = s.config.url.startswith("https://")
     if CSRF_COOKIE not in request.cookies:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=secure, path="/")
-    if request.query.get("lang") in ("fr", "en"):
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", secure=secure, path="/")
+    if request.query.get("lang") in languages():
+        response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, samesite="Lax", secure=secure, path="/")
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Language"] = lang.code
+    response.headers["Vary"] = "Accept-Language, Cookie"
     return response
+
+
+def form_error(request: web.Request, exc: NodeError, fields: Mapping[str, str] | None = None) -> tuple[Explained, int]:
+    """A service's refusal of a form, for the same form again: the summary, and each field's message under the
+    form's own field names (``fields`` maps a service's field name to the form's, when they differ)."""
+    explained = explain(exc, lang_of(request))
+    mapping = fields or {}
+    renamed = {mapping.get(k, k): v for k, v in explained.fields.items()}
+    return Explained(explained.summary, renamed), exc.status if exc.status < 500 else 422
 
 
 def viewer_of(request: web.Request) -> Viewer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from aiohttp import web
 
 from node.web.account_pages import account_routes
@@ -16,12 +18,29 @@ from node.web.thing_pages import thing_routes
 
 
 async def home(request: web.Request) -> web.Response:
-    return render(request, "home.html", {})
+    return render(request, "home.html", {"erased": request.query.get("erased") == "1"})
+
+
+STATIC: Final = (HERE / "static").resolve()
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file of ``static/`` (a flat folder); anything else is a 404 (an HTML page when a browser asked)."""
+    path = (STATIC / request.match_info["name"]).resolve()
+    if path.parent != STATIC or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def favicon(_request: web.Request) -> web.FileResponse:
+    """Browsers ask for /favicon.ico whatever the page says: the icon, not a 404."""
+    return web.FileResponse(HERE / "static" / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/", home),
+        web.get("/favicon.ico", favicon),
         *account_routes(),  # sign-in, invitation, my profile, export, erasure
         *search_routes(),  # GET /search, POST /search/save, GET /notifications and its forms
         *member_routes(),  # a member's page, writing to them, the inbox
@@ -30,7 +49,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *staff_routes(),  # the advisor's list, the operator's dashboard
         *onboarding_routes(),
         *governance_routes(),
-        web.static("/static", HERE / "static"),
+        web.get("/static/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", static_file),
     ]
 
 

@@ -20,10 +20,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from node.errors import InvalidInput
+from node.reference.departements import departement_name
 from node.services.finder import PAGE_SIZE
 from node.services.saved_searches import clean_query
-from node.web.i18n import translator
-from node.web.render import form_of, language, node_of, redirect, render, signed_in, viewer_of
+from node.web.errors import explain
+from node.web.i18n import Lang
+from node.web.render import coop_names, form_of, lang_of, node_of, redirect, render, signed_in, viewer_of
 
 RADII: Final = (5, 10, 25, 50)
 DEFAULT_RADIUS: Final = "25"
@@ -35,7 +37,6 @@ FACET_PARAMS: Final = {
     "language": "language",
     "stage": "stage",
 }
-CODED_FACETS: Final = {"kind": "kind", "stage": "stage", "language": "lang"}  # facet -> prefix of its labels
 
 
 def _query_of(request: web.Request) -> dict[str, str]:
@@ -56,8 +57,11 @@ async def search_page(request: web.Request) -> web.Response:
     """Search the network: words, a place and radius, facets with counts, pages of 20."""
     viewer = viewer_of(request)
     s = node_of(request)
-    lang = language(request)
+    lang = lang_of(request)
     query = _query_of(request)
+    rewritten = s.finder.with_departement(query)
+    if rewritten is not None:  # "menuisier Seine-Saint-Denis", "Près de : 93": the département as a filter
+        raise redirect(_href(rewritten))
     page = request.query.get("page", "1")
     context: dict[str, Any] = {
         "query": query,
@@ -75,6 +79,8 @@ async def search_page(request: web.Request) -> web.Response:
         "clear_href": _href({k: v for k, v in query.items() if k in ("q", "near", "radius_km")}),
         "saved": request.query.get("saved") == "1",
         "can_save": False,
+        "active_filters": sum(1 for k in query if k not in ("q", "radius_km")),
+        "departement_note": None,
     }
     if query:
         finder = s.finder
@@ -82,14 +88,15 @@ async def search_page(request: web.Request) -> web.Response:
             parsed = finder.parse({**query, "page": page if page.isdigit() else "1"})
             found = await finder.search(viewer, parsed)
         except InvalidInput as exc:
-            context["error"] = next(iter(exc.fields.values()), exc.message)
+            explained = explain(exc, lang)
+            context["error"] = next(iter(explained.fields.values()), explained.summary)
             context["error_field"] = next(iter(exc.fields), "q")
             return render(request, "search.html", context, status=422)
         last = max(1, math.ceil(found["total"] / PAGE_SIZE))
         context.update(
             searched=True,
-            results=[_row(r, lang) for r in found["results"]],
-            facets=_facets(found["facets"], query, lang),
+            results=[_row(r) for r in found["results"]],
+            facets=_facets(found["facets"], query, lang, coop_names(request)),
             total=found["total"],
             pages={
                 "current": parsed.page,
@@ -102,9 +109,10 @@ async def search_page(request: web.Request) -> web.Response:
     return render(request, "search.html", context)
 
 
-def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str], lang: str) -> list[dict[str, Any]]:
+def _facets(
+    facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str], lang: Lang, names: Mapping[str, str]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    messages = translator(lang)
     base = {k: v for k, v in query.items() if k != "page"}
     for name, param in FACET_PARAMS.items():
         values = facets.get(name) or []
@@ -116,9 +124,17 @@ def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str]
             value = str(row["value"])
             current = chosen == value
             if name == "trade":
-                label = row.get("label_en" if lang == "en" else "label") or value
-            elif name in CODED_FACETS:  # a code in the records: its name in the page's language when we know it
-                label = messages.get(f"{CODED_FACETS[name]}.{value}", value)
+                label = row.get("label_en" if lang.code == "en" else "label") or value
+            elif name == "language":
+                label = lang.language(value)
+            elif name == "kind":
+                label = lang.label("record_type", value)
+            elif name == "stage":
+                label = lang.label("project_stage", value)
+            elif name == "departement":
+                label = f"{departement_name(value)} ({value})"
+            elif name == "origin":
+                label = names.get(value, value)
             else:
                 label = value
             rows.append(
@@ -134,7 +150,7 @@ def _facets(facets: Mapping[str, list[dict[str, Any]]], query: Mapping[str, str]
     return out
 
 
-def _row(result: Mapping[str, Any], lang: str) -> dict[str, Any]:
+def _row(result: Mapping[str, Any]) -> dict[str, Any]:
     """What a result shows: only fields the finder already kept for this viewer."""
     fields = result.get("fields") or {}
     trades = fields.get("trades") or []
@@ -150,11 +166,18 @@ def _row(result: Mapping[str, Any], lang: str) -> dict[str, Any]:
         or fields.get("topic")
         or _topics(fields)
         or result["id"],
-        "trades": [t.get("label") or t.get("rome", "") for t in trades if isinstance(t, dict)],
+        "trades": [t for t in trades if isinstance(t, dict)],
         "town": town,
         "distance_km": result.get("distance_km"),
-        "summary": str(summary)[:200],
+        "summary": _excerpt(str(summary), 200),
     }
+
+
+def _excerpt(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 
 def _topics(fields: Mapping[str, Any]) -> str | None:

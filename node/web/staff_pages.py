@@ -3,20 +3,22 @@ keys, the last day's replication, pending admissions, accounts, invitations and 
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
 
 from node.errors import InvalidInput
 from node.services.members_csv import import_members
-from node.web.render import form_of, node_of, render, signed_in
+from node.viewer import ROLES
+from node.web.render import form_error, form_of, node_of, render, signed_in
 
 
 async def advisor_page(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_staff:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     members, _ = await node_of(request).directory.list_members(v, after=0, limit=500)
     starting = [
         m for m in members if m["fields"].get("stage") == "starting" or m["fields"].get("coop_status") == "cape"
@@ -27,13 +29,14 @@ async def advisor_page(request: web.Request) -> web.Response:
 async def operator_page(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     node = node_of(request)
     store = node.federation_store
     activity = await node.status.received_per_hour(node.clock())
     accounts = await node.accounts.list_accounts(v, after=0, limit=200)
     report = request.get("import_report")
-    return render(
+    flash = _take_flash(request)
+    response = render(
         request,
         "operator.html",
         {
@@ -47,11 +50,21 @@ async def operator_page(request: web.Request) -> web.Response:
             "accounts": accounts,
             "report": report,
             "import_links": request.get("import_links") or [],
-            "invitation": request.get("invitation"),
+            "invitation": flash.get("invitation"),
             "known_nodes": len(node.federation.trust.peers()),
-            "admissions": node.governance.pending_admissions(),
+            "admissions": [
+                d for d in node.governance.decisions() if d["kind"] == "admission" and d["result"] == "pending"
+            ],
+            "moves": await node.moving.incoming(v),
+            "accepted_move": flash.get("accepted_move"),
+            "roles": ROLES,
+            "summary": request.get("summary"),
         },
+        status=request.get("status", 200),
     )
+    if flash:
+        response.del_cookie(FLASH_COOKIE, path="/operator")
+    return response
 
 
 MAX_IMPORT_BYTES: Final = 8 * 1024 * 1024  # a 5,000-member CSV is about 1 MiB; the app-wide body limit is 256 KiB
@@ -76,7 +89,7 @@ async def _uploaded_file(request: web.Request, field: str, limit: int) -> bytes:
 async def operator_import(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
-        return render(request, "error.html", {"message_key": "error.forbidden"}, status=403)
+        raise web.HTTPForbidden()
     data = await _uploaded_file(request, "file", MAX_IMPORT_BYTES)
     report = await import_members(node_of(request), data)
     request["import_report"] = report
@@ -86,14 +99,63 @@ async def operator_import(request: web.Request) -> web.Response:
     return await operator_page(request)
 
 
-async def operator_invite(request: web.Request) -> web.Response:
+async def operator_invite(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
-    account, token = await node_of(request).accounts.invite(
-        v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
+    try:
+        account, token = await node_of(request).accounts.invite(
+            v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
+        )
+    except InvalidInput as exc:
+        explained, status = form_error(request, exc)
+        request["summary"] = " ".join([explained.summary, *explained.fields.values()])
+        request["status"] = status
+        return await operator_page(request)
+    # POST, then GET: the link is shown once, by the page the redirect leads to (reloading it does not invite again)
+    raise _flash_redirect(request, {"invitation": [account.email, f"{node_of(request).config.url}/invitation/{token}"]})
+
+
+async def accept_move(request: web.Request) -> web.StreamResponse:
+    """Take in a member moving from another coop; the answer shows their invitation link, once."""
+    v = signed_in(request)
+    if not v.is_operator:
+        raise web.HTTPForbidden()
+    node = node_of(request)
+    result = await node.moving.accept(v, request.match_info["origin"], request.match_info["move_id"])
+    token = result.get("invitation_token")
+    link = f"{node.config.url}/invitation/{token}" if token else None
+    accepted = {"name": result.get("display_name") or "", "email": result.get("email") or "", "link": link}
+    raise _flash_redirect(request, {"accepted_move": accepted})
+
+
+FLASH_COOKIE: Final = "bigre_operator_flash"
+
+
+def _flash_redirect(request: web.Request, shown: dict[str, Any]) -> web.HTTPSeeOther:
+    """Answer a POST with a redirect to the dashboard, carrying what to show there once (a short-lived cookie for
+    the dashboard's path only, read and cleared by the next GET)."""
+    response = web.HTTPSeeOther("/operator#members" if "invitation" in shown else "/operator#moves")
+    response.set_cookie(
+        FLASH_COOKIE,
+        json.dumps(shown, separators=(",", ":")),
+        max_age=120,
+        path="/operator",
+        httponly=True,
+        samesite="Strict",
+        secure=node_of(request).config.url.startswith("https://"),
     )
-    request["invitation"] = (account.email, f"{node_of(request).config.url}/invitation/{token}")
-    return await operator_page(request)
+    return response
+
+
+def _take_flash(request: web.Request) -> dict[str, Any]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return {}
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def staff_routes() -> list[web.RouteDef]:
@@ -102,4 +164,5 @@ def staff_routes() -> list[web.RouteDef]:
         web.get("/operator", operator_page),
         web.post("/operator/import", operator_import),
         web.post("/operator/invite", operator_invite),
+        web.post("/operator/moves/{origin}/{move_id}/accept", accept_move),
     ]

@@ -519,7 +519,8 @@ async def test_pages_drive_a_case_through_its_stages(web_client: Client) -> None
     ):
         assert text in page, text
     built = await post(case_url + "/bundle", name="epicerie", url="https://epicerie.example", display_name="Épicerie")
-    assert built.status == 200 and "&#34;sponsor&#34;: &#34;coopaname&#34;" in await built.text()
+    assert built.status == 200 and '"sponsor": "coopaname"' in await built.text()  # a file to download
+    assert built.headers["Content-Disposition"] == 'attachment; filename="bigre-bundle-epicerie.json"'
     refused = await post(case_url + "/bundle", name="coopaname", url="https://x.example", display_name="X")
     assert refused.status == 409
     assert (await post(case_url + "/stage", stage="nowhere")).status == 422

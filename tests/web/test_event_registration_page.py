@@ -12,7 +12,7 @@ import pytest
 
 from node.demo.run import DemoNode
 
-from .test_pages import api_login, eventually_text, new_page, shot, sign_in
+from .test_pages import api_login, eventually_text, new_page, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +38,20 @@ def test_member_registers_for_another_coops_event(browser: Any, nodes: list[Demo
     page = new_page(browser)
     sign_in(page, coopaname, coopaname.member)
     eventually_text(page, coopaname.url + "/events", title)  # replicated from SMart
-    item = page.locator(f'li.result[data-origin="smart"][data-id="{event_id}"]')
+    item = page.locator(f'li.event-card[data-origin="smart"][data-id="{event_id}"]')
     item.get_by_role("button", name="S'inscrire").click()
     page.wait_for_load_state()
     assert "Demande d'inscription envoyée" in page.content()
     eventually_text(page, coopaname.url + "/events", "confirmée")  # SMart's signed answer came back
-    item = page.locator(f'li.result[data-origin="smart"][data-id="{event_id}"]')
+    item = page.locator(f'li.event-card[data-origin="smart"][data-id="{event_id}"]')
     assert item.locator(".registration").get_attribute("data-state") == "confirmed"
-    shot(page, "events")
     page.goto(coopaname.url + "/inbox")
-    assert "Inscription confirmée" in page.content() and title in page.content()
+    assert "Inscription : confirmée" in page.inner_text("main") and title in page.inner_text("main")
+    page.locator("li.conversation", has_text=title).locator("a").click()  # SMart's notes about its events
+    page.wait_for_load_state()
     # the note is from SMart about its event: its link leads to the event, not to a member page that is not there
     note = page.locator("li.message", has_text=title)
+    assert "Registration confirmed" not in note.inner_text()  # in the page's language only
     note.locator("p.notice a").click()
     page.wait_for_load_state()
     assert page.url.endswith(f"/events#event-smart-{event_id}")
@@ -58,7 +60,7 @@ def test_member_registers_for_another_coops_event(browser: Any, nodes: list[Demo
     organiser = new_page(browser)
     sign_in(organiser, smart, smart.operator)
     organiser.goto(smart.url + "/events")
-    listed = organiser.locator(f'li.result[data-origin="smart"][data-id="{event_id}"] details.participants')
+    listed = organiser.locator(f'li.event-card[data-origin="smart"][data-id="{event_id}"] details.participants')
     assert listed.locator('li[data-origin="coopaname"]').count() == 1
     assert "(1)" in listed.locator("summary").inner_text()
     page.context.close()

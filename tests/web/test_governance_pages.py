@@ -8,7 +8,7 @@ import pytest
 
 from node.demo.run import DemoNode
 
-from .test_pages import eventually_text, new_page, shot, sign_in
+from .test_pages import eventually_text, new_page, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def test_propose_vote_and_read_the_decision_log(browser: Any, nodes: list[DemoNo
     page.goto(coopaname.url + "/governance")
     page.locator("summary", has_text="Proposer une décision").click()
     page.get_by_label("Décision").select_option("reinstatement")
-    page.get_by_label("Coopérative concernée (nom court)").fill("smart")
+    page.get_by_label("Coopérative concernée").select_option("smart")
     page.get_by_label("Motivation").fill("Confirmer SMart après la vérification annuelle.")
     page.get_by_role("button", name="Soumettre au vote").click()
     assert "Enregistré et signé" in page.content()
@@ -31,7 +31,6 @@ def test_propose_vote_and_read_the_decision_log(browser: Any, nodes: list[DemoNo
     # SMart is the subject, so only Coopaname votes here: one yes of one decides
     eventually_text(page, coopaname.url + "/governance", 'data-result="accepted"')
     assert page.locator('li[data-proposal] tr[data-voter="coopaname"]').first.is_visible()
-    shot(page, "governance")
 
     member = new_page(browser)
     sign_in(member, smart, smart.member)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from node.web.i18n import lang_for
 from node.web.search_pages import _facets, _href, _row
 
 
@@ -19,14 +20,15 @@ def test_facet_links_toggle_and_keep_the_other_filters() -> None:
         "trade": [{"value": "E1205", "count": 3, "label": "Graphiste", "label_en": "Graphic designer"}],
         "language": [],
     }
-    [origin, trade] = _facets(facets, query, "en")
+    [origin, trade] = _facets(facets, query, lang_for("en", "Europe/Paris"), {"smart": "SMart"})
     smart, oxalis = origin["rows"]
     assert smart["current"] and not oxalis["current"]
+    assert smart["label"] == "SMart" and oxalis["label"] == "oxalis"  # coops by the name people know
     assert "origin" not in _params(smart["href"])  # clicking the chosen value clears it
     assert _params(oxalis["href"])["origin"] == ["oxalis"]
     assert _params(oxalis["href"])["near"] == ["Saint-Denis"] and "page" not in _params(oxalis["href"])
     assert trade["rows"][0]["label"] == "Graphic designer"
-    assert _facets(facets, query, "fr")[1]["rows"][0]["label"] == "Graphiste"
+    assert _facets(facets, query, lang_for("fr", "Europe/Paris"), {})[1]["rows"][0]["label"] == "Graphiste"
     assert _params(_href({"q": "a b&c"}, page="2")) == {"q": ["a b&c"], "page": ["2"]}
 
 
@@ -39,17 +41,16 @@ def test_a_row_shows_what_the_finder_returned() -> None:
             "fields": {"display_name": "Léa", "trades": [{"rome": "E1205", "label": "Graphiste"}]},
             "distance_km": 2.5,
         },
-        "fr",
     )
     assert row == {
         "kind": "profile",
         "origin": "smart",
         "id": "p1",
         "title": "Léa",
-        "trades": ["Graphiste"],
+        "trades": [{"rome": "E1205", "label": "Graphiste"}],  # shown in the page's language by the template
         "town": None,
         "distance_km": 2.5,
         "summary": "",
     }
-    mentoring = _row({"origin": "smart", "type": "mentoring", "id": "m1", "fields": {"topics": ["CAPE", "CESA"]}}, "fr")
+    mentoring = _row({"origin": "smart", "type": "mentoring", "id": "m1", "fields": {"topics": ["CAPE", "CESA"]}})
     assert mentoring["title"] == "CAPE, CESA"

@@ -51,7 +51,10 @@ def test_search_near_a_town_and_save_it(browser: Any, nodes: list[DemoNode]) -> 
     results = page.locator("li.result")
     assert results.count() >= 1
     assert page.locator('li.result[data-origin="smart"]').count() >= 1
-    distances = [float(d.inner_text().removesuffix(" km")) for d in page.locator("li.result .distance").all()]
+    distances = [
+        float(d.inner_text().removeprefix("à ").removesuffix(" km").replace(",", "."))
+        for d in page.locator("li.result .distance").all()
+    ]
     assert distances and all(d <= 10 for d in distances), distances
     assert page.get_by_label("Rayon (km)").input_value() == "10"  # the form keeps the search
 
