@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 AXE := tests/web/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test test-fast test-slow lint typecheck unit bench clean i18n
+.PHONY: demo screenshots test test-fast test-slow lint typecheck unit bench clean i18n
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bigre needs Python 3.11 or newer")'
@@ -60,3 +60,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+screenshots: $(STAMP)
+	BIGRE_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_screenshots.py tests/web/test_onboarding_pages.py
