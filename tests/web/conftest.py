@@ -6,11 +6,11 @@ import asyncio
 import functools
 import json
 import os
-import tempfile
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
