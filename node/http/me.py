@@ -7,7 +7,7 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.http.profile_models import MyProfile, ProfileChange
+from node.http.profile_models import MyProfile, ProfileChange, ProfileReplacement
 from node.http.routing import V1, Route, json_response, member, node_of
 from node.http.session import clear_session_cookie
 from node.http.types import AccountId, Input, Ms, RecordId, Role
@@ -63,7 +63,7 @@ async def my_profile(request: web.Request) -> web.Response:
     return json_response(await node_of(request).directory.my_profile(member(request)))
 
 
-async def put_my_profile(request: web.Request, body: ProfileChange) -> web.Response:
+async def put_my_profile(request: web.Request, body: ProfileReplacement) -> web.Response:
     v = member(request)
     return json_response(await node_of(request).directory.update_my_profile(v, body.payload(), replace=True))
 
@@ -103,10 +103,10 @@ ROUTES: Final = (
         "PUT",
         f"{V1}/me/profile",
         put_my_profile,
-        "Replace my profile fields; merge visibility",
+        "Replace my profile fields (all of them: a field not given is cleared); merge visibility",
         "member",
         "me",
-        body=ProfileChange,
+        body=ProfileReplacement,
         response=MyProfile,
         errors=(404,),
         operation_id="replace_my_profile",

@@ -80,6 +80,12 @@ class ProfileChange(Input):
         return {k: v for k, v in self.model_dump(exclude_unset=True, by_alias=True).items() if v is not None}
 
 
+class ProfileReplacement(ProfileChange):
+    """The whole profile: ``fields`` is required (a missing or empty body must not clear every field)."""
+
+    fields: ProfileFieldsInput  # type: ignore[valid-type]
+
+
 class MyProfile(BaseModel):
     """My whole profile, with the visibility of each field; ``published`` says whether a part of it is shared
     with the network."""

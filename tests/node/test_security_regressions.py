@@ -235,3 +235,31 @@ async def test_a_name_kept_private_is_not_given_to_the_reader(api: Api) -> None:
     )
     [message] = (await api.call("GET", "/api/v1/inbox", "lea@coopaname.example", expect=200))["messages"]
     assert message["from_name"] == ""
+
+
+# ------------------------------------------------------------------------------ login CSRF (5), empty PUT (9)
+
+
+async def test_a_cross_site_form_cannot_sign_a_victim_in(api: Api, client: Client) -> None:
+    """A form on another site can send text/plain, urlencoded or multipart bodies, never JSON: the JSON API
+    refuses them before reading them, so the attacker's session cookie is never set on the victim's browser."""
+    await api.services.accounts.add_user(email="mallory@example.org", password=PASSWORD)
+    body = '{"email": "mallory@example.org", "password": "' + PASSWORD + '"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        resp = await client.post("/api/v1/auth/login", data=body, headers={"Content-Type": content_type})
+        assert resp.status == 415, content_type
+        assert "bigre_session" not in resp.cookies
+    ok = await client.post("/api/v1/auth/login", json={"email": "mallory@example.org", "password": PASSWORD})
+    assert ok.status == 200
+
+
+async def test_a_profile_replacement_needs_a_body(api: Api) -> None:
+    await api.user("a@example.org")
+    await api.call("PATCH", "/api/v1/me/profile", "a@example.org", {"fields": {"bio": "Ébéniste"}}, expect=200)
+    for empty in (None, b""):
+        resp = await api.client.put("/api/v1/me/profile", data=empty, headers=api.auth("a@example.org"))
+        assert resp.status in (400, 422), (empty, resp.status)
+    resp = await api.client.put("/api/v1/me/profile", json={}, headers=api.auth("a@example.org"))
+    assert resp.status == 422 and "fields" in (await resp.json())["error"]["fields"]
+    kept = await api.call("GET", "/api/v1/me/profile", "a@example.org", expect=200)
+    assert kept["fields"]["bio"] == "Ébéniste"  # nothing was cleared
