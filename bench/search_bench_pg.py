@@ -18,7 +18,7 @@ import secrets
 import time
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.search_bench import BROAD, SELECTIVE, documents_of, profiles, summary

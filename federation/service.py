@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -62,6 +63,7 @@ from .transport import (
     DIRECT_PATH,
     MAX_BODY,
     PeerClient,
+    ReplayCheck,
     ReplayGuard,
     authenticate,
     read_limited,
@@ -74,6 +76,9 @@ log = logging.getLogger(__name__)
 
 FIRST_SYNC_DELAY_S = 0.2  # the first retry of a first sync; doubling up to FIRST_SYNC_MAX_DELAY_S
 FIRST_SYNC_MAX_DELAY_S = 5.0
+
+#: set while this process applies a change announced by another worker: it must not be announced back
+_FOLLOWING: contextvars.ContextVar[bool] = contextvars.ContextVar("following", default=False)
 
 
 class FederationService:
@@ -94,6 +99,7 @@ class FederationService:
         charter: Mapping[str, Any] | None = None,
         proposer: ProposerPort | None = None,
         own_keys: Callable[[], list[PeerKey]] | None = None,
+        replay: ReplayCheck | None = None,
     ) -> None:
         self.name = name
         self.key = key
@@ -119,7 +125,13 @@ class FederationService:
             drop_records=log_store.drop_origin,
             on_key_recovered=self._key_recovered,
         )
-        self.replay = ReplayGuard()
+        self.replay: ReplayCheck = replay or ReplayGuard()
+        #: called when this process changed what every process of the node must know (peers, keys, governance
+        #: records): with several workers on one database, the node tells the others to reload
+        self.on_shared_state_changed: Callable[[], Awaitable[None]] | None = None
+        #: whether this process runs the loops (anti-entropy, delivery, first syncs); with several workers only
+        #: the one holding the node's leadership does, the others answer requests
+        self.leading = False
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -130,7 +142,9 @@ class FederationService:
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
+    async def start(self, *, lead: bool = True) -> None:
+        """Build the clients and the in-memory state (trust, governance); with ``lead``, also run the loops (see
+        :meth:`lead`)."""
         self._session = aiohttp.ClientSession()
         self.client = PeerClient(self._session, self.key, self.name, self.clock)
         self.replicator = Replicator(
@@ -139,7 +153,7 @@ class FederationService:
             self.trust,
             self.client,
             self.clock,
-            on_stored=self.governance.on_records,
+            on_stored=self._on_stored,
             spawn=self.spawn,
         )
         self.deliverer = Deliverer(
@@ -148,6 +162,15 @@ class FederationService:
         await self.reload_peers()
         await self._replay_trust()
         await self._replay_governance()
+        if lead:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """Run the loops: scheduled anti-entropy and governance ticks, one delivery loop per peer, first syncs.
+        A single process does it; with several workers, the one that holds the node's leadership."""
+        if self.leading:
+            return
+        self.leading = True
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
             self.anti_entropy,
@@ -160,12 +183,14 @@ class FederationService:
         )
         self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
         self._scheduler.start()
+        self.deliverer.refresh()
         self._sync_new_peers()
 
     async def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-        await self.deliverer.stop()
+        if hasattr(self, "deliverer"):
+            await self.deliverer.stop()
         for task in list(self._background):
             task.cancel()
         for task in list(self._background):
@@ -183,9 +208,30 @@ class FederationService:
         self.trust.load(await self.peers.list_peers())
         own = self.own_keys() if self.own_keys is not None else [PeerKey(self.key().public_bytes)]
         self.trust.put(Peer(self.name, "", keys=own, direct=False))
-        if hasattr(self, "deliverer"):
+        if self.leading:
             self.deliverer.refresh()
             self._sync_new_peers()
+        await self._announce()
+
+    async def follow(self) -> None:
+        """Another worker of this node changed peers, keys or governance records: read them again from the
+        database (decisions re-apply idempotently) without announcing it back."""
+        token = _FOLLOWING.set(True)
+        try:
+            await self.reload_peers()
+            await self._replay_trust()
+            await self._replay_governance()
+        finally:
+            _FOLLOWING.reset(token)
+
+    async def _announce(self) -> None:
+        if self.on_shared_state_changed is not None and not _FOLLOWING.get():
+            await self.on_shared_state_changed()
+
+    async def _on_stored(self, records: Sequence[Record]) -> None:
+        await self.governance.on_records(records)
+        if any(r.type in GOVERNANCE_TYPES or r.type in KEY_TYPES for r in records):
+            await self._announce()
 
     def _sync_new_peers(self) -> None:
         """Start a first sync with every direct member peer not synced with yet: at start, and when a coop is

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -52,19 +52,25 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class ReplayGuard:
-    """Remembers (origin, nonce) pairs for the replay window; bounded so a flood cannot exhaust memory.
+class ReplayCheck(Protocol):
+    """Where a node remembers the nonces it has seen: in its process (:class:`ReplayGuard`), or, when several
+    worker processes answer for one node, in their shared database (so a request replayed to another worker is
+    still refused)."""
 
-    One process per node holds it; with several workers on one PostgreSQL the nonces would belong in the
-    database (noted as a limit in the operator guide).
-    """
+    async def check(self, origin: str, nonce: str, now: int) -> None:
+        """Raise :class:`ReplayedRequestError` if (origin, nonce) was seen within the replay window."""
+
+
+class ReplayGuard:
+    """Remembers (origin, nonce) pairs for the replay window, in this process; bounded so a flood cannot exhaust
+    memory."""
 
     def __init__(self, window_ms: int = REPLAY_WINDOW_MS, capacity: int = 200_000) -> None:
         self.window_ms = window_ms
         self.capacity = capacity
         self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
 
-    def check(self, origin: str, nonce: str, now: int) -> None:
+    async def check(self, origin: str, nonce: str, now: int) -> None:
         while self._seen:
             seen_at = next(iter(self._seen.values()))
             if now - seen_at <= self.window_ms and len(self._seen) < self.capacity:
@@ -80,7 +86,7 @@ async def authenticate(
     body: bytes,
     *,
     trust: TrustStore,
-    replay: ReplayGuard,
+    replay: ReplayCheck,
     now: int,
     keys: KeyResolver | None = None,
 ) -> Peer:
@@ -99,7 +105,7 @@ async def authenticate(
         keys=keys or trust,
         now=now,
     )
-    replay.check(signed.origin, signed.nonce, now)
+    await replay.check(signed.origin, signed.nonce, now)
     peer = trust.peer(signed.origin)
     assert peer is not None
     return peer

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterable
@@ -18,7 +19,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from node.compose import NodeOptions, open_node
+from node.compose import NodeOptions, join_workers, open_node
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.http import (
@@ -49,6 +50,7 @@ from node.http.middleware import (
 from node.http.openapi import openapi_json
 from node.http.routing import V1, Route, add_routes
 from node.http.state import NODE_KEY
+from node.storage.coordination import Coordinator
 from node.web.routes import install_pages
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def create_app(
     options: NodeOptions = DEFAULT_OPTIONS,
     api_routes: Iterable[Route] = API_ROUTES,
     check_responses: bool | None = None,
+    worker: bool = False,
 ) -> web.Application:
     """The application. ``check_responses`` (default: the node's ``check_responses`` setting) checks every JSON
     API answer against its route's declaration, turning a mismatch into a logged 500: the tests run with it; a
@@ -99,11 +102,18 @@ def create_app(
     async def node_ctx(app: web.Application) -> AsyncIterator[None]:
         node = await open_node(config, options)
         app[NODE_KEY] = node
+        coordinator: Coordinator | None = None
         try:
-            await node.start()
+            if worker:
+                await node.start(lead=False)
+                coordinator = await join_workers(node, _worker_lost)
+            else:
+                await node.start()
             log.info("node %s ready (key %s, database %s)", config.name, node.key.kid, node.db.dialect)
             yield
         finally:
+            if coordinator is not None:
+                await coordinator.close()
             await node.close()
 
     app.cleanup_ctx.append(node_ctx)
@@ -122,18 +132,30 @@ def create_app(
     return app
 
 
-def run(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
+def _worker_lost() -> None:
+    """A worker lost its link to its siblings (its leadership lock may be gone): end the process at once, so two
+    leaders never run together; the supervisor starts a new worker."""
+    log.critical("worker %d lost its coordination connection; exiting (the supervisor restarts it)", os.getpid())
+    logging.shutdown()
+    os._exit(WORKER_LOST_EXIT)
+
+
+WORKER_LOST_EXIT: Final = 75  # EX_TEMPFAIL
+
+
+def run(config: NodeConfig, host: str | None = None, port: int | None = None, *, worker: bool = False) -> None:
     """Serve until SIGINT or SIGTERM, then close every resource. The node is opened (database reached and
     migrated) before the port is bound, and "serving" is logged only once the port is open; a failure of either
     is one :class:`NodeError` line naming the fix."""
-    asyncio.run(serve(config, host or config.host, port or config.port))
+    asyncio.run(serve(config, host or config.host, port or config.port, worker=worker))
 
 
-async def serve(config: NodeConfig, host: str, port: int) -> None:
-    runner = web.AppRunner(create_app(config), handle_signals=False, access_log_class=AccessLogger)
+async def serve(config: NodeConfig, host: str, port: int, *, worker: bool = False) -> None:
+    runner = web.AppRunner(create_app(config, worker=worker), handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()  # the application's start-up: the node opens here
     try:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=10)
+        # workers share the port: the kernel spreads the connections between them (SO_REUSEPORT)
+        site = web.TCPSite(runner, host, port, shutdown_timeout=10, reuse_port=worker or None)
         try:
             await site.start()
         except socket.gaierror as exc:
@@ -144,7 +166,10 @@ async def serve(config: NodeConfig, host: str, port: int) -> None:
                 f"cannot listen on {host}:{port}: {why}; another program (or node) holds it? "
                 "change port in node.json, or give --port"
             ) from exc
-        log.info("serving node %s on http://%s:%d", config.name, host, port)
+        if worker:
+            log.info("worker %d serving node %s on http://%s:%d", os.getpid(), config.name, host, port)
+        else:
+            log.info("serving node %s on http://%s:%d", config.name, host, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,13 +11,16 @@ them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from federation.ports import PeerKey
 from federation.service import FederationService
 from node.clock import Clock, system_clock
 from node.config import NodeConfig
+from node.errors import ConfigError
 from node.federation_adapter.direct_inbox import DirectInbox
+from node.federation_adapter.nonces import SharedNonces
 from node.federation_adapter.store import NodeFederationStore
 from node.jobs import HOUR_S, Job, Jobs
 from node.keyfile import NodeKey
@@ -40,6 +43,7 @@ from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
 from node.services.things import Things
+from node.storage.coordination import Coordinator, asyncpg_dsn
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names_sync
 from protocol import SigningKey
@@ -88,6 +92,7 @@ class Node:
     governance: NodeGovernance
     jobs: Jobs
     metrics: NodeMetrics
+    waker: Waker
     started: bool = False
 
     @property
@@ -95,13 +100,24 @@ class Node:
         """The key the node signs with now (a rotation replaces it in :attr:`signing`)."""
         return self.signing()
 
-    async def start(self) -> None:
-        """Publish the node document if it changed, then start federation and the jobs."""
+    def wake(self) -> None:
+        """A commit queued outbox rows: deliver them now (see :class:`Waker`)."""
+        self.waker()
+
+    async def start(self, *, lead: bool = True) -> None:
+        """Start the federation (its routes need its state); with ``lead``, also what runs once per node (see
+        :meth:`lead`). A worker among several starts without it and leads only when it holds the node's lock."""
+        await self.federation.start(lead=False)
+        self.started = True
+        if lead:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """Publish the node document if it changed, then run the federation's loops and the jobs."""
         await self.identity.ensure_document()
         await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
-        await self.federation.start()
+        await self.federation.lead()
         self.jobs.start()
-        self.started = True
 
     async def stop(self) -> None:
         if self.started:
@@ -112,6 +128,51 @@ class Node:
     async def close(self) -> None:
         await self.stop()
         await self.db.close()
+
+
+class Waker:
+    """Wakes the delivery loops after a commit that queued outbox rows. In one process, they run here; with
+    several workers, only the leader runs them, so a follower also tells the others (``others``, set by the
+    worker's coordination)."""
+
+    def __init__(self) -> None:
+        self.federation: FederationService | None = None  # nothing to wake before the federation exists
+        self.others: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        if self.federation is None:
+            return
+        self.federation.notify()
+        if self.others is not None and not self.federation.leading:
+            self.others()
+
+
+async def join_workers(node: Node, on_lost: Callable[[], None]) -> Coordinator:
+    """Make ``node`` one worker among several on its PostgreSQL database: the shared replay guard, wake-ups and
+    reloads through the database, and the leadership campaign (the loops start in the worker that wins it).
+    Started before the port opens; :meth:`Coordinator.close` before :meth:`Node.close`."""
+    if node.db.dialect != "postgresql":
+        raise ConfigError(
+            "several workers need a PostgreSQL database (SQLite has one writer): "
+            "set database in node.json to a postgresql:// URL, or serve without --workers"
+        )
+    node.federation.replay = SharedNonces(node.db)
+    coordinator = Coordinator(
+        node.config.name,
+        asyncpg_dsn(node.db.engine.url),
+        on_lead=node.lead,
+        on_wake=node.federation.notify,
+        on_reload=node.federation.follow,
+        on_lost=on_lost,
+    )
+    node.waker.others = lambda: coordinator.announce("wake")
+
+    async def announce_reload() -> None:
+        coordinator.announce("reload")
+
+    node.federation.on_shared_state_changed = announce_reload
+    await coordinator.start()
+    return coordinator
 
 
 async def open_node(config: NodeConfig, options: NodeOptions = NodeOptions()) -> Node:
@@ -128,13 +189,7 @@ async def open_node(config: NodeConfig, options: NodeOptions = NodeOptions()) ->
 
 async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, db: Database) -> Node:
     clock, name = options.clock, config.name
-    federation: FederationService | None = None
-
-    def wake() -> None:
-        """Wake the delivery loops after a commit that queued outbox rows (nothing to wake before start)."""
-        if federation is not None:
-            federation.notify()
-
+    wake = Waker()
     reference = options.reference or load_reference(config.trades_path)
     search_documents = SearchDocuments(reference.trades)  # own and received records, with the same trade words
     publisher = Publisher(
@@ -196,6 +251,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
             for k in identity.document_keys()
         ],
     )
+    wake.federation = federation
     identity.on_keys_changed = federation.reload_peers  # the trust store learns this node's own new keys
     governance = NodeGovernance(db, publisher, federation.governance, name=name, clock=clock, wake=wake)
     federation.proposer = governance
@@ -231,4 +287,5 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         governance=governance,
         jobs=jobs,
         metrics=NodeMetrics(name),
+        waker=wake,
     )

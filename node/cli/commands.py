@@ -24,6 +24,7 @@ from node.services.members_csv import COLUMNS as CSV_COLUMNS
 from node.services.members_csv import ImportReport, export_members, import_members, members_to_export
 from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
+from node.workers import run_workers
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
@@ -101,7 +102,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(Path(args.dir))
     logs.configure("debug" if args.verbose else config.log_level, config.log_format)
-    run(config, args.host, args.port)
+    if args.workers > 1:
+        return run_workers(config, Path(args.dir), args.workers, args.host, args.port)
+    run(config, args.host, args.port, worker=args.as_worker)
     return 0
 
 
@@ -230,6 +233,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("dir", help="the node folder")
     p.add_argument("--host", help="address to listen on (default: from node.json)")
     p.add_argument("--port", type=int, help="port to listen on (default: from node.json)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the node on one port (PostgreSQL only; default 1); see docs/operators.md",
+    )
+    p.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

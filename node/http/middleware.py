@@ -120,7 +120,7 @@ async def wake_after_writes(request: web.Request, handler: Handler) -> web.Strea
     wake the delivery loops so peers get them in milliseconds, not at the next anti-entropy round."""
     response = await handler(request)
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith("/federation/"):
-        node_of(request).federation.notify()
+        node_of(request).wake()
     return response
 
 

@@ -79,3 +79,14 @@ class PeerInvitation(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     used_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class SeenNonce(Base):
+    """A signed request's nonce, kept for the replay window when several worker processes answer for the node
+    (each process's memory would let a request replayed to another worker through)."""
+
+    __tablename__ = "federation_nonces"
+
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[int] = mapped_column(BigInteger, index=True)
