@@ -55,6 +55,7 @@ class DemoNode:
     operator: str
     member: str
     password: str
+    database_url: str | None = None  # default: a SQLite file in the folder
 
 
 def plan(data: Path, base_port: int) -> list[DemoNode]:
@@ -78,7 +79,12 @@ async def seed_node(node: DemoNode, members: int, seed: int) -> None:
     if (node.directory / "node.json").exists():
         return
     config = create_node_dir(
-        node.directory, name=node.name, url=node.url, display_name=node.display_name, port=node.port
+        node.directory,
+        name=node.name,
+        url=node.url,
+        display_name=node.display_name,
+        port=node.port,
+        database_url=node.database_url,
     )
     opened = await open_node(config)
     try:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
+
 from node.compose import NodeOptions, open_node
 from node.config import CONFIG_FILE, load_config
 from node.demo.run import DemoNode, load_network, network_file, seed_node
@@ -143,6 +145,8 @@ class Node:
         self.member = f"membre@{name}.example"
         self.password = f"demo-{name}-2027"
         self._tokens: dict[str, str] = {}
+        self.database_url: str | None = None  # default: node.sqlite3 in its folder
+        self.workers = 1  # more: ``bigre serve --workers N`` (PostgreSQL)
 
     def __repr__(self) -> str:
         return f"<node {self.name} :{self.port} via :{self.proxy.port}>"
@@ -157,7 +161,15 @@ class Node:
 
     def demo(self) -> DemoNode:
         return DemoNode(
-            self.name, self.display_name, self.directory, self.url, self.port, self.operator, self.member, self.password
+            self.name,
+            self.display_name,
+            self.directory,
+            self.url,
+            self.port,
+            self.operator,
+            self.member,
+            self.password,
+            self.database_url,
         )
 
     def key(self) -> SigningKey:
@@ -176,8 +188,9 @@ class Node:
         with open(self.log_path, "ab") as log:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())
             log.flush()
+            workers = ["--workers", str(self.workers)] if self.workers > 1 else []
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "serve", str(self.directory), "--port", str(self.port)],
+                [sys.executable, "-m", "node.cli", "serve", str(self.directory), "--port", str(self.port), *workers],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -360,7 +373,10 @@ class Node:
     # --------------------------------------------------------------------------------------- its database
 
     def sql(self, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read the node's SQLite file directly (the node may be running: WAL lets readers in)."""
+        """Read the node's SQLite file directly (the node may be running: WAL lets readers in), or its
+        PostgreSQL database (``?`` placeholders become ``$n``)."""
+        if self.database_url is not None:
+            return _pg_rows(self.database_url, query, tuple(params))
         conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
         try:
             return list(conn.execute(query, tuple(params)).fetchall())
@@ -386,6 +402,20 @@ class Node:
         return {str(o): (int(s), h) for o, s, h in self.sql("SELECT origin, seq, hash FROM log_heads")}
 
 
+def _pg_rows(url: str, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    parts = query.split("?")
+    numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+    async def run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            return [tuple(row) for row in await conn.fetch(numbered, *params)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 class Cluster:
     """Up to three nodes (Coopaname, SMart, Oxalis), each behind its own fault proxy."""
 
@@ -402,12 +432,20 @@ class Cluster:
     def running(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.running]
 
-    def build(self, members: int = 10, names: Iterable[str] = ("coopaname", "smart", "oxalis"), seed: int = 7) -> None:
-        """Create, seed and peer the nodes (in this process, with the demo's functions)."""
+    def build(
+        self,
+        members: int = 10,
+        names: Iterable[str] = ("coopaname", "smart", "oxalis"),
+        seed: int = 7,
+        database_urls: dict[str, str] | None = None,
+    ) -> None:
+        """Create, seed and peer the nodes (in this process, with the demo's functions); ``database_urls``: the
+        nodes that use another database than a SQLite file in their folder."""
         wanted = set(names)
         for name, display in COOPS:
             if name in wanted:
                 self.nodes[name] = Node(self, name, display)
+                self.nodes[name].database_url = (database_urls or {}).get(name)
 
         async def prepare() -> None:
             for n in self.nodes.values():

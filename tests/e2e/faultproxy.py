@@ -64,6 +64,7 @@ class FaultProxy:
         self._stats: Counter[str] = Counter()
         self._inflight = 0
         self._lock = threading.Lock()
+        self._recorded: dict[str, list[bytes]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -96,6 +97,15 @@ class FaultProxy:
         """Requests being exchanged with the backend right now (sent, answer not yet read)."""
         with self._lock:
             return self._inflight
+
+    def record(self, path: str) -> None:
+        """Keep the body of every request to ``path`` that is forwarded to the node (see :meth:`recorded`)."""
+        with self._lock:
+            self._recorded.setdefault(path, [])
+
+    def recorded(self, path: str) -> list[bytes]:
+        with self._lock:
+            return list(self._recorded.get(path, []))
 
     def _count(self, what: str, n: int = 1) -> None:
         with self._lock:
@@ -187,11 +197,15 @@ class FaultProxy:
         if request is None:
             return False  # the client closed an idle connection
         self._count("requests")
-        self._count("path " + request.split(b" ", 2)[1].split(b"?")[0].decode("ascii", "replace"))
+        path = request.split(b" ", 2)[1].split(b"?")[0].decode("ascii", "replace")
+        self._count("path " + path)
         faults = self.faults
         if faults.cut:
             self._count("cut")
             return False
+        with self._lock:
+            if path in self._recorded:
+                self._recorded[path].append(request.split(b"\r\n\r\n", 1)[1])
         lose_answer = False
         if faults.drop and self._rng.random() < faults.drop:
             if self._rng.random() < 0.5:
