@@ -157,12 +157,18 @@ async def join_workers(node: Node, on_lost: Callable[[], None]) -> Coordinator:
             "set database in node.json to a postgresql:// URL, or serve without --workers"
         )
     node.federation.replay = SharedNonces(node.db)
+    node.publisher.on_others_wrote = node.identity.follow_document_sync
+
+    async def follow() -> None:
+        await node.identity.follow_document()  # a rotation by another worker: sign requests with the new key
+        await node.federation.follow()
+
     coordinator = Coordinator(
         node.config.name,
         asyncpg_dsn(node.db.engine.url),
         on_lead=node.lead,
         on_wake=node.federation.notify,
-        on_reload=node.federation.follow,
+        on_reload=follow,
         on_lost=on_lost,
     )
     node.waker.others = lambda: coordinator.announce("wake")

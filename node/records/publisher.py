@@ -104,6 +104,10 @@ class Publisher:
         self.clock = clock
         self.search_documents = search_documents
         self.outbox_peers = outbox_peers
+        #: with several workers: called under the head lock, before signing, when another process appended to
+        #: this node's chain since this one last did (it may have rotated the key: see Identity.follow_document)
+        self.on_others_wrote: Callable[[Session], None] | None = None
+        self._written: int | None = None  # the seq this process last appended
 
     # ------------------------------------------------------------------------------- on an AsyncSession
 
@@ -178,6 +182,8 @@ class Publisher:
         session.flush()  # whatever the caller added through the ORM goes first, as it did through the session
         conn = connection(session)
         last_seq, prev = head if head is not None else self._lock_head(session, conn)
+        if self.on_others_wrote is not None and last_seq != self._written:
+            self.on_others_wrote(session)
         seq = last_seq + 1
         now = self.clock()
         entry = sign_entry(
@@ -216,6 +222,7 @@ class Publisher:
             )
         if search_bodies is not None:
             self._index(conn, type, record_id, search_bodies, now)
+        self._written = seq
         logger.debug("published %s/%d: %s %s", self.origin, seq, type, record_id)
         return entry
 

@@ -18,10 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
 from node.clock import Clock
 from node.config import NodeConfig, save_config
 from node.errors import InvalidInput
-from node.keyfile import NodeKey, write_key
+from node.keyfile import NodeKey, load_signing_key, write_key
 from node.records.log import jsonable
 from node.records.publisher import Publisher
 from node.storage.database import Database
@@ -97,6 +99,27 @@ class Identity:
         log.info("published the node document of %s (key %s)", self.config.name, self.key().kid)
 
     # -------------------------------------------------------------------------------------------- keys
+
+    def follow_document_sync(self, session: Session) -> None:
+        """Another worker of this node may have rotated the key: sign with the key the published node document
+        names as current (its private half is in the key folder: :meth:`rotate` writes it before publishing the
+        hand-over). Called under the head lock before signing, so no entry after a hand-over is signed with the
+        key it replaced."""
+        body = self.publisher.published_body_sync(session, "node")
+        current = [k for k in (body or {}).get("keys", []) if "not_after" not in k and "revoked_at" not in k]
+        if not current:
+            return
+        newest = max(current, key=lambda k: int(k.get("not_before", 0)))
+        kid = str(newest.get("kid", ""))
+        if not kid or kid == self.key().kid:
+            return
+        self.key.replace(load_signing_key(self.config.key_dir, kid))
+        self.config = dataclasses.replace(self.config, key_id=kid)
+        log.warning("another worker rotated the key of %s: now signing with %s", self.config.name, kid)
+
+    async def follow_document(self) -> None:
+        async with self.db.read() as session:
+            await session.run_sync(self.follow_document_sync)
 
     async def rotate(self) -> SigningKey:
         old, new, now = self.key(), SigningKey.generate(), self.clock()

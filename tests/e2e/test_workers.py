@@ -69,7 +69,10 @@ def _pushed(node: Node, origin: str) -> Counter[int]:
     """How many times each seq of ``origin`` was pushed to ``node`` (through its proxy)."""
     seen: Counter[int] = Counter()
     for body in node.proxy.recorded(PUSH):
-        for blob in canonical.decode(body):
+        blobs = canonical.decode(body)
+        assert isinstance(blobs, list)
+        for blob in blobs:
+            assert isinstance(blob, bytes)
             entry = decode_entry(blob)
             if entry.header.origin == origin:
                 seen[entry.header.seq] += 1
@@ -171,3 +174,16 @@ def test_workers_need_postgresql(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("bigre: error: several workers need a PostgreSQL")
+
+
+def test_a_key_rotation_by_one_worker_is_followed_by_the_others(cluster: Cluster, pg_database: str) -> None:
+    coopaname, smart = _start_pair(cluster, pg_database)
+    answer = coopaname.api("POST", "/api/v1/keys/rotate", token=coopaname.login("operator"))
+    assert answer.status == 201, answer.body
+    # at once, writes through both workers: none may be signed with the replaced key
+    for i in range(16):
+        coopaname.create_offer(f"Fresque participative {i}")
+    head = coopaname.heads()["coopaname"]
+    eventually(lambda: smart.heads().get("coopaname") == head, 60, what="smart accepts every entry after the rotation")
+    assert_log_sound(smart)
+    assert smart.forks() == []
