@@ -57,6 +57,7 @@ bench: $(STAMP)
 	@test ! -f bench/federation_bench.py || $(BIN)/python -m bench.federation_bench
 	@test ! -f bench/search_bench.py || $(BIN)/python -m bench.search_bench
 	@test ! -f bench/search_bench_pg.py || ! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.search_bench_pg
+	@! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.workers_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
