@@ -327,6 +327,11 @@ def create_node_dir(
         _port(port)
     except ValueError as exc:
         raise ConfigError(f"port {port} is out of range") from exc
+    if database_url is not None:
+        try:
+            database_url = _database_url(database_url)
+        except ValueError as exc:
+            raise ConfigError(f"--database-url: {exc}") from exc
     directory = directory.resolve()
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(f"{directory} already holds a node ({CONFIG_FILE} exists)")

@@ -133,6 +133,18 @@ def test_cli_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "already holds a node" in capsys.readouterr().err
 
 
+def test_cli_init_refuses_a_database_url_the_node_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A URL the node would refuse at every start is refused by init, before any folder is written."""
+    target = tmp_path / "alpha"
+    url = "postgresql://postgres@127.0.0.1/alpha"
+    assert main(["init", str(target), "--name", "alpha", "--url", "http://127.0.0.1:9", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "--database-url: 'postgresql' is not a driver" in err and "postgresql+asyncpg://" in err
+    assert not target.exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
