@@ -28,6 +28,7 @@ from node.http import (
     federation,
     governance,
     keys,
+    mail,
     me,
     members,
     messages,
@@ -67,6 +68,7 @@ API_ROUTES: Final[tuple[Route, ...]] = (
     *onboarding.ROUTES,
     *governance.ROUTES,
     *keys.ROUTES,
+    *mail.ROUTES,
     *federation.ROUTES,
 )
 

@@ -31,11 +31,16 @@ from node.services.directory import Directory
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
+from node.services.invitations import Invitations
+from node.services.mail_queue import MailPolicy, MailQueue, SmtpSettings
+from node.services.mail_text import Letterhead
 from node.services.member_path import MemberPaths
 from node.services.messages import Messages
 from node.services.moving import Moving
+from node.services.notifications import Notifications
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
+from node.services.passwords import Passwords
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
@@ -57,6 +62,10 @@ class NodeOptions:
     reference: Reference | None = None
     #: the peers every new entry is queued for (default: the direct member peers, read in the transaction)
     outbox_peers: OutboxPeers | None = None
+    #: how failed mails are retried (tests shorten the waits)
+    mail_policy: MailPolicy | None = None
+    #: a CA file the SMTP client trusts instead of the system's (tests with their own certificate)
+    smtp_ca_file: str | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +97,10 @@ class Node:
     governance: NodeGovernance
     jobs: Jobs
     metrics: NodeMetrics
+    mail: MailQueue
+    invitations: Invitations
+    passwords: Passwords
+    notifications: Notifications
     started: bool = False
 
     @property
@@ -99,6 +112,7 @@ class Node:
         """Publish the node document if it changed, then start federation and the jobs."""
         await self.identity.ensure_document()
         await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        await self.mail.recover()  # mails a stop caught mid-sending: set aside, never sent twice
         await self.federation.start()
         self.jobs.start()
         self.started = True
@@ -147,6 +161,21 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     async with db.write() as session:
         await publisher.ensure_head(session)
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
+    # ---- outgoing e-mail: the queue, and the services that write to members
+    smtp = SmtpSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        security=config.smtp_security,
+        username=config.smtp_username,
+        password=config.smtp_password,
+        ca_file=options.smtp_ca_file,
+    )
+    mail = MailQueue(db, clock, smtp, options.mail_policy)
+    letterhead = Letterhead(config.display_name, config.sender_address, config.url, config.timezone)
+    notifications = Notifications(db, clock, mail, letterhead)
+    await notifications.prepare()
+    invitations = Invitations(db, clock, accounts, mail, letterhead)
+    passwords = Passwords(db, clock, accounts, mail, letterhead)
     things = Things(db, publisher, reference, clock, coop_name=config.display_name)
     directory = Directory(db, publisher, reference, clock, accounts, things)
     finder = Finder(db, name, reference)
@@ -203,6 +232,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         [
             Job("saved searches", config.saved_search_seconds, saved_searches.run_due),
             Job("expired onboarding cases", HOUR_S, onboarding.purge_expired),
+            Job("mail queue", config.mail_seconds, mail.run_due),
+            Job("mail digests", HOUR_S / 4, notifications.run_digests),
         ]
     )
     return Node(
@@ -231,4 +262,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         governance=governance,
         jobs=jobs,
         metrics=NodeMetrics(name),
+        mail=mail,
+        invitations=invitations,
+        passwords=passwords,
+        notifications=notifications,
     )
