@@ -193,10 +193,16 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         direct=direct,
     )
     remote_events = RemoteEvents(
-        db, name=name, clock=clock, things=things, direct=direct, coop_name=config.display_name
+        db,
+        name=name,
+        clock=clock,
+        things=things,
+        direct=direct,
+        coop_name=config.display_name,
+        notifications=notifications,
     )
-    messages = Messages(db, name=name, direct=direct)
-    saved_searches = SavedSearches(db, finder, clock)
+    messages = Messages(db, name=name, direct=direct, notifications=notifications)
+    saved_searches = SavedSearches(db, finder, clock, notifications)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
     inbox = DirectInbox()
