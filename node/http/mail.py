@@ -153,7 +153,7 @@ ROUTES: Final = (
     ),
     Route(
         "GET",
-        f"{V1}/me/notifications",
+        f"{V1}/me/mail-settings",
         get_settings,
         "My e-mail notification settings",
         "member",
@@ -163,7 +163,7 @@ ROUTES: Final = (
     ),
     Route(
         "PUT",
-        f"{V1}/me/notifications",
+        f"{V1}/me/mail-settings",
         put_settings,
         "Change my e-mail notification settings (the kinds given; the others stay)",
         "member",

@@ -170,7 +170,7 @@ class Notifications:
         footer: list[Block] = [
             Para(w(N_("You receive this mail because of your notification settings on %(coop)s."), coop=lh.coop_name)),
             Link(w(N_("Stop these mails")), unsubscribe),
-            Link(w(N_("Change my notification settings")), lh.url("/me/notifications")),
+            Link(w(N_("Change my notification settings")), lh.url("/me/mail")),
         ]
         subject = f"{lh.coop_name} · {title}"
         message = lh.message(
