@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class MailCatcher:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port, read back from :attr:`port` after start
     refuse_with: str | None = None  # e.g. "451 4.3.0 try again later"
+    #: a (user, password) the server then requires (AUTH PLAIN/LOGIN; over plain TCP: loopback only)
+    credentials: tuple[str, str] | None = None
     received: list[EmailMessage] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition | None = None
@@ -41,7 +43,15 @@ class MailCatcher:
         loop = asyncio.get_running_loop()
         self._arrived = asyncio.Condition()
         self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="bigre-mail-catcher", auth_require_tls=False), self.host, self.port
+            lambda: SMTP(
+                self,
+                hostname="bigre-mail-catcher",
+                auth_require_tls=False,
+                auth_required=self.credentials is not None,
+                authenticator=self._authenticate,
+            ),
+            self.host,
+            self.port,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("mail catcher listening on %s:%d, writing to %s", self.host, self.port, self.folder)
@@ -52,6 +62,14 @@ class MailCatcher:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if self.credentials is None or not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user, password = self.credentials
+        return AuthResult(success=data.login == user.encode() and data.password == password.encode())
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd
         if self.refuse_with:
