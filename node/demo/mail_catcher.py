@@ -13,6 +13,7 @@ import asyncio
 import email
 import email.policy
 import logging
+import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -110,3 +111,59 @@ def html_of(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None
     return str(part.get_content())
+
+
+class CatcherThread:
+    """A :class:`MailCatcher` on its own event loop in a daemon thread: for a program whose own loop is busy or
+    absent (the demo, which waits on its child processes; the page tests' session fixture)."""
+
+    def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.catcher = MailCatcher(folder=folder, host=host, port=port)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mail-catcher", daemon=True)
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        return self.catcher.port
+
+    @property
+    def folder(self) -> Path:
+        assert self.catcher.folder is not None
+        return self.catcher.folder
+
+    def start(self) -> CatcherThread:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the mail catcher did not start")
+        if self._error is not None:
+            raise RuntimeError(f"the mail catcher did not start: {self._error}") from self._error
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.catcher.start())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.catcher.stop())
+        self._loop.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def mails_to(self, address: str) -> list[EmailMessage]:
+        """The mails received so far for ``address``, oldest first (read from the folder: any process may look)."""
+        found = []
+        for path in sorted(self.folder.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if isinstance(message, EmailMessage) and str(message.get("To", "")).lower() == address.lower():
+                found.append(message)
+        return found
