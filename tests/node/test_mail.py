@@ -56,7 +56,7 @@ async def mapi(aiohttp_client: Any, mail_config: NodeConfig, mail_options: NodeO
 
 def link_in(message: EmailMessage, path_start: str) -> str:
     """The path of the first link in the mail's text that starts with ``path_start`` (and the same in HTML)."""
-    paths = [p for p in URL_RE.findall(text_of(message)) if p.startswith(path_start)]
+    paths = [str(p) for p in URL_RE.findall(text_of(message)) if p.startswith(path_start)]
     assert paths, text_of(message)
     assert paths[0] in html_of(message)
     return paths[0]
