@@ -176,12 +176,12 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     await notifications.prepare()
     invitations = Invitations(db, clock, accounts, mail, letterhead)
     passwords = Passwords(db, clock, accounts, mail, letterhead)
-    things = Things(db, publisher, reference, clock, coop_name=config.display_name)
+    things = Things(db, publisher, reference, clock, coop_name=config.display_name, notifications=notifications)
     directory = Directory(db, publisher, reference, clock, accounts, things)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
     direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
-    onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct)
+    onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct, notifications=notifications)
     moving = Moving(
         db,
         name=name,
@@ -230,6 +230,10 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
             PeerKey(k["public_key"], k.get("not_before", 0), k.get("not_after"), k.get("revoked_at"))
             for k in identity.document_keys()
         ],
+    )
+    # operators are told by mail of each proposal open to their vote (once each: proposals replay at start)
+    federation.governance.on_open_proposal = lambda case: notifications.decision_to_vote(
+        case.ref, str(case.body.get("subject", "")), int(case.body.get("deadline", 0))
     )
     identity.on_keys_changed = federation.reload_peers  # the trust store learns this node's own new keys
     governance = NodeGovernance(db, publisher, federation.governance, name=name, clock=clock, wake=wake)

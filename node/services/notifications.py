@@ -31,7 +31,7 @@ from node.errors import InvalidInput, NotAuthenticated, NotFound
 from node.services.mail_queue import MailQueue
 from node.services.mail_text import N_, Block, Heading, Items, Letterhead, Link, Para, Writer, mail_language
 from node.storage.database import Database
-from node.storage.mail_models import DigestItem, MailSettings, NodeSecret
+from node.storage.mail_models import DigestItem, MailNotice, MailSettings, NodeSecret
 from node.storage.models import Account
 from node.viewer import Viewer
 
@@ -130,9 +130,12 @@ class Notifications:
         line: str,
         values: Mapping[str, object],
         link: str,
+        *,
+        once: str | None = None,
     ) -> None:
         """A notice for one account, in the caller's transaction: mailed now, kept for the digest, or nothing,
-        as the member chose. ``line`` is an :func:`N_` message id, written in the member's language."""
+        as the member chose. ``line`` is an :func:`N_` message id, written in the member's language. ``once``:
+        a key under which the notice goes out at most once for the account (a notice the node may see again)."""
         role, email, disabled = (
             await session.execute(select(Account.role, Account.email, Account.disabled).where(Account.id == account_id))
         ).one_or_none() or (None, None, True)
@@ -142,6 +145,10 @@ class Notifications:
         mode = _mode(dict(settings.modes) if settings else {}, kind)
         if mode == "off":
             return
+        if once is not None:
+            if await session.get(MailNotice, (account_id, once[:120])) is not None:
+                return
+            session.add(MailNotice(account_id=account_id, key=once[:120], created_at=self.clock()))
         w = self.letterhead.writer(settings.language if settings else "fr")
         text = w(line, **values)[:400]
         if mode == "daily":
@@ -153,14 +160,44 @@ class Notifications:
         self._send(session, w, account_id, str(email), kind, w(TITLES[kind]), blocks)
 
     async def notify_role(
-        self, session: AsyncSession, role: str, kind: str, line: str, values: Mapping[str, object], link: str
+        self,
+        session: AsyncSession,
+        role: str,
+        kind: str,
+        line: str,
+        values: Mapping[str, object],
+        link: str,
+        *,
+        once: str | None = None,
     ) -> None:
         """The same notice for every active account of ``role`` (decisions for operators, cases for advisors)."""
         ids = (
             await session.execute(select(Account.id).where(Account.role == role, Account.disabled.is_(False)))
         ).scalars()
         for account_id in list(ids):
-            await self.notify(session, account_id, kind, line, values, link)
+            await self.notify(session, account_id, kind, line, values, link, once=once)
+
+    async def decision_to_vote(self, ref: str, subject: str, deadline_ms: int) -> None:
+        """A proposal of the network is open: each operator is told once (proposals are replayed at each start)."""
+        async with self.db.write() as session:
+            for account_id in list(
+                (
+                    await session.execute(
+                        select(Account.id).where(Account.role == "operator", Account.disabled.is_(False))
+                    )
+                ).scalars()
+            ):
+                settings = await session.get(MailSettings, account_id)
+                w = self.letterhead.writer(settings.language if settings else "fr")
+                await self.notify(
+                    session,
+                    account_id,
+                    "decision",
+                    N_("A decision of the network is open to your coop's vote, about %(subject)s, until %(deadline)s"),
+                    {"subject": subject, "deadline": w.moment(deadline_ms)},
+                    "/governance",
+                    once=f"decision:{ref}",
+                )
 
     def _send(
         self, session: AsyncSession, w: Writer, account_id: int, email: str, kind: str, title: str, blocks: list[Block]

@@ -84,3 +84,14 @@ class NodeSecret(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailNotice(Base):
+    """A notice mailed (or kept for the digest) once for an account: for notices that the node may see again
+    (a proposal replayed at every start), so that it is mailed only the first time."""
+
+    __tablename__ = "mail_notices"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -292,3 +292,25 @@ async def test_the_job_sends_and_the_password_stays_out_of_logs(
         and plain not in caplog.text
         and base64.b64encode(secret.encode()).decode() not in caplog.text
     )
+
+
+async def test_help_answer_and_decision_notices(mapi: Api, catcher: MailCatcher) -> None:
+    await mapi.user("op@coopaname.example", role="operator")
+    await mapi.user("lea@coopaname.example", display_name="Léa")
+    await mapi.user("sam@coopaname.example", display_name="Sam")
+    request = await mapi.call(
+        "POST", "/api/v1/help-requests", "lea@coopaname.example", {"topic": "Statuts de Scop", "text": "Modèle ?"}, 201
+    )
+    await mapi.call(
+        "POST", f"/api/v1/help-requests/{request['id']}/answers", "sam@coopaname.example", {"text": "Voici"}, 201
+    )
+    [mail] = await deliver(mapi, catcher, 1)
+    assert mail["To"] == "lea@coopaname.example"
+    assert "Une réponse à votre demande d’aide « Statuts de Scop » : Voici" in text_of(mail)
+    # a proposal open to the coop's vote: each operator is told, once (proposals are replayed at every start)
+    ref = await mapi.services.governance.propose("suspension", "oxalis")
+    [_, decision] = await deliver(mapi, catcher, 2)
+    assert decision["To"] == "op@coopaname.example" and "/governance" in text_of(decision)
+    assert "oxalis" in text_of(decision)
+    await mapi.services.notifications.decision_to_vote(ref, "oxalis", 1_900_000_000_000)
+    assert await mapi.services.mail.run_due() == 0

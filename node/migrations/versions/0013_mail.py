@@ -75,9 +75,17 @@ def upgrade() -> None:
         sa.Column("value", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_node_secrets")),
     )
+    op.create_table(
+        "mail_notices",
+        sa.Column("account_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("key", sa.String(length=120), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "key", name=op.f("pk_mail_notices")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("mail_notices")
     op.drop_table("node_secrets")
     op.drop_index("ix_mail_digest_items_account", table_name="mail_digest_items")
     op.drop_table("mail_digest_items")
