@@ -13,6 +13,7 @@ import asyncio
 import email
 import email.policy
 import logging
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -34,6 +35,9 @@ class MailCatcher:
     refuse_with: str | None = None  # e.g. "451 4.3.0 try again later"
     #: a (user, password) the server then requires (AUTH PLAIN/LOGIN; over plain TCP: loopback only)
     credentials: tuple[str, str] | None = None
+    #: a server certificate: offered by STARTTLS (required before MAIL), or from the first byte with implicit_tls
+    tls: ssl.SSLContext | None = None
+    implicit_tls: bool = False
     received: list[EmailMessage] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition | None = None
@@ -50,9 +54,12 @@ class MailCatcher:
                 auth_require_tls=False,
                 auth_required=self.credentials is not None,
                 authenticator=self._authenticate,
+                tls_context=None if self.implicit_tls else self.tls,
+                require_starttls=self.tls is not None and not self.implicit_tls,
             ),
             self.host,
             self.port,
+            ssl=self.tls if self.implicit_tls else None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("mail catcher listening on %s:%d, writing to %s", self.host, self.port, self.folder)

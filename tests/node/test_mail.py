@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
+import ipaddress
 import logging
 import re
+import ssl
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,6 +17,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select, update
 
 from node.app import create_app
@@ -314,3 +321,73 @@ async def test_help_answer_and_decision_notices(mapi: Api, catcher: MailCatcher)
     assert "oxalis" in text_of(decision)
     await mapi.services.notifications.decision_to_vote(ref, "oxalis", 1_900_000_000_000)
     assert await mapi.services.mail.run_due() == 0
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the client trusts it as its CA file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS: aiosmtpd cannot tell
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_and_starttls(
+    tmp_path: Path, node_config: NodeConfig, clock: ManualClock, security: str, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the transport does not depend on the database")
+    cert, key = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    catcher = await MailCatcher(tls=server_tls, implicit_tls=security == "tls", credentials=("bigre", "pw")).start()
+    plain = await MailCatcher().start()  # a server without TLS: a STARTTLS node must not send to it in clear
+    try:
+        options = NodeOptions(clock=clock, hasher=FAST_HASHER, smtp_ca_file=str(cert))
+        config = dataclasses.replace(
+            node_config,
+            smtp_host="127.0.0.1",
+            smtp_port=catcher.port,
+            smtp_security=security,
+            smtp_username="bigre",
+            smtp_password="pw",
+        )
+        node = await open_node(config, options)
+        try:
+            await node.invitations.invite(None, email="lea@example.org")
+            assert await node.mail.run_due() == 1
+            [mail] = await catcher.wait_for(1)
+            assert mail["To"] == "lea@example.org"
+        finally:
+            await node.close()
+        if security == "starttls":
+            node = await open_node(dataclasses.replace(config, smtp_port=plain.port), options)
+            try:
+                await node.invitations.invite(None, email="sam@example.org")
+                assert await node.mail.run_due() == 0
+                [queued] = await node.mail.list_mails(None, status="queued")
+                assert "STARTTLS" in (queued["last_error"] or ""), queued
+                assert plain.received == []
+            finally:
+                await node.close()
+    finally:
+        await catcher.stop()
+        await plain.stop()
