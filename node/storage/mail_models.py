@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, delete
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.storage.models import Base
@@ -95,3 +96,9 @@ class MailNotice(Base):
     account_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+async def erase_account_mail(session: AsyncSession, account_id: int) -> None:
+    """Every mail row of an erased account (its mails, queued or sent, hold its address and words)."""
+    for model in (OutgoingMail, PasswordReset, MailSettings, DigestItem, MailNotice):
+        await session.execute(delete(model).where(model.account_id == account_id))

@@ -29,7 +29,7 @@ from node.compose import NodeOptions, open_node
 from node.config import NodeConfig
 from node.demo.mail_catcher import MailCatcher, html_of, text_of
 from node.services.mail_queue import INTERRUPTED, MailPolicy
-from node.storage.mail_models import OutgoingMail
+from node.storage.mail_models import DigestItem, MailSettings, OutgoingMail, PasswordReset
 from tests.node.conftest import FAST_HASHER, PASSWORD, Api
 
 URL_RE = re.compile(r"http://127\.0\.0\.1:8400(/\S+)")
@@ -391,3 +391,19 @@ async def test_tls_and_starttls(
     finally:
         await catcher.stop()
         await plain.stop()
+
+
+async def test_erasure_removes_the_accounts_mail(mapi: Api, catcher: MailCatcher) -> None:
+    await mapi.user("op@coopaname.example", role="operator")
+    lea = await mapi.user("lea@coopaname.example")
+    await mapi.call("PUT", "/api/v1/me/mail-settings", "lea@coopaname.example", {"modes": {"message": "daily"}}, 200)
+    await mapi.call("POST", "/api/v1/auth/password-reset", None, {"email": "lea@coopaname.example"}, 202)
+    body = {"to_member": lea, "subject": "Atelier", "text": "Bonjour"}
+    await mapi.call("POST", "/api/v1/messages", "op@coopaname.example", body, 202)
+    accounts = await mapi.call("GET", "/api/v1/accounts", "op@coopaname.example", expect=200)
+    lea_id = next(a["id"] for a in accounts["items"] if a["email"] == "lea@coopaname.example")
+    await mapi.call("DELETE", f"/api/v1/accounts/{lea_id}", "op@coopaname.example", expect=204)
+    async with mapi.services.db.read() as session:
+        for model in (OutgoingMail, PasswordReset, MailSettings, DigestItem):
+            rows = (await session.execute(select(model).where(model.account_id == lea_id))).scalars().all()
+            assert rows == [], model
