@@ -271,6 +271,14 @@ async def test_smtp_failure_retried_with_backoff_then_failed(
     listed = await mapi.call("GET", "/api/v1/mail?status=failed", "op@coopaname.example", expect=200)
     assert listed["counts"]["failed"] == 1 and listed["items"][0]["to"] == "lea@coopaname.example"
     await mapi.call("GET", "/api/v1/mail", "lea@coopaname.example", expect=403)
+    # the operator's page shows it, with its error and a button to send it again
+    client = mapi.client
+    client.session.cookie_jar.update_cookies({"bigre_session": mapi.tokens["op@coopaname.example"]})
+    resp = await client.get("/operator/mail", headers={"Accept-Language": "fr"})
+    page = await resp.text()
+    assert resp.status == 200 and "lea@coopaname.example" in page and "451" in page and "en échec" in page
+    assert f'action="/operator/mail/{listed["items"][0]["id"]}/retry"' in page
+    client.session.cookie_jar.clear()
     catcher.refuse_with = None
     await mapi.call("POST", f"/api/v1/mail/{listed['items'][0]['id']}/retry", "op@coopaname.example", expect=204)
     await mapi.call("POST", f"/api/v1/mail/{listed['items'][0]['id']}/retry", "op@coopaname.example", expect=409)

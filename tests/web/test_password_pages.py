@@ -124,3 +124,46 @@ def test_mail_pages_read_well(
         problems += page_problems(page, lang, width) + axe_violations(page)
         page.screenshot(path=str(SCREENSHOTS / f"mail{path.replace('/', '-')}-{lang}-{width}.png"), full_page=True)
     assert not problems, problems
+
+
+def test_unsubscribe_link_works_without_signing_in(
+    browser: Any, nodes: list[DemoNode], mail_catcher: CatcherThread
+) -> None:
+    node = nodes[0]
+    email = invite(node, mail_catcher, new_page(browser))
+    status, signed = call(node, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200
+    sender = login(node, node.member)["token"]
+    body = {"to_member": signed["member_id"], "subject": "Chantier", "text": "Bonjour"}
+    status, _ = call(node, "POST", "/api/v1/messages", body, sender)
+    assert status == 202
+    mail, link = mail_link(mail_catcher, email, 2, "/unsubscribe/")
+    assert str(mail["List-Unsubscribe"]).strip() == f"<{link}>"
+    page = new_page(browser)  # never signed in
+    page.goto(link)
+    assert "Arrêter ces messages : Nouveaux messages ?" in page.inner_text("main")
+    page.get_by_role("button", name="Ne plus recevoir ces messages").click()
+    page.wait_for_load_state()
+    assert "C’est fait : vous ne recevrez plus ces messages : Nouveaux messages." in page.inner_text("main")
+    status, settings = call(node, "GET", "/api/v1/me/mail-settings", None, signed["token"])
+    assert status == 200 and settings["modes"]["message"] == "off"
+    page.goto(link[:-2] + ("AA" if not link.endswith("AA") else "BB"))  # an altered link does nothing
+    assert "Ce lien de désinscription n’est pas valable." in page.inner_text("main")
+
+
+def test_operator_mail_queue_page(browser: Any, nodes: list[DemoNode]) -> None:
+    node = nodes[0]
+    for lang, width in COMBOS:
+        page = new_page(browser, lang, width)
+        page.goto(node.url + "/login")
+        page.locator("#email").fill(node.operator)
+        page.locator("#password").fill(node.password)
+        page.locator("form[action='/login'] button[type=submit]").click()
+        page.wait_for_url(node.url + "/")
+        page.goto(node.url + "/operator")
+        page.locator("a[href='/operator/mail']").click()
+        page.wait_for_url(node.url + "/operator/mail")
+        heading = {"fr": "Messages sortants", "en": "Outgoing mail"}[lang]
+        assert page.locator("h1").inner_text() == heading
+        assert page_problems(page, lang, width) == [] and axe_violations(page) == []
+        page.screenshot(path=str(SCREENSHOTS / f"mail-operator-{lang}-{width}.png"), full_page=True)
