@@ -73,8 +73,7 @@ RESET_ANSWER: Final = "if this address belongs to an account, a link to choose a
 
 
 async def request_reset(request: web.Request, body: ResetRequest) -> web.Response:
-    language = body.language or "fr"
-    await node_of(request).passwords.request_reset(body.email, language, request.remote or "unknown")
+    await node_of(request).passwords.request_reset(body.email, body.language, request.remote or "unknown")
     return json_response({"detail": RESET_ANSWER}, 202)
 
 

@@ -39,7 +39,7 @@ class Passwords:
         self.mail = mail
         self.letterhead = letterhead
 
-    async def request_reset(self, email: object, language: str, client: str) -> None:
+    async def request_reset(self, email: object, language: str | None, client: str) -> None:
         """Mail a reset link if ``email`` is an active account's; say nothing either way (the caller answers the
         same). Requests from one address are throttled like failed logins."""
         keys = (f"reset-ip:{client}"[:300],)
@@ -70,8 +70,7 @@ class Passwords:
                     used_at=None,
                 )
             )
-            language = await _language(session, account.id, language)
-            self._mail_reset(session, account, token, language, now)
+            self._mail_reset(session, account, token, await _language(session, account.id, language), now)
         log.info("password reset link queued for account %d", account.id)
 
     def _mail_reset(self, session: AsyncSession, account: Account, token: str, language: str, now: int) -> None:
