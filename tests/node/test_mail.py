@@ -26,11 +26,14 @@ from sqlalchemy import select, update
 from node.app import create_app
 from node.clock import ManualClock
 from node.compose import NodeOptions, open_node
-from node.config import NodeConfig
+from node.config import NodeConfig, create_node_dir
 from node.demo.mail_catcher import MailCatcher, html_of, text_of
 from node.services.mail_queue import INTERRUPTED, MailPolicy
 from node.storage.mail_models import DigestItem, MailSettings, OutgoingMail, PasswordReset
 from tests.node.conftest import FAST_HASHER, PASSWORD, Api
+from tests.node.test_moving import drain, login, peer_with, replicate
+from tests.node.test_remote_events import deliver as hand_over
+from tests.node.test_remote_events import organise
 
 URL_RE = re.compile(r"http://127\.0\.0\.1:8400(/\S+)")
 
@@ -415,3 +418,30 @@ async def test_erasure_removes_the_accounts_mail(mapi: Api, catcher: MailCatcher
         for model in (OutgoingMail, PasswordReset, MailSettings, DigestItem):
             rows = (await session.execute(select(model).where(model.account_id == lea_id))).scalars().all()
             assert rows == [], model
+
+
+async def test_event_registration_answer_is_mailed_once(
+    tmp_path: Path, mail_config: NodeConfig, mail_options: NodeOptions, catcher: MailCatcher
+) -> None:
+    a = await open_node(mail_config, mail_options)
+    b_config = create_node_dir(tmp_path / "smart", name="smart", url="http://127.0.0.1:8401", display_name="SMart")
+    b = await open_node(b_config, mail_options)
+    try:
+        await peer_with(a, b)
+        await peer_with(b, a)
+        _, event_id = await organise(b)
+        await replicate(b, a)
+        lea = await login(a, "lea@coopaname.example")
+        await a.remote_events.register(lea, "smart", event_id)
+        assert await hand_over(await drain(a, "smart"), b) == [True]
+        answers = await drain(b, "coopaname")
+        assert await hand_over(answers, a) == [True]
+        assert await hand_over(answers, a) == [False]  # the same answer again: no second notice, no second mail
+        assert await a.mail.run_due() == 1
+        [mail] = await catcher.wait_for(1)
+        assert mail["To"] == "lea@coopaname.example"
+        assert "Votre inscription est confirmée : Atelier comptabilité coopérative (smart)" in text_of(mail)
+        assert await a.mail.run_due() == 0
+    finally:
+        await b.close()
+        await a.close()
