@@ -32,6 +32,10 @@ from node.services.mail_queue import INTERRUPTED, MailPolicy
 from node.storage.mail_models import DigestItem, MailSettings, OutgoingMail, PasswordReset
 from tests.node.conftest import FAST_HASHER, PASSWORD, Api
 from tests.node.test_moving import drain, login, peer_with, replicate
+from tests.node.test_onboarding import CASE, staff
+from tests.node.test_onboarding import deliver as case_deliver
+from tests.node.test_onboarding import drain as case_drain
+from tests.node.test_onboarding import peer_with as case_peer_with
 from tests.node.test_remote_events import deliver as hand_over
 from tests.node.test_remote_events import organise
 
@@ -445,3 +449,30 @@ async def test_event_registration_answer_is_mailed_once(
     finally:
         await b.close()
         await a.close()
+
+
+async def test_a_shared_case_update_is_mailed_to_the_advisors_once(
+    tmp_path: Path, mail_config: NodeConfig, mail_options: NodeOptions, catcher: MailCatcher
+) -> None:
+    b = await open_node(mail_config, mail_options)  # receives the case, mails its advisors
+    a_config = create_node_dir(tmp_path / "smart", name="smart", url="http://127.0.0.1:8401", display_name="SMart")
+    a = await open_node(a_config, mail_options)
+    try:
+        await case_peer_with(a, b)
+        await case_peer_with(b, a)
+        advisor_a = await staff(a, "conseil@smart.example")
+        await staff(b, "conseil@coopaname.example")
+        await staff(b, "membre@coopaname.example", role="member")  # not an advisor: nothing
+        case = await a.onboarding.create_case(advisor_a, CASE)
+        await a.onboarding.share(advisor_a, "smart", case["id"], "coopaname")
+        shares = await case_drain(a, "coopaname")
+        assert await case_deliver(shares, b) == [True]
+        assert await case_deliver(shares, b) == [False]  # the same snapshot again: no second mail
+        assert await b.mail.run_due() == 1
+        [mail] = await catcher.wait_for(1)
+        assert mail["To"] == "conseil@coopaname.example"
+        assert f"Le dossier d’accueil « {CASE['title']} » a été mis à jour par smart" in text_of(mail)
+        assert f"/advisor/cases/smart/{case['id']}" in text_of(mail)
+    finally:
+        await a.close()
+        await b.close()
