@@ -38,6 +38,7 @@ from tests.node.test_onboarding import drain as case_drain
 from tests.node.test_onboarding import peer_with as case_peer_with
 from tests.node.test_remote_events import deliver as hand_over
 from tests.node.test_remote_events import organise
+from tests.node.test_saved_searches import MINUTE, OVERLAP_MS, _member, _receive
 
 URL_RE = re.compile(r"http://127\.0\.0\.1:8400(/\S+)")
 
@@ -476,3 +477,26 @@ async def test_a_shared_case_update_is_mailed_to_the_advisors_once(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_saved_search_matches_go_to_the_daily_digest(
+    mail_config: NodeConfig, mail_options: NodeOptions, catcher: MailCatcher, clock: ManualClock
+) -> None:
+    node = await open_node(mail_config, mail_options)
+    try:
+        alice = await _member(node, "alice@example.org")
+        await node.saved_searches.save(alice, {"q": "graphiste"})
+        clock.advance(OVERLAP_MS + MINUTE)
+        await _receive(node, "smart", "new-graphiste", "Aubervilliers", clock())
+        clock.advance(MINUTE)
+        assert await node.saved_searches.run_due() == 1
+        assert await node.saved_searches.run_due() == 0
+        assert await node.mail.run_due() == 0  # daily by default: nothing at once
+        assert await node.notifications.run_digests() == 1
+        assert await node.mail.run_due() == 1
+        [mail] = await catcher.wait_for(1)
+        text = text_of(mail)
+        assert "Nouveaux résultats de vos recherches enregistrées" in text
+        assert "Nouveau pour votre recherche enregistrée « graphiste » : Membre new-graphiste" in text
+    finally:
+        await node.close()
