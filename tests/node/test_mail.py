@@ -29,6 +29,7 @@ from node.compose import NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
 from node.demo.mail_catcher import MailCatcher, html_of, text_of
 from node.services.mail_queue import INTERRUPTED, MailPolicy
+from node.services.saved_searches import OVERLAP_MS
 from node.storage.mail_models import DigestItem, MailSettings, OutgoingMail, PasswordReset
 from tests.node.conftest import FAST_HASHER, PASSWORD, Api
 from tests.node.test_moving import drain, login, peer_with, replicate
@@ -38,7 +39,7 @@ from tests.node.test_onboarding import drain as case_drain
 from tests.node.test_onboarding import peer_with as case_peer_with
 from tests.node.test_remote_events import deliver as hand_over
 from tests.node.test_remote_events import organise
-from tests.node.test_saved_searches import MINUTE, OVERLAP_MS, _member, _receive
+from tests.node.test_saved_searches import MINUTE, _member, _receive
 
 URL_RE = re.compile(r"http://127\.0\.0\.1:8400(/\S+)")
 
