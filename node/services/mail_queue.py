@@ -5,7 +5,7 @@ when that committed. The ``mail queue`` job sends what is due:
 
 1. **claim**: in one committed transaction the due rows become ``sending`` (their attempt counted);
 2. **send** each through SMTP (TLS or STARTTLS as configured; the credentials never reach a log or an error);
-3. **settle**: ``sent``; or, on a temporary failure, ``queued`` again after a growing wait (``backoff``);
+3. **settle**: ``sent`` (its content erased: it may hold a live invitation or reset link); or, on a temporary failure, ``queued`` again after a growing wait (``backoff``);
    after the last attempt, or on a permanent refusal (5xx), ``failed``, shown to the operator (page and
    ``bigre mail list``) who may ``retry`` it.
 
@@ -172,7 +172,9 @@ class MailQueue:
         now = self.clock()
         values: dict[str, Any]
         if error is None:
-            values = {"status": "sent", "sent_at": now, "last_error": None}
+            # the content goes once sent: it may hold a live link (invitation, reset) whose token the node
+            # otherwise keeps only as a hash
+            values = {"status": "sent", "sent_at": now, "last_error": None, "message": b""}
             log.info("mail %d sent", mail_id)
         elif permanent or attempts >= self.policy.max_attempts:
             values = {"status": "failed", "last_error": error}
