@@ -5,9 +5,9 @@ when that committed. The ``mail queue`` job sends what is due:
 
 1. **claim**: in one committed transaction the due rows become ``sending`` (their attempt counted);
 2. **send** each through SMTP (TLS or STARTTLS as configured; the credentials never reach a log or an error);
-3. **settle**: ``sent`` (its content erased: it may hold a live invitation or reset link); or, on a temporary failure, ``queued`` again after a growing wait (``backoff``);
-   after the last attempt, or on a permanent refusal (5xx), ``failed``, shown to the operator (page and
-   ``bigre mail list``) who may ``retry`` it.
+3. **settle**: ``sent`` (its content erased: it may hold a live invitation or reset link); or, on a temporary
+   failure, ``queued`` again after a growing wait (``backoff``); after the last attempt, or on a permanent
+   refusal (5xx), ``failed``, shown to the operator (page and ``bigre mail list``) who may ``retry`` it.
 
 A restart between 1 and 3 leaves rows ``sending``: the SMTP server may have taken them, so they are never sent
 again by themselves (:meth:`MailQueue.recover` sets them ``failed``, "interrupted, may have been delivered"):
