@@ -152,12 +152,12 @@ def build_message(
     message["Subject"] = subject
     message["Date"] = email.utils.format_datetime(utc_datetime(now_ms))
     message["Message-ID"] = email.utils.make_msgid(domain=sender_address.rpartition("@")[2] or None)
-    message["Content-Language"] = language
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(render_text(blocks))
     message.add_alternative(render_html(blocks, language), subtype="html")
+    message["Content-Language"] = language  # after the parts: set_content drops the Content-* headers
     return message
 
 

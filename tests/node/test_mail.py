@@ -93,6 +93,7 @@ async def test_invitation_mail_then_activation(mapi: Api, catcher: MailCatcher) 
     assert mail["To"] == "lea@example.org"
     assert "Coopaname" in str(mail["From"]) and "noreply@127.0.0.1" in str(mail["From"])
     assert mail["Subject"] == "Votre invitation à Coopaname sur Bigre"  # French by default
+    assert mail["Content-Language"] == "fr" and mail["Auto-Submitted"] == "auto-generated"
     first = link_in(mail, "/invitation/")
     # inviting again an address that never activated sends a fresh link (it used to answer 409)
     again = await mapi.call(
