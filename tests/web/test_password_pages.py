@@ -167,3 +167,24 @@ def test_operator_mail_queue_page(browser: Any, nodes: list[DemoNode]) -> None:
         assert page.locator("h1").inner_text() == heading
         assert page_problems(page, lang, width) == [] and axe_violations(page) == []
         page.screenshot(path=str(SCREENSHOTS / f"mail-operator-{lang}-{width}.png"), full_page=True)
+
+
+def test_notification_settings_form(browser: Any, nodes: list[DemoNode], mail_catcher: CatcherThread) -> None:
+    node = nodes[0]
+    page = new_page(browser)
+    email = invite(node, mail_catcher, page)
+    page.goto(node.url + "/me")
+    page.get_by_role("link", name="Notifications par e-mail").click()
+    page.wait_for_url(node.url + "/me/mail")
+    page.locator("input[name='mode.message'][value='off']").check()
+    page.locator("input[name='mode.saved_search'][value='immediate']").check()
+    page.locator("#f-language").select_option("en")
+    page.locator("form[action='/me/mail'] button[type=submit]").click()
+    page.wait_for_url(node.url + "/me/mail?saved=1")
+    assert "Vos réglages sont enregistrés." in page.inner_text("main")
+    assert page.locator("input[name='mode.message'][value='off']").is_checked()
+    assert page.locator("input[name='mode.saved_search'][value='immediate']").is_checked()
+    assert page.locator("input[name='mode.help_answer'][value='immediate']").is_checked()  # untouched
+    status, signed = call(node, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+    status, settings = call(node, "GET", "/api/v1/me/mail-settings", None, signed["token"])
+    assert status == 200 and settings["language"] == "en" and settings["modes"]["message"] == "off"
