@@ -88,6 +88,9 @@ class Governance:
         self.on_membership_change = on_membership_change
         self.drop_records = drop_records
         self.on_key_recovered = on_key_recovered
+        #: called with each proposal still open when it is seen (also when replayed at start: the callee keeps
+        #: track of what it already did), so the node can tell its operators there is a vote to cast
+        self.on_open_proposal: Callable[[Case], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------------------------------- the rules
 
@@ -120,6 +123,11 @@ class Governance:
             case.votes.extend(self._early_votes.pop(case.ref, []))
             log.info("proposal %s: %s of %s", case.ref, body.get("kind"), body.get("subject"))
             await self.evaluate(case)
+            if case.result == "pending" and self.on_open_proposal is not None:
+                try:
+                    await self.on_open_proposal(case)
+                except Exception:  # a notice that fails must not stop governance
+                    log.exception("proposal %s: the open-proposal callback failed", case.ref)
         elif record.type == "admission_vote":
             ref = str(body.get("proposal"))
             pair = (record.entry, body)

@@ -29,6 +29,7 @@ from node.http import (
     federation,
     governance,
     keys,
+    mail,
     me,
     members,
     messages,
@@ -69,6 +70,7 @@ API_ROUTES: Final[tuple[Route, ...]] = (
     *onboarding.ROUTES,
     *governance.ROUTES,
     *keys.ROUTES,
+    *mail.ROUTES,
     *federation.ROUTES,
 )
 

@@ -34,11 +34,16 @@ from node.services.directory import Directory
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
+from node.services.invitations import Invitations
+from node.services.mail_queue import MailPolicy, MailQueue, SmtpSettings
+from node.services.mail_text import Letterhead
 from node.services.member_path import MemberPaths
 from node.services.messages import Messages
 from node.services.moving import Moving
+from node.services.notifications import Notifications
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
+from node.services.passwords import Passwords
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
@@ -61,6 +66,10 @@ class NodeOptions:
     reference: Reference | None = None
     #: the peers every new entry is queued for (default: the direct member peers, read in the transaction)
     outbox_peers: OutboxPeers | None = None
+    #: how failed mails are retried (tests shorten the waits)
+    mail_policy: MailPolicy | None = None
+    #: a CA file the SMTP client trusts instead of the system's (tests with their own certificate)
+    smtp_ca_file: str | None = None
 
 
 @dataclass(slots=True)
@@ -93,6 +102,10 @@ class Node:
     jobs: Jobs
     metrics: NodeMetrics
     waker: Waker
+    mail: MailQueue
+    invitations: Invitations
+    passwords: Passwords
+    notifications: Notifications
     started: bool = False
 
     @property
@@ -116,6 +129,7 @@ class Node:
         """Publish the node document if it changed, then run the federation's loops and the jobs."""
         await self.identity.ensure_document()
         await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        await self.mail.recover()  # mails a stop caught mid-sending: set aside, never sent twice
         await self.federation.lead()
         self.jobs.start()
 
@@ -208,12 +222,27 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     async with db.write() as session:
         await publisher.ensure_head(session)
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
-    things = Things(db, publisher, reference, clock, coop_name=config.display_name)
+    # ---- outgoing e-mail: the queue, and the services that write to members
+    smtp = SmtpSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        security=config.smtp_security,
+        username=config.smtp_username,
+        password=config.smtp_password,
+        ca_file=options.smtp_ca_file,
+    )
+    mail = MailQueue(db, clock, smtp, options.mail_policy)
+    letterhead = Letterhead(config.display_name, config.sender_address, config.url, config.timezone)
+    notifications = Notifications(db, clock, mail, letterhead)
+    await notifications.prepare()
+    invitations = Invitations(db, clock, accounts, mail, letterhead)
+    passwords = Passwords(db, clock, accounts, mail, letterhead)
+    things = Things(db, publisher, reference, clock, coop_name=config.display_name, notifications=notifications)
     directory = Directory(db, publisher, reference, clock, accounts, things)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
     direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
-    onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct)
+    onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct, notifications=notifications)
     moving = Moving(
         db,
         name=name,
@@ -225,10 +254,16 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         direct=direct,
     )
     remote_events = RemoteEvents(
-        db, name=name, clock=clock, things=things, direct=direct, coop_name=config.display_name
+        db,
+        name=name,
+        clock=clock,
+        things=things,
+        direct=direct,
+        coop_name=config.display_name,
+        notifications=notifications,
     )
-    messages = Messages(db, name=name, direct=direct)
-    saved_searches = SavedSearches(db, finder, clock)
+    messages = Messages(db, name=name, direct=direct, notifications=notifications)
+    saved_searches = SavedSearches(db, finder, clock, notifications)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
     inbox = DirectInbox()
@@ -258,6 +293,10 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         ],
     )
     wake.federation = federation
+    # operators are told by mail of each proposal open to their vote (once each: proposals replay at start)
+    federation.governance.on_open_proposal = lambda case: notifications.decision_to_vote(
+        case.ref, str(case.body.get("subject", "")), int(case.body.get("deadline", 0))
+    )
     identity.on_keys_changed = federation.reload_peers  # the trust store learns this node's own new keys
     governance = NodeGovernance(db, publisher, federation.governance, name=name, clock=clock, wake=wake)
     federation.proposer = governance
@@ -265,6 +304,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         [
             Job("saved searches", config.saved_search_seconds, saved_searches.run_due),
             Job("expired onboarding cases", HOUR_S, onboarding.purge_expired),
+            Job("mail queue", config.mail_seconds, mail.run_due),
+            Job("mail digests", HOUR_S / 4, notifications.run_digests),
         ]
     )
     return Node(
@@ -294,4 +335,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         jobs=jobs,
         metrics=NodeMetrics(name),
         waker=wake,
+        mail=mail,
+        invitations=invitations,
+        passwords=passwords,
+        notifications=notifications,
     )

@@ -17,7 +17,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -227,6 +227,44 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "logged 500. For tests and debugging: it costs a parse per answer",
         env_json=True,
     ),
+    # ---- outgoing e-mail (invitations, password resets, notifications): see docs/operators.md, "E-mail"
+    Setting(
+        "smtp_host",
+        _text,
+        None,
+        "the coop's SMTP server (e.g. `smtp.coopaname.coop`); without it, mails wait in the queue, unsent",
+    ),
+    Setting(
+        "smtp_port", _port, 587, "its port: 587 with STARTTLS, 465 with TLS, 25 inside a trusted network", env_json=True
+    ),
+    Setting(
+        "smtp_security",
+        _one_of("starttls", "tls", "none"),
+        "starttls",
+        "`starttls` (upgrade a plain connection, required), `tls` (TLS from the start, port 465) or `none` (a relay "
+        "on this machine only)",
+    ),
+    Setting("smtp_username", _text, None, "the SMTP account's user name, if the server asks for one"),
+    Setting(
+        "smtp_password",
+        _text,
+        None,
+        "its password (better given as the environment variable BIGRE_SMTP_PASSWORD); never logged nor shown",
+    ),
+    Setting(
+        "mail_from",
+        _text,
+        None,
+        "the sender address of the node's mails (default: `noreply@` the host of `url`); the coop's name is shown "
+        "with it",
+    ),
+    Setting(
+        "mail_seconds",
+        _seconds,
+        10.0,
+        "how often the mail queue is sent (a failed mail is retried later, with a growing wait)",
+        env_json=True,
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -253,6 +291,21 @@ class NodeConfig:
     log_level: str = "info"
     log_format: str = "text"
     check_responses: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # a secret: never in a repr, a log or an error
+    mail_from: str | None = None
+    mail_seconds: float = 10.0
+
+    @property
+    def sender_address(self) -> str:
+        """The address the node's mails come from: ``mail_from``, else ``noreply@`` the host of ``url``."""
+        if self.mail_from:
+            return self.mail_from
+        host = self.url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+        return f"noreply@{host}"
 
     @property
     def database(self) -> str:

@@ -167,7 +167,11 @@ def cmd_members_import(args: argparse.Namespace) -> int:
 
     async def run_import() -> tuple[ImportReport, str]:
         async with opened(args.dir) as s:
-            return await import_members(s, data, dry_run=args.dry_run, progress=progress), s.config.url
+            report = await import_members(s, data, dry_run=args.dry_run, progress=progress)
+            if args.invite_all and not report.dry_run:
+                mailed = await s.invitations.mail_links(report.invitations, args.language)
+                print(f"{mailed} invitation mails queued (`bigre mail list` shows those not sent yet)")
+            return report, s.config.url
 
     report, url = asyncio.run(run_import())
     for error in report.errors:
@@ -287,6 +291,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("file", help="the CSV file (UTF-8, header row required, ';' between items of a cell)")
     p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     p.add_argument("--invitations", metavar="FILE", help="write the invitation links there (mode 0600), not stdout")
+    p.add_argument("--invite-all", action="store_true", help="mail each imported member their invitation link")
+    p.add_argument("--language", default="fr", choices=("fr", "en"), help="the invitation mails' language")
     p.set_defaults(func=cmd_members_import)
     p = members_sub.add_parser(
         "export",

@@ -28,6 +28,7 @@ from typing import Any
 from federation.governance import DEFAULT_CHARTER
 from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
+from node.demo.mail_catcher import CatcherThread
 from node.demo.seed import (
     MEMBER_COLUMNS,
     generate_events,
@@ -185,7 +186,17 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
     (data / "network.json").write_text(json.dumps(network, indent=2) + "\n", encoding="utf-8")
     for node in nodes:
         asyncio.run(load_network(node.directory, network))
-    env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "10")}
+    # the coops' mails (invitations, password resets, notifications) go to a local mail catcher: .eml files in
+    # data/mail, so "forgot my password" works on the demo's logins without a mail server
+    catcher = CatcherThread(data / "mail").start()
+    env = {
+        **os.environ,
+        "BIGRE_ANTI_ENTROPY_SECONDS": os.environ.get("BIGRE_ANTI_ENTROPY_SECONDS", "10"),
+        "BIGRE_SMTP_HOST": "127.0.0.1",
+        "BIGRE_SMTP_PORT": str(catcher.port),
+        "BIGRE_SMTP_SECURITY": "none",
+        "BIGRE_MAIL_SECONDS": os.environ.get("BIGRE_MAIL_SECONDS", "2"),
+    }
     children = [
         subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
             [sys.executable, "-m", "node.cli", "serve", str(n.directory), "--port", str(n.port)],
@@ -210,6 +221,8 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
             print(f"  {node.display_name:<10} {node.url}   operator {node.operator} / member {node.member}")
         print("  advisors: conseil@<coop>.example (e.g. conseil@coopaname.example)")
         print(f"\n  password for each demo login: demo-<coop>-2027 (e.g. {nodes[0].password})")
+        print(f"  mails the coops send (invitations, password resets, notifications): {catcher.folder}")
+        print(f"    one .eml file per mail (open it with any mail program); SMTP catcher on 127.0.0.1:{catcher.port}")
         print(f"  network file: {data / 'network.json'}   stop with Ctrl-C\n", flush=True)
         while not stopping and all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -225,6 +238,7 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        catcher.stop()
     failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed and not stopping else 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ class Invitation(Input):
     email: str = Field(max_length=254)
     display_name: str | None = Field(None, max_length=120)
     role: Role = "member"
+    language: Literal["fr", "en"] | None = Field(None, description="the language of the invitation mail (default fr)")
 
 
 class Invited(BaseModel):
@@ -34,6 +35,9 @@ class Invited(BaseModel):
     role: Role
     invitation_token: str
     invitation_url: str
+    resent: bool = Field(
+        description="the account existed and was never activated: a fresh link was mailed, the old ones stop working"
+    )
 
 
 class Reinvited(BaseModel):
@@ -56,7 +60,10 @@ async def list_accounts(request: web.Request, query: PageQuery) -> web.Response:
 
 async def invite_account(request: web.Request, body: Invitation) -> web.Response:
     v, node = member(request), node_of(request)
-    account, token = await node.accounts.invite(v, email=body.email, display_name=body.display_name, role=body.role)
+    invited = await node.invitations.invite(
+        v, email=body.email, display_name=body.display_name, role=body.role, language=body.language
+    )
+    account, token = invited.account, invited.token
     return json_response(
         {
             "id": account.id,
@@ -64,6 +71,7 @@ async def invite_account(request: web.Request, body: Invitation) -> web.Response
             "role": account.role,
             "invitation_token": token,
             "invitation_url": f"{node.config.url}/invitation/{token}",
+            "resent": invited.resent,
         },
         201,
     )
@@ -71,7 +79,7 @@ async def invite_account(request: web.Request, body: Invitation) -> web.Response
 
 async def reinvite_account(request: web.Request, account_id: int) -> web.Response:
     node = node_of(request)
-    token = await node.accounts.reinvite(member(request), account_id)
+    token = await node.invitations.resend(member(request), account_id)
     return json_response({"invitation_token": token, "invitation_url": f"{node.config.url}/invitation/{token}"}, 201)
 
 
@@ -101,7 +109,7 @@ ROUTES: Final = (
         "POST",
         f"{V1}/accounts",
         invite_account,
-        "Create an account and its invitation link",
+        "Create an account and mail its invitation link (again, if it exists and was never activated)",
         "operator",
         "accounts",
         body=Invitation,
@@ -126,7 +134,7 @@ ROUTES: Final = (
         "POST",
         f"{V1}/accounts/{{account_id}}/invitation",
         reinvite_account,
-        "New invitation link for an account not yet activated",
+        "Mail a new invitation link to an account not yet activated",
         "operator",
         "accounts",
         response=Reinvited,

@@ -39,7 +39,7 @@ class SignedIn(BaseModel):
     account: SignedInAccount
 
 
-def _signed_in(request: web.Request, result: LoginResult) -> web.Response:
+def signed_in_response(request: web.Request, result: LoginResult) -> web.Response:
     """The answer to a successful sign-in: the token for API clients, the session cookie for pages."""
     response = json_response(
         {
@@ -59,7 +59,7 @@ def _signed_in(request: web.Request, result: LoginResult) -> web.Response:
 
 async def login(request: web.Request, body: Credentials) -> web.Response:
     client = request.remote or "unknown"
-    return _signed_in(request, await node_of(request).accounts.login(body.email, body.password, client))
+    return signed_in_response(request, await node_of(request).accounts.login(body.email, body.password, client))
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -72,7 +72,7 @@ async def logout(request: web.Request) -> web.Response:
 async def accept_invitation(request: web.Request, body: Acceptance) -> web.Response:
     accounts = node_of(request).accounts
     result = await accounts.accept_invitation(body.token, body.password, request.remote or "unknown")
-    return _signed_in(request, result)
+    return signed_in_response(request, result)
 
 
 ROUTES: Final = (

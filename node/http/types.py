@@ -64,6 +64,7 @@ Date = Annotated[
 ]
 AccountId = integer(1, 2**63 - 1, "an account of this node")
 SearchId = integer(1, 2**63 - 1, "one of my saved searches")
+MailId = integer(1, 2**63 - 1, "a mail of the outgoing queue")
 Role = Literal["member", "advisor", "operator"]
 Level = Literal["private", "coop", "network", "public"]
 Cursor = Annotated[str, Field(max_length=40, description="opaque: the next_cursor of the previous page")]
@@ -79,6 +80,7 @@ PATH_PARAMS: Final[dict[str, Any]] = {
     "coop": Origin,
     "account_id": AccountId,
     "search_id": SearchId,
+    "mail_id": MailId,
 }
 """The type of each path parameter, by name (a route's path may only use these names)."""
 

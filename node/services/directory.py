@@ -23,6 +23,7 @@ from node.services.accounts import Accounts, account_json
 from node.services.things import KINDS, Things
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
+from node.storage.mail_models import erase_account_mail
 from node.storage.message_models import SentMessage
 from node.storage.models import (
     Account,
@@ -381,6 +382,7 @@ class Directory:
             await session.execute(
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
+            await erase_account_mail(session, account_id)  # its mails, settings, reset links, digest items
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
         log.info("account %d erased (%d shared things withdrawn)", account_id, count)
         return count

@@ -22,6 +22,8 @@ from sqlalchemy import func, select, update
 from federation.errors import RecordRefusedError
 from node.errors import Forbidden, InvalidInput, NotFound
 from node.services.direct import DirectSender
+from node.services.mail_text import N_
+from node.services.notifications import Notifications
 from node.services.profiles import shown_name
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage
@@ -77,10 +79,13 @@ class InboxEntry:
 class Messages:
     """Writing, receiving and reading private messages on one node."""
 
-    def __init__(self, db: Database, *, name: str, direct: DirectSender) -> None:
+    def __init__(
+        self, db: Database, *, name: str, direct: DirectSender, notifications: Notifications | None = None
+    ) -> None:
         self.db = db
         self.name = name
         self.direct = direct
+        self.notifications = notifications  # a mail to the recipient, as they chose (node/services/notifications)
 
     async def send(self, viewer: Viewer, data: object) -> dict[str, Any]:
         """Sign a message from ``viewer``; deliver it here or queue it for the destination node only."""
@@ -179,6 +184,15 @@ class Messages:
                     read=False,
                 )
             )
+            if self.notifications is not None:
+                await self.notifications.notify(
+                    session,
+                    account_id,
+                    "message",
+                    N_("%(name)s wrote to you: “%(subject)s”"),
+                    {"name": str(body.get("from_name") or record.origin), "subject": str(body.get("subject", ""))},
+                    f"/inbox/{record.origin}/{body.get('from_member', '')!s}",
+                )
             return True
 
     async def inbox(self, viewer: Viewer, *, limit: int = INBOX_LIMIT, mark_read: bool = False) -> list[InboxEntry]:

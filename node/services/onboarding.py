@@ -37,6 +37,8 @@ from node.records.publisher import new_record_id
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
 from node.services.direct import DirectSender, fit
+from node.services.mail_text import N_
+from node.services.notifications import Notifications
 from node.storage.database import Database
 from node.storage.federation_models import PeerRow
 from node.storage.models import Account, RecordState
@@ -66,7 +68,17 @@ def require_staff(viewer: Viewer) -> Viewer:
 class Onboarding:
     """The onboarding cases of one node; ``direct`` sends the snapshots to the coops a case is shared with."""
 
-    def __init__(self, db: Database, *, name: str, clock: Clock, reference: Reference, direct: DirectSender) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str,
+        clock: Clock,
+        reference: Reference,
+        direct: DirectSender,
+        notifications: Notifications | None = None,
+    ) -> None:
+        self.notifications = notifications  # advisors are told when a shared case changes, as they chose
         self.db = db
         self.name = name
         self.clock = clock
@@ -408,6 +420,16 @@ class Onboarding:
         }
         async with self.db.write() as session:
             changed, forward = await self._apply(session, record.origin, snapshot)
+            if changed and self.notifications is not None:
+                await self.notifications.notify_role(
+                    session,
+                    "advisor",
+                    "case",
+                    N_("The onboarding case “%(title)s” was updated by %(coop)s"),
+                    {"title": str(snapshot["title"]), "coop": record.origin},
+                    f"/advisor/cases/{snapshot['origin']}/{snapshot['case']}",
+                    once=f"case:{snapshot['origin']}/{snapshot['case']}/{snapshot['updated_at']}",
+                )
             if forward:
                 row = await self._row(session, snapshot["origin"], snapshot["case"])
                 await self._queue(session, row, forward)

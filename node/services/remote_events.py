@@ -30,6 +30,8 @@ from node.clock import Clock
 from node.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from node.records.publisher import new_record_id
 from node.services.direct import DirectSender
+from node.services.mail_text import N_
+from node.services.notifications import Notifications
 from node.services.profiles import shown_name
 from node.services.things import Things
 from node.storage.database import Database
@@ -51,6 +53,14 @@ NOTES: Final = {
     "unknown": ("Événement introuvable", "Event not found"),
 }
 
+#: the same answers in a member's mail, in their language
+MAIL_NOTES: Final = {
+    "confirmed": N_("Your registration is confirmed: %(title)s (%(coop)s)"),
+    "full": N_("Your registration is refused, the event is full: %(title)s (%(coop)s)"),
+    "closed": N_("Your registration is refused, registrations are closed: %(title)s (%(coop)s)"),
+    "unknown": N_("Your registration is refused, the event was not found: %(title)s (%(coop)s)"),
+}
+
 
 class RemoteEvents:
     """Registrations across coops, on one node (cheap to build: it holds references only)."""
@@ -64,7 +74,9 @@ class RemoteEvents:
         things: Things,
         direct: DirectSender,
         coop_name: str | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
+        self.notifications = notifications  # a mail to the member when another coop answers their registration
         self.db = db
         self.name = name
         self.clock = clock
@@ -272,6 +284,15 @@ class RemoteEvents:
                     read=False,
                 )
             )
+            if self.notifications is not None:
+                await self.notifications.notify(
+                    session,
+                    reg.account_id,
+                    "event_registration",
+                    MAIL_NOTES[reg.status],
+                    {"title": title, "coop": sender},
+                    f"/inbox/notices/{sender}",
+                )
         log.info("registration of %s for event %s/%s: %s", member_id, sender, event_id, status)
         return True
 

@@ -25,6 +25,8 @@ from sqlalchemy import delete, func, select, update
 from node.clock import Clock
 from node.errors import InvalidInput, NotAuthenticated, NotFound
 from node.services.finder import MAX_PAGE_SIZE, QUERY_KEYS, Finder
+from node.services.mail_text import N_
+from node.services.notifications import Notifications
 from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
 from node.storage.search_models import Notification, SavedSearch
@@ -62,7 +64,8 @@ def _title(fields: Mapping[str, Any], fallback: str) -> str:
 
 
 class SavedSearches:
-    def __init__(self, db: Database, finder: Finder, clock: Clock) -> None:
+    def __init__(self, db: Database, finder: Finder, clock: Clock, notifications: Notifications | None = None) -> None:
+        self.mailer = notifications  # new matches mailed, at once or in the daily digest, as chosen
         self.db = db
         self.finder = finder
         self.clock = clock
@@ -209,6 +212,16 @@ class SavedSearches:
                     )
                 )
             await session.execute(update(SavedSearch).where(SavedSearch.id == search_id).values(checked_at=now))
+            if fresh and self.mailer is not None and viewer.account_id is not None:
+                titles = ", ".join(_title(r["fields"], r["id"]) for r in fresh[:5]) + (" …" if len(fresh) > 5 else "")
+                await self.mailer.notify(
+                    session,
+                    viewer.account_id,
+                    "saved_search",
+                    N_("New for your saved search “%(search)s”: %(titles)s"),
+                    {"search": name, "titles": titles},
+                    "/notifications",
+                )
         if fresh:
             log.info("saved search %s: %d new matches", search_id, len(fresh))
         return len(fresh)

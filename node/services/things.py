@@ -23,6 +23,8 @@ from node.clock import Clock, utc_datetime
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import Publisher, canonical_order, new_record_id
 from node.reference.data import Reference
+from node.services.mail_text import N_
+from node.services.notifications import Notifications
 from node.services.profiles import PROFILE_FIELDS, SHARED_LEVELS
 from node.storage.database import Database
 from node.storage.models import (
@@ -137,8 +139,15 @@ KINDS: Final = {k.name: k for k in (OFFERS, MENTORING, EVENTS, HELP_REQUESTS)}
 
 class Things:
     def __init__(
-        self, db: Database, publisher: Publisher, reference: Reference, clock: Clock, coop_name: str | None = None
+        self,
+        db: Database,
+        publisher: Publisher,
+        reference: Reference,
+        clock: Clock,
+        coop_name: str | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
+        self.notifications = notifications  # an answer to a help request is mailed to its author, as they chose
         self.db = db
         self.publisher = publisher
         self.reference = reference
@@ -459,6 +468,18 @@ class Things:
             await self.publisher.publish(
                 session, type="help_answer", record_id=answer.record_id, body=body, created=now
             )
+            if self.notifications is not None and request.author_id != viewer.account_id:
+                await self.notifications.notify(
+                    session,
+                    request.author_id,
+                    "help_answer",
+                    N_("An answer to your help request “%(title)s”: %(text)s"),
+                    {
+                        "title": str(request.data.get("topic") or request.data.get("title") or ""),
+                        "text": text.strip()[:200],
+                    },
+                    "/help",
+                )
             return _answer_view(answer)
 
     async def answers(self, viewer: Viewer, request_id: str) -> list[dict[str, Any]]:

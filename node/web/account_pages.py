@@ -247,6 +247,7 @@ async def _me(
             "today": _today(request, lang),
             "saved": request.query.get("saved") == "1",
             "moved": request.query.get("moved") == "1",
+            "password_saved": request.query.get("password") == "1",
             "moves": await node.moving.my_moves(v),
             "peers": peers,
             "field_labels": labels,

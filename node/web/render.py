@@ -39,6 +39,8 @@ VIEWER: Final = web.RequestKey("bigre_page_viewer", Viewer)
 UNREAD: Final = web.RequestKey("bigre_unread", int)
 COOPS: Final = web.RequestKey("bigre_coops", list)
 NOT_PAGES: Final = ("/api/", "/federation/", "/.well-known/")
+#: pages posted to without a form of ours: a signed unsubscribe link, which mail clients post to (RFC 8058)
+CSRF_EXEMPT: Final = ("/unsubscribe/",)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ENV: Final = jinja2.Environment(
@@ -100,7 +102,7 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if not viewer.anonymous and viewer.account_id is not None:
             request[UNREAD] = await node_of(request).messages.unread_count(viewer)
         await coops_of(request)
-        if request.method == "POST":
+        if request.method == "POST" and not request.path.startswith(CSRF_EXEMPT):
             if request.content_type == "multipart/form-data":
                 # an upload: its token is in the query string, so that its body is streamed by the handler (under
                 # its own size limit) instead of being read whole here under the app-wide one

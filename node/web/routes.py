@@ -9,6 +9,7 @@ from aiohttp import web
 from node.web.account_pages import account_routes
 from node.web.event_pages import event_routes
 from node.web.governance_pages import governance_routes
+from node.web.mail_pages import mail_routes
 from node.web.member_pages import member_routes
 from node.web.onboarding_pages import onboarding_routes
 from node.web.render import HERE, page_middleware, render
@@ -49,6 +50,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *staff_routes(),  # the advisor's list, the operator's dashboard
         *onboarding_routes(),
         *governance_routes(),
+        *mail_routes(),  # password reset and change, mail settings, unsubscribe, the operator's mail queue
         web.get("/static/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", static_file),
     ]
 

@@ -9,10 +9,10 @@ from typing import Any, Final
 import aiohttp
 from aiohttp import web
 
-from node.errors import InvalidInput
+from node.errors import Conflict, InvalidInput
 from node.services.members_csv import import_members
 from node.viewer import ROLES
-from node.web.render import form_error, form_of, node_of, render, signed_in
+from node.web.render import form_error, form_of, lang_of, node_of, render, signed_in
 
 
 async def advisor_page(request: web.Request) -> web.Response:
@@ -50,6 +50,7 @@ async def operator_page(request: web.Request) -> web.Response:
             "accounts": accounts,
             "report": report,
             "import_links": request.get("import_links") or [],
+            "invitations_mailed": request.get("invitations_mailed"),
             "invitation": flash.get("invitation"),
             "known_nodes": len(node.federation.trust.peers()),
             "admissions": [
@@ -70,12 +71,17 @@ async def operator_page(request: web.Request) -> web.Response:
 MAX_IMPORT_BYTES: Final = 8 * 1024 * 1024  # a 5,000-member CSV is about 1 MiB; the app-wide body limit is 256 KiB
 
 
-async def _uploaded_file(request: web.Request, field: str, limit: int) -> bytes:
+async def _uploaded_file(request: web.Request, field: str, limit: int, flags: dict[str, str] | None = None) -> bytes:
     """The bytes of one file field of a multipart form, read as a stream (the app-wide ``client_max_size`` is for
-    JSON and forms, far below what a members file needs), refused past ``limit``."""
+    JSON and forms, far below what a members file needs), refused past ``limit``. Small text fields sent before
+    it (checkboxes) are put in ``flags``."""
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if not isinstance(part, aiohttp.BodyPartReader) or part.name != field:
+        if not isinstance(part, aiohttp.BodyPartReader):
+            continue
+        if part.name != field:
+            if flags is not None and part.name and part.filename is None:
+                flags[part.name] = (await part.read_chunk(100)).decode("utf-8", "replace")
             continue
         data = bytearray()
         while chunk := await part.read_chunk(64 * 1024):
@@ -90,9 +96,14 @@ async def operator_import(request: web.Request) -> web.Response:
     v = signed_in(request)
     if not v.is_operator:
         raise web.HTTPForbidden()
-    data = await _uploaded_file(request, "file", MAX_IMPORT_BYTES)
+    flags: dict[str, str] = {}
+    data = await _uploaded_file(request, "file", MAX_IMPORT_BYTES, flags)
     report = await import_members(node_of(request), data)
     request["import_report"] = report
+    if flags.get("invite_all") == "1" and report.invitations:
+        request["invitations_mailed"] = await node_of(request).invitations.mail_links(
+            report.invitations, lang_of(request).code
+        )
     base = node_of(request).config.url
     # each token is shown once, here: only its hash is stored
     request["import_links"] = [(email, f"{base}/invitation/{token}") for email, token in report.invitations]
@@ -103,10 +114,15 @@ async def operator_invite(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
     try:
-        account, token = await node_of(request).accounts.invite(
-            v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
+        invited = await node_of(request).invitations.invite(
+            v,
+            email=form.get("email"),
+            display_name=form.get("display_name") or None,
+            role=form.get("role", "member"),
+            language=form.get("language") or lang_of(request).code,
         )
-    except InvalidInput as exc:
+        account, token = invited.account, invited.token
+    except (InvalidInput, Conflict) as exc:
         explained, status = form_error(request, exc)
         request["summary"] = " ".join([explained.summary, *explained.fields.values()])
         request["status"] = status

@@ -124,7 +124,11 @@ async def test_invitation_flow_and_account_administration(api: Api, client: Clie
         expect=201,
     )
     assert created["invitation_url"].endswith(created["invitation_token"])
-    await api.call("POST", "/api/v1/accounts", "op@example.org", {"email": "new@example.org"}, expect=409)
+    # inviting again an address never activated mails a fresh link (issue 15; it answered 409), the old one dies
+    old_token = created["invitation_token"]
+    created = await api.call("POST", "/api/v1/accounts", "op@example.org", {"email": "new@example.org"}, expect=201)
+    assert created["resent"] is True and created["invitation_token"] != old_token
+    await api.call("POST", "/api/v1/auth/accept", None, {"token": old_token, "password": PASSWORD}, expect=404)
     await api.call(
         "POST", "/api/v1/auth/accept", None, {"token": created["invitation_token"], "password": "short"}, expect=422
     )

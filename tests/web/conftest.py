@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from node.demo.mail_catcher import CatcherThread
 from node.demo.run import DemoNode, load_network, network_file, plan, seed_node
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -88,7 +89,17 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DemoNode]]:
+def mail_catcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatcherThread]:
+    """A real SMTP server on loopback receiving the nodes' mails (.eml files in a folder), for the page tests."""
+    catcher = CatcherThread(tmp_path_factory.mktemp("web-mail")).start()
+    try:
+        yield catcher
+    finally:
+        catcher.stop()
+
+
+@pytest.fixture(scope="session")
+def nodes(tmp_path_factory: pytest.TempPathFactory, mail_catcher: CatcherThread) -> Iterator[list[DemoNode]]:
     data = tmp_path_factory.mktemp("web-network")
     two = plan(data, free_base_port())[:2]
     for node in two:
@@ -101,6 +112,11 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DemoNode]]:
         "BIGRE_ANTI_ENTROPY_SECONDS": "2",
         "BIGRE_SAVED_SEARCH_SECONDS": "2",
         "BIGRE_CHECK_RESPONSES": "1",
+        # the nodes' mails (invitations, password resets, notifications) go to the session's mail catcher
+        "BIGRE_SMTP_HOST": "127.0.0.1",
+        "BIGRE_SMTP_PORT": str(mail_catcher.port),
+        "BIGRE_SMTP_SECURITY": "none",
+        "BIGRE_MAIL_SECONDS": "0.3",
     }
     logs = [open(data / f"{n.name}.log", "wb") for n in two]  # noqa: SIM115 - closed below
     procs = [
