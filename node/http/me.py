@@ -24,7 +24,8 @@ class Me(BaseModel):
 
 
 class Export(BaseModel):
-    """Everything the node holds about me (GDPR Art. 15 and 20): account, profile, what I published."""
+    """Everything the node holds about me (GDPR Art. 15 and 20): account, profile, what I published, my
+    messages (received and sent), my moves and my path in the coop."""
 
     model_config = ConfigDict(extra="allow")
     format: str
@@ -32,6 +33,10 @@ class Export(BaseModel):
     node: str
     account: dict[str, Any]
     profile: dict[str, Any]
+    messages_received: list[dict[str, Any]]
+    messages_sent: list[dict[str, Any]]
+    moves: list[dict[str, Any]]
+    path: list[dict[str, Any]]
     published_entries: list[dict[str, Any]]
 
 

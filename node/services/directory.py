@@ -34,6 +34,8 @@ from node.storage.models import (
     MemberProfile,
     RecordState,
 )
+from node.storage.moving_models import MemberMove
+from node.storage.onboarding_models import MemberPathStep
 from node.storage.remote_event_models import RemoteEventRegistration
 from node.viewer import Viewer
 
@@ -338,6 +340,28 @@ class Directory:
                     .where(EventRegistration.account_id == account_id)
                 )
             ).all()
+            received = (
+                await session.scalars(
+                    select(InboxMessage).where(InboxMessage.account_id == account_id).order_by(InboxMessage.id)
+                )
+            ).all()
+            sent = (
+                await session.scalars(
+                    select(SentMessage).where(SentMessage.account_id == account_id).order_by(SentMessage.id)
+                )
+            ).all()
+            moves = (
+                await session.scalars(
+                    select(MemberMove).where(MemberMove.account_id == account_id).order_by(MemberMove.id)
+                )
+            ).all()
+            path = (
+                await session.scalars(
+                    select(MemberPathStep)
+                    .where(MemberPathStep.account_id == account_id)
+                    .order_by(MemberPathStep.since, MemberPathStep.id)
+                )
+            ).all()
             published = (
                 await session.execute(
                     select(LogEntry.record_id, LogEntry.seq, LogEntry.type, LogEntry.ts)
@@ -353,6 +377,12 @@ class Directory:
             "profile": self._owner_view(profile),
             **things,
             "event_registrations": [{"event": r, "registered_at": at} for r, at in registrations],
+            "messages_received": [_received_json(m) for m in received],
+            "messages_sent": [_sent_json(m) for m in sent],
+            "moves": [_move_json(m) for m in moves],
+            "path": [
+                {"status": p.status, "since": p.since, "note": p.note, "recorded_at": p.recorded_at} for p in path
+            ],
             "published_entries": [{"record_id": r, "seq": s, "type": t, "ts": ts} for r, s, t, ts in published],
         }
 
@@ -366,10 +396,10 @@ class Directory:
         async with self.db.write() as session:
             profile = await session.get(MemberProfile, account_id)
             count = await self.things.erase_author(session, account_id)
-            if profile is not None:
-                await self.publisher.tombstone(
-                    session, target_type="profile", record_id=profile.record_id, reason="erased"
-                )
+            if profile is not None and await self.publisher.tombstone(
+                session, target_type="profile", record_id=profile.record_id, reason="erased"
+            ):
+                count += 1
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("no account")
@@ -382,7 +412,7 @@ class Directory:
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
-        log.info("account %d erased (%d shared things withdrawn)", account_id, count)
+        log.info("account %d erased (%d records withdrawn from the network)", account_id, count)
         return count
 
     async def delete_member(self, viewer: Viewer, account_id: int) -> int:
@@ -400,6 +430,49 @@ def _owner_view(
         "fields": dict(data),
         "visibility": {**profiles.default_visibility(), **visibility},
         "updated_at": updated_at,
+    }
+
+
+def _received_json(m: InboxMessage) -> dict[str, Any]:
+    return {
+        "id": f"{m.origin}/{m.message_id}",
+        "kind": m.kind,
+        "from": f"{m.origin}/{m.from_member}",
+        "from_name": m.from_name,
+        "subject": m.subject,
+        "text": m.text,
+        "about": m.about,
+        "received_at": m.received_at,
+        "read": m.read,
+    }
+
+
+def _sent_json(m: SentMessage) -> dict[str, Any]:
+    return {
+        "id": m.message_id,
+        "to": f"{m.to_node}/{m.to_member}",
+        "to_name": m.to_name,
+        "subject": m.subject,
+        "text": m.text,
+        "about": m.about,
+        "sent_at": m.sent_at,
+    }
+
+
+def _move_json(m: MemberMove) -> dict[str, Any]:
+    """A move as its member sees it in the export: where, when, and which records became which."""
+    return {
+        "id": f"{m.origin}/{m.move_id}",
+        "direction": m.direction,
+        "from_node": m.origin,
+        "to_node": m.to_node,
+        "status": m.status,
+        "member": m.member_id,
+        "new_member": m.new_member_id,
+        "records": dict(m.mapping or {}),
+        "requested_at": m.requested_at,
+        "accepted_at": m.accepted_at,
+        "done_at": m.done_at,
     }
 
 
