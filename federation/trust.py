@@ -33,7 +33,7 @@ from protocol.canonical import Value
 from protocol.keystate import KEY_TYPES
 
 from .errors import SuspendedPeerError, UnknownPeerError
-from .ports import MEMBER, Peer, PeerKey
+from .ports import LEFT, MEMBER, SUSPENDED, Peer, PeerKey
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,19 @@ class TrustStore:
         if peer.status != MEMBER:
             raise SuspendedPeerError(f"{origin} is {peer.status}")
         return peer
+
+    def require_known(self, origin: str) -> Peer:
+        """The peer named ``origin``, whatever its status (a suspended or departed node may still push the
+        deletions of its records, which are always taken: docs/PROTOCOL.md §6.3); else the refusal."""
+        peer = self._peers.get(origin)
+        if peer is None:
+            raise UnknownPeerError(f"{origin} is not a node of this network")
+        return peer
+
+    def takes_deletions_only(self, origin: str) -> bool:
+        """True for an origin whose records are no longer taken (suspended, or left) but whose deletions are."""
+        peer = self._peers.get(origin)
+        return peer is not None and peer.status in (SUSPENDED, LEFT) and origin != self.self_name
 
     def accepts_records_from(self, origin: str) -> bool:
         peer = self._peers.get(origin)

@@ -22,6 +22,7 @@ from node.clock import Clock
 from node.records import log as replication_log
 from node.records import replica
 from node.records.branches import replace_branch_sync
+from node.records.deletions import apply_deletions_sync
 from node.search.documents import SearchDocuments
 from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
@@ -137,6 +138,11 @@ class NodeFederationStore:
             await session.execute(delete(SearchDocument).where(SearchDocument.origin == origin))
             await session.execute(update(LogEntry).where(LogEntry.origin == origin).values(body=None))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def apply_deletions(self, tombstones: Sequence[Record], received_at: int) -> int:
+        """Tombstones of a suspended or departed origin, applied outside its log (:mod:`node.records.deletions`)."""
+        applied = await self.db.run_write(lambda session: apply_deletions_sync(session.connection(), tombstones))
+        return len(applied)
 
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         async with self.db.read() as session:
