@@ -1,0 +1,82 @@
+"""Erasure through real node processes (issue 12, points 5 to 7): what a member erased leaves every node, also
+when their coop is suspended, and every node that held their records answers with a signed receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cluster import Cluster, Node, eventually
+
+WORD = "ocelotlerase"
+
+
+def share_profile(node: Node, bio: str) -> str:
+    """The node's demo member shares a bio with the network; their member id."""
+    token = node.login()
+    changed = node.api(
+        "PATCH", "/api/v1/me/profile", {"fields": {"bio": bio}, "visibility": {"bio": "network"}}, token=token
+    )
+    assert changed.status == 200, changed.body
+    return node.member_id()
+
+
+def erase(node: Node) -> dict[str, Any]:
+    answer = node.api("POST", "/api/v1/me/erase", {"password": node.password}, token=node.login())
+    assert answer.status == 200, answer.body
+    return dict(answer.json())
+
+
+def suspend(cluster: Cluster, subject: str, voters: tuple[str, ...]) -> None:
+    """The other coops' operators suspend ``subject`` by vote; waits until every voter applied it."""
+    first = cluster[voters[0]]
+    proposed = first.api(
+        "POST",
+        "/api/v1/governance/proposals",
+        {"kind": "suspension", "subject": subject, "text": "Cotisation impayée"},
+        token=first.login("operator"),
+    )
+    assert proposed.status == 201, proposed.body
+    ref = proposed.json()["proposal"]
+
+    def known(node: Node) -> bool:
+        answer = node.api("GET", "/api/v1/governance/decisions", token=node.login())
+        return answer.status == 200 and any(d["proposal"] == ref for d in answer.json()["decisions"])
+
+    for name in voters:
+        node = cluster[name]
+        eventually(lambda node=node: known(node), 30, what=f"{ref} on {node.name}")
+        vote = node.api(
+            "POST", "/api/v1/governance/votes", {"proposal": ref, "decision": "yes"}, token=node.login("operator")
+        )
+        assert vote.status == 201, vote.body
+    for name in voters:
+        node = cluster[name]
+        eventually(lambda node=node: node.peers()[subject]["status"] == "suspended", 30, what=f"{subject} suspended")
+
+
+def test_a_member_of_a_suspended_coop_is_erased_everywhere(cluster: Cluster) -> None:
+    cluster.build(members=4)
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    member = share_profile(oxalis, f"Tapissière, {WORD}")
+    for node in (coopaname, smart):
+        node.wait_found(WORD, ("profile", "oxalis", member))
+
+    suspend(cluster, "oxalis", ("coopaname", "smart"))
+    frozen = {node.name: node.stored_heads()["oxalis"] for node in (coopaname, smart)}
+    erased = erase(oxalis)
+    assert erased["withdrawn_records"] >= 1
+
+    for node in (coopaname, smart):
+        node.wait_found(WORD, ("profile", "oxalis", member), present=False, within=30)
+        [(deleted, body)] = node.sql(
+            "SELECT deleted, body FROM records WHERE origin='oxalis' AND record_id=?", [member]
+        )
+        assert deleted == 1 and body in (None, "null")  # SQL NULL or JSON null: no content either way
+        bodies = node.sql(
+            "SELECT count(*) FROM entries WHERE origin='oxalis' AND record_id=? AND body IS NOT NULL", [member]
+        )
+        assert bodies == [(0,)]
+        assert node.stored_heads()["oxalis"] == frozen[node.name]  # its log stays frozen: nothing else was taken
+        node.wait_log("oxalis is not a member", "deletion(s) pushed by oxalis applied")
