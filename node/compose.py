@@ -42,6 +42,7 @@ from node.services.status import NodeStatus
 from node.services.things import Things
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names_sync
+from node.storage.purge import PURGE_SECONDS, DiskPurge
 from protocol import SigningKey
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         await publisher.ensure_head(session)
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
     things = Things(db, publisher, reference, clock, coop_name=config.display_name)
-    directory = Directory(db, publisher, reference, clock, accounts, things)
+    purge = DiskPurge(db)  # erased text leaves the database's files (issue 12.5)
+    directory = Directory(db, publisher, reference, clock, accounts, things, on_erased=purge.request)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
     direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
@@ -179,6 +181,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
     store = NodeFederationStore(db, name, clock, search_documents)
+    store.after_erased = purge.request
     federation = FederationService(
         name=name,
         key=signing,
@@ -203,6 +206,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         [
             Job("saved searches", config.saved_search_seconds, saved_searches.run_due),
             Job("expired onboarding cases", HOUR_S, onboarding.purge_expired),
+            Job("erasure purge", PURGE_SECONDS, purge.run_if_pending),
         ]
     )
     return Node(

@@ -8,7 +8,7 @@ the part that may leave the node (network and public fields) changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, select, update
@@ -81,8 +81,17 @@ _UPDATE_DISPLAY_NAME: Final = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id ==
 
 class Directory:
     def __init__(
-        self, db: Database, publisher: Publisher, reference: Reference, clock: Clock, accounts: Accounts, things: Things
+        self,
+        db: Database,
+        publisher: Publisher,
+        reference: Reference,
+        clock: Clock,
+        accounts: Accounts,
+        things: Things,
+        on_erased: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_erased``: called after an erasure is committed (the node purges the files: node/storage/purge.py)."""
+        self.on_erased = on_erased
         self.db = db
         self.publisher = publisher
         self.reference = reference
@@ -412,6 +421,7 @@ class Directory:
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
+        self.on_erased()
         log.info("account %d erased (%d records withdrawn from the network)", account_id, count)
         return count
 

@@ -3,6 +3,8 @@ when their coop is suspended, and every node that held their records answers wit
 
 from __future__ import annotations
 
+import functools
+import time
 from typing import Any
 
 from .cluster import Cluster, Node, eventually
@@ -26,6 +28,10 @@ def erase(node: Node) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def suspended(node: Node, subject: str) -> bool:
+    return bool(node.peers()[subject]["status"] == "suspended")
+
+
 def suspend(cluster: Cluster, subject: str, voters: tuple[str, ...]) -> None:
     """The other coops' operators suspend ``subject`` by vote; waits until every voter applied it."""
     first = cluster[voters[0]]
@@ -44,14 +50,14 @@ def suspend(cluster: Cluster, subject: str, voters: tuple[str, ...]) -> None:
 
     for name in voters:
         node = cluster[name]
-        eventually(lambda node=node: known(node), 30, what=f"{ref} on {node.name}")
+        eventually(functools.partial(known, node), 30, what=f"{ref} on {node.name}")
         vote = node.api(
             "POST", "/api/v1/governance/votes", {"proposal": ref, "decision": "yes"}, token=node.login("operator")
         )
         assert vote.status == 201, vote.body
     for name in voters:
         node = cluster[name]
-        eventually(lambda node=node: node.peers()[subject]["status"] == "suspended", 30, what=f"{subject} suspended")
+        eventually(functools.partial(suspended, node, subject), 30, what=f"{subject} suspended on {node.name}")
 
 
 def test_a_member_of_a_suspended_coop_is_erased_everywhere(cluster: Cluster) -> None:
@@ -80,3 +86,56 @@ def test_a_member_of_a_suspended_coop_is_erased_everywhere(cluster: Cluster) -> 
         assert bodies == [(0,)]
         assert node.stored_heads()["oxalis"] == frozen[node.name]  # its log stays frozen: nothing else was taken
         node.wait_log("oxalis is not a member", "deletion(s) pushed by oxalis applied")
+
+
+#: how long after an erasure its text may still be in a node's files (docs/operators.md, "Erasure")
+PURGE_BOUND_S = 30.0
+SECRET = "xqzvoltaerase"  # a word no demo profile holds; searched in the files without its first letters (FTS5
+# stores a term after the prefix it shares with the previous one on its page)
+
+
+def gone(node: Node, q: str, member: str) -> bool:
+    return all(hit["id"] != member for hit in node.search(q, who="operator"))
+
+
+def files_holding(node: Node, needle: bytes) -> list[str]:
+    """The node's database files (main, -wal, -shm) whose bytes hold ``needle``, case folded."""
+    found = []
+    for path in sorted(node.directory.glob(node.database.name + "*")):
+        if needle in path.read_bytes().lower():
+            found.append(path.name)
+    return found
+
+
+def test_erased_text_leaves_every_file_of_every_node(cluster: Cluster) -> None:
+    cluster.build(members=4)
+    cluster.start()
+    cluster.wait_converged()
+    nodes = [cluster["coopaname"], cluster["smart"], cluster["oxalis"]]
+    coopaname = nodes[0]
+    member = ""
+    for version in range(6):  # several versions: many copies of the page in each node's WAL
+        member = share_profile(coopaname, f"Ébéniste {SECRET.capitalize()}, version {version} de ma présentation")
+    for node in nodes:
+        node.wait_found(SECRET, ("profile", "coopaname", member))
+    needle = SECRET[3:].encode()
+    for node in nodes:  # the test can fail: the text is on disk before the erasure
+        assert files_holding(node, needle), node.name
+
+    erase(coopaname)
+    erased_at = time.monotonic()
+    for node in nodes:  # the erased member's own token is gone: an operator searches
+        eventually(functools.partial(gone, node, SECRET, member), PURGE_BOUND_S, what=f"profile gone on {node.name}")
+
+    def clean() -> bool:
+        return not any(files_holding(node, needle) for node in nodes)
+
+    eventually(clean, PURGE_BOUND_S, 0.5, "the erased text gone from every file of every node")
+    elapsed = time.monotonic() - erased_at
+    print(f"erased text gone from the files of {len(nodes)} nodes {elapsed:.1f} s after the erasure")
+    for node in nodes:
+        node.wait_log("erasure purge: full-text index merged, WAL checkpointed and truncated")
+    # and it stays gone after a clean stop (the node checkpoints on close)
+    for node in nodes:
+        node.stop()
+    assert not any(files_holding(node, needle) for node in nodes)
