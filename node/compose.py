@@ -28,6 +28,7 @@ from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.direct import DirectSender
 from node.services.directory import Directory
+from node.services.erasures import Erasures
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
@@ -75,6 +76,7 @@ class Node:
     accounts: Accounts
     things: Things
     directory: Directory
+    erasures: Erasures
     finder: Finder
     saved_searches: SavedSearches
     member_paths: MemberPaths
@@ -150,10 +152,11 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     accounts = Accounts(db, clock, hasher=options.hasher, throttle=options.throttle)
     things = Things(db, publisher, reference, clock, coop_name=config.display_name)
     purge = DiskPurge(db)  # erased text leaves the database's files (issue 12.5)
-    directory = Directory(db, publisher, reference, clock, accounts, things, on_erased=purge.request)
+    direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
+    erasures = Erasures(db, name=name, clock=clock, direct=direct)
+    directory = Directory(db, publisher, reference, clock, accounts, things, erasures, on_erased=purge.request)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
-    direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
     onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct)
     moving = Moving(
         db,
@@ -180,8 +183,15 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("case_withdrawal", lambda record, _at: onboarding.receive_withdrawal(record))
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
+    inbox.register("erasure_receipt", erasures.receive)
     store = NodeFederationStore(db, name, clock, search_documents)
-    store.after_erased = purge.request
+    store.on_erased_sync = erasures.receipts_sync  # a receipt to the origin, in the transaction that erased
+
+    def after_erased() -> None:
+        purge.request()
+        direct.wake()
+
+    store.after_erased = after_erased
     federation = FederationService(
         name=name,
         key=signing,
@@ -221,6 +231,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         accounts=accounts,
         things=things,
         directory=directory,
+        erasures=erasures,
         finder=finder,
         saved_searches=saved_searches,
         member_paths=MemberPaths(db, clock, directory),

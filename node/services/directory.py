@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, select, update
@@ -20,6 +21,7 @@ from node.records.publisher import Publisher
 from node.reference.data import Reference
 from node.services import profiles
 from node.services.accounts import Accounts, account_json
+from node.services.erasures import Erasures
 from node.services.things import KINDS, Things
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
@@ -79,6 +81,14 @@ _UPDATE_PROFILE: Final = Prepared(update(_PROFILES).where(_PROFILES.c.account_id
 _UPDATE_DISPLAY_NAME: Final = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("a_id")))
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure did: records withdrawn from the network, and the secret token of its receipts page."""
+
+    withdrawn: int
+    token: str
+
+
 class Directory:
     def __init__(
         self,
@@ -88,9 +98,11 @@ class Directory:
         clock: Clock,
         accounts: Accounts,
         things: Things,
+        erasures: Erasures,
         on_erased: Callable[[], None] = lambda: None,
     ) -> None:
         """``on_erased``: called after an erasure is committed (the node purges the files: node/storage/purge.py)."""
+        self.erasures = erasures
         self.on_erased = on_erased
         self.db = db
         self.publisher = publisher
@@ -395,20 +407,22 @@ class Directory:
             "published_entries": [{"record_id": r, "seq": s, "type": t, "ts": ts} for r, s, t, ts in published],
         }
 
-    async def erase(self, viewer: Viewer, password: object) -> int:
+    async def erase(self, viewer: Viewer, password: object) -> Erased:
         """Erase the member's account: tombstones for everything shared, then every local row. Irreversible."""
         account_id = _logged_in(viewer)
         await self.accounts.verify_password(account_id, password)
         return await self.erase_account(account_id)
 
-    async def erase_account(self, account_id: int) -> int:
+    async def erase_account(self, account_id: int) -> Erased:
+        """Erase an account; how many records it withdrew from the network (one per tombstone, the profile
+        included) and the token of its receipts page (:class:`node.services.erasures.Erasures`)."""
         async with self.db.write() as session:
             profile = await session.get(MemberProfile, account_id)
-            count = await self.things.erase_author(session, account_id)
+            withdrawn = await self.things.erase_author(session, account_id)
             if profile is not None and await self.publisher.tombstone(
                 session, target_type="profile", record_id=profile.record_id, reason="erased"
             ):
-                count += 1
+                withdrawn.append(profile.record_id)
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("no account")
@@ -421,11 +435,12 @@ class Directory:
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
+            token = await self.erasures.open(session, withdrawn)
         self.on_erased()
-        log.info("account %d erased (%d records withdrawn from the network)", account_id, count)
-        return count
+        log.info("account %d erased (%d records withdrawn from the network)", account_id, len(withdrawn))
+        return Erased(len(withdrawn), token)
 
-    async def delete_member(self, viewer: Viewer, account_id: int) -> int:
+    async def delete_member(self, viewer: Viewer, account_id: int) -> Erased:
         """An operator erases an account (for example on a member's written request)."""
         if not viewer.is_operator:
             raise Forbidden("only operators erase other accounts")

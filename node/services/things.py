@@ -358,35 +358,35 @@ class Things:
             await self.delete_row(session, kind, row, "deleted")
         log.info("%s %s deleted by account %s", kind.record_type, record_id, viewer.account_id)
 
-    async def delete_row(self, session: AsyncSession, kind: ThingKind, row: Any, reason: str) -> int:
-        """Delete one thing (and a help request's answers), publishing tombstones; how many tombstones (records
-        withdrawn from the network: a thing never published withdraws nothing)."""
-        withdrawn = 0
+    async def delete_row(self, session: AsyncSession, kind: ThingKind, row: Any, reason: str) -> list[str]:
+        """Delete one thing (and a help request's answers), publishing tombstones; the ids of the records withdrawn
+        from the network (one per tombstone: a thing never published withdraws nothing)."""
+        withdrawn: list[str] = []
         if kind is HELP_REQUESTS:
             answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.request_id == row.id))).all()
             for answer in answers:
                 if await self.publisher.tombstone(
                     session, target_type="help_answer", record_id=answer.record_id, reason=reason
                 ):
-                    withdrawn += 1
+                    withdrawn.append(answer.record_id)
         if await self.publisher.tombstone(
             session, target_type=kind.record_type, record_id=row.record_id, reason=reason
         ):
-            withdrawn += 1
+            withdrawn.append(row.record_id)
         await session.delete(row)
         await session.flush()
         return withdrawn
 
-    async def erase_author(self, session: AsyncSession, account_id: int) -> int:
-        """Delete everything an account authored, publishing ``erased`` tombstones. Returns how many records were
+    async def erase_author(self, session: AsyncSession, account_id: int) -> list[str]:
+        """Delete everything an account authored, publishing ``erased`` tombstones. Returns the ids of the records
         withdrawn from the network (one per tombstone written, answers of the member's help requests included)."""
-        withdrawn = 0
+        withdrawn: list[str] = []
         answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.author_id == account_id))).all()
         for answer in answers:
             if await self.publisher.tombstone(
                 session, target_type="help_answer", record_id=answer.record_id, reason="erased"
             ):
-                withdrawn += 1
+                withdrawn.append(answer.record_id)
             await session.delete(answer)
         await session.flush()
         for kind in KINDS.values():
