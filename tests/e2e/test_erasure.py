@@ -7,6 +7,8 @@ import functools
 import time
 from typing import Any
 
+from protocol import MAX_DIRECT_ENVELOPE_BYTES, KeyInfo, Keyring, decode_entry, open_direct
+
 from .cluster import Cluster, Node, eventually
 
 WORD = "ocelotlerase"
@@ -139,3 +141,50 @@ def test_erased_text_leaves_every_file_of_every_node(cluster: Cluster) -> None:
     for node in nodes:
         node.stop()
     assert not any(files_holding(node, needle) for node in nodes)
+
+
+def receipts(node: Node, path: str) -> dict[str, Any]:
+    answer = node.api("GET", path)
+    assert answer.status == 200, answer.body
+    return dict(answer.json())
+
+
+def test_every_node_that_held_the_records_sends_a_signed_receipt(cluster: Cluster) -> None:
+    cluster.build(members=4)
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    member = share_profile(coopaname, "Couvreuse, zinguerie")
+    offer = coopaname.create_offer("Réparation de gouttières en zinc")
+    for node in (smart, oxalis):
+        node.wait_found("gouttieres", ("offer", "coopaname", offer))
+
+    tombstones = "SELECT record_id FROM entries WHERE origin = 'coopaname' AND type = 'tombstone'"
+    before = {r for (r,) in coopaname.sql(tombstones)}
+    erased = erase(coopaname)
+    withdrawn = {r for (r,) in coopaname.sql(tombstones)} - before
+    assert {member, offer} <= withdrawn and erased["withdrawn_records"] == len(withdrawn)
+    export_path = erased["receipts_export"]
+
+    def all_confirmed() -> dict[str, Any] | None:
+        doc = receipts(coopaname, export_path)
+        return doc if doc["confirmed"] == 2 and doc["pending"] == 0 else None
+
+    doc = eventually(all_confirmed, 30, 0.2, "receipts from smart and oxalis")
+    assert doc["format"] == "bigre-erasure-receipts/1" and doc["node"] == "coopaname"
+    assert set(doc["record_ids"]) == withdrawn
+    assert [n["node"] for n in doc["nodes"]] == ["oxalis", "smart"]
+    keys = {"smart": smart.key(), "oxalis": oxalis.key()}
+    for item in doc["nodes"]:  # each receipt is the node's own signature over the ids it erased
+        assert item["status"] == "confirmed" and item["records_confirmed"] == len(withdrawn)
+        confirmed: set[str] = set()
+        for receipt in item["receipts"]:
+            entry = decode_entry(bytes.fromhex(receipt["signed_hex"]), max_bytes=MAX_DIRECT_ENVELOPE_BYTES)
+            ring = Keyring()
+            ring.add(item["node"], KeyInfo(keys[item["node"]].verify_key))
+            record = open_direct(entry.encode(), ring, to_node="coopaname")
+            assert record.type == "erasure_receipt" and record.origin == item["node"]
+            confirmed |= set(record.body["records"])  # type: ignore[index, arg-type]
+        assert confirmed == withdrawn
+    # a wrong address shows nothing
+    assert coopaname.api("GET", "/api/v1/erasures/NoSuchErasureToken000").status == 404
