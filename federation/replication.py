@@ -409,7 +409,7 @@ class Replicator:
 
     async def _apply_deletions(self, origin: str, run: list[Checked], source: Peer) -> int:
         """Apply the tombstones of a run of an origin whose records are no longer taken (suspended or left):
-        erasure outranks governance (docs/PROTOCOL.md §6.3). Each tombstone is verified alone, by the key of the
+        erasure outranks governance (docs/PROTOCOL.md §6.2). Each tombstone is verified alone, by the key of the
         origin valid at its seq; only those above the head we hold count (older ones are in our chain already,
         or were superseded there). The log itself does not move: nothing else of the run is stored."""
         async with self._locks[origin]:

@@ -358,7 +358,7 @@ class FederationService:
         (docs/PROTOCOL.md §12), verified from the keys we hold.
 
         A suspended or departed node may still push its own log: only the deletions in it are applied
-        (erasure outranks governance, docs/PROTOCOL.md §6.3), and the push is then refused for the rest.
+        (erasure outranks governance, docs/PROTOCOL.md §6.2), and the push is then refused for the rest.
         """
         try:
             peer, body = await self._authenticated(request, introduced_by_body=True, departed=True)

@@ -131,7 +131,7 @@ class TrustStore:
 
     def require_known(self, origin: str) -> Peer:
         """The peer named ``origin``, whatever its status (a suspended or departed node may still push the
-        deletions of its records, which are always taken: docs/PROTOCOL.md §6.3); else the refusal."""
+        deletions of its records, which are always taken: docs/PROTOCOL.md §6.2); else the refusal."""
         peer = self._peers.get(origin)
         if peer is None:
             raise UnknownPeerError(f"{origin} is not a node of this network")

@@ -1,6 +1,6 @@
 """Deletions of an origin whose log this node no longer takes (a suspended or departed coop).
 
-Erasure outranks governance (docs/PROTOCOL.md §6.3): a member of a suspended coop who erases their account must
+Erasure outranks governance (docs/PROTOCOL.md §6.2): a member of a suspended coop who erases their account must
 vanish from every node, yet the suspended coop's log is frozen everywhere at its suspension. Its tombstones are
 therefore applied here *outside* the log: verified one by one by ``federation``, they delete the record's current
 state, its search documents and the bodies of its entries held, and the log's head does not move. If the coop is
