@@ -67,7 +67,7 @@ def test_erasure_leads_to_its_receipts(browser: Any, nodes: list[DemoNode], lang
     address = page.url
 
     def confirmed(p: Any) -> bool:
-        return p.locator('li[data-node="smart"][data-status="confirmed"]').count() == 1
+        return bool(p.locator('li[data-node="smart"][data-status="confirmed"]').count() == 1)
 
     eventually(page, address, confirmed, what="smart's receipt on the erasure page")
     text = page.inner_text("main")
