@@ -53,12 +53,14 @@ CONTENT_TABLES: Final = (
 class DiskPurge:
     """Purges erased content from the database files once an erasure asks for it (:meth:`request`).
 
-    Pending at construction: a node that stopped between an erasure and its purge purges at its next start.
+    On SQLite it is pending at construction: a node that stopped between an erasure and its purge purges at its
+    next start (a merge of the index and a checkpoint: seconds at most). Not on PostgreSQL, where a purge rewrites
+    the content tables under a lock: there an operator runs ``VACUUM FULL`` after such a stop (docs/operators.md).
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.pending = True
+        self.pending = db.is_sqlite
         self.purges = 0  # purges completed (for the tests and the logs)
 
     def request(self) -> None:

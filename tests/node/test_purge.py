@@ -27,8 +27,9 @@ async def test_a_purge_after_an_erasure_leaves_no_trace(services: Node) -> None:
             replace=False,
         )
     purge = DiskPurge(services.db)
-    assert purge.pending  # a node purges once at start (an erasure may have been cut short by a stop)
-    assert await purge.run_if_pending() == 1
+    # SQLite: a node purges once at start (an erasure may have been cut short by a stop); not PostgreSQL
+    assert purge.pending is services.db.is_sqlite
+    assert await purge.run_if_pending() == (1 if services.db.is_sqlite else 0)
     assert await purge.run_if_pending() == 0  # nothing asked since
     before = await filenodes(services) if not services.db.is_sqlite else {}
     await services.directory.erase_account(account.id)
