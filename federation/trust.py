@@ -103,6 +103,12 @@ class TrustStore:
     def direct_members(self) -> list[Peer]:
         return [p for p in self._peers.values() if p.direct and p.status == MEMBER and p.name != self.self_name]
 
+    def direct_departed(self) -> list[Peer]:
+        """Direct peers that are suspended or have left: only what erasure needs still goes to them."""
+        return [
+            p for p in self._peers.values() if p.direct and p.status in (SUSPENDED, LEFT) and p.name != self.self_name
+        ]
+
     # -------------------------------------------------------------------------------------------- resolving
 
     def resolve(self, origin: str, kid: str) -> KeyInfo:

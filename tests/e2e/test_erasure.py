@@ -88,6 +88,14 @@ def test_a_member_of_a_suspended_coop_is_erased_everywhere(cluster: Cluster) -> 
         assert bodies == [(0,)]
         assert node.stored_heads()["oxalis"] == frozen[node.name]  # its log stays frozen: nothing else was taken
         node.wait_log("oxalis is not a member", "deletion(s) pushed by oxalis applied")
+    # and both nodes that suspended oxalis confirm the erasure to it, signed (erasure outranks governance)
+
+    def confirmed() -> dict[str, Any] | None:
+        doc = receipts(oxalis, erased["receipts_export"])
+        return doc if doc["confirmed"] == 2 and doc["pending"] == 0 else None
+
+    doc = eventually(confirmed, 30, 0.2, "receipts from coopaname and smart on the suspended oxalis")
+    assert [n["node"] for n in doc["nodes"]] == ["coopaname", "smart"]
 
 
 #: how long after an erasure its text may still be in a node's files (docs/operators.md, "Erasure")

@@ -10,7 +10,7 @@ import pytest
 
 from federation.errors import SuspendedPeerError
 from federation.governance import DEFAULT_CHARTER
-from protocol import SigningKey, canonical, decode_entry
+from protocol import SigningKey, canonical, decode_entry, sign_direct
 from protocol.governance import check_certificate
 
 from .conftest import Network, eventually
@@ -161,6 +161,29 @@ async def test_a_suspended_node_s_deletions_are_still_applied(network: Network) 
         assert all(e.body is None for e in held if e.header.id == "m-erased")  # the erased body is gone
     # the pushes were answered with a refusal: the suspended node's queue does not fill up with retries
     await eventually(lambda: not [i for i in c.outbox.items.values() if i.kind == "entry"])
+    # erasure receipts still reach the suspended node; anything else for it waits in the queue
+    receipt = sign_direct(
+        a.key,
+        type="erasure_receipt",
+        origin="coopaname",
+        id="r-1",
+        now=network.clock(),
+        body={"to_node": "oxalis", "records": ["m-erased"], "erased_at": network.clock()},
+    )
+    message = sign_direct(
+        a.key,
+        type="message",
+        origin="coopaname",
+        id="msg-1",
+        now=network.clock(),
+        body={"to_node": "oxalis", "to_member": "m-kept", "from_member": "m-a", "text": "Bonjour"},
+    )
+    await a.outbox.enqueue("oxalis", "direct", message.encode(), network.clock())
+    await a.outbox.enqueue("oxalis", "direct", receipt.encode(), network.clock())
+    a.service.notify()
+    await eventually(lambda: ("coopaname", "r-1") in c.inbox.messages)
+    assert ("coopaname", "msg-1") not in c.inbox.messages
+    assert [i.payload for i in a.outbox.items.values() if i.peer == "oxalis"] == [message.encode()]
     # a forged deletion (signed by a key oxalis never had) is not applied; the run is refused all the same
     forged = SigningKey.from_seed(b"\x77" * 32)
     c.key, real = forged, c.key
