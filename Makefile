@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.node_bench
 	@test ! -f bench/federation_bench.py || $(BIN)/python -m bench.federation_bench
 	@test ! -f bench/search_bench.py || $(BIN)/python -m bench.search_bench
+	@test ! -f bench/erasure_bench.py || $(BIN)/python -m bench.erasure_bench
 	@test ! -f bench/search_bench_pg.py || ! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.search_bench_pg
 	@! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.workers_bench
 

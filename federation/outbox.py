@@ -18,11 +18,12 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Final
 
-from protocol import canonical
+from protocol import MAX_DIRECT_ENVELOPE_BYTES, InvalidInputError, canonical, decode_entry
 
 from .errors import PERMANENT_CODES, PeerUnavailableError, RefusedByPeerError
-from .ports import LogPort, OutboxItem, OutboxPort, Peer, PeerPort
+from .ports import LEFT, MEMBER, SUSPENDED, LogPort, OutboxItem, OutboxPort, Peer, PeerPort
 from .transport import PeerClient
 from .trust import TrustStore
 
@@ -31,12 +32,23 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_WAIT_S = 30.0
 ENTRY, DIRECT = "entry", "direct"  # the two kinds of outbox item: a log entry (origin, seq), a direct record
+#: direct record types still delivered to a suspended or departed peer: a node that erased that coop's records
+#: tells it so (docs/PROTOCOL.md §8.1, erasure receipts)
+ALWAYS_DELIVERED: Final = frozenset({"erasure_receipt"})
 
 
 def backoff_ms(attempts: int, rng: random.Random, base_ms: int = 500, cap_ms: int = 300_000) -> int:
     """Delay before the next try after ``attempts`` failures: base·2^attempts, capped, times 0.5–1 at random."""
     ceiling = min(cap_ms, base_ms * 2 ** min(attempts, 30))
     return int(ceiling * (0.5 + 0.5 * rng.random()))
+
+
+def direct_type(payload: bytes) -> str | None:
+    """The record type of a queued direct record (None if it does not decode: it is then sent as usual)."""
+    try:
+        return decode_entry(payload, max_bytes=MAX_DIRECT_ENVELOPE_BYTES).header.type
+    except InvalidInputError:
+        return None
 
 
 def entry_payload(origin: str, seq: int) -> bytes:
@@ -69,7 +81,7 @@ class Deliverer:
         """Start a loop for every direct member peer that has none (peers join while the node runs)."""
         if self._stopping:
             return
-        for peer in self.trust.direct_members():
+        for peer in [*self.trust.direct_members(), *self.trust.direct_departed()]:
             if peer.name not in self._tasks or self._tasks[peer.name].done():
                 self._tasks[peer.name] = asyncio.create_task(self._loop(peer.name), name=f"deliver-{peer.name}")
 
@@ -102,12 +114,19 @@ class Deliverer:
         failures = 0
         while not self._stopping:
             peer = self.trust.peer(name)
-            if peer is None or peer.status != "member":
-                return  # the peer left or was suspended: its loop ends; items wait (or are dropped by the node)
+            if peer is None or peer.status not in (MEMBER, SUSPENDED, LEFT):
+                return  # not a node of the network (any more): its loop ends; items wait (or are dropped)
+            departed = peer.status != MEMBER
             event.clear()
             try:
                 now = self.clock()
                 items = await self.outbox.due(name, now, BATCH)
+                if departed:  # suspended or left: only erasure receipts still go (erasure outranks governance)
+                    items = [i for i in items if i.kind == DIRECT and direct_type(i.payload) in ALWAYS_DELIVERED]
+                    if not items:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(event.wait(), IDLE_WAIT_S)
+                        continue
                 if not items:
                     next_due = await self.outbox.next_due(name)
                     timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))

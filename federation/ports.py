@@ -160,6 +160,13 @@ class LogPort(Protocol):
         bodies and current states go, the signed headers stay so that the chain still links."""
         ...
 
+    async def apply_deletions(self, tombstones: Sequence[Record], received_at: int) -> int:
+        """Apply verified tombstones of an origin whose log is no longer taken (suspended or left), without
+        storing them in its log: each deleted record's state and search documents go, and the bodies of its
+        entries held. A tombstone of a record held at a newer seq changes nothing. Returns how many records were
+        deleted (or were already). Atomic."""
+        ...
+
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         """Every held entry (with its body) of these types, any origin, oldest first: to rebuild governance."""
         ...

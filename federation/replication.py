@@ -61,7 +61,7 @@ from protocol import (
 )
 from protocol.keystate import KEY_TYPES, NO_AUTHORITY
 
-from .errors import ForkError, PeerUnavailableError
+from .errors import ForkError, PeerUnavailableError, SuspendedPeerError
 from .ports import Fork, LogPort, Peer, PeerPort
 from .transport import PeerClient
 from .trust import TRUST_TYPES, TrustStore
@@ -352,6 +352,13 @@ class Replicator:
                 raise MalformedError(f"an entry of {e.header.origin} in a run of {origin}")
             check_log_entry(e)  # a direct record is never part of a log, so never stored or relayed
         if not self.trust.accepts_records_from(origin):
+            if self.trust.takes_deletions_only(origin):
+                await self._apply_deletions(origin, run, source)
+                peer = self.trust.peer(origin)
+                raise SuspendedPeerError(
+                    f"records of {origin} are not taken any more ({peer.status if peer else 'left'}); "
+                    "its deletions in this run were applied"
+                )
             raise MalformedError(f"records of {origin} are not accepted (unknown, suspended or left)")
         async with self._locks[origin]:
             head_seq, head_hash = (await self.store.heads()).get(origin, (0, b""))
@@ -399,6 +406,34 @@ class Replicator:
                 raise checked.error
             head = stored[-1].seq if stored else head_seq
             return ApplyResult(head, len(stored), unproven=checked.unproven)
+
+    async def _apply_deletions(self, origin: str, run: list[Checked], source: Peer) -> int:
+        """Apply the tombstones of a run of an origin whose records are no longer taken (suspended or left):
+        erasure outranks governance (docs/PROTOCOL.md §6.2). Each tombstone is verified alone, by the key of the
+        origin valid at its seq; only those above the head we hold count (older ones are in our chain already,
+        or were superseded there). The log itself does not move: nothing else of the run is stored."""
+        async with self._locks[origin]:
+            head_seq = (await self.store.heads()).get(origin, (0, b""))[0]
+            keys = self.trust.keys(origin)
+            deletions: list[Record] = []
+            for c in run:
+                e = c.entry
+                if e.header.type != "tombstone" or e.header.seq <= head_seq:
+                    continue
+                try:
+                    verify(e, keys)
+                    deletions.append(c.record())
+                except InvalidInputError as exc:
+                    log.warning("deletion %s/%d from %s refused: %s", origin, e.header.seq, source.name, exc)
+            applied = await self.store.apply_deletions(deletions, self.clock()) if deletions else 0
+        log.info(
+            "%s is not a member: %d of its %d deletion(s) pushed by %s applied, the rest of the run refused",
+            origin,
+            applied,
+            len(deletions),
+            source.name,
+        )
+        return applied
 
     def _named(self, origin: str) -> Named:
         async def named(seq: int) -> bytes | None:

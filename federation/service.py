@@ -42,7 +42,14 @@ from protocol.keystate import KEY_TYPES
 
 from . import joining
 from .documents import peer_from_document
-from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError, RecordRefusedError
+from .errors import (
+    ForkError,
+    InvitationError,
+    PeerRefusedError,
+    PeerUnavailableError,
+    RecordRefusedError,
+    SuspendedPeerError,
+)
 from .governance import GOVERNANCE_TYPES, Governance
 from .outbox import Deliverer
 from .ports import (
@@ -320,21 +327,27 @@ class FederationService:
     def routes(self) -> list[web.RouteDef]:
         return [web.route(method, path, getattr(self, name)) for method, path, name in self.ROUTE_TABLE]
 
-    async def _authenticated(self, request: web.Request, *, introduced_by_body: bool = False) -> tuple[Peer, bytes]:
+    async def _authenticated(
+        self, request: web.Request, *, introduced_by_body: bool = False, departed: bool = False
+    ) -> tuple[Peer, bytes]:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise _TooLarge()
         body = await read_limited(request.content, MAX_BODY)
         if len(body) > MAX_BODY:
             raise _TooLarge()
         try:
-            peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock())
+            peer = await authenticate(
+                request, body, trust=self.trust, replay=self.replay, now=self.clock(), departed=departed
+            )
         except UnknownKeyError:
             if not introduced_by_body:
                 raise
             keys = self._keys_with_introduced(request, body)
             if keys is None:
                 raise
-            peer = await authenticate(request, body, trust=self.trust, replay=self.replay, now=self.clock(), keys=keys)
+            peer = await authenticate(
+                request, body, trust=self.trust, replay=self.replay, now=self.clock(), keys=keys, departed=departed
+            )
         return peer, body
 
     def _keys_with_introduced(self, request: web.Request, body: bytes) -> KeyResolver | None:
@@ -389,13 +402,18 @@ class FederationService:
         An origin that has just handed over to a new key signs its push with that key, which we learn from the
         hand-over inside the push: the request is checked with a key the pushed entries introduce
         (docs/PROTOCOL.md §12), verified from the keys we hold.
+
+        A suspended or departed node may still push its own log: only the deletions in it are applied
+        (erasure outranks governance, docs/PROTOCOL.md §6.2), and the push is then refused for the rest.
         """
         try:
-            peer, body = await self._authenticated(request, introduced_by_body=True)
+            peer, body = await self._authenticated(request, introduced_by_body=True, departed=True)
             value = canonical.decode(body, canonical.Limits(max_bin=MAX_BODY))
             if not isinstance(value, list) or not value or not all(isinstance(b, bytes) for b in value):
                 raise MalformedError("a push is a non-empty array of entries")
             first = decode_entry(value[0])  # type: ignore[arg-type]
+            if peer.status != MEMBER and first.header.origin != peer.name:
+                raise SuspendedPeerError(f"{peer.name} is {peer.status}: only its own deletions are taken")
             result = await self.replicator.apply(first.header.origin, value, source=peer)  # type: ignore[arg-type]
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)

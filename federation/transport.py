@@ -89,13 +89,19 @@ async def authenticate(
     replay: ReplayCheck,
     now: int,
     keys: KeyResolver | None = None,
+    departed: bool = False,
 ) -> Peer:
     """The sending peer of a signed request, or raise (protocol error or :class:`PeerRefusedError`).
 
     ``keys``: where the request's key is looked up, when not only in ``trust`` (a push that brings its key).
+    ``departed``: a suspended or departed peer is let through too (a push, which may carry its deletions; what
+    else it carries is refused after the signature check).
     """
     signed = parse_request_headers(request.headers.items())
-    trust.require_member(signed.origin)
+    if departed:
+        trust.require_known(signed.origin)
+    else:
+        trust.require_member(signed.origin)
     verify_request(
         signed,
         method=request.method,

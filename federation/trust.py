@@ -33,7 +33,7 @@ from protocol.canonical import Value
 from protocol.keystate import KEY_TYPES
 
 from .errors import SuspendedPeerError, UnknownPeerError
-from .ports import MEMBER, Peer, PeerKey
+from .ports import LEFT, MEMBER, SUSPENDED, Peer, PeerKey
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,12 @@ class TrustStore:
     def direct_members(self) -> list[Peer]:
         return [p for p in self._peers.values() if p.direct and p.status == MEMBER and p.name != self.self_name]
 
+    def direct_departed(self) -> list[Peer]:
+        """Direct peers that are suspended or have left: only what erasure needs still goes to them."""
+        return [
+            p for p in self._peers.values() if p.direct and p.status in (SUSPENDED, LEFT) and p.name != self.self_name
+        ]
+
     # -------------------------------------------------------------------------------------------- resolving
 
     def resolve(self, origin: str, kid: str) -> KeyInfo:
@@ -128,6 +134,19 @@ class TrustStore:
         if peer.status != MEMBER:
             raise SuspendedPeerError(f"{origin} is {peer.status}")
         return peer
+
+    def require_known(self, origin: str) -> Peer:
+        """The peer named ``origin``, whatever its status (a suspended or departed node may still push the
+        deletions of its records, which are always taken: docs/PROTOCOL.md §6.2); else the refusal."""
+        peer = self._peers.get(origin)
+        if peer is None:
+            raise UnknownPeerError(f"{origin} is not a node of this network")
+        return peer
+
+    def takes_deletions_only(self, origin: str) -> bool:
+        """True for an origin whose records are no longer taken (suspended, or left) but whose deletions are."""
+        peer = self._peers.get(origin)
+        return peer is not None and peer.status in (SUSPENDED, LEFT) and origin != self.self_name
 
     def accepts_records_from(self, origin: str) -> bool:
         peer = self._peers.get(origin)

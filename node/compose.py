@@ -31,6 +31,7 @@ from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.direct import DirectSender
 from node.services.directory import Directory
+from node.services.erasures import Erasures
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
@@ -51,6 +52,7 @@ from node.services.things import Things
 from node.storage.coordination import Coordinator, asyncpg_dsn
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names_sync
+from node.storage.purge import PURGE_SECONDS, DiskPurge
 from protocol import SigningKey
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class Node:
     accounts: Accounts
     things: Things
     directory: Directory
+    erasures: Erasures
     finder: Finder
     saved_searches: SavedSearches
     member_paths: MemberPaths
@@ -99,7 +102,8 @@ class Node:
     federation: FederationService
     federation_store: NodeFederationStore
     governance: NodeGovernance
-    jobs: Jobs
+    jobs: Jobs  # run once per node: in the leading worker
+    local_jobs: Jobs  # run in every worker: what a worker's own requests left to do
     metrics: NodeMetrics
     waker: Waker
     mail: MailQueue
@@ -121,6 +125,7 @@ class Node:
         """Start the federation (its routes need its state); with ``lead``, also what runs once per node (see
         :meth:`lead`). A worker among several starts without it and leads only when it holds the node's lock."""
         await self.federation.start(lead=False)
+        self.local_jobs.start()
         self.started = True
         if lead:
             await self.lead()
@@ -136,6 +141,7 @@ class Node:
     async def stop(self) -> None:
         if self.started:
             await self.jobs.stop()
+            await self.local_jobs.stop()
             await self.federation.stop()
             self.started = False
 
@@ -238,10 +244,12 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     invitations = Invitations(db, clock, accounts, mail, letterhead)
     passwords = Passwords(db, clock, accounts, mail, letterhead)
     things = Things(db, publisher, reference, clock, coop_name=config.display_name, notifications=notifications)
-    directory = Directory(db, publisher, reference, clock, accounts, things)
+    purge = DiskPurge(db)  # erased text leaves the database's files (issue 12.5)
+    direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
+    erasures = Erasures(db, name=name, clock=clock, direct=direct)
+    directory = Directory(db, publisher, reference, clock, accounts, things, erasures, on_erased=purge.request)
     finder = Finder(db, name, reference)
     identity = Identity(config, signing, db, publisher, clock)
-    direct = DirectSender(name, signing, clock, wake)  # every direct record this node sends goes through it
     onboarding = Onboarding(db, name=name, clock=clock, reference=reference, direct=direct, notifications=notifications)
     moving = Moving(
         db,
@@ -274,7 +282,15 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("case_withdrawal", lambda record, _at: onboarding.receive_withdrawal(record))
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
+    inbox.register("erasure_receipt", erasures.receive)
     store = NodeFederationStore(db, name, clock, search_documents)
+    store.on_erased_sync = erasures.receipts_sync  # a receipt to the origin, in the transaction that erased
+
+    def after_erased() -> None:
+        purge.request()
+        direct.wake()
+
+    store.after_erased = after_erased
     federation = FederationService(
         name=name,
         key=signing,
@@ -320,6 +336,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         accounts=accounts,
         things=things,
         directory=directory,
+        erasures=erasures,
         finder=finder,
         saved_searches=saved_searches,
         member_paths=MemberPaths(db, clock, directory),
@@ -333,6 +350,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         federation_store=store,
         governance=governance,
         jobs=jobs,
+        # the erasure purge is asked for by the worker that erased (or applied a received erasure)
+        local_jobs=Jobs([Job("erasure purge", PURGE_SECONDS, purge.run_if_pending)]),
         metrics=NodeMetrics(name),
         waker=wake,
         mail=mail,

@@ -832,6 +832,31 @@ EVENT_REGISTRATION_ANSWER = RecordType(
     direct=True,
 )
 
+#: at most this many record ids in one erasure receipt (more are confirmed in several receipts)
+MAX_RECEIPT_RECORDS: Final = 500
+
+ERASURE_RECEIPT = RecordType(
+    "erasure_receipt",
+    (1, 0),
+    (
+        TO_NODE,
+        Field(
+            "records",
+            "list",
+            required=True,
+            max_len=MAX_RECEIPT_RECORDS,
+            item=_id("record"),
+            help="ids of the recipient's records this node erased (their tombstones had the reason `erased`)",
+        ),
+        _ms("erased_at", required=True, help="when this node applied the deletions"),
+    ),
+    help=(
+        "a node's signed statement to the origin of erased records that it erased them: their state, search "
+        "documents and the bodies of every entry it held"
+    ),
+    direct=True,
+)
+
 RECORD_TYPES: Final[dict[str, RecordType]] = {
     t.name: t
     for t in (
@@ -854,6 +879,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         CASE_WITHDRAWAL,
         EVENT_REGISTRATION,
         EVENT_REGISTRATION_ANSWER,
+        ERASURE_RECEIPT,
     )
 }
 DIRECT_TYPES: Final = frozenset(name for name, t in RECORD_TYPES.items() if t.direct)

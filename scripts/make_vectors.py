@@ -299,6 +299,12 @@ def direct_vectors() -> list[dict[str, Any]]:
             "smart",
             _large_case_share(),
         ),
+        (
+            "an erasure receipt: coopaname erased two of oxalis's records",
+            "erasure_receipt",
+            "oxalis",
+            {"to_node": "oxalis", "records": ["m-ines", "o-fauteuils"], "erased_at": T0 + 5},
+        ),
     ]
     vectors: list[dict[str, Any]] = []
     for i, (description, type_, to_node, body) in enumerate(valid, start=1):
@@ -311,7 +317,7 @@ def direct_vectors() -> list[dict[str, Any]]:
                 "to_node": to_node,
             }
         )
-    assert len(bytes.fromhex(vectors[-1]["canonical_hex"])) > 65_536
+    assert len(bytes.fromhex(vectors[3]["canonical_hex"])) > 65_536
     message = sign_direct(key, type="message", origin="coopaname", id="d-9", now=T0, body=MESSAGE_BODY)
 
     def signed(type_: str, body: dict[str, Any], seq: int = 1, prev: bytes | None = None, k: SigningKey = key) -> bytes:
@@ -673,8 +679,20 @@ def record_vectors() -> list[dict[str, Any]]:
             [1, 0],
             {"seq": 57, "hash": bytes(range(32)), "reason": "compromised", "text": "Clé volée le 3 mars."},
         ),
+        (
+            "an erasure receipt",
+            "erasure_receipt",
+            [1, 0],
+            {"to_node": "oxalis", "records": ["m-ines"], "erased_at": T0},
+        ),
     ]
     invalid: list[tuple[str, str, list[int], Any]] = [
+        (
+            "an erasure receipt naming no record ids but numbers",
+            "erasure_receipt",
+            [1, 0],
+            {"to_node": "oxalis", "records": [7], "erased_at": T0},
+        ),
         ("unknown field in the same minor version", "profile", [1, 0], {"display_name": "A", "pronouns": "elle"}),
         ("a different major version", "profile", [2, 0], {"display_name": "A"}),
         ("missing required field", "offer", [1, 0], {"purpose": "offer", "status": "open"}),

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, peer_key_from_json, peer_key_to_json
@@ -22,6 +23,7 @@ from node.clock import Clock
 from node.records import log as replication_log
 from node.records import replica
 from node.records.branches import replace_branch_sync
+from node.records.deletions import apply_deletions_sync
 from node.search.documents import SearchDocuments
 from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
@@ -67,6 +69,10 @@ class NodeFederationStore:
         self.clock = clock
         self.search_documents = search_documents
         self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
+        #: erasures taken in (tombstones with the reason ``erased``): called in the storing transaction with them
+        #: (the node's receipts), then ``after_erased`` once it committed (the purge of the files)
+        self.on_erased_sync: Callable[[Session, list[Record]], None] | None = None
+        self.after_erased: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------------------ log
 
@@ -95,11 +101,22 @@ class NodeFederationStore:
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
         prepared = self._prepared
         derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
-        await self.db.run_write(
-            lambda session: replica.store_run_sync(
-                session.connection(), records, received_at, self.search_documents, derived
-            )
-        )
+
+        def store(session: Session) -> bool:
+            replica.store_run_sync(session.connection(), records, received_at, self.search_documents, derived)
+            return self._erased_sync(session, records)
+
+        if await self.db.run_write(store) and self.after_erased is not None:
+            self.after_erased()
+
+    def _erased_sync(self, session: Session, records: Sequence[Record]) -> bool:
+        """Hand the erasures among ``records`` to :attr:`on_erased_sync`; True if there were any."""
+        erased = [
+            r for r in records if r.type == "tombstone" and r.body is not None and r.body.get("reason") == "erased"
+        ]
+        if erased and self.on_erased_sync is not None:
+            self.on_erased_sync(session, erased)
+        return bool(erased)
 
     async def note_fork(self, fork: Fork) -> None:
         async with self.db.write() as session:
@@ -137,6 +154,18 @@ class NodeFederationStore:
             await session.execute(delete(SearchDocument).where(SearchDocument.origin == origin))
             await session.execute(update(LogEntry).where(LogEntry.origin == origin).values(body=None))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def apply_deletions(self, tombstones: Sequence[Record], received_at: int) -> int:
+        """Tombstones of a suspended or departed origin, applied outside its log (:mod:`node.records.deletions`)."""
+
+        def apply(session: Session) -> tuple[int, bool]:
+            applied = apply_deletions_sync(session.connection(), tombstones)
+            return len(applied), self._erased_sync(session, applied)
+
+        count, erased = await self.db.run_write(apply)
+        if erased and self.after_erased is not None:
+            self.after_erased()
+        return count
 
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         async with self.db.read() as session:

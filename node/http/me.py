@@ -24,7 +24,8 @@ class Me(BaseModel):
 
 
 class Export(BaseModel):
-    """Everything the node holds about me (GDPR Art. 15 and 20): account, profile, what I published."""
+    """Everything the node holds about me (GDPR Art. 15 and 20): account, profile, what I published, my
+    messages (received and sent), my moves and my path in the coop."""
 
     model_config = ConfigDict(extra="allow")
     format: str
@@ -32,6 +33,10 @@ class Export(BaseModel):
     node: str
     account: dict[str, Any]
     profile: dict[str, Any]
+    messages_received: list[dict[str, Any]]
+    messages_sent: list[dict[str, Any]]
+    moves: list[dict[str, Any]]
+    path: list[dict[str, Any]]
     published_entries: list[dict[str, Any]]
 
 
@@ -42,6 +47,10 @@ class Erasure(Input):
 class Erased(BaseModel):
     erased: bool
     withdrawn_records: int = Field(description="how many records were withdrawn from the network")
+    receipts: str = Field(
+        description="the page where the member sees which nodes confirmed the erasure (keep it: it is secret)"
+    )
+    receipts_export: str = Field(description="the same, as JSON with every signed receipt")
 
 
 async def me(request: web.Request) -> web.Response:
@@ -80,9 +89,43 @@ async def export_me(request: web.Request) -> web.Response:
 
 
 async def erase_me(request: web.Request, body: Erasure) -> web.Response:
-    withdrawn = await node_of(request).directory.erase(member(request), body.password)
-    response = json_response({"erased": True, "withdrawn_records": withdrawn})
+    done = await node_of(request).directory.erase(member(request), body.password)
+    response = json_response(
+        {
+            "erased": True,
+            "withdrawn_records": done.withdrawn,
+            "receipts": f"/erasures/{done.token}",
+            "receipts_export": f"{V1}/erasures/{done.token}",
+        }
+    )
     clear_session_cookie(response)
+    return response
+
+
+class ErasureNode(BaseModel):
+    node: str
+    status: str = Field(description="confirmed (its signed receipt covers every record) or pending")
+    confirmed_at: Ms | None
+    records_confirmed: int
+    receipts: list[dict[str, Any]] = Field(description="each receipt as signed (hex): erasure_receipt records")
+
+
+class ErasureReceipts(BaseModel):
+    """An erasure and the signed receipts of the nodes that held the member's records (docs/members.md)."""
+
+    format: str
+    node: str
+    erased_at: Ms
+    records: int
+    record_ids: list[str]
+    confirmed: int
+    pending: int
+    nodes: list[ErasureNode]
+
+
+async def erasure_receipts(request: web.Request, erasure_token: str) -> web.Response:
+    response = json_response(await node_of(request).erasures.export(erasure_token))
+    response.headers["Content-Disposition"] = 'attachment; filename="bigre-erasure.json"'
     return response
 
 
@@ -146,5 +189,17 @@ ROUTES: Final = (
         response=Erased,
         errors=(404, 429),  # 429: repeated wrong passwords lock the confirmation out
         operation_id="erase_me",
+    ),
+    Route(
+        "GET",
+        f"{V1}/erasures/{{erasure_token}}",
+        erasure_receipts,
+        "An erasure's receipts: which nodes confirmed, signed (the secret address the erasure gave)",
+        "anyone",
+        "me",
+        response=ErasureReceipts,
+        errors=(404,),
+        operation_id="erasure_receipts",
+        headers=(("Content-Disposition", 'attachment; filename="bigre-erasure.json"'),),
     ),
 )

@@ -81,6 +81,7 @@ PATH_PARAMS: Final[dict[str, Any]] = {
     "account_id": AccountId,
     "search_id": SearchId,
     "mail_id": MailId,
+    "erasure_token": Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")],
 }
 """The type of each path parameter, by name (a route's path may only use these names)."""
 

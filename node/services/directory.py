@@ -8,7 +8,8 @@ the part that may leave the node (network and public fields) changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, select, update
@@ -20,6 +21,7 @@ from node.records.publisher import Publisher
 from node.reference.data import Reference
 from node.services import profiles
 from node.services.accounts import Accounts, account_json
+from node.services.erasures import Erasures
 from node.services.things import KINDS, Things
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
@@ -35,6 +37,8 @@ from node.storage.models import (
     MemberProfile,
     RecordState,
 )
+from node.storage.moving_models import MemberMove
+from node.storage.onboarding_models import MemberPathStep
 from node.storage.remote_event_models import RemoteEventRegistration
 from node.viewer import Viewer
 
@@ -78,10 +82,29 @@ _UPDATE_PROFILE: Final = Prepared(update(_PROFILES).where(_PROFILES.c.account_id
 _UPDATE_DISPLAY_NAME: Final = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("a_id")))
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure did: records withdrawn from the network, and the secret token of its receipts page."""
+
+    withdrawn: int
+    token: str
+
+
 class Directory:
     def __init__(
-        self, db: Database, publisher: Publisher, reference: Reference, clock: Clock, accounts: Accounts, things: Things
+        self,
+        db: Database,
+        publisher: Publisher,
+        reference: Reference,
+        clock: Clock,
+        accounts: Accounts,
+        things: Things,
+        erasures: Erasures,
+        on_erased: Callable[[], None] = lambda: None,
     ) -> None:
+        """``on_erased``: called after an erasure is committed (the node purges the files: node/storage/purge.py)."""
+        self.erasures = erasures
+        self.on_erased = on_erased
         self.db = db
         self.publisher = publisher
         self.reference = reference
@@ -339,6 +362,28 @@ class Directory:
                     .where(EventRegistration.account_id == account_id)
                 )
             ).all()
+            received = (
+                await session.scalars(
+                    select(InboxMessage).where(InboxMessage.account_id == account_id).order_by(InboxMessage.id)
+                )
+            ).all()
+            sent = (
+                await session.scalars(
+                    select(SentMessage).where(SentMessage.account_id == account_id).order_by(SentMessage.id)
+                )
+            ).all()
+            moves = (
+                await session.scalars(
+                    select(MemberMove).where(MemberMove.account_id == account_id).order_by(MemberMove.id)
+                )
+            ).all()
+            path = (
+                await session.scalars(
+                    select(MemberPathStep)
+                    .where(MemberPathStep.account_id == account_id)
+                    .order_by(MemberPathStep.since, MemberPathStep.id)
+                )
+            ).all()
             published = (
                 await session.execute(
                     select(LogEntry.record_id, LogEntry.seq, LogEntry.type, LogEntry.ts)
@@ -354,23 +399,31 @@ class Directory:
             "profile": self._owner_view(profile),
             **things,
             "event_registrations": [{"event": r, "registered_at": at} for r, at in registrations],
+            "messages_received": [_received_json(m) for m in received],
+            "messages_sent": [_sent_json(m) for m in sent],
+            "moves": [_move_json(m) for m in moves],
+            "path": [
+                {"status": p.status, "since": p.since, "note": p.note, "recorded_at": p.recorded_at} for p in path
+            ],
             "published_entries": [{"record_id": r, "seq": s, "type": t, "ts": ts} for r, s, t, ts in published],
         }
 
-    async def erase(self, viewer: Viewer, password: object) -> int:
+    async def erase(self, viewer: Viewer, password: object) -> Erased:
         """Erase the member's account: tombstones for everything shared, then every local row. Irreversible."""
         account_id = _logged_in(viewer)
         await self.accounts.verify_password(account_id, password)
         return await self.erase_account(account_id)
 
-    async def erase_account(self, account_id: int) -> int:
+    async def erase_account(self, account_id: int) -> Erased:
+        """Erase an account; how many records it withdrew from the network (one per tombstone, the profile
+        included) and the token of its receipts page (:class:`node.services.erasures.Erasures`)."""
         async with self.db.write() as session:
             profile = await session.get(MemberProfile, account_id)
-            count = await self.things.erase_author(session, account_id)
-            if profile is not None:
-                await self.publisher.tombstone(
-                    session, target_type="profile", record_id=profile.record_id, reason="erased"
-                )
+            withdrawn = await self.things.erase_author(session, account_id)
+            if profile is not None and await self.publisher.tombstone(
+                session, target_type="profile", record_id=profile.record_id, reason="erased"
+            ):
+                withdrawn.append(profile.record_id)
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("no account")
@@ -384,10 +437,12 @@ class Directory:
             )
             await erase_account_mail(session, account_id)  # its mails, settings, reset links, digest items
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
-        log.info("account %d erased (%d shared things withdrawn)", account_id, count)
-        return count
+            token = await self.erasures.open(session, withdrawn)
+        self.on_erased()
+        log.info("account %d erased (%d records withdrawn from the network)", account_id, len(withdrawn))
+        return Erased(len(withdrawn), token)
 
-    async def delete_member(self, viewer: Viewer, account_id: int) -> int:
+    async def delete_member(self, viewer: Viewer, account_id: int) -> Erased:
         """An operator erases an account (for example on a member's written request)."""
         if not viewer.is_operator:
             raise Forbidden("only operators erase other accounts")
@@ -402,6 +457,49 @@ def _owner_view(
         "fields": dict(data),
         "visibility": {**profiles.default_visibility(), **visibility},
         "updated_at": updated_at,
+    }
+
+
+def _received_json(m: InboxMessage) -> dict[str, Any]:
+    return {
+        "id": f"{m.origin}/{m.message_id}",
+        "kind": m.kind,
+        "from": f"{m.origin}/{m.from_member}",
+        "from_name": m.from_name,
+        "subject": m.subject,
+        "text": m.text,
+        "about": m.about,
+        "received_at": m.received_at,
+        "read": m.read,
+    }
+
+
+def _sent_json(m: SentMessage) -> dict[str, Any]:
+    return {
+        "id": m.message_id,
+        "to": f"{m.to_node}/{m.to_member}",
+        "to_name": m.to_name,
+        "subject": m.subject,
+        "text": m.text,
+        "about": m.about,
+        "sent_at": m.sent_at,
+    }
+
+
+def _move_json(m: MemberMove) -> dict[str, Any]:
+    """A move as its member sees it in the export: where, when, and which records became which."""
+    return {
+        "id": f"{m.origin}/{m.move_id}",
+        "direction": m.direction,
+        "from_node": m.origin,
+        "to_node": m.to_node,
+        "status": m.status,
+        "member": m.member_id,
+        "new_member": m.new_member_id,
+        "records": dict(m.mapping or {}),
+        "requested_at": m.requested_at,
+        "accepted_at": m.accepted_at,
+        "done_at": m.done_at,
     }
 
 

@@ -367,33 +367,42 @@ class Things:
             await self.delete_row(session, kind, row, "deleted")
         log.info("%s %s deleted by account %s", kind.record_type, record_id, viewer.account_id)
 
-    async def delete_row(self, session: AsyncSession, kind: ThingKind, row: Any, reason: str) -> None:
+    async def delete_row(self, session: AsyncSession, kind: ThingKind, row: Any, reason: str) -> list[str]:
+        """Delete one thing (and a help request's answers), publishing tombstones; the ids of the records withdrawn
+        from the network (one per tombstone: a thing never published withdraws nothing)."""
+        withdrawn: list[str] = []
         if kind is HELP_REQUESTS:
             answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.request_id == row.id))).all()
             for answer in answers:
-                await self.publisher.tombstone(
+                if await self.publisher.tombstone(
                     session, target_type="help_answer", record_id=answer.record_id, reason=reason
-                )
-        await self.publisher.tombstone(session, target_type=kind.record_type, record_id=row.record_id, reason=reason)
+                ):
+                    withdrawn.append(answer.record_id)
+        if await self.publisher.tombstone(
+            session, target_type=kind.record_type, record_id=row.record_id, reason=reason
+        ):
+            withdrawn.append(row.record_id)
         await session.delete(row)
         await session.flush()
+        return withdrawn
 
-    async def erase_author(self, session: AsyncSession, account_id: int) -> int:
-        """Delete everything an account authored, publishing ``erased`` tombstones. Returns how many things."""
-        count = 0
+    async def erase_author(self, session: AsyncSession, account_id: int) -> list[str]:
+        """Delete everything an account authored, publishing ``erased`` tombstones. Returns the ids of the records
+        withdrawn from the network (one per tombstone written, answers of the member's help requests included)."""
+        withdrawn: list[str] = []
         answers = (await session.scalars(select(HelpAnswer).where(HelpAnswer.author_id == account_id))).all()
         for answer in answers:
-            await self.publisher.tombstone(
+            if await self.publisher.tombstone(
                 session, target_type="help_answer", record_id=answer.record_id, reason="erased"
-            )
+            ):
+                withdrawn.append(answer.record_id)
             await session.delete(answer)
-            count += 1
+        await session.flush()
         for kind in KINDS.values():
             rows = (await session.scalars(select(kind.model).where(kind.model.author_id == account_id))).all()
             for row in rows:
-                await self.delete_row(session, kind, row, "erased")
-                count += 1
-        return count
+                withdrawn += await self.delete_row(session, kind, row, "erased")
+        return withdrawn
 
     # ------------------------------------------------------------------------------------------- events
 

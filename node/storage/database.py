@@ -67,6 +67,8 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=15000",
     # Safe with WAL (see the module docstring): commits stop waiting for fsync, checkpoints still sync.
     "PRAGMA synchronous=NORMAL",
+    # Deleted content is overwritten with zeros (an erasure must leave the file, node/storage/purge.py).
+    "PRAGMA secure_delete=ON",
 )
 
 

@@ -28,6 +28,13 @@ _INSERT: Final = Prepared(insert(cast(Table, OutboxItem.__table__)))
 
 async def enqueue_direct(session: AsyncSession, node: str, entries: Iterable[Entry], now: int) -> None:
     """Queue signed direct entries for ``node`` in the caller's transaction."""
+    listed = list(entries)
+    if listed:
+        await session.run_sync(lambda sync: enqueue_direct_sync(sync.connection(), node, listed, now))
+
+
+def enqueue_direct_sync(conn: Connection, node: str, entries: Iterable[Entry], now: int) -> None:
+    """:func:`enqueue_direct` on a synchronous connection (a transaction function's)."""
     rows = [
         {
             "peer": node,
@@ -42,8 +49,7 @@ async def enqueue_direct(session: AsyncSession, node: str, entries: Iterable[Ent
         }
         for entry in entries
     ]
-    if rows:
-        await session.run_sync(lambda sync: _INSERT.executemany(sync.connection(), rows))
+    _INSERT.executemany(conn, rows)
 
 
 async def require_direct_peer(session: AsyncSession, name: str) -> None:

@@ -355,10 +355,19 @@ async def export_me(request: web.Request) -> web.Response:
 async def erase_me(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
-    await node_of(request).directory.erase(v, form.get("password"))
-    response = web.HTTPSeeOther("/?erased=1")
+    done = await node_of(request).directory.erase(v, form.get("password"))
+    response = web.HTTPSeeOther(f"/erasures/{done.token}")  # the member's only way back to the receipts
     clear_session_cookie(response)
     raise response
+
+
+async def erasure_page(request: web.Request) -> web.Response:
+    """An erasure's receipts: which coops' nodes confirmed, signed, that they erased the member's records.
+    Reached only by its secret address (the account is gone); an unknown address is the 404 page."""
+    token = request.match_info["token"]
+    await coops_of(request)  # the coops' names, not their codes
+    erasure = await node_of(request).erasures.status(token)
+    return render(request, "erasure.html", {"erasure": erasure, "export": f"/api/v1/erasures/{token}"})
 
 
 def account_routes() -> list[web.RouteDef]:
@@ -374,4 +383,5 @@ def account_routes() -> list[web.RouteDef]:
         web.post("/me/move", move_submit),
         web.get("/me/export", export_me),
         web.post("/me/erase", erase_me),
+        web.get("/erasures/{token}", erasure_page),
     ]

@@ -29,6 +29,8 @@ class MemoryLog:
     forks: list[Fork] = field(default_factory=list)
     store_calls: int = 0
     replaced: list[tuple[str, int, int, int]] = field(default_factory=list)  # origin, from seq, dropped, taken
+    # (origin, record id) -> seq of a tombstone applied outside the log (an origin whose records are not taken)
+    deletions: dict[tuple[str, str], int] = field(default_factory=dict)
 
     async def heads(self) -> dict[str, tuple[int, bytes]]:
         out: dict[str, tuple[int, bytes]] = {}
@@ -76,6 +78,9 @@ class MemoryLog:
         for seq in sorted(self.entries.get(origin, {})):
             entry = decode_entry(self.entries[origin][seq])
             out[entry.header.id] = None if entry.header.type == "tombstone" else entry.body_value()
+        for (o, record_id), _ in self.deletions.items():
+            if o == origin and record_id in out:
+                out[record_id] = None
         return out
 
     async def drop_origin(self, origin: str) -> int:
@@ -83,6 +88,16 @@ class MemoryLog:
         for seq, blob in held.items():
             held[seq] = decode_entry(blob).erased().encode()
         return len(held)
+
+    async def apply_deletions(self, tombstones: Sequence[Record], received_at: int) -> int:
+        for t in tombstones:
+            held = self.entries.get(t.origin, {})
+            for seq, blob in held.items():
+                entry = decode_entry(blob)
+                if entry.header.id == t.id and seq < t.seq:
+                    held[seq] = entry.erased().encode()
+            self.deletions[(t.origin, t.id)] = t.seq
+        return len(tombstones)
 
     async def records_of_types(self, types: Sequence[str]) -> list[bytes]:
         found = [

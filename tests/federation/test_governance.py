@@ -8,8 +8,9 @@ import logging
 import aiohttp
 import pytest
 
+from federation.errors import SuspendedPeerError
 from federation.governance import DEFAULT_CHARTER
-from protocol import SigningKey, canonical, decode_entry
+from protocol import SigningKey, canonical, decode_entry, sign_direct
 from protocol.governance import check_certificate
 
 from .conftest import Network, eventually
@@ -129,6 +130,70 @@ async def test_a_suspended_node_s_new_records_are_refused(network: Network) -> N
         "coopaname",
         "smart",
     }
+
+
+async def test_a_suspended_node_s_deletions_are_still_applied(network: Network) -> None:
+    """Erasure outranks governance: a member of a suspended coop who erases their account vanishes from the
+    other nodes (the tombstone is verified and applied), while the coop's new records are still refused."""
+    a, b, c, _ = await founders(network)
+    await c.publish("profile", "m-erased", {"display_name": "Effacée bientôt"})
+    await c.publish("profile", "m-kept", {"display_name": "Reste"})
+    for node in (a, b):
+        await eventually(lambda node=node: node.log.state("oxalis").get("m-kept") is not None)
+    await a.publish(
+        "proposal", "p-suspend", {"kind": "suspension", "subject": "oxalis", "deadline": network.clock() + DAY}
+    )
+    ref = "coopaname/p-suspend"
+    await eventually(lambda: ref in b.service.governance.cases)
+    await vote(a, ref)
+    await vote(b, ref)
+    for node in (a, b):
+        await eventually(lambda node=node: status(node, "oxalis") == "suspended")
+    before = (await a.log.heads())["oxalis"]
+    await c.publish("profile", "m-new", {"display_name": "Après la suspension"})
+    await c.publish("tombstone", "m-erased", {"target_type": "profile", "reason": "erased"})
+    for node in (a, b):
+        await eventually(lambda node=node: node.log.state("oxalis").get("m-erased", "x") is None)
+        state = node.log.state("oxalis")
+        assert state["m-kept"] is not None and "m-new" not in state
+        assert (await node.log.heads())["oxalis"] == before  # the log itself stays frozen
+        held = [decode_entry(blob) for blob in node.log.entries["oxalis"].values()]
+        assert all(e.body is None for e in held if e.header.id == "m-erased")  # the erased body is gone
+    # the pushes were answered with a refusal: the suspended node's queue does not fill up with retries
+    await eventually(lambda: not [i for i in c.outbox.items.values() if i.kind == "entry"])
+    # erasure receipts still reach the suspended node; anything else for it waits in the queue
+    receipt = sign_direct(
+        a.key,
+        type="erasure_receipt",
+        origin="coopaname",
+        id="r-1",
+        now=network.clock(),
+        body={"to_node": "oxalis", "records": ["m-erased"], "erased_at": network.clock()},
+    )
+    message = sign_direct(
+        a.key,
+        type="message",
+        origin="coopaname",
+        id="msg-1",
+        now=network.clock(),
+        body={"to_node": "oxalis", "to_member": "m-kept", "from_member": "m-a", "text": "Bonjour"},
+    )
+    await a.outbox.enqueue("oxalis", "direct", message.encode(), network.clock())
+    await a.outbox.enqueue("oxalis", "direct", receipt.encode(), network.clock())
+    a.service.notify()
+    await eventually(lambda: ("coopaname", "r-1") in c.inbox.messages)
+    assert ("coopaname", "msg-1") not in c.inbox.messages
+    assert [i.payload for i in a.outbox.items.values() if i.peer == "oxalis"] == [message.encode()]
+    # a forged deletion (signed by a key oxalis never had) is not applied; the run is refused all the same
+    forged = SigningKey.from_seed(b"\x77" * 32)
+    c.key, real = forged, c.key
+    blob = c.sign("tombstone", "m-kept", {"target_type": "profile", "reason": "erased"}, before[0] + 9, b"\x01" * 32)
+    c.key = real
+    peer = a.service.trust.peer("oxalis")
+    assert peer is not None
+    with pytest.raises(SuspendedPeerError):
+        await a.service.replicator.apply("oxalis", [blob], source=peer)
+    assert a.log.state("oxalis")["m-kept"] is not None
 
 
 async def test_a_lost_key_is_recovered_by_vote(network: Network) -> None:

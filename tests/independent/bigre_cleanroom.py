@@ -1202,6 +1202,7 @@ DIRECT_TYPES: Final = frozenset(
         "case_withdrawal",
         "event_registration",
         "event_registration_answer",
+        "erasure_receipt",
     }
 )
 CASE_STAGE_NAMES: Final = (
@@ -1375,6 +1376,18 @@ _DIRECT_ONLY: Final = (
                 "member": _req(RECORD_ID),
                 "request": _req(RECORD_ID),
                 "status": _req(Enum(("confirmed", "full", "closed", "unknown"))),
+            }
+        ),
+    ),
+    RecordType(
+        "erasure_receipt",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "records": _req(Arr(500, RECORD_ID)),
+                "erased_at": _req(TIME),
             }
         ),
     ),

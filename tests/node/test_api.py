@@ -452,7 +452,7 @@ async def test_export_and_erase(api: Api) -> None:
     assert len(export["help-answers"]) == 1 and export["published_entries"]
     await api.call("POST", "/api/v1/me/erase", "alice@example.org", {"password": "not it at all"}, expect=403)
     erased = await api.call("POST", "/api/v1/me/erase", "alice@example.org", {"password": PASSWORD}, expect=200)
-    assert erased["withdrawn_records"] == 2
+    assert erased["withdrawn_records"] == 3  # the profile, the offer, the answer
     await api.call("GET", "/api/v1/me", "alice@example.org", expect=401)
     await api.call("GET", f"/api/v1/members/{alice}", "bob@example.org", expect=404)
     from sqlalchemy import select

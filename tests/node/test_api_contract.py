@@ -37,6 +37,7 @@ MISSING: dict[str, str] = {
     "account_id": "999999",
     "search_id": "999999",
     "mail_id": "999999",
+    "erasure_token": "NoSuchErasureToken000",
 }
 GUARD_401 = "log in first"
 GUARD_403 = ("operators only", "advisors and operators only")
