@@ -54,6 +54,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 import federation.replication as replication_module
+from bench.common import load_average, result
 from federation.replication import Replicator
 from federation.transport import PeerClient
 from federation.trust import TrustStore
@@ -181,10 +182,41 @@ async def make_source(tmp: Path, port: int, n: int) -> tuple[list[Record], Signi
     return records, services.key
 
 
-def make_target(tmp: Path, name: str, port: int, key: SigningKey) -> Path:
+def make_target(tmp: Path, name: str, port: int, key: SigningKey, database_url: str | None = None) -> Path:
     """An empty node; every target of a run shares one key, so the source knows each of them as ``smart``."""
-    create_node_dir(tmp / name, name=TARGET, url=f"http://127.0.0.1:{port}", port=port, key=key)
+    create_node_dir(
+        tmp / name, name=TARGET, url=f"http://127.0.0.1:{port}", port=port, key=key, database_url=database_url
+    )
     return tmp / name
+
+
+class PostgresDatabases:
+    """Fresh PostgreSQL databases for bootstrap targets on ``server`` (user@host:port), dropped at the end."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.names: list[str] = []
+
+    def new(self) -> str:
+        import secrets
+
+        name = f"bigre_fedbench_{secrets.token_hex(4)}"
+        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        self.names.append(name)
+        return f"postgresql+asyncpg://{self.server}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.names:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    async def _admin(self, statement: str) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        admin = await asyncpg.connect(f"postgresql://{self.server}/postgres")
+        try:
+            await admin.execute(statement)
+        finally:
+            await admin.close()
 
 
 def peer_both(source: Path, target: Path) -> None:
@@ -252,11 +284,24 @@ def wait_healthy(url: str, children: list[subprocess.Popen[bytes]], within: floa
 # ------------------------------------------------------------------------------------------- 1. bootstrap
 
 
+PROGRESS: list[tuple[float, int]] = []  # (seconds since the start, records stored) of the last bootstrap
+
+
 async def bootstrap(target: Path, profile: bool = False) -> tuple[float, int, dict[str, int], str]:
-    """Pull everything from the source into the empty ``target``; (seconds, entries applied, counts, profile)."""
+    """Pull everything from the source into the empty ``target``; (seconds, entries applied, counts, profile).
+    The progress (time at which each page was stored) is left in :data:`PROGRESS`."""
     config = load_config(target)
     services = await open_node(config, NodeOptions())
     store = services.federation_store
+    store_run = store.store_run
+    PROGRESS.clear()
+    clock_start = [0.0]
+
+    async def noted(records: Any, received_at: int) -> None:
+        await store_run(records, received_at)
+        PROGRESS.append((time.perf_counter() - clock_start[0], (PROGRESS[-1][1] if PROGRESS else 0) + len(records)))
+
+    store.store_run = noted  # type: ignore[method-assign]
     trust = TrustStore(config.name)
     trust.load(await store.list_peers())
     source = trust.peer(SOURCE)
@@ -270,7 +315,7 @@ async def bootstrap(target: Path, profile: bool = False) -> tuple[float, int, di
         with timers as stages:
             if profiler:
                 profiler.enable()
-            start = time.perf_counter()
+            start = clock_start[0] = time.perf_counter()
             applied = await replicator.sync_from(source)
             elapsed = time.perf_counter() - start
             if profiler:
@@ -618,6 +663,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="one more bootstrap under cProfile, per stage")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-bootstrap", action="store_true")
+    parser.add_argument(
+        "--postgres", metavar="USER@HOST:PORT", help="also bootstrap into fresh PostgreSQL databases on this server"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bigre-fedbench-") as tmp_name:
@@ -647,7 +695,13 @@ def run_bootstrap(tmp: Path, args: argparse.Namespace) -> None:
     records, source_key = asyncio.run(make_source(tmp, port, n))
     target_key, target_port = SigningKey.generate(), free_port()
     targets = [make_target(tmp, f"target-{i}", target_port, target_key) for i in range(args.rounds + int(args.profile))]
-    for target in targets:
+    pg = PostgresDatabases(args.postgres) if args.postgres else None
+    pg_targets = (
+        [make_target(tmp, f"target-pg-{i}", target_port, target_key, pg.new()) for i in range(args.rounds)]
+        if pg
+        else []
+    )
+    for target in targets + pg_targets:
         peer_both(tmp / SOURCE, target)
     pages = bare_rows(records, T0)
     sj_blobs, sj_key = signedjson_blobs(records)
@@ -671,6 +725,20 @@ def run_bootstrap(tmp: Path, args: argparse.Namespace) -> None:
             raw["signedjson"].append(n / signedjson_verify(sj_blobs, sj_key))
             raw["verify"].append(n / verify_only(blobs, keys, document))
             seconds, applied, counts, _ = asyncio.run(bootstrap(targets[round_no]))
+            raw["linearity"].append(linearity(n))
+            if pg_targets:
+                pg_seconds, pg_applied, pg_counts, _ = asyncio.run(bootstrap(pg_targets[round_no]))
+                if pg_applied != n + 1 or pg_counts["records"] != n + 1:
+                    raise SystemExit(f"PostgreSQL bootstrap incomplete: applied {pg_applied}, {pg_counts}")
+                raw["postgres"].append(n / pg_seconds)
+                raw["postgres / sqlite"].append(seconds / pg_seconds)
+                raw["postgres linearity"].append(linearity(n))
+                print(
+                    f"  PostgreSQL: {n / pg_seconds:,.0f} records/s ({pg_seconds:.1f} s), {seconds / pg_seconds:.2f}x"
+                    f" SQLite's; whole run / first {min(n, 10_000):,}: {raw['postgres linearity'][-1]:.2f}"
+                    f"; load average {load_average()}",
+                    flush=True,
+                )
             raw["bare"].append(n / bare_insert(asyncio.run(fresh_database(tmp / f"bare-{round_no}-b")), pages))
             raw["signedjson"].append(n / signedjson_verify(sj_blobs, sj_key))
             raw["verify"].append(n / verify_only(blobs, keys, document))
@@ -684,9 +752,11 @@ def run_bootstrap(tmp: Path, args: argparse.Namespace) -> None:
                 f"; stored {counts}; around it (before / after): bare insert "
                 f"{raw['bare'][-2]:,.0f} / {raw['bare'][-1]:,.0f}, signedjson {raw['signedjson'][-2]:,.0f} / "
                 f"{raw['signedjson'][-1]:,.0f}, verification only {raw['verify'][-2]:,.0f} / {raw['verify'][-1]:,.0f}"
-                " records/s",
+                f" records/s; whole run / first 10,000: {raw['linearity'][-1]:.2f}; load average {load_average()}",
                 flush=True,
             )
+        if pg:
+            pg.drop_all()
         if args.profile:
             seconds, applied, _, report = asyncio.run(bootstrap(targets[-1], profile=True))
             print(f"profiled bootstrap (not counted): {applied:,} entries in {seconds:.2f} s\n{report}", flush=True)
@@ -723,6 +793,48 @@ def run_bootstrap(tmp: Path, args: argparse.Namespace) -> None:
         "  (bootstrap / signedjson cannot exceed bare insert / signedjson: storing and indexing the rows alone is"
         " that ratio)"
     )
+    first = min(n, 10_000)
+    lin = statistics.median(raw["linearity"])
+    print(f"  SQLite: records/s of the whole run / of its first {first:,} records: {lin:.2f}")
+    bare_ratio = statistics.median(ratios("bootstrap", "bare"))
+    result(
+        "federation_bench",
+        f"bootstrap of {n:,} records over HTTP (fetch, verify, check, store, index) / bare stdlib sqlite3 insert",
+        f"{bare_ratio:.2f} ({statistics.median(raw['bootstrap']):,.0f} records/s)",
+        ">= 0.8",
+        bare_ratio >= 0.8,
+    )
+    if raw["postgres"]:
+        pg_ratio, pg_lin = statistics.median(raw["postgres / sqlite"]), statistics.median(raw["postgres linearity"])
+        print(
+            f"  PostgreSQL bootstrap / SQLite bootstrap: {pg_ratio:.2f} (target >= 0.5) "
+            f"{'ok' if pg_ratio >= 0.5 else 'BELOW TARGET'}; records/s of the whole run / of its first {first:,}: "
+            f"{pg_lin:.2f} (target >= 0.85) {'ok' if pg_lin >= 0.85 else 'BELOW TARGET'}"
+        )
+        result(
+            "federation_bench",
+            f"bootstrap of {n:,} records: PostgreSQL / SQLite",
+            f"{pg_ratio:.2f} ({statistics.median(raw['postgres']):,.0f} records/s)",
+            ">= 0.5",
+            pg_ratio >= 0.5,
+        )
+        result(
+            "federation_bench",
+            f"PostgreSQL bootstrap, records/s over {n:,} / over the first {first:,}",
+            f"{pg_lin:.2f}",
+            ">= 0.85",
+            pg_lin >= 0.85,
+        )
+    print(f"  load average {load_average()}")
+
+
+def linearity(n: int) -> float:
+    """Records per second of the last bootstrap's whole run over those of its first 10,000 records (1.0: the rate
+    does not fall as the tables grow), from :data:`PROGRESS`."""
+    first = min(n, 10_000)
+    seconds_first = next(t for t, done in PROGRESS if done >= first)
+    seconds_all, done_all = PROGRESS[-1]
+    return (done_all / seconds_all) / (first / seconds_first)
 
 
 def run_latency(tmp: Path, args: argparse.Namespace) -> None:

@@ -27,6 +27,7 @@ from node.storage.database import Database, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
+from node.storage.statistics import PlannerStatistics
 from protocol import Record
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class NodeFederationStore:
         self.clock = clock
         self.search_documents = search_documents
         self._prepared: dict[tuple[bytes, bool], replica.Derived] = {}
+        self.statistics = PlannerStatistics(db)  # PostgreSQL: ANALYZE after bulk loads
 
     # ------------------------------------------------------------------------------------------------ log
 
@@ -100,6 +102,7 @@ class NodeFederationStore:
                 session.connection(), records, received_at, self.search_documents, derived
             )
         )
+        await self.statistics.stored(len(records))
 
     async def note_fork(self, fork: Fork) -> None:
         async with self.db.write() as session:
@@ -125,11 +128,13 @@ class NodeFederationStore:
         """A fork repair: drop ``origin``'s entries from ``from_seq`` on and store its branch, atomically."""
         if origin == self.name:
             raise ValueError("a node never replaces its own log")
-        return await self.db.run_write(
+        replaced = await self.db.run_write(
             lambda session: replace_branch_sync(
                 session.connection(), origin, from_seq, records, received_at, self.search_documents
             )
         )
+        await self.statistics.stored(len(records))
+        return replaced
 
     async def drop_origin(self, origin: str) -> int:
         async with self.db.write() as session:
