@@ -8,6 +8,12 @@ again would be refused again; the refusal is recorded in the peer's health for t
 still gets the entries by pulling when it can take them). Any other failure reschedules the rest of the batch
 after a delay that doubles with each attempt (capped) and is randomised so that many nodes do not retry in step.
 A loop survives every error: an unforeseen one is logged with the peer named and retried after a backoff.
+
+The loops' bookkeeping is shared: an update wakes every peer's loop at once, and what they ask of the store at
+about the same moment is asked once (:class:`Coalesced`): the items due for every woken peer in one read, the
+entries to push read once for all of them (:class:`SingleFlight`), and the confirmations of the pushes that end
+together (items removed, each peer's last success) in one write. An author's cost per update then hardly grows
+with the number of its peers (the HTTP pushes remain, one per peer).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 from protocol import canonical
 
@@ -43,6 +50,62 @@ def entry_payload(origin: str, seq: int) -> bytes:
     return canonical.encode([origin, seq])
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Coalesced(Generic[T, R]):
+    """Calls made while the previous batch runs (or in the same turn of the event loop) are run together: ``run``
+    gets every waiting call's argument and its one result goes to each caller (its exception too). The delivery
+    loops woken by one update each ask for their due items, then confirm their pushes; here that is one
+    transaction for all of them instead of one per peer."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[R]]) -> None:
+        self._run = run
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, argument: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((argument, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)  # a cancelled caller leaves the batch to finish for the others
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # the other loops woken in this turn add theirs
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                result = await self._run([argument for argument, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(result)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=10)
+
+
+class SingleFlight(Generic[R]):
+    """Concurrent calls with the same key share one: every loop pushing the same new entries reads them once."""
+
+    def __init__(self) -> None:
+        self._flying: dict[Hashable, asyncio.Future[R]] = {}
+
+    async def __call__(self, key: Hashable, fetch: Callable[[], Awaitable[R]]) -> R:
+        flying = self._flying.get(key)
+        if flying is None:
+            flying = self._flying[key] = asyncio.ensure_future(fetch())
+            flying.add_done_callback(lambda _: self._flying.pop(key, None))
+        return await asyncio.shield(flying)
+
+
 class Deliverer:
     def __init__(
         self,
@@ -64,6 +127,19 @@ class Deliverer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._stopping = False
+        self._due: Coalesced[str, dict[str, tuple[list[OutboxItem], int | None]]] = Coalesced(self._due_many)
+        self._settle: Coalesced[tuple[list[int], str, int], None] = Coalesced(self._delivered)
+        self._reads: SingleFlight[list[bytes]] = SingleFlight()
+
+    async def _due_many(self, peers: list[str]) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        return await self.outbox.due_many(sorted(set(peers)), self.clock(), BATCH)
+
+    async def _read(self, origin: str, after: int, limit: int) -> list[bytes]:
+        """The log entries to push, read once for every loop asking for the same ones at the same time."""
+        return await self._reads((origin, after, limit), lambda: self.log_store.read(origin, after, limit))
+
+    async def _delivered(self, settled: list[tuple[list[int], str, int]]) -> None:
+        await self.outbox.delivered([i for ids, _, _ in settled for i in ids], [(peer, at) for _, peer, at in settled])
 
     def refresh(self) -> None:
         """Start a loop for every direct member peer that has none (peers join while the node runs)."""
@@ -88,6 +164,8 @@ class Deliverer:
             event.set()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        await self._due.close()
+        await self._settle.close()
         for task in tasks:
             if not task.done():
                 log.error("delivery loop %s did not stop", task.get_name())
@@ -106,10 +184,9 @@ class Deliverer:
                 return  # the peer left or was suspended: its loop ends; items wait (or are dropped by the node)
             event.clear()
             try:
-                now = self.clock()
-                items = await self.outbox.due(name, now, BATCH)
+                items, next_due = (await self._due(name)).get(name, ([], None))
                 if not items:
-                    next_due = await self.outbox.next_due(name)
+                    now = self.clock()
                     timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(event.wait(), timeout)
@@ -168,6 +245,9 @@ class Deliverer:
             log.exception("delivery to %s failed unexpectedly", peer.name)
             failure = f"internal: {type(exc).__name__}: {exc}"
         given_up = [i for ids, _ in refused for i in ids]
+        if failure is None and not refused:  # the common case: confirmed, batched with the other peers' (one write)
+            await self._settle((done, peer.name, self.clock()))
+            return
         if done or given_up:
             await self.outbox.done([*done, *given_up])
         for ids, refusal in refused:
@@ -206,7 +286,7 @@ class Deliverer:
             after = low - 1
             head = -1
             while after < high:
-                blobs = await self.log_store.read(origin, after, min(BATCH, high - after))
+                blobs = await self._read(origin, after, min(BATCH, high - after))
                 if not blobs:
                     break
                 try:

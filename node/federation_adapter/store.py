@@ -12,9 +12,9 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 
 from federation.outbox import entry_payload
 from federation.ports import Fork, OutboxItem, Peer, PeerHealth, peer_key_from_json, peer_key_to_json
@@ -23,7 +23,7 @@ from node.records import log as replication_log
 from node.records import replica
 from node.records.branches import replace_branch_sync
 from node.search.documents import SearchDocuments
-from node.storage.database import Database, upsert
+from node.storage.database import Database, Prepared, connection, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
 from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
@@ -253,6 +253,18 @@ class NodeFederationStore:
             )
             return int(value) if value is not None else None
 
+    async def due_many(
+        self, peers: Sequence[str], now: int, limit: int
+    ) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        """Every peer's due items (and, for a peer with none, its next attempt) in one read transaction: the
+        delivery loops woken by one update ask together (``federation.outbox.Coalesced``)."""
+        return await self.db.run_read(lambda session: _due_many(connection(session), peers, now, limit))
+
+    async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+        """Confirmed items removed and the peers' last successes recorded, in one write transaction."""
+        if ids or contacts:
+            await self.db.run_write(lambda session: _delivered(connection(session), ids, contacts))
+
     async def done(self, ids: Sequence[int]) -> None:
         if ids:
             async with self.db.write() as session:
@@ -336,3 +348,57 @@ class NodeFederationStore:
         if row is None:
             raise LookupError(f"{self.name} has not published its node document")
         return replication_log.envelope(row[0], row[1], row[2])
+
+
+# ------------------------------------------------------------------------------ delivery bookkeeping (sync)
+
+_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+_PEERS: Final = cast(Table, PeerRow.__table__)
+_DUE: Final = Prepared(  # a text statement: the SQLite dialect would add an OFFSET parameter to a LIMIT
+    text(
+        "SELECT id, kind, origin, seq, payload, attempts FROM outbox WHERE peer = :peer AND next_attempt_at <= :now "
+        "AND refused_at IS NULL ORDER BY id LIMIT :limit"
+    )
+)
+_NEXT_DUE: Final = Prepared(
+    select(func.min(_OUTBOX.c.next_attempt_at)).where(
+        _OUTBOX.c.peer == bindparam("peer"), _OUTBOX.c.refused_at.is_(None)
+    )
+)
+_SUCCESS: Final = Prepared(
+    update(_PEERS).where(_PEERS.c.name == bindparam("p_name")).values(last_success_at=bindparam("p_at"))
+)
+
+
+def _due_many(
+    conn: Connection, peers: Sequence[str], now: int, limit: int
+) -> dict[str, tuple[list[OutboxItem], int | None]]:
+    out: dict[str, tuple[list[OutboxItem], int | None]] = {}
+    for peer in peers:
+        items = [
+            OutboxItem(
+                int(id_),
+                peer,
+                kind,
+                entry_payload(origin, seq)
+                if kind == "entry" and origin is not None and seq is not None
+                else payload or b"",
+                int(attempts),
+            )
+            for id_, kind, origin, seq, payload, attempts in _DUE.all(conn, {"peer": peer, "now": now, "limit": limit})
+        ]
+        next_due = None
+        if not items:
+            found = _NEXT_DUE.first(conn, {"peer": peer})
+            next_due = int(found[0]) if found is not None and found[0] is not None else None
+        out[peer] = (items, next_due)
+    return out
+
+
+def _delivered(conn: Connection, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+    for start in range(0, len(ids), 400):
+        conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids[start : start + 400]))))
+    latest: dict[str, int] = {}
+    for peer, at in contacts:
+        latest[peer] = max(at, latest.get(peer, at))
+    _SUCCESS.executemany(conn, [{"p_name": peer, "p_at": at} for peer, at in sorted(latest.items())])
