@@ -324,7 +324,12 @@ class FederationService:
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)
         heads = await self.log_store.heads()
-        return _msgpack({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        body = canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        # Conditional heads (docs/PROTOCOL.md): the ETag names these heads; a puller that shows it gets a 304
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag})
 
     async def handle_log(self, request: web.Request) -> web.Response:
         """Federation: a page of an origin's log after a seq (signed request)."""
