@@ -326,7 +326,7 @@ class FederationService:
         heads = await self.log_store.heads()
         body = canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()})
         # Conditional heads (docs/PROTOCOL.md): the ETag names these heads; a puller that shows it gets a 304
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        etag = heads_etag(body)
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag})
@@ -515,6 +515,11 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
     if not text.isdigit() or len(text) > 16:
         raise MalformedError(f"query parameter {name} must be a non-negative integer")
     return int(text)
+
+
+def heads_etag(body: bytes) -> str:
+    """The ETag of a heads answer (docs/PROTOCOL.md 13.1): the first 32 hex digits of its body's SHA-256."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _msgpack(value: Any) -> web.Response:

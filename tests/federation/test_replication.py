@@ -366,3 +366,12 @@ async def test_an_idle_pull_is_a_304_and_a_change_is_pulled(network: Network) ->
 
 async def _head(node: MemoryNode) -> int:
     return (await node.log.heads())["coopaname"][0]
+
+
+def test_the_heads_etag_vectors_of_the_protocol() -> None:
+    from federation.service import heads_etag
+
+    assert heads_etag(canonical.encode({})) == '"76be8b528d0075f7aae98d6fa57a6d3c"'
+    two = canonical.encode({"coopaname": [2, b"\x11" * 32], "smart": [7, b"\x22" * 32]})
+    assert two.hex() == "82a9636f6f70616e616d659202c420" + "11" * 32 + "a5736d6172749207c420" + "22" * 32
+    assert heads_etag(two) == '"f3a533d1c470b242b7a8006c6227372d"'
