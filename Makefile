@@ -62,6 +62,7 @@ bench: $(STAMP)
 		$$(pg_isready -h 127.0.0.1 -q 2>/dev/null && echo --postgres $(PG_SERVER))
 	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.federation_bench \
 		$$(pg_isready -h 127.0.0.1 -q 2>/dev/null && echo --postgres $(PG_SERVER))
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.fanout_bench
 	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.search_bench
 	@! pg_isready -h 127.0.0.1 -q || BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.search_bench_pg
 	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"

@@ -236,6 +236,9 @@ def peer_both(source: Path, target: Path) -> None:
         asyncio.run(load_network(directory, network))
 
 
+SERVED: dict[int, int] = {}  # port -> pid of the node process serving on it (while ``serving`` runs)
+
+
 @contextlib.contextmanager
 def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) -> Iterator[list[str]]:
     """Run ``python -m node.cli serve`` for each folder until the block ends; yields their URLs."""
@@ -252,6 +255,7 @@ def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) ->
             )
         )
     urls = [f"http://127.0.0.1:{port}" for _, port in dirs]
+    SERVED.update((port, child.pid) for (_, port), child in zip(dirs, children, strict=True))
     try:
         for url in urls:
             wait_healthy(url, children)
