@@ -115,7 +115,7 @@ async def updates(urls: list[str], count: int) -> float:
 def author_cpu_per_update(tmp: Path, peers: int, count: int) -> float:
     """CPU seconds of the author's process per update, in a network of the author and ``peers`` peers."""
     dirs = asyncio.run(make_network(tmp / f"net-{peers}", peers))
-    with serving(dirs, tmp, anti_entropy_s=3600) as urls:
+    with serving(dirs, tmp, anti_entropy_s=3600, start_within=300) as urls:
         pid = _pid_of(dirs[0][1])
         asyncio.run(updates(urls, 3))  # warm up (first connections, caches)
         before = cpu_seconds(pid)
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
         dirs = asyncio.run(make_network(tmp / "idle", 1))
-        with serving(dirs[:1], tmp, anti_entropy_s=3600):
+        with serving(dirs[:1], tmp, anti_entropy_s=3600, start_within=300):
             pid = _pid_of(dirs[0][1])
             print(f"idle anti-entropy, {args.idle_rounds} rounds each (CPU per round):")
             rows: dict[str, list[tuple[float, float]]] = {}

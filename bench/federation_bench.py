@@ -240,7 +240,9 @@ SERVED: dict[int, int] = {}  # port -> pid of the node process serving on it (wh
 
 
 @contextlib.contextmanager
-def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) -> Iterator[list[str]]:
+def serving(
+    dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int, start_within: float = 60.0
+) -> Iterator[list[str]]:
     """Run ``python -m node.cli serve`` for each folder until the block ends; yields their URLs."""
     env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": str(anti_entropy_s)}
     children = []
@@ -258,7 +260,7 @@ def serving(dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int) ->
     SERVED.update((port, child.pid) for (_, port), child in zip(dirs, children, strict=True))
     try:
         for url in urls:
-            wait_healthy(url, children)
+            wait_healthy(url, children, start_within)
         yield urls
     finally:
         for child in children:
