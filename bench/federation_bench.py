@@ -725,7 +725,7 @@ def run_bootstrap(tmp: Path, args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()  # the benchmark's own data (rows, blobs) is no node's heap: keep it out of every collection
     raw: dict[str, list[float]] = defaultdict(list)
-    with serving([(tmp / SOURCE, port)], tmp, anti_entropy_s=3600):
+    with serving([(tmp / SOURCE, port)], tmp, anti_entropy_s=3600, start_within=600):
         for round_no in range(args.rounds):
             raw["bare"].append(n / bare_insert(asyncio.run(fresh_database(tmp / f"bare-{round_no}-a")), pages))
             raw["signedjson"].append(n / signedjson_verify(sj_blobs, sj_key))

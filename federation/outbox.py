@@ -185,14 +185,17 @@ class Deliverer:
             event.clear()
             try:
                 items, next_due = (await self._due(name)).get(name, ([], None))
-                if not items:
-                    now = self.clock()
-                    timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(event.wait(), timeout)
-                    continue
-                await self._send(peer, items)
-                failures = 0
+                if items:
+                    settled = await self._send(peer, items)
+                    failures = 0
+                    # everything due was confirmed and nothing was queued since (a wake would say so): the queue
+                    # holds only what ``next_due`` names, no need to ask the store again before waiting
+                    if not settled or len(items) >= BATCH or event.is_set():
+                        continue
+                now = self.clock()
+                timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -207,13 +210,13 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), delay)
 
-    async def _send(self, peer: Peer, items: list[OutboxItem]) -> None:
+    async def _send(self, peer: Peer, items: list[OutboxItem]) -> bool:
         """Send a batch. Confirmed items leave the queue. A refusal that sending again cannot change (a 4xx other
         than 408 and 429) is final: the log entries it concerns leave the queue (a pull repairs whatever the
         peer lacks once it accepts them), a direct record it concerns is set aside, kept for the operator, when
         its code says the record itself is wrong (:data:`PERMANENT_CODES`), and every such refusal is recorded
         in the peer's health. The rest is retried later with a backoff, whether the peer was unavailable or
-        something unforeseen failed here."""
+        something unforeseen failed here. True when every item was confirmed (nothing refused, nothing failed)."""
         done: list[int] = []
         refused: list[tuple[list[int], RefusedByPeerError]] = []
         set_aside: list[int] = []
@@ -245,9 +248,9 @@ class Deliverer:
             log.exception("delivery to %s failed unexpectedly", peer.name)
             failure = f"internal: {type(exc).__name__}: {exc}"
         given_up = [i for ids, _ in refused for i in ids]
-        if failure is None and not refused:  # the common case: confirmed, batched with the other peers' (one write)
+        if failure is None and not refused and not set_aside:  # the common case: batched with the other peers'
             await self._settle((done, peer.name, self.clock()))
-            return
+            return True
         if done or given_up:
             await self.outbox.done([*done, *given_up])
         for ids, refusal in refused:
@@ -255,7 +258,7 @@ class Deliverer:
             log.warning("delivery to %s refused for good, %d item(s) given up: %s", peer.name, len(ids), refusal)
         if failure is None:
             await self.peers.record_contact(peer.name, at=self.clock(), error=None)
-            return
+            return False
         settled = {*done, *given_up, *set_aside}
         pending = [i for i in items if i.id not in settled]
         attempts = max(i.attempts for i in pending) if pending else 0
@@ -264,6 +267,7 @@ class Deliverer:
             await self.outbox.failed([i.id for i in pending], next_attempt_at=self.clock() + delay, error=failure)
         await self.peers.record_contact(peer.name, at=self.clock(), error=failure)
         log.warning("delivery to %s failed (attempt %d, next in %d ms): %s", peer.name, attempts + 1, delay, failure)
+        return False
 
     async def _push_entries(
         self, peer: Peer, items: list[OutboxItem], refused: list[tuple[list[int], RefusedByPeerError]]

@@ -203,8 +203,8 @@ class OutboxPort(Protocol):
     async def due_many(
         self, peers: Sequence[str], now: int, limit: int
     ) -> dict[str, tuple[list[OutboxItem], int | None]]:
-        """Per peer: its items due at ``now`` (at most ``limit``, oldest first) and, when none is due, when the
-        earliest pending one may be tried (None: its queue is empty), read in one transaction."""
+        """Per peer: its items due at ``now`` (at most ``limit``, oldest first) and when the earliest pending item
+        not among them may be tried (None: there is none), read in one transaction."""
         ...
 
     async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:

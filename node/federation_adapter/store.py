@@ -362,7 +362,9 @@ _DUE: Final = Prepared(  # a text statement: the SQLite dialect would add an OFF
 )
 _NEXT_DUE: Final = Prepared(
     select(func.min(_OUTBOX.c.next_attempt_at)).where(
-        _OUTBOX.c.peer == bindparam("peer"), _OUTBOX.c.refused_at.is_(None)
+        _OUTBOX.c.peer == bindparam("peer"),
+        _OUTBOX.c.refused_at.is_(None),
+        _OUTBOX.c.next_attempt_at > bindparam("now"),
     )
 )
 _SUCCESS: Final = Prepared(
@@ -387,11 +389,12 @@ def _due_many(
             )
             for id_, kind, origin, seq, payload, attempts in _DUE.all(conn, {"peer": peer, "now": now, "limit": limit})
         ]
-        next_due = None
-        if not items:
-            found = _NEXT_DUE.first(conn, {"peer": peer})
-            next_due = int(found[0]) if found is not None and found[0] is not None else None
-        out[peer] = (items, next_due)
+        if len(items) >= limit:
+            out[peer] = (items, now)  # more may be due
+            continue
+        # the earliest of the others: those not due yet (every due one was returned)
+        found = _NEXT_DUE.first(conn, {"peer": peer, "now": now if items else -1})
+        out[peer] = (items, int(found[0]) if found is not None and found[0] is not None else None)
     return out
 
 

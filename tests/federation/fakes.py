@@ -151,7 +151,13 @@ class MemoryOutbox:
         out: dict[str, tuple[list[OutboxItem], int | None]] = {}
         for peer in peers:
             items = await self.due(peer, now, limit)
-            out[peer] = (items, None if items else await self.next_due(peer))
+            later = [self.due_at[i] for i, item in self.items.items() if item.peer == peer and self.due_at[i] > now]
+            if len(items) >= limit:
+                out[peer] = (items, now)
+            elif items:
+                out[peer] = (items, min(later) if later else None)
+            else:
+                out[peer] = (items, await self.next_due(peer))
         return out
 
     async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:

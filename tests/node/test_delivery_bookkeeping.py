@@ -20,9 +20,12 @@ async def test_due_items_of_many_peers_and_their_confirmation(services: Node) ->
 
     due = await store.due_many(["smart", "oxalis", "grenoble"], 1_000, 10)
     assert [i.payload for i in due["smart"][0]] == [b"one", b"two"]
-    assert [i.payload for i in due["oxalis"][0]] == [b"now"]  # the failed one waits for its next attempt
+    assert due["oxalis"] == ([due["oxalis"][0][0]], 5_000)  # the failed one waits for its next attempt
+    assert [i.payload for i in due["oxalis"][0]] == [b"now"]
+    assert due["smart"][1] is None  # nothing else queued
     assert due["grenoble"] == ([], None)  # nothing queued
-    assert (await store.due_many(["smart"], 1_000, 1))["smart"][0][0].payload == b"one"  # the limit, per peer
+    limited = (await store.due_many(["smart"], 1_000, 1))["smart"]
+    assert [i.payload for i in limited[0]] == [b"one"] and limited[1] == 1_000  # the limit, per peer: more due
 
     delivered = [i.id for i in due["smart"][0]] + [i.id for i in due["oxalis"][0]]
     await store.delivered(delivered, [("smart", 1_500), ("oxalis", 1_400), ("oxalis", 1_600)])
