@@ -25,7 +25,7 @@ from node.records.branches import replace_branch_sync
 from node.search.documents import SearchDocuments
 from node.storage.database import Database, Prepared, connection, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
-from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+from node.storage.models import LogEntry, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
 from node.storage.statistics import PlannerStatistics
 from protocol import Record
@@ -73,9 +73,9 @@ class NodeFederationStore:
     # ------------------------------------------------------------------------------------------------ log
 
     async def heads(self) -> dict[str, tuple[int, bytes]]:
-        async with self.db.read() as session:
-            rows = await session.execute(select(LogHead.origin, LogHead.seq, LogHead.hash).where(LogHead.seq > 0))
-            return {origin: (int(seq), bytes(h)) for origin, seq, h in rows if h is not None}
+        """Every origin's head: read on every pull, answered or made (one hop to a reader thread on SQLite)."""
+        rows = await self.db.run_read(lambda session: _HEADS.all(connection(session), {}))
+        return {origin: (int(seq), bytes(h)) for origin, seq, h in rows if h is not None}
 
     async def read(self, origin: str, after: int, limit: int) -> list[bytes]:
         async with self.db.read() as session:
@@ -353,6 +353,7 @@ class NodeFederationStore:
 # ------------------------------------------------------------------------------ delivery bookkeeping (sync)
 
 _OUTBOX: Final = cast(Table, OutboxRow.__table__)
+_HEADS: Final = Prepared(text("SELECT origin, seq, hash FROM log_heads WHERE seq > 0"))
 _PEERS: Final = cast(Table, PeerRow.__table__)
 _DUE: Final = Prepared(  # a text statement: the SQLite dialect would add an OFFSET parameter to a LIMIT
     text(
