@@ -24,7 +24,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from protocol import canonical
 
@@ -67,6 +67,7 @@ class Coalesced(Generic[T, R]):
 
     async def __call__(self, argument: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # a caller cancelled meanwhile leaves no "never retrieved" warning
         self._waiting.append((argument, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
@@ -92,6 +93,11 @@ class Coalesced(Generic[T, R]):
             await asyncio.wait([self._task], timeout=10)
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class SingleFlight(Generic[R]):
     """Concurrent calls with the same key share one: every loop pushing the same new entries reads them once."""
 
@@ -103,6 +109,7 @@ class SingleFlight(Generic[R]):
         if flying is None:
             flying = self._flying[key] = asyncio.ensure_future(fetch())
             flying.add_done_callback(lambda _: self._flying.pop(key, None))
+            flying.add_done_callback(_retrieved)
         return await asyncio.shield(flying)
 
 
