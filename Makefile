@@ -51,14 +51,24 @@ test-fast: $(STAMP)
 test-slow: $(STAMP) $(AXE)
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
+# every benchmark, then the README's performance table from this one run (bench/results.jsonl, with load averages)
+BENCH_RESULTS ?= bench/results.jsonl
+PG_SERVER ?= postgres@127.0.0.1:5432
 bench: $(STAMP)
-	$(BIN)/python -m bench.protocol_bench
-	$(BIN)/python -m bench.node_bench
-	@test ! -f bench/federation_bench.py || $(BIN)/python -m bench.federation_bench
-	@test ! -f bench/search_bench.py || $(BIN)/python -m bench.search_bench
-	@test ! -f bench/erasure_bench.py || $(BIN)/python -m bench.erasure_bench
-	@test ! -f bench/search_bench_pg.py || ! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.search_bench_pg
-	@! pg_isready -h 127.0.0.1 -q || $(BIN)/python -m bench.workers_bench
+	rm -f $(BENCH_RESULTS)
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.protocol_bench
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.node_bench \
+		$$(pg_isready -h 127.0.0.1 -q 2>/dev/null && echo --postgres $(PG_SERVER))
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.federation_bench \
+		$$(pg_isready -h 127.0.0.1 -q 2>/dev/null && echo --postgres $(PG_SERVER))
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.fanout_bench
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.search_bench
+	BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.erasure_bench
+	@! pg_isready -h 127.0.0.1 -q || BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.search_bench_pg
+	@! pg_isready -h 127.0.0.1 -q || BIGRE_BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.workers_bench
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+	$(BIN)/python -m bench.report $(BENCH_RESULTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

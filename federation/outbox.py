@@ -8,6 +8,12 @@ again would be refused again; the refusal is recorded in the peer's health for t
 still gets the entries by pulling when it can take them). Any other failure reschedules the rest of the batch
 after a delay that doubles with each attempt (capped) and is randomised so that many nodes do not retry in step.
 A loop survives every error: an unforeseen one is logged with the peer named and retried after a backoff.
+
+The loops' bookkeeping is shared: an update wakes every peer's loop at once, and what they ask of the store at
+about the same moment is asked once (:class:`Coalesced`): the items due for every woken peer in one read, the
+entries to push read once for all of them (:class:`SingleFlight`), and the confirmations of the pushes that end
+together (items removed, each peer's last success) in one write. An author's cost per update then hardly grows
+with the number of its peers (the HTTP pushes remain, one per peer).
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Final, Generic, TypeVar
 
 from protocol import MAX_DIRECT_ENVELOPE_BYTES, InvalidInputError, canonical, decode_entry
 
@@ -55,6 +61,69 @@ def entry_payload(origin: str, seq: int) -> bytes:
     return canonical.encode([origin, seq])
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Coalesced(Generic[T, R]):
+    """Calls made while the previous batch runs (or in the same turn of the event loop) are run together: ``run``
+    gets every waiting call's argument and its one result goes to each caller (its exception too). The delivery
+    loops woken by one update each ask for their due items, then confirm their pushes; here that is one
+    transaction for all of them instead of one per peer."""
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[R]]) -> None:
+        self._run = run
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, argument: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # a caller cancelled meanwhile leaves no "never retrieved" warning
+        self._waiting.append((argument, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)  # a cancelled caller leaves the batch to finish for the others
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # the other loops woken in this turn add theirs
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                result = await self._run([argument for argument, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(result)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=10)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class SingleFlight(Generic[R]):
+    """Concurrent calls with the same key share one: every loop pushing the same new entries reads them once."""
+
+    def __init__(self) -> None:
+        self._flying: dict[Hashable, asyncio.Future[R]] = {}
+
+    async def __call__(self, key: Hashable, fetch: Callable[[], Awaitable[R]]) -> R:
+        flying = self._flying.get(key)
+        if flying is None:
+            flying = self._flying[key] = asyncio.ensure_future(fetch())
+            flying.add_done_callback(lambda _: self._flying.pop(key, None))
+            flying.add_done_callback(_retrieved)
+        return await asyncio.shield(flying)
+
+
 class Deliverer:
     def __init__(
         self,
@@ -76,6 +145,19 @@ class Deliverer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._stopping = False
+        self._due: Coalesced[str, dict[str, tuple[list[OutboxItem], int | None]]] = Coalesced(self._due_many)
+        self._settle: Coalesced[tuple[list[int], str, int], None] = Coalesced(self._delivered)
+        self._reads: SingleFlight[list[bytes]] = SingleFlight()
+
+    async def _due_many(self, peers: list[str]) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        return await self.outbox.due_many(sorted(set(peers)), self.clock(), BATCH)
+
+    async def _read(self, origin: str, after: int, limit: int) -> list[bytes]:
+        """The log entries to push, read once for every loop asking for the same ones at the same time."""
+        return await self._reads((origin, after, limit), lambda: self.log_store.read(origin, after, limit))
+
+    async def _delivered(self, settled: list[tuple[list[int], str, int]]) -> None:
+        await self.outbox.delivered([i for ids, _, _ in settled for i in ids], [(peer, at) for _, peer, at in settled])
 
     def refresh(self) -> None:
         """Start a loop for every direct member peer that has none (peers join while the node runs)."""
@@ -100,6 +182,8 @@ class Deliverer:
             event.set()
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        await self._due.close()
+        await self._settle.close()
         for task in tasks:
             if not task.done():
                 log.error("delivery loop %s did not stop", task.get_name())
@@ -119,22 +203,24 @@ class Deliverer:
             departed = peer.status != MEMBER
             event.clear()
             try:
-                now = self.clock()
-                items = await self.outbox.due(name, now, BATCH)
+                items, next_due = (await self._due(name)).get(name, ([], None))
                 if departed:  # suspended or left: only erasure receipts still go (erasure outranks governance)
                     items = [i for i in items if i.kind == DIRECT and direct_type(i.payload) in ALWAYS_DELIVERED]
                     if not items:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(event.wait(), IDLE_WAIT_S)
                         continue
-                if not items:
-                    next_due = await self.outbox.next_due(name)
-                    timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(event.wait(), timeout)
-                    continue
-                await self._send(peer, items)
-                failures = 0
+                if items:
+                    settled = await self._send(peer, items)
+                    failures = 0
+                    # everything due was confirmed and nothing was queued since (a wake would say so): the queue
+                    # holds only what ``next_due`` names, no need to ask the store again before waiting
+                    if not settled or len(items) >= BATCH or event.is_set():
+                        continue
+                now = self.clock()
+                timeout = IDLE_WAIT_S if next_due is None else min(IDLE_WAIT_S, max(0.0, (next_due - now) / 1000))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -149,13 +235,13 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), delay)
 
-    async def _send(self, peer: Peer, items: list[OutboxItem]) -> None:
+    async def _send(self, peer: Peer, items: list[OutboxItem]) -> bool:
         """Send a batch. Confirmed items leave the queue. A refusal that sending again cannot change (a 4xx other
         than 408 and 429) is final: the log entries it concerns leave the queue (a pull repairs whatever the
         peer lacks once it accepts them), a direct record it concerns is set aside, kept for the operator, when
         its code says the record itself is wrong (:data:`PERMANENT_CODES`), and every such refusal is recorded
         in the peer's health. The rest is retried later with a backoff, whether the peer was unavailable or
-        something unforeseen failed here."""
+        something unforeseen failed here. True when every item was confirmed (nothing refused, nothing failed)."""
         done: list[int] = []
         refused: list[tuple[list[int], RefusedByPeerError]] = []
         set_aside: list[int] = []
@@ -187,6 +273,9 @@ class Deliverer:
             log.exception("delivery to %s failed unexpectedly", peer.name)
             failure = f"internal: {type(exc).__name__}: {exc}"
         given_up = [i for ids, _ in refused for i in ids]
+        if failure is None and not refused and not set_aside:  # the common case: batched with the other peers'
+            await self._settle((done, peer.name, self.clock()))
+            return True
         if done or given_up:
             await self.outbox.done([*done, *given_up])
         for ids, refusal in refused:
@@ -194,7 +283,7 @@ class Deliverer:
             log.warning("delivery to %s refused for good, %d item(s) given up: %s", peer.name, len(ids), refusal)
         if failure is None:
             await self.peers.record_contact(peer.name, at=self.clock(), error=None)
-            return
+            return False
         settled = {*done, *given_up, *set_aside}
         pending = [i for i in items if i.id not in settled]
         attempts = max(i.attempts for i in pending) if pending else 0
@@ -203,6 +292,7 @@ class Deliverer:
             await self.outbox.failed([i.id for i in pending], next_attempt_at=self.clock() + delay, error=failure)
         await self.peers.record_contact(peer.name, at=self.clock(), error=failure)
         log.warning("delivery to %s failed (attempt %d, next in %d ms): %s", peer.name, attempts + 1, delay, failure)
+        return False
 
     async def _push_entries(
         self, peer: Peer, items: list[OutboxItem], refused: list[tuple[list[int], RefusedByPeerError]]
@@ -225,7 +315,7 @@ class Deliverer:
             after = low - 1
             head = -1
             while after < high:
-                blobs = await self.log_store.read(origin, after, min(BATCH, high - after))
+                blobs = await self._read(origin, after, min(BATCH, high - after))
                 if not blobs:
                     break
                 try:

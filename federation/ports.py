@@ -204,6 +204,21 @@ class OutboxPort(Protocol):
 
     async def enqueue(self, peer: str, kind: str, payload: bytes, at: int) -> None: ...
 
+    # The delivery loops' bookkeeping, several peers at once (one transaction whatever their number): the cost of
+    # an update for its author must not grow with the number of peers it is pushed to.
+
+    async def due_many(
+        self, peers: Sequence[str], now: int, limit: int
+    ) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        """Per peer: its items due at ``now`` (at most ``limit``, oldest first) and when the earliest pending item
+        not among them may be tried (None: there is none), read in one transaction."""
+        ...
+
+    async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+        """Remove confirmed items and record each (peer, at) as that peer's last successful contact, in one
+        transaction."""
+        ...
+
 
 class InboxPort(Protocol):
     async def deliver(self, record: Record, received_at: int) -> bool:

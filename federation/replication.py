@@ -191,6 +191,10 @@ async def verify_run(
     )
 
 
+#: an idle round (the peer's heads unchanged: a 304) records the peer's contact at most this often
+CONTACT_REFRESH_MS = 60_000
+
+
 class Replicator:
     def __init__(
         self,
@@ -216,6 +220,10 @@ class Replicator:
         # then (None: not known yet): we pull that origin from that peer again only once its head moved
         self._blocked: dict[tuple[str, str], tuple[int, bytes] | None] = {}
         self._reconciling: set[tuple[str, str]] = set()  # (origin, peer) forks being reconciled in the background
+        # per peer: the ETag of heads after which a round left nothing to pull (conditional heads: an idle round
+        # is a 304), the origins skipped then (not members: if one becomes a member, the whole round again), and
+        # when its contact was last recorded
+        self._settled: dict[str, tuple[str, frozenset[str], int]] = {}
         # optional, pure and synchronous: derive what store_run will write, ahead of it
         self._prepare: Callable[[list[Record]], None] | None = getattr(store, "prepare_run", None)
 
@@ -223,27 +231,46 @@ class Replicator:
         """Pull ``origin`` from every peer again (a fork repair was stored, a key was recovered)."""
         for key in [k for k in self._blocked if k[0] == origin]:
             del self._blocked[key]
+        self._settled.clear()  # what we hold of it changed: every peer's heads are worth comparing again
 
     # ------------------------------------------------------------------------------------------------ pull
 
     async def sync_from(self, peer: Peer) -> int:
         """Pull from ``peer`` everything it holds that we lack; the number of entries applied."""
-        theirs = await self.client.heads(peer)
+        settled = self._settled.pop(peer.name, None)
+        if settled is not None and any(self.trust.accepts_records_from(o) for o in settled[1]):
+            settled = None  # an origin skipped then is a member now: its records are wanted
+        theirs, etag = await self.client.heads_if_changed(peer, settled[0] if settled else None)
+        if theirs is None:  # unchanged since a round that left nothing to pull: nothing to do
+            assert settled is not None
+            now = self.clock()
+            if now - settled[2] >= CONTACT_REFRESH_MS:
+                await self.peers.record_contact(peer.name, at=now, error=None, lag=0)
+                settled = (settled[0], settled[1], now)
+            self._settled[peer.name] = settled
+            return 0
         ours = await self.store.heads()
         applied = 0
         lag = 0
+        complete = True  # nothing left to pull from these heads (no fork, nothing blocked, no lag)
+        skipped: set[str] = set()
         for origin, (their_seq, their_hash) in sorted(theirs.items()):
-            if origin == self.trust.self_name or not self.trust.accepts_records_from(origin):
+            if origin == self.trust.self_name:
+                continue
+            if not self.trust.accepts_records_from(origin):
+                skipped.add(origin)
                 continue
             blocked = (origin, peer.name)
             if blocked in self._blocked:
                 if self._blocked[blocked] in (None, (their_seq, their_hash)):
                     self._blocked[blocked] = (their_seq, their_hash)
+                    complete = False
                     continue
                 del self._blocked[blocked]
                 log.info("%s's branch of %s moved since it showed a fork: looking again", peer.name, origin)
             our_seq, our_hash = ours.get(origin, (0, b""))
             if their_seq == our_seq and their_hash != our_hash and our_seq > 0:
+                complete = False
                 try:
                     async with self._locks[origin]:
                         await self._conflict(origin, our_seq, peer, None, inline=True)
@@ -256,7 +283,10 @@ class Replicator:
             done, our_seq = await self._pull(peer, origin, our_seq, their_seq)
             applied += done
             lag += max(0, their_seq - our_seq)
-        await self.peers.record_contact(peer.name, at=self.clock(), error=None, lag=lag)
+        now = self.clock()
+        await self.peers.record_contact(peer.name, at=now, error=None, lag=lag)
+        if complete and lag == 0 and etag is not None:
+            self._settled[peer.name] = (etag, frozenset(skipped), now)
         if applied:
             log.info("pulled %d entries from %s", applied, peer.name)
         return applied

@@ -383,7 +383,12 @@ class FederationService:
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)
         heads = await self.log_store.heads()
-        return _msgpack({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        body = canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        # Conditional heads (docs/PROTOCOL.md): the ETag names these heads; a puller that shows it gets a 304
+        etag = heads_etag(body)
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag})
 
     async def handle_log(self, request: web.Request) -> web.Response:
         """Federation: a page of an origin's log after a seq (signed request)."""
@@ -574,6 +579,11 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
     if not text.isdigit() or len(text) > 16:
         raise MalformedError(f"query parameter {name} must be a non-negative integer")
     return int(text)
+
+
+def heads_etag(body: bytes) -> str:
+    """The ETag of a heads answer (docs/PROTOCOL.md 13.1): the first 32 hex digits of its body's SHA-256."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _msgpack(value: Any) -> web.Response:

@@ -142,6 +142,14 @@ class PeerClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def call(self, peer: Peer, method: str, path: str, payload: Value = None) -> Value:
+        _, value, _ = await self._exchange(peer, method, path, payload)
+        return value
+
+    async def _exchange(
+        self, peer: Peer, method: str, path: str, payload: Value = None, if_none_match: str | None = None
+    ) -> tuple[int, Value, str | None]:
+        """A signed request: (status, decoded answer, its ETag). A 304 (only asked for with ``if_none_match``)
+        answers (304, None, the ETag)."""
         body = canonical.encode(payload) if payload is not None else b""
         headers = sign_request(
             self.key(),
@@ -154,11 +162,16 @@ class PeerClient:
             body=body,
         )
         headers["Content-Type"] = CONTENT_TYPE
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
         url = peer.url.rstrip("/") + path
         try:
             async with self.session.request(
                 method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             ) as response:
+                etag = response.headers.get("ETag")
+                if response.status == 304 and if_none_match is not None:
+                    return 304, None, etag
                 raw = await read_limited(response.content, MAX_BODY)
                 if response.status != 200:
                     reason = raw[:300].decode("utf-8", "replace")
@@ -171,9 +184,19 @@ class PeerClient:
         if len(raw) > MAX_BODY:
             raise PeerUnavailableError(f"{peer.name} sent an answer larger than {MAX_BODY} bytes")
         try:
-            return canonical.decode(raw, canonical.Limits(max_array=100_000, max_bin=MAX_BODY))
+            return 200, canonical.decode(raw, canonical.Limits(max_array=100_000, max_bin=MAX_BODY)), etag
         except InvalidInputError as exc:
             raise PeerUnavailableError(f"{peer.name} sent an undecodable answer: {exc}") from exc
+
+    async def heads_if_changed(
+        self, peer: Peer, etag: str | None
+    ) -> tuple[dict[str, tuple[int, bytes]] | None, str | None]:
+        """The peer's heads and their ETag; (None, etag) when they are still those of ``etag`` (a 304: nothing to
+        decode or compare, docs/PROTOCOL.md "Conditional heads")."""
+        status, value, new_etag = await self._exchange(peer, "GET", "/federation/v1/heads", None, etag)
+        if status == 304:
+            return None, new_etag or etag
+        return parse_heads(value, peer.name), new_etag
 
     async def heads(self, peer: Peer) -> dict[str, tuple[int, bytes]]:
         value = await self.call(peer, "GET", "/federation/v1/heads")

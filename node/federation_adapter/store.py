@@ -12,9 +12,9 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from federation.outbox import entry_payload
@@ -25,10 +25,11 @@ from node.records import replica
 from node.records.branches import replace_branch_sync
 from node.records.deletions import apply_deletions_sync
 from node.search.documents import SearchDocuments
-from node.storage.database import Database, upsert
+from node.storage.database import Database, Prepared, connection, upsert
 from node.storage.federation_models import ForkRow, PeerInvitation, PeerRow
-from node.storage.models import LogEntry, LogHead, RecordState, SearchDocument
+from node.storage.models import LogEntry, RecordState, SearchDocument
 from node.storage.models import OutboxItem as OutboxRow
+from node.storage.statistics import PlannerStatistics
 from protocol import Record
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,14 @@ class NodeFederationStore:
         #: (the node's receipts), then ``after_erased`` once it committed (the purge of the files)
         self.on_erased_sync: Callable[[Session, list[Record]], None] | None = None
         self.after_erased: Callable[[], None] | None = None
+        self.statistics = PlannerStatistics(db)  # PostgreSQL: ANALYZE after bulk loads
 
     # ------------------------------------------------------------------------------------------------ log
 
     async def heads(self) -> dict[str, tuple[int, bytes]]:
-        async with self.db.read() as session:
-            rows = await session.execute(select(LogHead.origin, LogHead.seq, LogHead.hash).where(LogHead.seq > 0))
-            return {origin: (int(seq), bytes(h)) for origin, seq, h in rows if h is not None}
+        """Every origin's head: read on every pull, answered or made (one hop to a reader thread on SQLite)."""
+        rows = await self.db.run_read(lambda session: _HEADS.all(connection(session), {}))
+        return {origin: (int(seq), bytes(h)) for origin, seq, h in rows if h is not None}
 
     async def read(self, origin: str, after: int, limit: int) -> list[bytes]:
         async with self.db.read() as session:
@@ -108,6 +110,7 @@ class NodeFederationStore:
 
         if await self.db.run_write(store) and self.after_erased is not None:
             self.after_erased()
+        await self.statistics.stored(len(records))
 
     def _erased_sync(self, session: Session, records: Sequence[Record]) -> bool:
         """Hand the erasures among ``records`` to :attr:`on_erased_sync`; True if there were any."""
@@ -142,11 +145,13 @@ class NodeFederationStore:
         """A fork repair: drop ``origin``'s entries from ``from_seq`` on and store its branch, atomically."""
         if origin == self.name:
             raise ValueError("a node never replaces its own log")
-        return await self.db.run_write(
+        replaced = await self.db.run_write(
             lambda session: replace_branch_sync(
                 session.connection(), origin, from_seq, records, received_at, self.search_documents
             )
         )
+        await self.statistics.stored(len(records))
+        return replaced
 
     async def drop_origin(self, origin: str) -> int:
         async with self.db.write() as session:
@@ -277,6 +282,18 @@ class NodeFederationStore:
             )
             return int(value) if value is not None else None
 
+    async def due_many(
+        self, peers: Sequence[str], now: int, limit: int
+    ) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        """Every peer's due items (and, for a peer with none, its next attempt) in one read transaction: the
+        delivery loops woken by one update ask together (``federation.outbox.Coalesced``)."""
+        return await self.db.run_read(lambda session: _due_many(connection(session), peers, now, limit))
+
+    async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+        """Confirmed items removed and the peers' last successes recorded, in one write transaction."""
+        if ids or contacts:
+            await self.db.run_write(lambda session: _delivered(connection(session), ids, contacts))
+
     async def done(self, ids: Sequence[int]) -> None:
         if ids:
             async with self.db.write() as session:
@@ -360,3 +377,61 @@ class NodeFederationStore:
         if row is None:
             raise LookupError(f"{self.name} has not published its node document")
         return replication_log.envelope(row[0], row[1], row[2])
+
+
+# ------------------------------------------------------------------------------ delivery bookkeeping (sync)
+
+_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+_HEADS: Final = Prepared(text("SELECT origin, seq, hash FROM log_heads WHERE seq > 0"))
+_PEERS: Final = cast(Table, PeerRow.__table__)
+_DUE: Final = Prepared(  # a text statement: the SQLite dialect would add an OFFSET parameter to a LIMIT
+    text(
+        "SELECT id, kind, origin, seq, payload, attempts FROM outbox WHERE peer = :peer AND next_attempt_at <= :now "
+        "AND refused_at IS NULL ORDER BY id LIMIT :limit"
+    )
+)
+_NEXT_DUE: Final = Prepared(
+    select(func.min(_OUTBOX.c.next_attempt_at)).where(
+        _OUTBOX.c.peer == bindparam("peer"),
+        _OUTBOX.c.refused_at.is_(None),
+        _OUTBOX.c.next_attempt_at > bindparam("now"),
+    )
+)
+_SUCCESS: Final = Prepared(
+    update(_PEERS).where(_PEERS.c.name == bindparam("p_name")).values(last_success_at=bindparam("p_at"))
+)
+
+
+def _due_many(
+    conn: Connection, peers: Sequence[str], now: int, limit: int
+) -> dict[str, tuple[list[OutboxItem], int | None]]:
+    out: dict[str, tuple[list[OutboxItem], int | None]] = {}
+    for peer in peers:
+        items = [
+            OutboxItem(
+                int(id_),
+                peer,
+                kind,
+                entry_payload(origin, seq)
+                if kind == "entry" and origin is not None and seq is not None
+                else payload or b"",
+                int(attempts),
+            )
+            for id_, kind, origin, seq, payload, attempts in _DUE.all(conn, {"peer": peer, "now": now, "limit": limit})
+        ]
+        if len(items) >= limit:
+            out[peer] = (items, now)  # more may be due
+            continue
+        # the earliest of the others: those not due yet (every due one was returned)
+        found = _NEXT_DUE.first(conn, {"peer": peer, "now": now if items else -1})
+        out[peer] = (items, int(found[0]) if found is not None and found[0] is not None else None)
+    return out
+
+
+def _delivered(conn: Connection, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+    for start in range(0, len(ids), 400):
+        conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids[start : start + 400]))))
+    latest: dict[str, int] = {}
+    for peer, at in contacts:
+        latest[peer] = max(at, latest.get(peer, at))
+    _SUCCESS.executemany(conn, [{"p_name": peer, "p_at": at} for peer, at in sorted(latest.items())])

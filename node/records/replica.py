@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.records.log import ERASE_EARLIER_BODIES, HEAD_UPSERT, STATE_UPSERT, jsonable
@@ -173,9 +173,25 @@ def _json_body(r: Record) -> Any:
     return jsonable(dict(r.body))
 
 
+# On PostgreSQL: one primary-key lookup per id, whatever the planner statistics. ``origin = ? AND record_id IN
+# (...)`` is planned from statistics: on a table that grew since its last ANALYZE (a bootstrap), the planner takes
+# ``origin = ?`` for selective and scans every row of that origin (31-38 ms a page at 100,000 rows, 1 ms after
+# ANALYZE). The lateral subquery's OFFSET 0 keeps it from being flattened into a hash join, so each id is an
+# index lookup on the full primary key (one row at most: no statistics involved), about 1 ms for 400 ids.
+_CURRENT_SEQS_PG: Final = text(
+    "SELECT r.record_id, r.seq, r.deleted FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(id) "
+    "CROSS JOIN LATERAL (SELECT record_id, seq, deleted FROM records "
+    "WHERE origin = :origin AND record_id = wanted.id OFFSET 0) AS r"
+)
+
+
 def _current_seqs(conn: Connection, origin: str, ids: Iterable[str]) -> dict[str, tuple[int, bool]]:
     out: dict[str, tuple[int, bool]] = {}
     id_list = list(ids)
+    if conn.dialect.name == "postgresql":
+        for rid, seq, deleted in conn.execute(_CURRENT_SEQS_PG, {"origin": origin, "ids": id_list}):
+            out[rid] = (int(seq), bool(deleted))
+        return out
     for start in range(0, len(id_list), CHUNK):
         chunk = id_list[start : start + CHUNK]
         rows = conn.execute(

@@ -155,6 +155,33 @@ class MemoryOutbox:
         for i in ids:
             self.items.pop(i, None)
 
+    # ---- several peers at once (the delivery loops' shared bookkeeping)
+    batches: list[tuple[str, int]] = field(default_factory=list)  # (due_many | delivered, peers in the call)
+    peers: MemoryPeers | None = None  # where delivered() records contacts (set by MemoryNode)
+
+    async def due_many(
+        self, peers: Sequence[str], now: int, limit: int
+    ) -> dict[str, tuple[list[OutboxItem], int | None]]:
+        self.batches.append(("due_many", len(peers)))
+        out: dict[str, tuple[list[OutboxItem], int | None]] = {}
+        for peer in peers:
+            items = await self.due(peer, now, limit)
+            later = [self.due_at[i] for i, item in self.items.items() if item.peer == peer and self.due_at[i] > now]
+            if len(items) >= limit:
+                out[peer] = (items, now)
+            elif items:
+                out[peer] = (items, min(later) if later else None)
+            else:
+                out[peer] = (items, await self.next_due(peer))
+        return out
+
+    async def delivered(self, ids: Sequence[int], contacts: Sequence[tuple[str, int]]) -> None:
+        self.batches.append(("delivered", len(contacts)))
+        await self.done(ids)
+        if self.peers is not None:
+            for peer, at in contacts:
+                await self.peers.record_contact(peer, at=at, error=None)
+
     async def failed(self, ids: Sequence[int], *, next_attempt_at: int, error: str) -> None:
         for i in ids:
             self.items[i].attempts += 1
@@ -208,6 +235,7 @@ class MemoryNode:
         self.log = MemoryLog()
         self.peer_store = MemoryPeers()
         self.outbox = MemoryOutbox()
+        self.outbox.peers = self.peer_store
         self.inbox = MemoryInbox()
         self.invitations = MemoryInvitations()
         self.url = ""

@@ -113,3 +113,26 @@ async def test_a_delivery_loop_survives_an_unexpected_error(network: Network, ca
     assert not task.done()
     assert any(err and "internal: RuntimeError" in err for name, _, err in a.peer_store.contacts if name == "smart")
     await asyncio.sleep(0)
+
+
+async def test_the_peers_loops_share_their_bookkeeping(network: Network) -> None:
+    """An update pushed to many peers: their loops ask for their due items together (one read for all of them)
+    and confirm together, so the author's store work does not grow with the number of peers (issue 18)."""
+    a = await network.add("coopaname", 1)
+    others = [await network.add(f"coop{i}", 2 + i) for i in range(6)]
+    await network.connect_all()
+
+    async def everyone_holds(seq: int) -> bool:
+        return all([await holds(o, "coopaname", seq) for o in others]) and not a.outbox.items
+
+    await eventually(lambda: everyone_holds(1))
+    a.outbox.batches.clear()
+    contacts = len(a.peer_store.contacts)
+    await a.publish("profile", "m-1", PROFILE)
+    await eventually(lambda: everyone_holds(2))
+    due = [n for kind, n in a.outbox.batches if kind == "due_many"]
+    delivered = [n for kind, n in a.outbox.batches if kind == "delivered"]
+    assert due and due[0] == 6  # the six loops woken by the update asked in one call
+    assert sum(delivered) == 6  # every peer's confirmation recorded...
+    assert len(delivered) < 6  # ...in fewer writes than peers
+    assert {name for name, _, err in a.peer_store.contacts[contacts:] if err is None} >= {o.name for o in others}

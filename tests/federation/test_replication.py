@@ -9,6 +9,9 @@ import pytest
 
 from federation.errors import PeerUnavailableError
 from federation.outbox import backoff_ms
+from federation.ports import Peer
+from federation.replication import Replicator
+from federation.transport import PeerClient
 from protocol import SigningKey, canonical, sign_request
 
 from .conftest import Network, eventually
@@ -308,3 +311,67 @@ async def test_revoked_key_entries_are_refused(network: Network) -> None:
     with pytest.raises(Exception, match="revoked"):
         await b.service.replicator.apply("coopaname", [stolen], source=peer)
     assert (await b.log.heads())["coopaname"][0] == seq
+
+
+# ------------------------------------------------------------------ conditional heads (issue 18, idle pulls)
+
+
+async def test_an_idle_pull_is_a_304_and_a_change_is_pulled(network: Network) -> None:
+    a = await network.add("coopaname", 1)
+    b = await network.add("smart", 2)
+    await network.connect_all()
+    await a.publish("profile", "m-1", {"display_name": "M 1"})
+
+    async def quiet() -> bool:  # the background pushes and first syncs done: the heads stay as they are
+        return await holds(a, "smart", 1) and await holds(b, "coopaname", 2) and not a.outbox.items | b.outbox.items
+
+    await eventually(quiet)
+    answers: list[bool] = []  # True: the heads came back (200); False: unchanged (304)
+    shared = b.service.replicator.client
+    client = PeerClient(shared.session, shared.key, shared.origin, shared.clock)  # b's, for this replicator only
+    original = client.heads_if_changed
+
+    async def spy(peer: Peer, etag: str | None) -> tuple[dict[str, tuple[int, bytes]] | None, str | None]:
+        heads, new_etag = await original(peer, etag)
+        answers.append(heads is not None)
+        return heads, new_etag
+
+    client.heads_if_changed = spy  # type: ignore[method-assign]
+    replicator = Replicator(b.log, b.peer_store, b.service.trust, client, network.clock)
+    source = b.service.trust.peer("coopaname")
+    assert source is not None
+    await replicator.sync_from(source)  # the first round: the heads, then the pull (unless a push was first)
+    assert await holds(b, "coopaname", 2)
+    assert await replicator.sync_from(source) == 0
+    assert answers == [True, False]  # nothing changed: a 304, nothing compared or pulled
+    await a.publish("profile", "m-2", {"display_name": "M 2"}, notify=False)
+    await replicator.sync_from(source)
+    assert answers[-1] is True and await holds(b, "coopaname", 3)  # the heads moved: a 200 (and the pull)
+    # an origin the peer holds that we did not take (not a member for us) is taken once it is one
+    c = await network.add("oxalis", 3)
+    await network.connect_all()
+    await c.publish("profile", "o-1", {"display_name": "O 1"}, notify=False)
+    await eventually(lambda: holds(a, "oxalis", 2))
+    oxalis = b.service.trust.peer("oxalis")
+    assert oxalis is not None
+    oxalis.status = "suspended"
+    held_before = await holds(b, "oxalis", 2)
+    await replicator.sync_from(source)  # a's heads now show oxalis, which b skips
+    assert await replicator.sync_from(source) == 0 and answers[-1] is False  # idle
+    oxalis.status = "member"
+    await replicator.sync_from(source)
+    assert answers[-1] is True  # the whole round again, for oxalis's records
+    assert held_before or await holds(b, "oxalis", 2)
+
+
+async def _head(node: MemoryNode) -> int:
+    return (await node.log.heads())["coopaname"][0]
+
+
+def test_the_heads_etag_vectors_of_the_protocol() -> None:
+    from federation.service import heads_etag
+
+    assert heads_etag(canonical.encode({})) == '"76be8b528d0075f7aae98d6fa57a6d3c"'
+    two = canonical.encode({"coopaname": [2, b"\x11" * 32], "smart": [7, b"\x22" * 32]})
+    assert two.hex() == "82a9636f6f70616e616d659202c420" + "11" * 32 + "a5736d6172749207c420" + "22" * 32
+    assert heads_etag(two) == '"f3a533d1c470b242b7a8006c6227372d"'
