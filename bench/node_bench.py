@@ -36,7 +36,7 @@ from node.http.state import NODE_KEY
 from node.records.log import jsonable
 from node.search import index as search
 from node.services import profiles
-from node.services.accounts import PasswordHasher
+from node.services.passwords import PasswordHasher
 from node.storage.models import LogEntry, MemberProfile, OutboxItem
 
 WORKERS = 16
@@ -100,7 +100,9 @@ async def bench_api(tmp: Path, seconds: float) -> tuple[float, float, float]:
     await runner.cleanup()
 
     config = create_node_dir(tmp / "api", name="coopaname", url="http://127.0.0.1:1")
-    app = create_app(config, options=NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
+    app = create_app(
+        config, options=NodeOptions(hasher=PasswordHasher(memory_kib=256, time_cost=1), outbox_peers=two_peers)
+    )
     runner, url = await _serve(app)
     tokens = []
     services = app[NODE_KEY]
@@ -157,7 +159,9 @@ def _update(i: int) -> dict[str, Any]:
 
 async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     config = create_node_dir(tmp / "storage", name="coopaname", url="http://127.0.0.1:1")
-    services = await open_node(config, NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=two_peers))
+    services = await open_node(
+        config, NodeOptions(hasher=PasswordHasher(memory_kib=256, time_cost=1), outbox_peers=two_peers)
+    )
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
     login = await services.accounts.login("s@example.org", "benchmark password", "bench")
     viewer = await services.accounts.authenticate(login.token)
@@ -172,7 +176,7 @@ async def bench_storage(tmp: Path, count: int) -> tuple[float, float]:
     # The same rows (byte for byte, as the node wrote them), written by bare sqlite3 into the same schema (a fresh
     # node database), with the same commit policy: one BEGIN IMMEDIATE ... COMMIT per update.
     bare_config = create_node_dir(tmp / "bare", name="coopaname", url="http://127.0.0.1:1")
-    services = await open_node(bare_config, NodeOptions(hasher=PasswordHasher(n=2**10)))
+    services = await open_node(bare_config, NodeOptions(hasher=PasswordHasher(memory_kib=256, time_cost=1)))
     await services.accounts.add_user(email="s@example.org", password="benchmark password")
     await services.close()
     bare_file = bare_config.database.split("///", 1)[1]

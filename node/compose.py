@@ -25,7 +25,7 @@ from node.metrics import NodeMetrics
 from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
-from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from node.services.accounts import Accounts, ThrottlePolicy
 from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.finder import Finder
@@ -36,10 +36,12 @@ from node.services.messages import Messages
 from node.services.moving import Moving
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
+from node.services.passwords import PasswordHasher
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
 from node.services.things import Things
+from node.services.users import Users
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names_sync
 from protocol import SigningKey
@@ -88,6 +90,8 @@ class Node:
     governance: NodeGovernance
     jobs: Jobs
     metrics: NodeMetrics
+    # accounts administration and abuse limits (issue 15)
+    users: Users
     started: bool = False
 
     @property
@@ -226,6 +230,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         remote_events=remote_events,
         messages=messages,
         status=NodeStatus(db, name),
+        users=Users(db, clock, accounts, directory),
         federation=federation,
         federation_store=store,
         governance=governance,

@@ -51,6 +51,8 @@ FIELD_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"give a town or a postcode|must be a town or postcode", N_("Give a town or a postcode.")),
         (r"is not a département number", N_("A département is a number such as 05, 93 or 2A.")),
         (r"is not a phone number", N_("This is not a phone number.")),
+        (r"one of the most common passwords", N_("This password is one of the most common: choose another.")),
+        (r"must not be your e-mail address", N_("Your password must not be your email address.")),
         (r"not an e-mail address", N_("This is not an email address.")),
         (r"duplicate of line (?P<line>\d+)", N_("Already on line %(line)s.")),
         (r"an account with this e-mail already exists", N_("An account with this email address already exists.")),
@@ -99,6 +101,12 @@ MESSAGES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"this account is already activated", N_("This account is already activated: sign in.")),
         (r"this account is disabled", N_("This account is disabled.")),
         (r"the password does not match", N_("The password is not the right one.")),
+        (
+            r"operators cannot disable or demote themselves",
+            N_("You cannot disable your own account or change its role."),
+        ),
+        (r"operators cannot erase their own account here", N_("You cannot erase your own account here.")),
+        (r"this account is disabled: enable it first", N_("This account is disabled: enable it first.")),
         (
             r"is not a direct peer|not a member peer|no peer|unknown peer",
             N_("This cooperative is not a member of the network."),

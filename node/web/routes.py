@@ -15,6 +15,7 @@ from node.web.render import HERE, page_middleware, render
 from node.web.search_pages import search_routes
 from node.web.staff_pages import staff_routes
 from node.web.thing_pages import thing_routes
+from node.web.users_pages import users_routes
 
 
 async def home(request: web.Request) -> web.Response:
@@ -47,6 +48,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *thing_routes(),  # offers, mentoring, help requests
         *event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
         *staff_routes(),  # the advisor's list, the operator's dashboard
+        *users_routes(),  # the operator's accounts page: search, pages, role, disable, reset link, erase
         *onboarding_routes(),
         *governance_routes(),
         web.get("/static/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", static_file),

@@ -33,7 +33,7 @@ async def operator_page(request: web.Request) -> web.Response:
     node = node_of(request)
     store = node.federation_store
     activity = await node.status.received_per_hour(node.clock())
-    accounts = await node.accounts.list_accounts(v, after=0, limit=200)
+    accounts = await node.users.search(v, per_page=1)
     report = request.get("import_report")
     flash = _take_flash(request)
     response = render(
@@ -47,7 +47,7 @@ async def operator_page(request: web.Request) -> web.Response:
             "public_key": node.key.public_bytes.hex(),
             "activity": activity,
             "activity_max": max(activity) or 1,
-            "accounts": accounts,
+            "account_count": accounts.total,
             "report": report,
             "import_links": request.get("import_links") or [],
             "invitation": flash.get("invitation"),
