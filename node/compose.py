@@ -37,6 +37,7 @@ from node.services.moving import Moving
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
 from node.services.passwords import PasswordHasher
+from node.services.rate_limits import RateLimits
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
@@ -92,6 +93,7 @@ class Node:
     metrics: NodeMetrics
     # accounts administration and abuse limits (issue 15)
     users: Users
+    rate_limits: RateLimits
     started: bool = False
 
     @property
@@ -231,6 +233,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         messages=messages,
         status=NodeStatus(db, name),
         users=Users(db, clock, accounts, directory),
+        rate_limits=RateLimits(config.rate_limits),
         federation=federation,
         federation_store=store,
         governance=governance,

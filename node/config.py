@@ -17,10 +17,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from limits import parse_many
 
 from node.errors import ConfigError
 from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
@@ -119,6 +121,20 @@ def _addresses(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _rate_limit(value: object) -> dict[str, str]:
+    """``{"account": "20/minute", "address": "120/minute"}`` (either may be left out), in the notation of the
+    ``limits`` library."""
+    if not isinstance(value, dict) or not value or set(value) - {"account", "address"}:
+        raise ValueError('must be an object {"account": "N/period", "address": "N/period"} (either may be left out)')
+    for scope, text in value.items():
+        try:
+            if not isinstance(text, str) or not parse_many(text):
+                raise ValueError(text)
+        except ValueError as exc:
+            raise ValueError(f"{scope}: {text!r} is not a limit such as 20/minute or 20/minute;200/day") from exc
+    return dict(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One setting of node.json: its name, how a value is checked, its default (None: required or derived)."""
@@ -133,6 +149,20 @@ class Setting:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+
+# rate limits (issue 15): per account and per client address, moving windows
+RATE_LIMITS: Final[dict[str, dict[str, str]]] = {
+    "messages": {"account": "20/minute;200/day", "address": "120/minute"},
+    "invitations": {"account": "60/hour", "address": "300/hour"},
+    "searches": {"account": "60/minute", "address": "600/minute"},
+    "writes": {"account": "120/minute", "address": "1200/minute"},
+}
+_RATE_HELP: Final = {
+    "messages": "messages sent (to members here or at other coops), API and pages",
+    "invitations": "invitations and password reset links made by operators, API and pages",
+    "searches": "searches (the search page and `GET /api/v1/search`), signed in or not",
+    "writes": "every other change through the JSON API (POST, PUT, PATCH, DELETE) by a signed-in account",
+}
 
 SETTINGS: Final[tuple[Setting, ...]] = (
     Setting(
@@ -227,6 +257,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "logged 500. For tests and debugging: it costs a parse per answer",
         env_json=True,
     ),
+    *(
+        Setting(
+            f"rate_limit_{kind}",
+            _rate_limit,
+            default,
+            f"most {_RATE_HELP[kind]} per account and per client address, in a moving window (`N/second`, "
+            "`N/minute`, `N/hour`, `N/day`; several joined by `;`); past it: 429 with `Retry-After`",
+            env_json=True,
+        )
+        for kind, default in RATE_LIMITS.items()
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -253,6 +294,15 @@ class NodeConfig:
     log_level: str = "info"
     log_format: str = "text"
     check_responses: bool = False
+    rate_limit_messages: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["messages"]))
+    rate_limit_invitations: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["invitations"]))
+    rate_limit_searches: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["searches"]))
+    rate_limit_writes: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["writes"]))
+
+    @property
+    def rate_limits(self) -> dict[str, dict[str, str]]:
+        """The rate limits by kind (see :mod:`node.services.rate_limits`)."""
+        return {kind: getattr(self, f"rate_limit_{kind}") for kind in RATE_LIMITS}
 
     @property
     def database(self) -> str:

@@ -109,6 +109,7 @@ ROUTES: Final = (
         status=201,
         errors=(409,),
         operation_id="invite_account",
+        limit="invitations",
     ),
     Route(
         "PATCH",
@@ -133,6 +134,7 @@ ROUTES: Final = (
         status=201,
         errors=(409,),
         operation_id="reinvite_account",
+        limit="invitations",
     ),
     Route(
         "DELETE",

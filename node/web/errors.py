@@ -165,6 +165,13 @@ def general(status: int, lang: Lang) -> str:
 
 def explain(exc: NodeError, lang: Lang) -> Explained:
     """``exc`` for a person: field errors keyed by the field names the service used (the form maps them)."""
+    if isinstance(exc, TooManyAttempts) and "in a short time" in exc.message:  # a rate limit (rate_limits.py)
+        text = lang.ngettext(
+            "You are going too fast: wait %(num)s second and try again.",
+            "You are going too fast: wait %(num)s seconds and try again.",
+            exc.retry_after,
+        )
+        return Explained(text % {"num": exc.retry_after})
     if isinstance(exc, TooManyAttempts):
         minutes = max(1, -(-exc.retry_after // 60))
         text = lang.ngettext(

@@ -9,10 +9,10 @@ from typing import Any, Final
 import aiohttp
 from aiohttp import web
 
-from node.errors import InvalidInput
+from node.errors import InvalidInput, TooManyAttempts
 from node.services.members_csv import import_members
 from node.viewer import ROLES
-from node.web.render import form_error, form_of, node_of, render, signed_in
+from node.web.render import form_error, form_of, node_of, rate_limit, render, retry_after, signed_in
 
 
 async def advisor_page(request: web.Request) -> web.Response:
@@ -103,14 +103,15 @@ async def operator_invite(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
     try:
+        rate_limit(request, "invitations")
         account, token = await node_of(request).accounts.invite(
             v, email=form.get("email"), display_name=form.get("display_name") or None, role=form.get("role", "member")
         )
-    except InvalidInput as exc:
+    except (InvalidInput, TooManyAttempts) as exc:
         explained, status = form_error(request, exc)
         request["summary"] = " ".join([explained.summary, *explained.fields.values()])
         request["status"] = status
-        return await operator_page(request)
+        return retry_after(await operator_page(request), exc)
     # POST, then GET: the link is shown once, by the page the redirect leads to (reloading it does not invite again)
     raise _flash_redirect(request, {"invitation": [account.email, f"{node_of(request).config.url}/invitation/{token}"]})
 

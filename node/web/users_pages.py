@@ -12,7 +12,7 @@ from aiohttp import web
 from node.errors import InvalidInput, NodeError
 from node.services.users import PER_PAGE, STATUSES
 from node.viewer import ROLES, Viewer
-from node.web.render import form_error, form_of, node_of, render, signed_in
+from node.web.render import form_error, form_of, node_of, rate_limit, render, retry_after, signed_in
 
 BASE: Final = "/operator/users"
 FILTERS: Final = ("q", "role", "status", "page")
@@ -110,6 +110,7 @@ async def _act(request: web.Request, action: str) -> web.StreamResponse:
             changed = await users.set_disabled(v, account_id, action == "disable")
             shown["done"] = {"what": action, "email": changed["email"]}
         elif action == "reset":
+            rate_limit(request, "invitations")
             token = await users.reset_link_token(v, account_id)
             account = await node_of(request).accounts.get_account(account_id)
             link = f"{node_of(request).config.url}/invitation/{token}"
@@ -128,7 +129,8 @@ async def _act(request: web.Request, action: str) -> web.StreamResponse:
             raise
         explained, status = form_error(request, exc)
         summary = " ".join([explained.summary, *explained.fields.values()])
-        return await users_page(request, {**shown, "summary": summary, "failed": account_id}, status=status)
+        page = await users_page(request, {**shown, "summary": summary, "failed": account_id}, status=status)
+        return retry_after(page, exc)
     return await users_page(request, shown)
 
 
