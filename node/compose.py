@@ -26,6 +26,7 @@ from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, ThrottlePolicy
+from node.services.coop_sign_in import CoopSignIn
 from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.finder import Finder
@@ -94,6 +95,7 @@ class Node:
     # accounts administration and abuse limits (issue 15)
     users: Users
     rate_limits: RateLimits
+    coop_sign_in: CoopSignIn | None  # sign-in with the coop's identity provider, when node.json configures one
     started: bool = False
 
     @property
@@ -234,6 +236,9 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         status=NodeStatus(db, name),
         users=Users(db, clock, accounts, directory),
         rate_limits=RateLimits(config.rate_limits),
+        coop_sign_in=(
+            CoopSignIn(config.oidc, f"{config.url}/login/oidc/callback", accounts) if config.oidc is not None else None
+        ),
         federation=federation,
         federation_store=store,
         governance=governance,

@@ -136,6 +136,45 @@ def _rate_limit(value: object) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """Sign-in with the coop's identity provider (OpenID Connect): its issuer URL, and this node's client id and
+    secret there. The secret is kept out of ``repr`` (so out of logs and tracebacks)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    label: str = ""  # the provider's name on the sign-in button; empty: "your cooperative's account"
+    scopes: str = "openid email profile"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "label": self.label,
+            "scopes": self.scopes,
+        }
+
+
+def _oidc(value: object) -> OidcSettings:
+    if not isinstance(value, dict):
+        raise ValueError('must be an object {"issuer": "https://…", "client_id": "…", "client_secret": "…"}')
+    unknown = sorted(set(value) - {"issuer", "client_id", "client_secret", "label", "scopes"})
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(unknown)}")
+    for key in ("issuer", "client_id", "client_secret"):
+        if not isinstance(value.get(key), str) or not value[key].strip():
+            raise ValueError(f"{key} is required (a non-empty string)")
+    _url(value["issuer"])
+    for key in ("label", "scopes"):
+        if key in value and (not isinstance(value[key], str) or not value[key].strip()):
+            raise ValueError(f"{key} must be a non-empty string")
+    if "openid" not in str(value.get("scopes", "openid")).split():
+        raise ValueError("scopes must include openid")
+    return OidcSettings(**{k: v.strip() for k, v in value.items()})
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One setting of node.json: its name, how a value is checked, its default (None: required or derived)."""
 
@@ -257,6 +296,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "logged 500. For tests and debugging: it costs a parse per answer",
         env_json=True,
     ),
+    Setting(
+        "oidc",
+        _oidc,
+        None,
+        "sign-in with the coop's identity provider (OpenID Connect: Nextcloud, Keycloak…), optional: "
+        '`{"issuer": "https://…", "client_id": "…", "client_secret": "…", "label": "…"}`; accounts are matched by '
+        "verified e-mail address; see [sign-in with the coop's accounts](#sign-in-with-the-coops-accounts)",
+        env_json=True,
+    ),
     *(
         Setting(
             f"rate_limit_{kind}",
@@ -294,6 +342,7 @@ class NodeConfig:
     log_level: str = "info"
     log_format: str = "text"
     check_responses: bool = False
+    oidc: OidcSettings | None = None
     rate_limit_messages: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["messages"]))
     rate_limit_invitations: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["invitations"]))
     rate_limit_searches: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["searches"]))
@@ -331,6 +380,8 @@ class NodeConfig:
             setting = SETTINGS_BY_NAME[f.name]
             if f.name in REQUIRED or f.name == "display_name" or value not in (None, setting.default):
                 out[f.name] = list(value) if isinstance(value, tuple) else value
+                if isinstance(value, OidcSettings):
+                    out[f.name] = value.to_json()
         return out
 
 

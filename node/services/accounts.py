@@ -482,6 +482,31 @@ class Accounts:
         async with self.db.write() as session:
             await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
 
+    async def sign_in_verified_email(self, email: str, client: str) -> LoginResult:
+        """A session for the account with ``email``, which the coop's identity provider has verified
+        (:mod:`node.services.coop_sign_in`). Only an existing account signs in (invited or active; nobody gets an
+        account by having one at the provider), never a disabled one; an invited account is thereby activated
+        (its invitation links stop working). The role is the one the operator gave."""
+        address = email.strip().lower()
+        now = self.clock()
+        async with self.db.write() as session:
+            account = await session.scalar(select(Account).where(Account.email == address))
+            if account is None:
+                log.info("coop sign-in refused for %s from %s: no account with this address", _mask(address), client)
+                raise Forbidden("no account here has this e-mail address: ask the coop's operators for an invitation")
+            if account.disabled:
+                log.info("coop sign-in refused for account %d from %s: disabled", account.id, client)
+                raise Forbidden("this account is disabled")
+            if account.password_hash is None:
+                await session.execute(
+                    update(Invitation)
+                    .where(Invitation.account_id == account.id, Invitation.used_at.is_(None))
+                    .values(used_at=now)
+                )
+            result = await self._open_session(session, account, now)
+        log.info("account %d signed in through the coop's identity provider from %s", account.id, client)
+        return result
+
 
 def _mask_key(key: str) -> str:
     """A throttle key for logs: an account's e-mail is masked, an address or an account id is not."""

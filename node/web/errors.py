@@ -99,13 +99,32 @@ MESSAGES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
             N_("This invitation link is unknown, already used or expired."),
         ),
         (r"this account is already activated", N_("This account is already activated: sign in.")),
-        (r"this account is disabled", N_("This account is disabled.")),
+        (r"this account is disabled\Z", N_("This account is disabled.")),
         (r"the password does not match", N_("The password is not the right one.")),
         (
             r"operators cannot disable or demote themselves",
             N_("You cannot disable your own account or change its role."),
         ),
         (r"operators cannot erase their own account here", N_("You cannot erase your own account here.")),
+        (r"not started in this browser", N_("This sign-in was not started in this browser: start again.")),
+        (r"this sign-in took too long", N_("This sign-in took too long: start again.")),
+        (
+            r"identity provider (?:refused this sign-in|did not sign you in|sent no ID token|answered about)"
+            r"|the ID token of the coop's identity provider",
+            N_("Your cooperative's sign-in service did not sign you in: start again."),
+        ),
+        (
+            r"identity provider (?:gave no e-mail address|has not verified this e-mail address)",
+            N_("Your account at the cooperative's sign-in service has no verified email address: verify it there."),
+        ),
+        (
+            r"no account here has this e-mail address",
+            N_("No account here has this email address: ask your cooperative's operators for an invitation."),
+        ),
+        (
+            r"identity provider cannot be reached|identity provider is misconfigured|identity provider gives no",
+            N_("Your cooperative's sign-in service cannot be reached: try again later."),
+        ),
         (r"this account is disabled: enable it first", N_("This account is disabled: enable it first.")),
         (
             r"is not a direct peer|not a member peer|no peer|unknown peer",

@@ -226,6 +226,8 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], stat
             "profile_field_names": tuple(PROFILE_FIELDS),
             "errors": {},
             "summary": None,
+            "coop_sign_in": s.coop_sign_in is not None,
+            "coop_sign_in_label": s.coop_sign_in.label if s.coop_sign_in is not None else "",
             **context,
         }
     )
