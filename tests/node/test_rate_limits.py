@@ -151,9 +151,9 @@ async def test_normal_use_never_meets_the_default_limits(api: Api) -> None:
     for i in range(15):
         body = {"to_member": lea, "text": f"Bonjour, question {i}"}
         await api.call("POST", "/api/v1/messages", "sam@example.org", body, expect=202)
-    body = {"fields": {"display_name": "Sam"}, "visibility": {"display_name": "public"}}
+    profile = {"fields": {"display_name": "Sam"}, "visibility": {"display_name": "public"}}
     for _ in range(30):
-        await api.call("PUT", "/api/v1/me/profile", "sam@example.org", body, expect=200)
+        await api.call("PUT", "/api/v1/me/profile", "sam@example.org", profile, expect=200)
     for i in range(25):
         await api.call("POST", "/api/v1/accounts", "op@example.org", {"email": f"new{i}@example.org"}, expect=201)
     page = await api.client.get("/search?q=menuisier")
