@@ -15,11 +15,18 @@ import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from node.demo.run import DemoNode, load_network, network_file, plan, seed_node
+
+#: the harness's nodes answer scripts that poll and walk every link far faster than people do: generous rate limits
+#: (the limits themselves are tested in tests/node/test_rate_limits.py, normal use there under the defaults)
+HARNESS_RATE_LIMITS: Final = {
+    f"BIGRE_RATE_LIMIT_{kind.upper()}": '{"account": "100000/minute", "address": "100000/minute"}'
+    for kind in ("messages", "invitations", "searches", "writes")
+}
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The guides' screenshots are written only when asked (`make screenshots`): a test run must not change the tree.
@@ -101,6 +108,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DemoNode]]:
         "BIGRE_ANTI_ENTROPY_SECONDS": "2",
         "BIGRE_SAVED_SEARCH_SECONDS": "2",
         "BIGRE_CHECK_RESPONSES": "1",
+        **HARNESS_RATE_LIMITS,
     }
     logs = [open(data / f"{n.name}.log", "wb") for n in two]  # noqa: SIM115 - closed below
     procs = [
