@@ -49,6 +49,8 @@ class Provider:
     tokens: dict[str, Person] = field(default_factory=dict)
     redirect_uris: set[str] = field(default_factory=set)
     token_requests: int = 0
+    email_in_id_token: bool = True  # False: like providers that give the address at userinfo only
+    userinfo_sub: str | None = None  # set: userinfo answers about another subject (a broken or hostile provider)
 
     def add(self, login: str, email: str, password: str, *, verified: bool = True) -> Person:
         person = Person(email, password, verified)
@@ -140,9 +142,9 @@ class Provider:
             "iat": now,
             "exp": now + 300,
             "nonce": grant["nonce"],
-            "email": person.email,
-            "email_verified": person.email_verified,
         }
+        if self.email_in_id_token:
+            claims.update(email=person.email, email_verified=person.email_verified)
         id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
         access = secrets.token_urlsafe(16)
         self.tokens[access] = person
@@ -154,7 +156,8 @@ class Provider:
         person = self.tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
         if person is None:
             return web.json_response({"error": "invalid_token"}, status=401)
-        return web.json_response({"sub": person.sub, "email": person.email, "email_verified": person.email_verified})
+        sub = self.userinfo_sub or person.sub
+        return web.json_response({"sub": sub, "email": person.email, "email_verified": person.email_verified})
 
     def app(self) -> web.Application:
         app = web.Application()

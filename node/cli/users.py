@@ -43,7 +43,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'id':>7}  {'role':8}  {'status':8}  {'e-mail':40}  name")
     for a in found.items:
         print(f"{a['id']:>7}  {a['role']:8}  {_status(a):8}  {a['email']:40}  {a['display_name']}")
-    print(f"page {found.page} of {found.pages}, {found.total} accounts match")
+    matches = "1 account matches" if found.total == 1 else f"{found.total} accounts match"
+    print(f"page {found.page} of {found.pages}, {matches}")
     return 0
 
 

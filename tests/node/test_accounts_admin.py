@@ -153,11 +153,11 @@ def test_each_users_command(
     code, out, _ = _run(capsys, "users", "list", d)
     assert code == 0 and "page 1 of 1, 8 accounts match" in out and "u6@example.org" in out
     code, out, _ = _run(capsys, "users", "list", d, "--search", "U3")
-    assert "u3@example.org" in out and "u4@example.org" not in out and "1 accounts match" in out
+    assert "u3@example.org" in out and "u4@example.org" not in out and "1 account matches" in out
     code, out, _ = _run(capsys, "users", "list", d, "--role", "advisor")
-    assert "u0@example.org" in out and "1 accounts match" in out
+    assert "u0@example.org" in out and "1 account matches" in out
     code, out, _ = _run(capsys, "users", "list", d, "--status", "invited")
-    assert "invited@example.org" in out and "1 accounts match" in out
+    assert "invited@example.org" in out and "1 account matches" in out
     code, out, _ = _run(capsys, "users", "list", d, "--per-page", "3", "--page", "3")
     assert "page 3 of 3, 8 accounts match" in out and "u6@example.org" in out and "u0@" not in out
 

@@ -128,6 +128,20 @@ async def test_an_unknown_email_is_refused_and_an_invited_one_is_let_in(node: An
     assert used is not None  # the invitation link cannot be used any more
 
 
+async def test_the_address_may_come_from_userinfo(node: Any, idp: Provider) -> None:
+    await _services(node).accounts.add_user(email="lea@example.org", password=PASSWORD)
+    idp.add("lea", "lea@example.org", "pw")
+    idp.add("sam", "sam@example.org", "pw", verified=False)
+    idp.email_in_id_token = False
+    assert (await _sign_in(node, idp, "sam", "pw")).status == 403  # unverified, said at userinfo
+    idp.userinfo_sub = "someone-else"
+    assert (await _sign_in(node, idp, "lea", "pw")).status == 403  # userinfo about another subject
+    assert (await node.get("/api/v1/me")).status == 401
+    idp.userinfo_sub = None
+    assert (await _sign_in(node, idp, "lea", "pw")).status == 303
+    assert (await node.get("/api/v1/me")).status == 200
+
+
 async def test_a_disabled_account_is_refused(node: Any, idp: Provider) -> None:
     services = _services(node)
     account, _ = await services.accounts.add_user(email="gone@example.org", password=PASSWORD)
