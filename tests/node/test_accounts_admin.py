@@ -300,3 +300,11 @@ async def test_the_accounts_page_actions(api: Api, client: Client) -> None:
     client.session.cookie_jar.clear()
     resp = await client.post("/api/v1/auth/login", json={"email": "adv@example.org", "password": PASSWORD})
     assert (await client.get("/operator/users")).status == 403
+
+
+@pytest.mark.parametrize("command", ["list", "set-role", "disable", "enable", "reset-password", "delete"])
+def test_each_users_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["users", command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: bigre users {command}" in capsys.readouterr().out
