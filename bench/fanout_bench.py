@@ -36,7 +36,7 @@ from federation.trust import TrustStore
 from node.compose import NodeOptions, open_node
 from node.config import create_node_dir, load_config
 from node.demo.run import load_network
-from node.services.accounts import PasswordHasher
+from node.services.passwords import PasswordHasher
 
 AUTHOR = "coopaname"
 EMAIL, PASSWORD = "amelie@example.org", "benchmark password"
@@ -71,7 +71,7 @@ async def make_network(base: Path, peers: int) -> list[tuple[Path, int]]:
     }
     for config, _ in nodes:
         await load_network(config.directory, network)
-    author = await open_node(nodes[0][0], NodeOptions(hasher=PasswordHasher(n=2**10)))
+    author = await open_node(nodes[0][0], NodeOptions(hasher=PasswordHasher(memory_kib=256, time_cost=1)))
     try:
         await author.accounts.add_user(email=EMAIL, password=PASSWORD)
     finally:

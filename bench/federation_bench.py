@@ -244,7 +244,9 @@ def serving(
     dirs: list[tuple[Path, int]], log_dir: Path, anti_entropy_s: int, start_within: float = 60.0
 ) -> Iterator[list[str]]:
     """Run ``python -m node.cli serve`` for each folder until the block ends; yields their URLs."""
-    env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": str(anti_entropy_s)}
+    # a benchmark writes far faster than people: the rate limits (tested apart) must not be what it measures
+    unlimited = '{"account": "1000000/minute", "address": "1000000/minute"}'
+    env = {**os.environ, "BIGRE_ANTI_ENTROPY_SECONDS": str(anti_entropy_s), "BIGRE_RATE_LIMIT_WRITES": unlimited}
     children = []
     for directory, port in dirs:
         log = (log_dir / f"{directory.name}-{port}.log").open("wb")

@@ -36,7 +36,7 @@ import asyncpg
 
 from node.compose import NodeOptions, open_node
 from node.config import create_node_dir
-from node.services.accounts import PasswordHasher
+from node.services.passwords import PasswordHasher
 
 PG_ADMIN: Final = "postgresql://postgres@127.0.0.1:5432/test"
 CONCURRENCY: Final = 32
@@ -65,7 +65,9 @@ async def _prepare(directory: Path, database: str, port: int) -> list[str]:
     config = create_node_dir(
         directory, name="coopaname", url=f"http://127.0.0.1:{port}", database_url=database, port=port
     )
-    node = await open_node(config, NodeOptions(hasher=PasswordHasher(n=2**10), outbox_peers=lambda _s: ["smart"]))
+    node = await open_node(
+        config, NodeOptions(hasher=PasswordHasher(memory_kib=256, time_cost=1), outbox_peers=lambda _s: ["smart"])
+    )
     tokens = []
     try:
         await node.identity.ensure_document()

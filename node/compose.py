@@ -28,7 +28,8 @@ from node.metrics import NodeMetrics
 from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
-from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from node.services.accounts import Accounts, ThrottlePolicy
+from node.services.coop_sign_in import CoopSignIn
 from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.erasures import Erasures
@@ -44,11 +45,14 @@ from node.services.moving import Moving
 from node.services.notifications import Notifications
 from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
-from node.services.passwords import Passwords
+from node.services.password_changes import Passwords
+from node.services.passwords import PasswordHasher
+from node.services.rate_limits import RateLimits
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
 from node.services.status import NodeStatus
 from node.services.things import Things
+from node.services.users import Users
 from node.storage.coordination import Coordinator, asyncpg_dsn
 from node.storage.database import Database
 from node.storage.outbox import direct_peer_names_sync
@@ -110,6 +114,10 @@ class Node:
     invitations: Invitations
     passwords: Passwords
     notifications: Notifications
+    # accounts administration and abuse limits (issue 15)
+    users: Users
+    rate_limits: RateLimits
+    coop_sign_in: CoopSignIn | None  # sign-in with the coop's identity provider, when node.json configures one
     started: bool = False
 
     @property
@@ -346,6 +354,11 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         remote_events=remote_events,
         messages=messages,
         status=NodeStatus(db, name),
+        users=Users(db, clock, accounts, directory),
+        rate_limits=RateLimits(config.rate_limits),
+        coop_sign_in=(
+            CoopSignIn(config.oidc, f"{config.url}/login/oidc/callback", accounts) if config.oidc is not None else None
+        ),
         federation=federation,
         federation_store=store,
         governance=governance,

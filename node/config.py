@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
+
 from node.errors import ConfigError
 from node.keyfile import KEY_DIR_NAME, load_signing_key, write_key
 from node.logs import FORMATS as LOG_FORMATS
@@ -119,6 +121,59 @@ def _addresses(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _rate_limit(value: object) -> dict[str, str]:
+    """``{"account": "20/minute", "address": "120/minute"}`` (either may be left out), in the notation of the
+    ``limits`` library."""
+    if not isinstance(value, dict) or not value or set(value) - {"account", "address"}:
+        raise ValueError('must be an object {"account": "N/period", "address": "N/period"} (either may be left out)')
+    for scope, text in value.items():
+        try:
+            if not isinstance(text, str) or not parse_many(text):
+                raise ValueError(text)
+        except ValueError as exc:
+            raise ValueError(f"{scope}: {text!r} is not a limit such as 20/minute or 20/minute;200/day") from exc
+    return dict(value)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """Sign-in with the coop's identity provider (OpenID Connect): its issuer URL, and this node's client id and
+    secret there. The secret is kept out of ``repr`` (so out of logs and tracebacks)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    label: str = ""  # the provider's name on the sign-in button; empty: "your cooperative's account"
+    scopes: str = "openid email profile"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "label": self.label,
+            "scopes": self.scopes,
+        }
+
+
+def _oidc(value: object) -> OidcSettings:
+    if not isinstance(value, dict):
+        raise ValueError('must be an object {"issuer": "https://…", "client_id": "…", "client_secret": "…"}')
+    unknown = sorted(set(value) - {"issuer", "client_id", "client_secret", "label", "scopes"})
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(unknown)}")
+    for key in ("issuer", "client_id", "client_secret"):
+        if not isinstance(value.get(key), str) or not value[key].strip():
+            raise ValueError(f"{key} is required (a non-empty string)")
+    _url(value["issuer"])
+    for key in ("label", "scopes"):
+        if key in value and (not isinstance(value[key], str) or not value[key].strip()):
+            raise ValueError(f"{key} must be a non-empty string")
+    if "openid" not in str(value.get("scopes", "openid")).split():
+        raise ValueError("scopes must include openid")
+    return OidcSettings(**{k: v.strip() for k, v in value.items()})
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One setting of node.json: its name, how a value is checked, its default (None: required or derived)."""
@@ -133,6 +188,20 @@ class Setting:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+
+# rate limits (issue 15): per account and per client address, moving windows
+RATE_LIMITS: Final[dict[str, dict[str, str]]] = {
+    "messages": {"account": "20/minute;200/day", "address": "120/minute"},
+    "invitations": {"account": "60/hour", "address": "300/hour"},
+    "searches": {"account": "60/minute", "address": "600/minute"},
+    "writes": {"account": "120/minute", "address": "1200/minute"},
+}
+_RATE_HELP: Final = {
+    "messages": "messages sent (to members here or at other coops), API and pages",
+    "invitations": "invitations and password reset links made by operators, API and pages",
+    "searches": "searches (the search page and `GET /api/v1/search`), signed in or not",
+    "writes": "every other change through the JSON API (POST, PUT, PATCH, DELETE) by a signed-in account",
+}
 
 SETTINGS: Final[tuple[Setting, ...]] = (
     Setting(
@@ -265,6 +334,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "how often the mail queue is sent (a failed mail is retried later, with a growing wait)",
         env_json=True,
     ),
+    Setting(
+        "oidc",
+        _oidc,
+        None,
+        "sign-in with the coop's identity provider (OpenID Connect: Nextcloud, Keycloak…), optional: "
+        '`{"issuer": "https://…", "client_id": "…", "client_secret": "…", "label": "…"}`; accounts are matched by '
+        "verified e-mail address; see [sign-in with the coop's accounts](#sign-in-with-the-coops-accounts)",
+        env_json=True,
+    ),
+    *(
+        Setting(
+            f"rate_limit_{kind}",
+            _rate_limit,
+            default,
+            f"most {_RATE_HELP[kind]} per account and per client address, in a moving window (`N/second`, "
+            "`N/minute`, `N/hour`, `N/day`; several joined by `;`); past it: 429 with `Retry-After`",
+            env_json=True,
+        )
+        for kind, default in RATE_LIMITS.items()
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 REQUIRED: Final = ("name", "url", "key_id")
@@ -307,6 +396,17 @@ class NodeConfig:
         host = self.url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
         return f"noreply@{host}"
 
+    oidc: OidcSettings | None = None
+    rate_limit_messages: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["messages"]))
+    rate_limit_invitations: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["invitations"]))
+    rate_limit_searches: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["searches"]))
+    rate_limit_writes: dict[str, str] = field(default_factory=lambda: dict(RATE_LIMITS["writes"]))
+
+    @property
+    def rate_limits(self) -> dict[str, dict[str, str]]:
+        """The rate limits by kind (see :mod:`node.services.rate_limits`)."""
+        return {kind: getattr(self, f"rate_limit_{kind}") for kind in RATE_LIMITS}
+
     @property
     def database(self) -> str:
         """The database URL to connect to: SQLite paths resolved against the node folder."""
@@ -334,6 +434,8 @@ class NodeConfig:
             setting = SETTINGS_BY_NAME[f.name]
             if f.name in REQUIRED or f.name == "display_name" or value not in (None, setting.default):
                 out[f.name] = list(value) if isinstance(value, tuple) else value
+                if isinstance(value, OidcSettings):
+                    out[f.name] = value.to_json()
         return out
 
 

@@ -19,9 +19,9 @@ from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
 from node.errors import NodeError
 from node.federation_adapter.network_file import load_network
-from node.services.accounts import check_password
 from node.services.members_csv import COLUMNS as CSV_COLUMNS
 from node.services.members_csv import ImportReport, export_members, import_members, members_to_export
+from node.services.passwords import check_password
 from node.storage.database import Database
 from node.storage.models import Account, MemberProfile
 from node.workers import run_workers
@@ -138,7 +138,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
-        check_password(password)
+        check_password(password, email=args.email.strip().lower())
 
     async def add() -> tuple[Account, str | None, str]:
         async with opened(args.dir) as s:

@@ -117,6 +117,7 @@ ROUTES: Final = (
         status=201,
         errors=(409,),
         operation_id="invite_account",
+        limit="invitations",
     ),
     Route(
         "PATCH",
@@ -141,6 +142,7 @@ ROUTES: Final = (
         status=201,
         errors=(409,),
         operation_id="reinvite_account",
+        limit="invitations",
     ),
     Route(
         "DELETE",

@@ -11,7 +11,8 @@ from node.http.routing import V1, Route, json_response, node_of
 from node.http.session import clear_session_cookie, set_session_cookie
 from node.http.state import TOKEN_KEY
 from node.http.types import AccountId, Input, Ms, RecordId, Role
-from node.services.accounts import MAX_PASSWORD, MIN_PASSWORD, LoginResult
+from node.services.accounts import LoginResult
+from node.services.passwords import MAX_PASSWORD, MIN_PASSWORD
 
 
 class Credentials(Input):

@@ -11,7 +11,7 @@ from node.http.auth import SignedIn, signed_in_response
 from node.http.routing import V1, Route, json_response, member, node_of
 from node.http.state import TOKEN_KEY
 from node.http.types import Input, MailId, Ms
-from node.services.accounts import MAX_PASSWORD, MIN_PASSWORD
+from node.services.passwords import MAX_PASSWORD, MIN_PASSWORD
 
 Language = Literal["fr", "en"]
 Mode = Literal["off", "immediate", "daily"]

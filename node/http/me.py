@@ -11,7 +11,7 @@ from node.http.profile_models import MyProfile, ProfileChange, ProfileReplacemen
 from node.http.routing import V1, Route, json_response, member, node_of
 from node.http.session import clear_session_cookie
 from node.http.types import AccountId, Input, Ms, RecordId, Role
-from node.services.accounts import MAX_PASSWORD
+from node.services.passwords import MAX_PASSWORD
 
 
 class Me(BaseModel):

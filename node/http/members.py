@@ -164,6 +164,7 @@ ROUTES: Final = (
         query=SearchQuery,
         response=SearchAnswer,
         operation_id="search",
+        limit="searches",
     ),
     Route(
         "GET",

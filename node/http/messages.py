@@ -70,6 +70,7 @@ ROUTES: Final = (
         status=202,
         errors=(404,),
         operation_id="send_message",
+        limit="messages",
     ),
     Route(
         "GET",

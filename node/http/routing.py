@@ -33,6 +33,7 @@ from node.compose import Node
 from node.errors import BadRequest, Forbidden, InvalidInput, NodeError, NotAuthenticated
 from node.http.state import NODE_KEY, VIEWER_KEY
 from node.http.types import PATH_PARAMS, Error, PageQuery
+from node.services.rate_limits import Kind as RateKind
 from node.viewer import ANONYMOUS, Viewer
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ ERROR_REASONS: Final[dict[int, str]] = {
     413: "the body is too large",
     415: "the body is not application/json",
     422: "invalid input; error.fields says why for each field",
-    429: "too many attempts; Retry-After says when to try again",
+    429: "too many attempts, or a rate limit reached; Retry-After says when to try again",
     503: "the database is busy or unreachable; try again",
 }
 
@@ -83,6 +84,8 @@ class Route:
     also: tuple[tuple[int, Any], ...] = ()
     operation_id: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # response headers of the success answer: (name, description)
+    #: the rate limit the route counts against (issue 15); by default, a signed-in write counts as "writes"
+    limit: RateKind | None = None
     params: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,9 +109,18 @@ class Route:
         return f"{self.method.lower()}:{self.path}"
 
     @property
+    def rate_kind(self) -> RateKind | None:
+        """The rate limit this route counts against: its own, or "writes" for a change by a signed-in account."""
+        if self.limit is not None:
+            return self.limit
+        return "writes" if self.method not in SAFE_METHODS and self.access != "anyone" else None
+
+    @property
     def error_statuses(self) -> tuple[int, ...]:
         """Every error status this operation may answer: those its declaration implies, and ``errors``."""
         statuses = {401, 503, *self.errors}  # 401: a bad bearer token is refused on every route
+        if self.rate_kind is not None:
+            statuses.add(429)
         if self.access in ("staff", "operator") or (self.access != "anyone" and self.method not in SAFE_METHODS):
             statuses.add(403)
         if self.params:
@@ -147,6 +159,7 @@ def endpoint(route: Route, *, check_responses: bool = False) -> Handler:
     query_model = route.query
     body_adapter = adapter(route.body) if route.body is not None else None
     checker = ResponseChecker(route) if check_responses else None
+    rate_kind = route.rate_kind
 
     async def call(request: web.Request) -> web.StreamResponse:
         v = viewer(request)
@@ -154,6 +167,8 @@ def endpoint(route: Route, *, check_responses: bool = False) -> Handler:
             if v.anonymous:
                 raise NotAuthenticated("log in first")
             raise Forbidden(f"{'operators' if access == 'operator' else 'advisors and operators'} only")
+        if rate_kind is not None:  # counted before the input is read: malformed floods count too
+            node_of(request).rate_limits.hit(rate_kind, v.account_id, request.remote)
         kwargs: dict[str, Any] = {}
         if path_adapters:
             errors: dict[str, str] = {}

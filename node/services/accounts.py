@@ -1,17 +1,14 @@
 """Accounts, passwords, sessions and API tokens, invitations, and login throttling.
 
-Passwords are hashed with scrypt (memory-hard; n=2**14, r=8, p=1, a 16-byte random salt, parameters stored with
-the hash) in a worker thread so the event loop never blocks. Tokens (sessions, API tokens, invitations) are
+Passwords are hashed with Argon2id at OWASP's cost, older hashes renewed at the next sign-in, and checked against
+the policy of :mod:`node.services.passwords` wherever one is set. Tokens (sessions, API tokens, invitations) are
 random; only their SHA-256 is stored. Failed logins are counted per account and per client address: past a
 threshold, each further failure doubles a lockout (answered with 429 and ``Retry-After``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
-import hmac
 import logging
 import math
 import re
@@ -20,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from node.clock import Clock
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from node.records.publisher import new_record_id
+from node.services.passwords import MAX_PASSWORD, PasswordHasher, check_password
 from node.services.profiles import default_visibility
 from node.storage.database import Database, Prepared, connection, upsert
 from node.storage.models import Account, AuthToken, Invitation, LoginThrottle, MemberProfile
@@ -35,52 +33,10 @@ from node.viewer import ROLES, Viewer
 log = logging.getLogger(__name__)
 
 EMAIL_RE: Final = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}\Z")
-MIN_PASSWORD: Final = 10
-MAX_PASSWORD: Final = 1024
 DAY_MS: Final = 86_400_000
 
 
 # -------------------------------------------------------------------------------------------- passwords
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordHasher:
-    """scrypt with stored parameters: ``scrypt$n$r$p$salt$hash`` (base64). Lower ``n`` only in tests."""
-
-    n: int = 2**14
-    r: int = 8
-    p: int = 1
-
-    def hash(self, password: str) -> str:
-        salt = secrets.token_bytes(16)
-        digest = self._derive(password, salt, self.n, self.r, self.p)
-        return f"scrypt${self.n}${self.r}${self.p}${_b64(salt)}${_b64(digest)}"
-
-    def verify(self, password: str, stored: str) -> bool:
-        try:
-            scheme, n, r, p, salt, digest = stored.split("$")
-            if scheme != "scrypt":
-                return False
-            expected = base64.b64decode(digest)
-            actual = self._derive(password, base64.b64decode(salt), int(n), int(r), int(p))
-        except (ValueError, TypeError):
-            log.error("a stored password hash is unreadable")
-            return False
-        return hmac.compare_digest(actual, expected)
-
-    @staticmethod
-    def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-        return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
-
-    async def hash_async(self, password: str) -> str:
-        return await asyncio.to_thread(self.hash, password)
-
-    async def verify_async(self, password: str, stored: str) -> bool:
-        return await asyncio.to_thread(self.verify, password, stored)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def token_hash(token: str) -> str:
@@ -95,12 +51,6 @@ def normalise_email(email: object) -> str:
     if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
         raise InvalidInput.field("email", "is not an e-mail address")
     return email.strip().lower()
-
-
-def check_password(password: object) -> str:
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput.field("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    return password
 
 
 def check_role(role: object) -> str:
@@ -250,7 +200,9 @@ class Accounts:
         self, *, email: str, display_name: str | None = None, role: str = "member", password: str | None = None
     ) -> tuple[Account, str | None]:
         """Create an account. Without a password, return an invitation token for the person to set one."""
-        password_hash = await self.hasher.hash_async(check_password(password)) if password is not None else None
+        password_hash = None
+        if password is not None:
+            password_hash = await self.hasher.hash_async(check_password(password, email=email.strip().lower()))
         async with self.db.write() as session:
             account, _ = await self.create_account(
                 session,
@@ -315,12 +267,15 @@ class Accounts:
         await self._check_throttle(keys, now, "invitation")
         async with self.db.read() as session:
             invitation = await session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+            email = None
+            if invitation is not None:
+                email = await session.scalar(select(Account.email).where(Account.id == invitation.account_id))
         if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
             async with self.db.write() as session:  # committed: the failure must count
                 await self._record_failure(session, keys, now)
             log.info("refused invitation from %s: unknown, used or expired token", client)
             raise NotFound("this invitation link is unknown, used or expired")
-        password_hash = await self.hasher.hash_async(check_password(password))
+        password_hash = await self.hasher.hash_async(check_password(password, email=email))
         async with self.db.write() as session:
             invitation = await session.scalar(
                 select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
@@ -367,11 +322,28 @@ class Accounts:
                 await self._record_failure(session, keys, now)
             log.warning("failed login for %s from %s", _mask(email), client)
             raise NotAuthenticated("wrong e-mail or password")
+        renewed = await self._renewed_hash(password, account.password_hash)
         async with self.db.write() as session:
             await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
+            if renewed is not None:
+                await self._store_renewed_hash(session, account.id, account.password_hash, renewed)
             result = await self._open_session(session, account, now)
         log.info("account %d logged in from %s", account.id, client)
         return result
+
+    async def _renewed_hash(self, password: str, stored: str | None) -> str | None:
+        """A fresh hash of a just-verified ``password`` when ``stored`` is of an older scheme or cost, else None."""
+        if stored is None or not self.hasher.needs_rehash(stored):
+            return None
+        return await self.hasher.hash_async(password)
+
+    async def _store_renewed_hash(self, session: AsyncSession, account_id: int, old: str | None, new: str) -> None:
+        """Replace the hash the password was just verified against (not one changed meanwhile by a reset)."""
+        result = await session.execute(
+            update(Account).where(Account.id == account_id, Account.password_hash == old).values(password_hash=new)
+        )
+        if cast(Any, result).rowcount:
+            log.info("account %d: password hash renewed to the current scheme", account_id)
 
     async def _record_failure(self, session: AsyncSession, keys: Sequence[str], now: int) -> None:
         policy = self.throttle
@@ -509,6 +481,31 @@ class Accounts:
             raise Forbidden("the password does not match")
         async with self.db.write() as session:
             await session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
+
+    async def sign_in_verified_email(self, email: str, client: str) -> LoginResult:
+        """A session for the account with ``email``, which the coop's identity provider has verified
+        (:mod:`node.services.coop_sign_in`). Only an existing account signs in (invited or active; nobody gets an
+        account by having one at the provider), never a disabled one; an invited account is thereby activated
+        (its invitation links stop working). The role is the one the operator gave."""
+        address = email.strip().lower()
+        now = self.clock()
+        async with self.db.write() as session:
+            account = await session.scalar(select(Account).where(Account.email == address))
+            if account is None:
+                log.info("coop sign-in refused for %s from %s: no account with this address", _mask(address), client)
+                raise Forbidden("no account here has this e-mail address: ask the coop's operators for an invitation")
+            if account.disabled:
+                log.info("coop sign-in refused for account %d from %s: disabled", account.id, client)
+                raise Forbidden("this account is disabled")
+            if account.password_hash is None:
+                await session.execute(
+                    update(Invitation)
+                    .where(Invitation.account_id == account.id, Invitation.used_at.is_(None))
+                    .values(used_at=now)
+                )
+            result = await self._open_session(session, account, now)
+        log.info("account %d signed in through the coop's identity provider from %s", account.id, client)
+        return result
 
 
 def _mask_key(key: str) -> str:

@@ -51,6 +51,8 @@ FIELD_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"give a town or a postcode|must be a town or postcode", N_("Give a town or a postcode.")),
         (r"is not a département number", N_("A département is a number such as 05, 93 or 2A.")),
         (r"is not a phone number", N_("This is not a phone number.")),
+        (r"one of the most common passwords", N_("This password is one of the most common: choose another.")),
+        (r"must not be your e-mail address", N_("Your password must not be your email address.")),
         (r"not an e-mail address", N_("This is not an email address.")),
         (r"duplicate of line (?P<line>\d+)", N_("Already on line %(line)s.")),
         (r"an account with this e-mail already exists", N_("An account with this email address already exists.")),
@@ -97,8 +99,33 @@ MESSAGES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
             N_("This invitation link is unknown, already used or expired."),
         ),
         (r"this account is already activated", N_("This account is already activated: sign in.")),
-        (r"this account is disabled", N_("This account is disabled.")),
+        (r"this account is disabled\Z", N_("This account is disabled.")),
         (r"the password does not match", N_("The password is not the right one.")),
+        (
+            r"operators cannot disable or demote themselves",
+            N_("You cannot disable your own account or change its role."),
+        ),
+        (r"operators cannot erase their own account here", N_("You cannot erase your own account here.")),
+        (r"not started in this browser", N_("This sign-in was not started in this browser: start again.")),
+        (r"this sign-in took too long", N_("This sign-in took too long: start again.")),
+        (
+            r"identity provider (?:refused this sign-in|did not sign you in|sent no ID token|answered about)"
+            r"|the ID token of the coop's identity provider",
+            N_("Your cooperative's sign-in service did not sign you in: start again."),
+        ),
+        (
+            r"identity provider (?:gave no e-mail address|has not verified this e-mail address)",
+            N_("Your account at the cooperative's sign-in service has no verified email address: verify it there."),
+        ),
+        (
+            r"no account here has this e-mail address",
+            N_("No account here has this email address: ask your cooperative's operators for an invitation."),
+        ),
+        (
+            r"identity provider cannot be reached|identity provider is misconfigured|identity provider gives no",
+            N_("Your cooperative's sign-in service cannot be reached: try again later."),
+        ),
+        (r"this account is disabled: enable it first", N_("This account is disabled: enable it first.")),
         (
             r"is not a direct peer|not a member peer|no peer|unknown peer",
             N_("This cooperative is not a member of the network."),
@@ -157,6 +184,13 @@ def general(status: int, lang: Lang) -> str:
 
 def explain(exc: NodeError, lang: Lang) -> Explained:
     """``exc`` for a person: field errors keyed by the field names the service used (the form maps them)."""
+    if isinstance(exc, TooManyAttempts) and "in a short time" in exc.message:  # a rate limit (rate_limits.py)
+        text = lang.ngettext(
+            "You are going too fast: wait %(num)s second and try again.",
+            "You are going too fast: wait %(num)s seconds and try again.",
+            exc.retry_after,
+        )
+        return Explained(text % {"num": exc.retry_after})
     if isinstance(exc, TooManyAttempts):
         minutes = max(1, -(-exc.retry_after // 60))
         text = lang.ngettext(

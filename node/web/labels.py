@@ -237,6 +237,11 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "advisor": P_("account role", "Advisor"),
         "operator": P_("account role", "Operator"),
     },
+    "account_status": {
+        "active": P_("account status", "Active"),
+        "invited": P_("account status", "Invited, no password yet"),
+        "disabled": P_("account status", "Disabled"),
+    },
     "peer_status": {
         "member": P_("peer status", "Member of the network"),
         "candidate": P_("peer status", "Candidate"),

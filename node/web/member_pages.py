@@ -13,14 +13,24 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from node.errors import InvalidInput
+from node.errors import InvalidInput, TooManyAttempts
 from node.services.messages import ThreadMessage
 from node.services.moving import moved_to
 from node.services.remote_events import NOTES
 from node.viewer import Viewer
 from node.web.errors import Explained
 from node.web.onboarding_pages import path_context
-from node.web.render import form_error, form_of, node_of, redirect, render, signed_in, viewer_of
+from node.web.render import (
+    form_error,
+    form_of,
+    node_of,
+    rate_limit,
+    redirect,
+    render,
+    retry_after,
+    signed_in,
+    viewer_of,
+)
 
 QUOTE_CHARS: Final = 400
 
@@ -90,6 +100,7 @@ async def member_page(request: web.Request) -> web.Response:
 
 
 async def _send(request: web.Request, v: Viewer, origin: str, member_id: str, form: dict[str, str]) -> None:
+    rate_limit(request, "messages")
     to_name = form.get("to_name") or ""
     if not form.get("text", "").strip():
         raise InvalidInput.field("text", "is required")
@@ -114,7 +125,7 @@ async def contact_submit(request: web.Request) -> web.StreamResponse:
     try:
         form["to_name"] = str(context["fields"].get("display_name") or "")
         await _send(request, v, origin, member_id, form)
-    except InvalidInput as exc:
+    except (InvalidInput, TooManyAttempts) as exc:
         explained, status = form_error(request, exc)
         context.update(
             summary=explained.summary,
@@ -122,7 +133,7 @@ async def contact_submit(request: web.Request) -> web.StreamResponse:
             reply_subject=form.get("subject", "")[:140],
             typed_text=form.get("text", ""),
         )
-        return render(request, "member.html", context, status=status)
+        return retry_after(render(request, "member.html", context, status=status), exc)
     raise redirect(f"/members/{origin}/{member_id}?sent=1")
 
 
@@ -180,11 +191,11 @@ async def conversation_reply(request: web.Request) -> web.StreamResponse:
     form["to_name"] = next((m.other_name for m in reversed(messages) if m.other_name), "")
     try:
         await _send(request, v, origin, member_id, form)
-    except InvalidInput as exc:
+    except (InvalidInput, TooManyAttempts) as exc:
         explained, status = form_error(request, exc)
         if not explained.fields:
             explained = Explained(explained.summary, {"text": explained.summary})
-        return await conversation_page(request, explained, form.get("text", ""), status)
+        return retry_after(await conversation_page(request, explained, form.get("text", ""), status), exc)
     raise redirect(f"/inbox/{origin}/{member_id}?sent=1#last")
 
 

@@ -26,6 +26,7 @@ from node.http.state import NODE_KEY
 from node.reference.departements import departement_name
 from node.reference.vocabulary import TradeVocabulary
 from node.services.profiles import PROFILE_FIELDS
+from node.services.rate_limits import Kind as RateKind
 from node.viewer import ANONYMOUS, Viewer
 from node.web.errors import N_, Explained, explain, field_message, general
 from node.web.i18n import Lang, choose_language, lang_for, languages, own_name
@@ -123,7 +124,11 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
         log.info("page %s %s refused: %s (%s)", request.method, request.path, exc.code, exc.message)
         if exc.status == 401:
             raise web.HTTPSeeOther(login_url(request)) from exc
-        return error_page(request, exc.status, explain(exc, lang_of(request)).summary)
+        page = error_page(request, exc.status, explain(exc, lang_of(request)).summary)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            page.headers["Retry-After"] = str(retry_after)
+        return page
     except Exception:
         log.exception("internal error on page %s %s", request.method, request.path)
         return error_page(request, 500)
@@ -223,6 +228,8 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], stat
             "profile_field_names": tuple(PROFILE_FIELDS),
             "errors": {},
             "summary": None,
+            "coop_sign_in": s.coop_sign_in is not None,
+            "coop_sign_in_label": s.coop_sign_in.label if s.coop_sign_in is not None else "",
             **context,
         }
     )
@@ -249,6 +256,19 @@ def form_error(request: web.Request, exc: NodeError, fields: Mapping[str, str] |
     mapping = fields or {}
     renamed = {mapping.get(k, k): v for k, v in explained.fields.items()}
     return Explained(explained.summary, renamed), exc.status if exc.status < 500 else 422
+
+
+def rate_limit(request: web.Request, kind: RateKind) -> None:
+    """Count one action of ``kind`` against the node's rate limits (a 429 page with ``Retry-After`` past one)."""
+    node_of(request).rate_limits.hit(kind, viewer_of(request).account_id, request.remote)
+
+
+def retry_after(response: web.Response, exc: NodeError) -> web.Response:
+    """``response`` (a form shown again after ``exc``) with ``Retry-After`` when ``exc`` is a rate limit's."""
+    wait = getattr(exc, "retry_after", None)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def viewer_of(request: web.Request) -> Viewer:

@@ -7,6 +7,7 @@ from typing import Final
 from aiohttp import web
 
 from node.web.account_pages import account_routes
+from node.web.coop_sign_in_pages import coop_sign_in_routes
 from node.web.event_pages import event_routes
 from node.web.governance_pages import governance_routes
 from node.web.mail_pages import mail_routes
@@ -16,6 +17,7 @@ from node.web.render import HERE, page_middleware, render
 from node.web.search_pages import search_routes
 from node.web.staff_pages import staff_routes
 from node.web.thing_pages import thing_routes
+from node.web.users_pages import users_routes
 
 
 async def home(request: web.Request) -> web.Response:
@@ -48,6 +50,8 @@ def routes() -> list[web.AbstractRouteDef]:
         *thing_routes(),  # offers, mentoring, help requests
         *event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
         *staff_routes(),  # the advisor's list, the operator's dashboard
+        *coop_sign_in_routes(),  # sign-in with the coop's identity provider (OpenID Connect), when configured
+        *users_routes(),  # the operator's accounts page: search, pages, role, disable, reset link, erase
         *onboarding_routes(),
         *governance_routes(),
         *mail_routes(),  # password reset and change, mail settings, unsubscribe, the operator's mail queue

@@ -25,7 +25,17 @@ from node.services.finder import PAGE_SIZE
 from node.services.saved_searches import clean_query
 from node.web.errors import explain
 from node.web.i18n import Lang
-from node.web.render import coop_names, form_of, lang_of, node_of, redirect, render, signed_in, viewer_of
+from node.web.render import (
+    coop_names,
+    form_of,
+    lang_of,
+    node_of,
+    rate_limit,
+    redirect,
+    render,
+    signed_in,
+    viewer_of,
+)
 
 RADII: Final = (5, 10, 25, 50)
 DEFAULT_RADIUS: Final = "25"
@@ -55,6 +65,7 @@ def _href(query: Mapping[str, str], **changes: str | None) -> str:
 
 async def search_page(request: web.Request) -> web.Response:
     """Search the network: words, a place and radius, facets with counts, pages of 20."""
+    rate_limit(request, "searches")
     viewer = viewer_of(request)
     s = node_of(request)
     lang = lang_of(request)

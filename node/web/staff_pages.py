@@ -9,10 +9,10 @@ from typing import Any, Final
 import aiohttp
 from aiohttp import web
 
-from node.errors import Conflict, InvalidInput
+from node.errors import Conflict, InvalidInput, TooManyAttempts
 from node.services.members_csv import import_members
 from node.viewer import ROLES
-from node.web.render import form_error, form_of, lang_of, node_of, render, signed_in
+from node.web.render import form_error, form_of, lang_of, node_of, rate_limit, render, retry_after, signed_in
 
 
 async def advisor_page(request: web.Request) -> web.Response:
@@ -33,7 +33,7 @@ async def operator_page(request: web.Request) -> web.Response:
     node = node_of(request)
     store = node.federation_store
     activity = await node.status.received_per_hour(node.clock())
-    accounts = await node.accounts.list_accounts(v, after=0, limit=200)
+    accounts = await node.users.search(v, per_page=1)
     report = request.get("import_report")
     flash = _take_flash(request)
     response = render(
@@ -47,7 +47,7 @@ async def operator_page(request: web.Request) -> web.Response:
             "public_key": node.key.public_bytes.hex(),
             "activity": activity,
             "activity_max": max(activity) or 1,
-            "accounts": accounts,
+            "account_count": accounts.total,
             "report": report,
             "import_links": request.get("import_links") or [],
             "invitations_mailed": request.get("invitations_mailed"),
@@ -114,6 +114,7 @@ async def operator_invite(request: web.Request) -> web.StreamResponse:
     v = signed_in(request)
     form = await form_of(request)
     try:
+        rate_limit(request, "invitations")
         invited = await node_of(request).invitations.invite(
             v,
             email=form.get("email"),
@@ -122,11 +123,11 @@ async def operator_invite(request: web.Request) -> web.StreamResponse:
             language=form.get("language") or lang_of(request).code,
         )
         account, token = invited.account, invited.token
-    except (InvalidInput, Conflict) as exc:
+    except (InvalidInput, Conflict, TooManyAttempts) as exc:
         explained, status = form_error(request, exc)
         request["summary"] = " ".join([explained.summary, *explained.fields.values()])
         request["status"] = status
-        return await operator_page(request)
+        return retry_after(await operator_page(request), exc)
     # POST, then GET: the link is shown once, by the page the redirect leads to (reloading it does not invite again)
     raise _flash_redirect(request, {"invitation": [account.email, f"{node_of(request).config.url}/invitation/{token}"]})
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import asyncpg
 
@@ -54,6 +54,13 @@ from protocol import (
 )
 
 from .faultproxy import FaultProxy
+
+#: the cluster's nodes answer scripts that poll far faster than people do: generous rate limits (the limits
+#: themselves are tested in tests/node/test_rate_limits.py, normal use there under the defaults)
+HARNESS_RATE_LIMITS: Final = {
+    f"BIGRE_RATE_LIMIT_{kind.upper()}": '{"account": "100000/minute", "address": "100000/minute"}'
+    for kind in ("messages", "invitations", "searches", "writes")
+}
 
 REPO = Path(__file__).resolve().parents[2]
 COOPS = (("coopaname", "Coopaname"), ("smart", "SMart"), ("oxalis", "Oxalis"))
@@ -184,6 +191,7 @@ class Node:
             "BIGRE_ANTI_ENTROPY_SECONDS": self.anti_entropy_seconds,
             "PYTHONUNBUFFERED": "1",
             "BIGRE_CHECK_RESPONSES": "1",
+            **HARNESS_RATE_LIMITS,
         }
         with open(self.log_path, "ab") as log:
             log.write(f"----- start {time.strftime('%H:%M:%S')} -----\n".encode())

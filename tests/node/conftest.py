@@ -25,15 +25,16 @@ from node.clock import ManualClock
 from node.compose import Node, NodeOptions, open_node
 from node.config import NodeConfig, create_node_dir
 from node.federation_adapter.store import NodeFederationStore
-from node.services.accounts import PasswordHasher, ThrottlePolicy
+from node.services.accounts import ThrottlePolicy
 from node.services.finder import Finder, SearchRequest, legacy_items
+from node.services.passwords import PasswordHasher
 from node.storage.database import Database
 from node.storage.models import Base
 from node.viewer import Viewer
 
 PG_HOST = os.environ.get("BIGRE_TEST_PG", "postgres@127.0.0.1:5432")
 PG_ADMIN_DSN = f"postgresql://{PG_HOST}/test"
-FAST_HASHER = PasswordHasher(n=2**10)  # still scrypt, cheaper so tests stay fast; the default is tested apart
+FAST_HASHER = PasswordHasher(memory_kib=256, time_cost=1)  # Argon2id, cheaper for speed; the default is tested apart
 REMOTE_KEY = protocol.SigningKey.from_seed(bytes(range(32)))  # signs the records of other coops in tests
 
 

@@ -15,12 +15,19 @@ import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from node.demo.mail_catcher import CatcherThread
 from node.demo.run import DemoNode, load_network, network_file, plan, seed_node
+
+#: the harness's nodes answer scripts that poll and walk every link far faster than people do: generous rate limits
+#: (the limits themselves are tested in tests/node/test_rate_limits.py, normal use there under the defaults)
+HARNESS_RATE_LIMITS: Final = {
+    f"BIGRE_RATE_LIMIT_{kind.upper()}": '{"account": "100000/minute", "address": "100000/minute"}'
+    for kind in ("messages", "invitations", "searches", "writes")
+}
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The guides' screenshots are written only when asked (`make screenshots`): a test run must not change the tree.
@@ -117,6 +124,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory, mail_catcher: CatcherThread)
         "BIGRE_SMTP_PORT": str(mail_catcher.port),
         "BIGRE_SMTP_SECURITY": "none",
         "BIGRE_MAIL_SECONDS": "0.3",
+        **HARNESS_RATE_LIMITS,
     }
     logs = [open(data / f"{n.name}.log", "wb") for n in two]  # noqa: SIM115 - closed below
     procs = [

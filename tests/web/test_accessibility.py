@@ -18,7 +18,7 @@ PAGES: Final = {
     "member": ("/", "/search?q=graphiste", "/events", "/events/new", "/offers", "/mentoring", "/help", "/inbox",
                "/me", "/me/preview?as=network", "/notifications", "/governance"),
     "advisor": ("/advisor", "/advisor/cases"),
-    "operator": ("/operator", "/governance"),
+    "operator": ("/operator", "/governance", "/operator/users", "/operator/users?q=example&page=2"),
 }  # fmt: skip
 
 
