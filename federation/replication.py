@@ -63,6 +63,7 @@ from protocol.keystate import KEY_TYPES, NO_AUTHORITY
 
 from .errors import ForkError, PeerUnavailableError
 from .ports import Fork, LogPort, Peer, PeerPort
+from .recovery import OwnLogGate
 from .transport import PeerClient
 from .trust import TRUST_TYPES, TrustStore
 
@@ -202,8 +203,10 @@ class Replicator:
         page: int = PAGE,
         on_stored: Callable[[list[Record]], Awaitable[None]] | None = None,
         spawn: Callable[[Coroutine[Any, Any, Any]], None] | None = None,
+        own_log: OwnLogGate | None = None,
     ) -> None:
         self.store = store
+        self.own_log = own_log or OwnLogGate(trust.self_name)
         self.peers = peers
         self.trust = trust
         self.client = client
@@ -232,6 +235,10 @@ class Replicator:
         ours = await self.store.heads()
         applied = 0
         lag = 0
+        mine = theirs.get(self.trust.self_name)
+        if mine is not None and mine[0] > ours.get(self.trust.self_name, (0, b""))[0]:
+            applied += await self._take_back_own(peer, ours.get(self.trust.self_name, (0, b""))[0], mine[0])
+        self.own_log.heard(peer.name)
         for origin, (their_seq, their_hash) in sorted(theirs.items()):
             if origin == self.trust.self_name or not self.trust.accepts_records_from(origin):
                 continue
@@ -260,6 +267,37 @@ class Replicator:
         if applied:
             log.info("pulled %d entries from %s", applied, peer.name)
         return applied
+
+    async def _take_back_own(self, peer: Peer, our_seq: int, their_seq: int) -> int:
+        """``peer`` holds more of our own log than we do (restored from an older backup, or a power loss dropped
+        our last commits): pull the missing tail from it, verified like any run, before we sign anything new.
+        The own-log gate stays closed meanwhile, so no new entry can take one of those seqs."""
+        name = self.trust.self_name
+        log.warning(
+            "%s holds our own log up to seq %d and we hold %d (restored from an older backup, or last writes lost): "
+            "taking the missing entries back from it before signing anything new",
+            peer.name,
+            their_seq,
+            our_seq,
+        )
+        self.own_log.hold(peer.name, their_seq)
+        done, head = 0, our_seq
+        try:
+            done, head = await self._pull(peer, name, our_seq, their_seq)
+        finally:
+            self.own_log.release(peer.name, done)
+        if head < their_seq:
+            log.error(
+                "could take back only %d of our own entries from %s (our head %d, theirs %d): see the node's log for "
+                "why (a fork of our own log needs the operator, docs/operators.md#forks)",
+                done,
+                peer.name,
+                head,
+                their_seq,
+            )
+        else:
+            log.warning("took back %d of our own entries from %s: our head is %d again", done, peer.name, head)
+        return done
 
     async def _pull(self, peer: Peer, origin: str, our_seq: int, their_seq: int) -> tuple[int, int]:
         """Page through ``origin`` from ``our_seq``, fetching page n+1 while page n is applied; (applied, head).

@@ -56,6 +56,7 @@ from .ports import (
     PeerPort,
     ProposerPort,
 )
+from .recovery import DEFAULT_WAIT_S, OwnLogGate
 from .replication import PAGE, Replicator
 from .transport import (
     CONTENT_TYPE,
@@ -94,6 +95,7 @@ class FederationService:
         charter: Mapping[str, Any] | None = None,
         proposer: ProposerPort | None = None,
         own_keys: Callable[[], list[PeerKey]] | None = None,
+        own_log_wait_seconds: float = DEFAULT_WAIT_S,
     ) -> None:
         self.name = name
         self.key = key
@@ -109,6 +111,8 @@ class FederationService:
         self.proposer = proposer
         self.own_keys = own_keys
         self.trust = TrustStore(name)
+        #: closed while this node may hold less of its own log than a peer does (its publisher reads it)
+        self.own_log = OwnLogGate(name, own_log_wait_seconds)
         self.governance = Governance(
             name,
             self.trust,
@@ -141,6 +145,7 @@ class FederationService:
             self.clock,
             on_stored=self.governance.on_records,
             spawn=self.spawn,
+            own_log=self.own_log,
         )
         self.deliverer = Deliverer(
             self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
@@ -148,6 +153,8 @@ class FederationService:
         await self.reload_peers()
         await self._replay_trust()
         await self._replay_governance()
+        # nothing is signed until each peer said how much of our own log it holds (the first syncs below)
+        self.own_log.expect(p.name for p in self.trust.direct_members())
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
             self.anti_entropy,
@@ -183,6 +190,8 @@ class FederationService:
         self.trust.load(await self.peers.list_peers())
         own = self.own_keys() if self.own_keys is not None else [PeerKey(self.key().public_bytes)]
         self.trust.put(Peer(self.name, "", keys=own, direct=False))
+        members = {p.name for p in self.trust.direct_members()}
+        self.own_log.forget(p.name for p in self.trust.peers() if p.name not in members)
         if hasattr(self, "deliverer"):
             self.deliverer.refresh()
             self._sync_new_peers()

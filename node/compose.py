@@ -96,12 +96,26 @@ class Node:
         return self.signing()
 
     async def start(self) -> None:
-        """Publish the node document if it changed, then start federation and the jobs."""
-        await self.identity.ensure_document()
-        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        """Start federation and the jobs; publish the node document if it changed once the node knows it holds
+        all of its own log (its peers said how much of it they hold: :mod:`federation.recovery`)."""
         await self.federation.start()
         self.jobs.start()
         self.started = True
+        if self.federation.own_log.ready:
+            await self._publish_at_start()
+        else:
+            self.federation.spawn(self._publish_when_own_log_checked())
+
+    async def _publish_at_start(self) -> None:
+        await self.identity.ensure_document()
+        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+
+    async def _publish_when_own_log_checked(self) -> None:
+        await self.federation.own_log.wait_ready()
+        try:
+            await self._publish_at_start()
+        except Exception:
+            log.exception("publishing the node document at start failed")
 
     async def stop(self) -> None:
         if self.started:
@@ -190,6 +204,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         documents=store,
         clock=clock,
         anti_entropy_seconds=config.anti_entropy_seconds,
+        own_log_wait_seconds=config.own_log_wait_seconds,
         charter=load_charter(config.directory),
         own_keys=lambda: [
             PeerKey(k["public_key"], k.get("not_before", 0), k.get("not_after"), k.get("revoked_at"))
@@ -197,6 +212,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         ],
     )
     identity.on_keys_changed = federation.reload_peers  # the trust store learns this node's own new keys
+    publisher.may_sign = federation.own_log.blocked  # never sign while a peer may hold more of our own log
     governance = NodeGovernance(db, publisher, federation.governance, name=name, clock=clock, wake=wake)
     federation.proposer = governance
     jobs = Jobs(
