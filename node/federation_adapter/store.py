@@ -95,6 +95,8 @@ class NodeFederationStore:
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
         prepared = self._prepared
         derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
+        if records and records[0].origin == self.name:
+            derived = {replica.derive_key(r): _as_own(replica.derive(r, self.search_documents)) for r in records}
         await self.db.run_write(
             lambda session: replica.store_run_sync(
                 session.connection(), records, received_at, self.search_documents, derived
@@ -331,3 +333,10 @@ class NodeFederationStore:
         if row is None:
             raise LookupError(f"{self.name} has not published its node document")
         return replication_log.envelope(row[0], row[1], row[2])
+
+
+def _as_own(derived: replica.Derived) -> replica.Derived:
+    """One of this node's own records taken back from a peer (the node was restored from an older backup): its
+    members find it as they found it before, under the coop's audience; only its network body is known now."""
+    coop = [{**d, "audience": "coop"} for d in derived.documents if d["audience"] == "network"]
+    return replica.Derived(derived.state, derived.documents + coop)
