@@ -264,6 +264,32 @@ class FederationService:
             except Exception as exc:
                 log.exception("sync from %s failed unexpectedly", peer.name)
                 await self.peers.record_contact(peer.name, at=self.clock(), error=f"internal: {exc}")
+        try:
+            await self.learn_decisions_about_us()
+        except Exception:
+            log.exception("learning the decisions about this node failed")
+
+    async def learn_decisions_about_us(self) -> None:
+        """An open decision about this node is taken by the others' votes, and once it is they may refuse our
+        requests (a suspended or departed coop's are): the last votes may never reach us. So we fetch the
+        decision's certificate (public, ``GET /federation/v1/certificates/...``) from the proposer, then from any
+        peer, check it as a stranger would, and count its votes. Never raises."""
+        if self._session is None:
+            return
+        for case in self.governance.pending_about_self():
+            proposer = case.entry.header.origin
+            peers = sorted(self.trust.peers(), key=lambda p: (p.name != proposer, p.name))
+            for peer in peers:
+                if peer.name == self.name or not peer.url:
+                    continue
+                try:
+                    cert = await joining.certificate(self._session, peer.url, case.ref)
+                except PeerUnavailableError as exc:
+                    log.info("certificate of %s from %s: %s", case.ref, peer.name, exc)
+                    continue
+                if cert is not None and await self.governance.take_certificate(cert):
+                    log.warning("learnt from %s's certificate that %s was accepted", peer.name, case.ref)
+                    break
 
     # ----------------------------------------------------------------------------------------------- routes
 
