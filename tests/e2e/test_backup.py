@@ -4,6 +4,7 @@ verified; then it publishes normally and its peers take what it publishes. Real 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import signal
@@ -22,6 +23,10 @@ def bigre(*args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done
+
+
+def holds(node: Node, seq: int) -> bool:
+    return node.heads().get("coopaname") == seq
 
 
 def offer_when_allowed(node: Node, title: str) -> str:
@@ -87,7 +92,7 @@ def test_restoring_an_old_backup_takes_back_the_tail_from_peers_before_signing(
     head = coopaname.heads()["coopaname"]
     assert head >= at_backup + 4
     for node in (smart, oxalis):
-        eventually(lambda n=node: n.heads().get("coopaname") == head, 30, what=f"{node.name} holds coopaname")
+        eventually(functools.partial(holds, node, head), 30, what=f"{node.name} holds coopaname")
     before = smart.log_of("coopaname")
 
     # the operator restores the backup (node stopped) and starts the node again
@@ -127,7 +132,7 @@ def test_a_node_that_lost_its_last_writes_takes_them_back(cluster: Cluster) -> N
     lost = [coopaname.create_offer(f"Écriture perdue {word}") for word in ("cuauhtemoc", "moctezuma")]
     head = coopaname.heads()["coopaname"]
     for node in (smart, oxalis):
-        eventually(lambda n=node: n.heads().get("coopaname") == head, 30, what=f"{node.name} holds coopaname")
+        eventually(functools.partial(holds, node, head), 30, what=f"{node.name} holds coopaname")
     before = smart.log_of("coopaname")
     # power loss: the last commits never reached the disk
     coopaname.kill(signal.SIGKILL)

@@ -7,6 +7,7 @@ the leaving coop alone takes effect on every node, with no vote.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .cluster import Cluster, Node, eventually
@@ -16,6 +17,10 @@ def decisions(node: Node) -> dict[str, Any]:
     answer = node.api("GET", "/api/v1/governance/decisions", token=node.login())
     assert answer.status == 200, answer.body[:300]
     return dict(answer.json())
+
+
+def oxalis_is(node: Node, status: str) -> bool:
+    return bool(node.peers()["oxalis"]["status"] == status)
 
 
 def result_of(node: Node, ref: str) -> str | None:
@@ -52,7 +57,7 @@ def test_a_suspended_coop_s_own_node_shows_it_is_suspended(cluster: Cluster) -> 
     vote(coopaname, ref)
     vote(smart, ref)
     for node in (coopaname, smart):
-        eventually(lambda n=node: n.peers()["oxalis"]["status"] == "suspended", 30, what=f"{node.name} suspends")
+        eventually(functools.partial(oxalis_is, node, "suspended"), 30, what=f"{node.name} suspends")
     # the others refuse oxalis's requests now; its own node still learns the decision, checked, and says so
     eventually(lambda: decisions(oxalis)["own_status"] == "suspended", 60, 0.3, what="oxalis knows it is suspended")
     assert result_of(oxalis, ref) == "accepted"
@@ -72,7 +77,7 @@ def test_a_coop_leaves_by_its_own_notice_and_every_node_applies_it(cluster: Clus
     assert result_of(oxalis, ref) == "accepted"
     assert decisions(oxalis)["own_status"] == "left"
     for node in (coopaname, smart):
-        eventually(lambda n=node: n.peers()["oxalis"]["status"] == "left", 30, what=f"{node.name} applies the leave")
+        eventually(functools.partial(oxalis_is, node, "left"), 30, what=f"{node.name} applies the leave")
         decided = next(d for d in decisions(node)["decisions"] if d["proposal"] == ref)
         assert decided["result"] == "accepted" and decided["votes"] == []
     # what the others keep of it is the charter's: kept by default, and nothing new is taken
