@@ -61,7 +61,7 @@ from protocol import (
 )
 from protocol.keystate import KEY_TYPES, NO_AUTHORITY
 
-from .errors import ForkError, PeerUnavailableError
+from .errors import ForkError, PeerUnavailableError, RefusedByPeerError
 from .ports import Fork, LogPort, Peer, PeerPort
 from .recovery import OwnLogGate
 from .transport import PeerClient
@@ -231,7 +231,12 @@ class Replicator:
 
     async def sync_from(self, peer: Peer) -> int:
         """Pull from ``peer`` everything it holds that we lack; the number of entries applied."""
-        theirs = await self.client.heads(peer)
+        try:
+            theirs = await self.client.heads(peer)
+        except RefusedByPeerError as exc:
+            if exc.code in ("unknown_peer", "suspended_peer"):  # it takes nothing from us: it adds nothing of ours
+                self.own_log.heard(peer.name)
+            raise
         ours = await self.store.heads()
         applied = 0
         lag = 0

@@ -89,6 +89,8 @@ class Node:
     jobs: Jobs
     metrics: NodeMetrics
     started: bool = False
+    #: the node has checked its own log with its peers and published what it publishes at start: it signs now
+    own_log_checked: bool = False
 
     @property
     def key(self) -> SigningKey:
@@ -107,8 +109,11 @@ class Node:
             self.federation.spawn(self._publish_when_own_log_checked())
 
     async def _publish_at_start(self) -> None:
-        await self.identity.ensure_document()
-        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        try:
+            await self.identity.ensure_document()
+            await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        finally:
+            self.own_log_checked = True
 
     async def _publish_when_own_log_checked(self) -> None:
         await self.federation.own_log.wait_ready()

@@ -10,13 +10,20 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .cluster import Cluster, Node, eventually
+from .cluster import Cluster, Node, call, eventually
 
 
 def decisions(node: Node) -> dict[str, Any]:
     answer = node.api("GET", "/api/v1/governance/decisions", token=node.login())
     assert answer.status == 200, answer.body[:300]
     return dict(answer.json())
+
+
+def governance_page(node: Node, language: str) -> str:
+    headers = {"Authorization": f"Bearer {node.login()}", "Accept-Language": language}
+    answer = call(node.port, "GET", "/governance", headers=headers)
+    assert answer.status == 200, answer.body[:300]
+    return answer.body.decode("utf-8")
 
 
 def oxalis_is(node: Node, status: str) -> bool:
@@ -63,6 +70,9 @@ def test_a_suspended_coop_s_own_node_shows_it_is_suspended(cluster: Cluster) -> 
     assert result_of(oxalis, ref) == "accepted"
     assert decisions(coopaname)["own_status"] == "member"
     oxalis.wait_log(f"decision {ref} (suspension): this coop is now suspended")
+    assert "Le réseau a suspendu notre coopérative" in governance_page(oxalis, "fr")
+    assert "The network has suspended our cooperative" in governance_page(oxalis, "en")
+    assert "suspendu notre" not in governance_page(coopaname, "fr")
 
 
 def test_a_coop_leaves_by_its_own_notice_and_every_node_applies_it(cluster: Cluster) -> None:
@@ -76,6 +86,7 @@ def test_a_coop_leaves_by_its_own_notice_and_every_node_applies_it(cluster: Clus
     ref = propose(oxalis, "leave", "oxalis")  # no vote of the others
     assert result_of(oxalis, ref) == "accepted"
     assert decisions(oxalis)["own_status"] == "left"
+    assert "Notre coopérative a quitté le réseau" in governance_page(oxalis, "fr")
     for node in (coopaname, smart):
         eventually(functools.partial(oxalis_is, node, "left"), 30, what=f"{node.name} applies the leave")
         decided = next(d for d in decisions(node)["decisions"] if d["proposal"] == ref)
