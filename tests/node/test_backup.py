@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.config import CONFIG_FILE, SQLITE_PREFIX, load_config
+from node.config import CONFIG_FILE, SQLITE_PREFIX, create_node_dir, load_config
 from node.errors import ConfigError
 
 URL = "http://127.0.0.1:9"
@@ -126,3 +126,21 @@ def test_a_copied_folder_moved_elsewhere_opens_its_own_copy(tmp_path: Path) -> N
     _add(restored, "third@smart.example")
     assert _accounts(restored) == ["ana@smart.example", "copy@smart.example", "third@smart.example"]
     assert "third@smart.example" not in _accounts(copy)
+
+
+def test_with_postgresql_the_archive_holds_the_folder_and_says_pg_dump(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+asyncpg://bigre:secret@127.0.0.1/bigre"
+    create_node_dir(tmp_path / "pg", name="oxalis", url=URL, database_url=url)
+    archive = tmp_path / "pg.tar.gz"
+    assert main(["backup", str(tmp_path / "pg"), str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert "is NOT in the archive" in out and "pg_dump" in out and "secret" not in out
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        manifest = json.loads(tar.extractfile("bigre-backup.json").read())  # type: ignore[union-attr]
+    assert manifest["database"] == "postgresql" and not any(n.endswith(".sqlite3") for n in names)
+    assert main(["restore", str(archive), str(tmp_path / "restored")]) == 0
+    assert "pg_restore" in capsys.readouterr().out
+    assert load_config(tmp_path / "restored").database == url
