@@ -38,6 +38,11 @@ class OwnLogGate:
         self._deadline: float | None = None
         self._recovering: dict[str, int] = {}  # peer -> the seq of ours it holds, while we take it back
         self.recovered = 0  # own entries taken back from peers since start
+        #: whether entries of ours that a peer holds and we do not may be taken back as ours: only during the
+        #: start-up check of a node that did not stop cleanly (a crash, a power loss) or was restored from a backup.
+        #: Otherwise we never lost anything: such entries were signed elsewhere with our key (stolen, or a second
+        #: copy of the folder running) and are never adopted (the node's own log is its own).
+        self.may_take_back = False
         self._changed = asyncio.Event()
 
     # ------------------------------------------------------------------------------------------- the state
@@ -55,6 +60,7 @@ class OwnLogGate:
                     self.wait_s,
                 )
                 self._waiting = set()
+                self.may_take_back = False
                 return None
             return f"waiting for {', '.join(sorted(self._waiting))} to say how much of this node's log they hold"
         return None
@@ -90,6 +96,7 @@ class OwnLogGate:
             self._waiting.discard(peer)
             if not self._waiting:
                 log.info("own log: every peer answered; %d of our own entries taken back", self.recovered)
+                self.may_take_back = False
             self._changed.set()
 
     def forget(self, peers: Iterable[str]) -> None:

@@ -278,6 +278,16 @@ class Replicator:
         our last commits): pull the missing tail from it, verified like any run, before we sign anything new.
         The own-log gate stays closed meanwhile, so no new entry can take one of those seqs."""
         name = self.trust.self_name
+        if not self.own_log.may_take_back:
+            log.error(
+                "%s holds our own log up to seq %d and we hold %d, yet this node neither crashed nor was restored: "
+                "those entries were signed elsewhere with our key (a stolen key, or a second copy of this node "
+                "running); not taken (docs/operators.md, If a key leaks)",
+                peer.name,
+                their_seq,
+                our_seq,
+            )
+            return 0
         log.warning(
             "%s holds our own log up to seq %d and we hold %d (restored from an older backup, or last writes lost): "
             "taking the missing entries back from it before signing anything new",

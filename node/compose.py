@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from federation.ports import PeerKey
 from federation.service import FederationService
 from node.clock import Clock, system_clock
-from node.config import NodeConfig
+from node.config import RUNNING_MARKER, NodeConfig
 from node.federation_adapter.direct_inbox import DirectInbox
 from node.federation_adapter.store import NodeFederationStore
 from node.jobs import HOUR_S, Job, Jobs
@@ -99,7 +99,18 @@ class Node:
 
     async def start(self) -> None:
         """Start federation and the jobs; publish the node document if it changed once the node knows it holds
-        all of its own log (its peers said how much of it they hold: :mod:`federation.recovery`)."""
+        all of its own log (its peers said how much of it they hold: :mod:`federation.recovery`).
+
+        The folder's running marker says whether the last run stopped cleanly: if it is still there (a crash, a
+        power loss, or a folder restored from a backup, which ``bigre restore`` marks so), the node may have lost
+        entries it had published, and takes back from its peers what they hold of it; after a clean stop it never
+        does (such entries were signed elsewhere with its key)."""
+        marker = self.config.directory / RUNNING_MARKER
+        unclean = marker.exists()
+        marker.touch(mode=0o600)
+        self.federation.own_log.may_take_back = unclean
+        if unclean:
+            log.warning("the last run of this node did not stop cleanly, or it was restored from a backup")
         await self.federation.start()
         self.jobs.start()
         self.started = True
@@ -127,6 +138,7 @@ class Node:
             await self.jobs.stop()
             await self.federation.stop()
             self.started = False
+            (self.config.directory / RUNNING_MARKER).unlink(missing_ok=True)  # a clean stop
 
     async def close(self) -> None:
         await self.stop()

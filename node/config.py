@@ -30,6 +30,8 @@ from protocol import SigningKey
 
 CONFIG_FILE: Final = "node.json"
 DATABASE_FILE: Final = "node.sqlite3"
+#: in the node folder while the node runs: removed at a clean stop, written by ``bigre restore`` (node.compose)
+RUNNING_MARKER: Final = "running"
 ENV_PREFIX: Final = "BIGRE_"
 NAME_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
 URL_RE: Final = re.compile(r"https?://[^\s/]+(?:/\S*)?\Z")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from node.config import CONFIG_FILE, DATABASE_FILE, SQLITE_PREFIX, load_config
+from node.config import CONFIG_FILE, DATABASE_FILE, RUNNING_MARKER, SQLITE_PREFIX, load_config
 from node.errors import ConfigError, NodeError
 
 MANIFEST: Final = "bigre-backup.json"
@@ -202,6 +202,8 @@ def restore_node(archive: Path, directory: Path, *, replace: bool = False) -> Re
         except (tarfile.TarError, OSError) as exc:
             raise BackupError(f"{archive} cannot be unpacked safely: {exc}") from exc
         (staging / MANIFEST).unlink()
+        # the restored node may lack entries it had published: at its start it takes them back from its peers
+        (staging / RUNNING_MARKER).touch(mode=0o600)
         _check_restored(staging, manifest)
         if directory.exists():
             if any(directory.iterdir()):

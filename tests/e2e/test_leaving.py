@@ -20,8 +20,11 @@ def decisions(node: Node) -> dict[str, Any]:
 
 
 def governance_page(node: Node, language: str) -> str:
-    headers = {"Authorization": f"Bearer {node.login()}", "Accept-Language": language}
-    answer = call(node.port, "GET", "/governance", headers=headers)
+    """The /governance page as a signed-in member's browser gets it (the session cookie of the API's sign-in)."""
+    signed = node.api("POST", "/api/v1/auth/login", {"email": node.member, "password": node.password})
+    assert signed.status == 200, signed.body[:300]
+    cookie = signed.headers["set-cookie"].split(";", 1)[0]
+    answer = call(node.port, "GET", "/governance", headers={"Cookie": cookie, "Accept-Language": language})
     assert answer.status == 200, answer.body[:300]
     return answer.body.decode("utf-8")
 

@@ -20,7 +20,8 @@ class Clock:
 def test_closed_until_every_peer_answered_then_while_a_tail_is_taken_back() -> None:
     clock = Clock()
     gate = OwnLogGate("coopaname", wait_s=60, monotonic=clock)
-    assert gate.ready  # not started: a one-shot command signs as before
+    assert gate.ready and not gate.may_take_back  # not started: a one-shot command signs as before
+    gate.may_take_back = True  # the node did not stop cleanly
     gate.expect(["smart", "oxalis"])
     assert "waiting for oxalis, smart" in (gate.blocked() or "")
     gate.heard("smart")
@@ -30,6 +31,7 @@ def test_closed_until_every_peer_answered_then_while_a_tail_is_taken_back() -> N
     gate.release("oxalis", 5)
     gate.heard("oxalis")
     assert gate.ready and gate.recovered == 5
+    assert not gate.may_take_back  # the start-up check is over: a node that runs has lost nothing
     gate.hold("smart", 60)  # a later round sees more of us: closed again until it is taken back
     assert not gate.ready
     gate.release("smart", 3)

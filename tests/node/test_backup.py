@@ -60,6 +60,7 @@ def test_backup_then_restore_elsewhere_reads_its_own_copy(tmp_path: Path, capsys
     assert _accounts(moved) == ["ana@smart.example"]
     assert stat.S_IMODE((moved / "keys" / f"{kid}.pem").stat().st_mode) == 0o600
     assert stat.S_IMODE(moved.stat().st_mode) == 0o700
+    assert (moved / "running").exists()  # at its start the node takes back from its peers what it lacks
     _add(moved, "only-in-the-copy@smart.example")  # the restored folder writes its own database
     assert "only-in-the-copy@smart.example" not in _accounts(original)
     assert "only-in-the-copy@smart.example" in _accounts(moved)
