@@ -218,6 +218,7 @@ class Replicator:
         # (origin, peer) pairs that showed us a fork we could not repair, with the peer's head for that origin
         # then (None: not known yet): we pull that origin from that peer again only once its head moved
         self._blocked: dict[tuple[str, str], tuple[int, bytes] | None] = {}
+        self._foreign_reported: set[tuple[str, int]] = set()  # (peer, seq): entries of ours we did not sign, logged
         self._reconciling: set[tuple[str, str]] = set()  # (origin, peer) forks being reconciled in the background
         # optional, pure and synchronous: derive what store_run will write, ahead of it
         self._prepare: Callable[[list[Record]], None] | None = getattr(store, "prepare_run", None)
@@ -279,6 +280,9 @@ class Replicator:
         The own-log gate stays closed meanwhile, so no new entry can take one of those seqs."""
         name = self.trust.self_name
         if not self.own_log.may_take_back:
+            if (peer.name, their_seq) in self._foreign_reported:
+                return 0
+            self._foreign_reported.add((peer.name, their_seq))
             log.error(
                 "%s holds our own log up to seq %d and we hold %d, yet this node neither crashed nor was restored: "
                 "those entries were signed elsewhere with our key (a stolen key, or a second copy of this node "
