@@ -75,14 +75,6 @@ class NodeGovernance:
         """Where the network's decisions leave this coop: ``member``, ``suspended`` or ``left``."""
         return self.governance.own_status
 
-    async def leave(self, text: str | None = None) -> str:
-        """This coop's own notice that it leaves the network: it takes effect at once, no vote (the others stop
-        taking its records and requests, and keep or drop what they hold as the charter's ``departed_records``
-        says)."""
-        if self.governance.own_status == "left":
-            raise InvalidInput.field("kind", "this coop has already left the network")
-        return await self.propose("leave", self.name, text=text, days=1)
-
     def decisions(self) -> list[dict[str, Any]]:
         """The decision log, newest first, each proposal with what a voter decides on: for an admission, the
         candidate as its join request gave it (legal name, registration number, contact, address, sponsor)."""
