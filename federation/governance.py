@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from protocol import Entry, Record, decode_entry
+from protocol import Entry, InvalidInputError, Record, canonical, check_body, decode_entry
 from protocol.governance import (
     Result,
+    check_certificate,
     decide,
     electorate_for,
     encode_certificate,
@@ -32,6 +33,8 @@ from .trust import TrustStore
 log = logging.getLogger(__name__)
 
 GOVERNANCE_TYPES: Final = frozenset({"proposal", "admission_vote"})
+#: where a decision about this node leaves it
+OWN_STATUS_AFTER: Final = {"suspension": SUSPENDED, "reinstatement": MEMBER, "expulsion": LEFT, "leave": LEFT}
 DAY_MS: Final = 86_400_000
 
 DEFAULT_CHARTER: Final[dict[str, Any]] = {
@@ -43,6 +46,7 @@ DEFAULT_CHARTER: Final[dict[str, Any]] = {
     "voting_days": 14,
     "proposers": "any_member",
     "suspended_records": "keep",
+    "departed_records": "keep",
     "text": (
         "Bigre relie des coopératives qui se choisissent. Toute coopérative membre peut proposer une admission, "
         "une suspension, une exclusion ou un changement de cette charte ; chaque coopérative membre vote une fois."
@@ -91,6 +95,7 @@ class Governance:
         #: called with each proposal still open when it is seen (also when replayed at start: the callee keeps
         #: track of what it already did), so the node can tell its operators there is a vote to cast
         self.on_open_proposal: Callable[[Case], Awaitable[None]] | None = None
+        self.own_status = MEMBER  # where decisions about this node left it (it does not apply them to its peers)
 
     # ------------------------------------------------------------------------------------------- the rules
 
@@ -157,7 +162,16 @@ class Governance:
             if (refusal.voter, refusal.code) not in case.reported:
                 case.reported.add((refusal.voter, refusal.code))
                 log.warning("vote refused on %s: %s (%s)", case.ref, refusal.reason, refusal.code)
-        result = decide(kind, self.charter, electorate, t, deadline=deadline, now=self.clock())
+        result = decide(
+            kind,
+            self.charter,
+            electorate,
+            t,
+            deadline=deadline,
+            now=self.clock(),
+            subject=subject,
+            proposer=case.entry.header.origin,
+        )
         if result == "pending":
             return result
         case.result = result
@@ -180,8 +194,6 @@ class Governance:
 
     def _check_own_certificate(self, case: Case) -> None:
         """Build the certificate of this decision from what we hold and check it as a stranger would."""
-        from protocol.governance import check_certificate
-
         cert = self.certificate(case.ref)
         assert cert is not None
         check_certificate(cert, keys=self.trust, members=self.members(), charter=self.charter, now=self.clock())
@@ -204,8 +216,15 @@ class Governance:
             peer.status, peer.direct = MEMBER, True
             if not peer.keys:
                 peer.keys = keys
-        elif peer is None or subject == self.self_name:
-            # A decision about this node itself (or a node unknown here): others apply it; we only say so.
+        elif subject == self.self_name:
+            # A decision about this node itself: the others apply it (they refuse our requests, our records);
+            # we know where we stand, and say so.
+            status = OWN_STATUS_AFTER.get(kind)
+            if status is not None:
+                self.own_status = status
+                log.warning("decision %s (%s): this coop is now %s in the network", case.ref, kind, status)
+            return
+        elif peer is None:
             log.warning("decision %s (%s of %s) changes nothing in this node's peers", case.ref, kind, subject)
             return
         elif kind == "suspension":
@@ -229,17 +248,50 @@ class Governance:
         await self.peers.save_peer(peer)
         self.trust.put(peer)
         log.warning("membership changed by %s: %s is now %s", case.ref, subject, peer.status)
-        if (
-            kind in ("suspension", "expulsion")
-            and self.charter.get("suspended_records") == "drop"
-            and self.drop_records is not None
-        ):
+        dropping = kind in ("suspension", "expulsion", "leave") and self.records_kept_of(kind) == "drop"
+        if dropping and self.drop_records is not None:
             dropped = await self.drop_records(subject)
             log.warning("the charter drops the records of %s: %d records dropped", subject, dropped)
         if self.on_membership_change is not None:
             result = self.on_membership_change()
             if hasattr(result, "__await__"):
                 await result
+
+    def records_kept_of(self, kind: str) -> str:
+        """What the charter keeps of the records of a coop suspended (``suspended_records``) or gone
+        (``departed_records``, by default as ``suspended_records``): ``keep`` or ``drop``."""
+        suspended = str(self.charter.get("suspended_records", "keep"))
+        if kind == "suspension":
+            return suspended
+        return str(self.charter.get("departed_records", suspended))
+
+    # ------------------------------------------------------------------------------------------ learning
+
+    def pending_about_self(self) -> list[Case]:
+        """Open decisions about this node: once taken, the others may stop talking to it (a suspended or departed
+        coop's requests are refused), so their last votes may never reach it."""
+        return [c for c in self.cases.values() if c.result == "pending" and c.body.get("subject") == self.self_name]
+
+    async def take_certificate(self, data: bytes) -> bool:
+        """Count the votes of a decision's certificate (fetched from a peer), after checking it as a stranger
+        would; True if it was good. The votes are counted, not stored (they are other origins' entries, out of
+        their chains): a restart fetches the certificate again."""
+        try:
+            decision = check_certificate(
+                data, keys=self.trust, members=self.members(), charter=self.charter, now=self.clock()
+            )
+        except InvalidInputError as exc:
+            log.warning("a certificate about this node does not check: %s", exc)
+            return False
+        value = canonical.decode(data)
+        assert isinstance(value, dict) and isinstance(value["votes"], list)
+        await self.on_record(Record(decision.proposal, dict(decision.body)))
+        for raw in value["votes"]:
+            assert isinstance(raw, bytes)
+            entry = decode_entry(raw)
+            await self.on_record(Record(entry, check_body(entry)))
+        case = self.cases.get(proposal_ref(decision.proposal))
+        return case is not None and case.result == "accepted"
 
     # ------------------------------------------------------------------------------------------ reading
 

@@ -61,8 +61,9 @@ from protocol import (
 )
 from protocol.keystate import KEY_TYPES, NO_AUTHORITY
 
-from .errors import ForkError, PeerUnavailableError, SuspendedPeerError
+from .errors import ForkError, PeerUnavailableError, RefusedByPeerError, SuspendedPeerError
 from .ports import Fork, LogPort, Peer, PeerPort
+from .recovery import OwnLogGate
 from .transport import PeerClient
 from .trust import TRUST_TYPES, TrustStore
 
@@ -206,8 +207,10 @@ class Replicator:
         page: int = PAGE,
         on_stored: Callable[[list[Record]], Awaitable[None]] | None = None,
         spawn: Callable[[Coroutine[Any, Any, Any]], None] | None = None,
+        own_log: OwnLogGate | None = None,
     ) -> None:
         self.store = store
+        self.own_log = own_log or OwnLogGate(trust.self_name)
         self.peers = peers
         self.trust = trust
         self.client = client
@@ -219,6 +222,7 @@ class Replicator:
         # (origin, peer) pairs that showed us a fork we could not repair, with the peer's head for that origin
         # then (None: not known yet): we pull that origin from that peer again only once its head moved
         self._blocked: dict[tuple[str, str], tuple[int, bytes] | None] = {}
+        self._foreign_reported: set[tuple[str, int]] = set()  # (peer, seq): entries of ours we did not sign, logged
         self._reconciling: set[tuple[str, str]] = set()  # (origin, peer) forks being reconciled in the background
         # per peer: the ETag of heads after which a round left nothing to pull (conditional heads: an idle round
         # is a 304), the origins skipped then (not members: if one becomes a member, the whole round again), and
@@ -240,9 +244,15 @@ class Replicator:
         settled = self._settled.pop(peer.name, None)
         if settled is not None and any(self.trust.accepts_records_from(o) for o in settled[1]):
             settled = None  # an origin skipped then is a member now: its records are wanted
-        theirs, etag = await self.client.heads_if_changed(peer, settled[0] if settled else None)
+        try:
+            theirs, etag = await self.client.heads_if_changed(peer, settled[0] if settled else None)
+        except RefusedByPeerError as exc:
+            if exc.code in ("unknown_peer", "suspended_peer"):  # it takes nothing from us: it adds nothing of ours
+                self.own_log.heard(peer.name)
+            raise
         if theirs is None:  # unchanged since a round that left nothing to pull: nothing to do
             assert settled is not None
+            self.own_log.heard(peer.name)  # nor any more of our own log than it showed then
             now = self.clock()
             if now - settled[2] >= CONTACT_REFRESH_MS:
                 await self.peers.record_contact(peer.name, at=now, error=None, lag=0)
@@ -254,6 +264,11 @@ class Replicator:
         lag = 0
         complete = True  # nothing left to pull from these heads (no fork, nothing blocked, no lag)
         skipped: set[str] = set()
+        mine = theirs.get(self.trust.self_name)
+        if mine is not None and mine[0] > ours.get(self.trust.self_name, (0, b""))[0]:
+            applied += await self._take_back_own(peer, ours.get(self.trust.self_name, (0, b""))[0], mine[0])
+            complete = False  # compare again next round: what we took back changed our heads
+        self.own_log.heard(peer.name)
         for origin, (their_seq, their_hash) in sorted(theirs.items()):
             if origin == self.trust.self_name:
                 continue
@@ -290,6 +305,50 @@ class Replicator:
         if applied:
             log.info("pulled %d entries from %s", applied, peer.name)
         return applied
+
+    async def _take_back_own(self, peer: Peer, our_seq: int, their_seq: int) -> int:
+        """``peer`` holds more of our own log than we do (restored from an older backup, or a power loss dropped
+        our last commits): pull the missing tail from it, verified like any run, before we sign anything new.
+        The own-log gate stays closed meanwhile, so no new entry can take one of those seqs."""
+        name = self.trust.self_name
+        if not self.own_log.may_take_back:
+            if (peer.name, their_seq) in self._foreign_reported:
+                return 0
+            self._foreign_reported.add((peer.name, their_seq))
+            log.error(
+                "%s holds our own log up to seq %d and we hold %d, yet this node neither crashed nor was restored: "
+                "those entries were signed elsewhere with our key (a stolen key, or a second copy of this node "
+                "running); not taken (docs/operators.md, If a key leaks)",
+                peer.name,
+                their_seq,
+                our_seq,
+            )
+            return 0
+        log.warning(
+            "%s holds our own log up to seq %d and we hold %d (restored from an older backup, or last writes lost): "
+            "taking the missing entries back from it before signing anything new",
+            peer.name,
+            their_seq,
+            our_seq,
+        )
+        self.own_log.hold(peer.name, their_seq)
+        done, head = 0, our_seq
+        try:
+            done, head = await self._pull(peer, name, our_seq, their_seq)
+        finally:
+            self.own_log.release(peer.name, done)
+        if head < their_seq:
+            log.error(
+                "could take back only %d of our own entries from %s (our head %d, theirs %d): see the node's log for "
+                "why (a fork of our own log needs the operator, docs/operators.md#forks)",
+                done,
+                peer.name,
+                head,
+                their_seq,
+            )
+        else:
+            log.warning("took back %d of our own entries from %s: our head is %d again", done, peer.name, head)
+        return done
 
     async def _pull(self, peer: Peer, origin: str, our_seq: int, their_seq: int) -> tuple[int, int]:
         """Page through ``origin`` from ``our_seq``, fetching page n+1 while page n is applied; (applied, head).

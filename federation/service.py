@@ -48,6 +48,7 @@ from .errors import (
     PeerRefusedError,
     PeerUnavailableError,
     RecordRefusedError,
+    RefusedByPeerError,
     SuspendedPeerError,
 )
 from .governance import GOVERNANCE_TYPES, Governance
@@ -64,6 +65,7 @@ from .ports import (
     PeerPort,
     ProposerPort,
 )
+from .recovery import DEFAULT_WAIT_S, OwnLogGate
 from .replication import PAGE, Replicator
 from .transport import (
     CONTENT_TYPE,
@@ -107,6 +109,7 @@ class FederationService:
         proposer: ProposerPort | None = None,
         own_keys: Callable[[], list[PeerKey]] | None = None,
         replay: ReplayCheck | None = None,
+        own_log_wait_seconds: float = DEFAULT_WAIT_S,
     ) -> None:
         self.name = name
         self.key = key
@@ -122,6 +125,8 @@ class FederationService:
         self.proposer = proposer
         self.own_keys = own_keys
         self.trust = TrustStore(name)
+        #: closed while this node may hold less of its own log than a peer does (its publisher reads it)
+        self.own_log = OwnLogGate(name, own_log_wait_seconds)
         self.governance = Governance(
             name,
             self.trust,
@@ -162,6 +167,7 @@ class FederationService:
             self.clock,
             on_stored=self._on_stored,
             spawn=self.spawn,
+            own_log=self.own_log,
         )
         self.deliverer = Deliverer(
             self.outbox, self.log_store, self.peers, self.trust, self.client, self.clock, self.rng
@@ -169,8 +175,35 @@ class FederationService:
         await self.reload_peers()
         await self._replay_trust()
         await self._replay_governance()
+        # nothing is signed until each peer said how much of our own log it holds (the first syncs, or below)
+        self.own_log.expect(p.name for p in self.trust.direct_members())
         if lead:
             await self.lead()
+        else:
+            for peer in self.trust.direct_members():
+                self.spawn(self._check_own_log_with(peer))
+
+    async def _check_own_log_with(self, peer: Peer) -> None:
+        """A worker that does not lead (it runs no syncs): ask ``peer`` how much of our own log it holds, until it
+        answers or the gate's wait runs out. If it holds more, the leader takes that tail back; this worker's
+        gate opens once our stored head reached it."""
+        delay = FIRST_SYNC_DELAY_S
+        while self.own_log.blocked() is not None:
+            try:
+                theirs = await self.client.heads(peer)
+                held = theirs.get(self.name, (0, b""))[0]
+                ours = (await self.log_store.heads()).get(self.name, (0, b""))[0]
+                if held <= ours:
+                    self.own_log.heard(peer.name)
+                    return
+            except RefusedByPeerError as exc:
+                if exc.code in ("unknown_peer", "suspended_peer"):  # it takes nothing from us
+                    self.own_log.heard(peer.name)
+                    return
+            except PeerUnavailableError:
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, FIRST_SYNC_MAX_DELAY_S)
 
     async def lead(self) -> None:
         """Run the loops: scheduled anti-entropy and governance ticks, one delivery loop per peer, first syncs.
@@ -215,6 +248,8 @@ class FederationService:
         self.trust.load(await self.peers.list_peers())
         own = self.own_keys() if self.own_keys is not None else [PeerKey(self.key().public_bytes)]
         self.trust.put(Peer(self.name, "", keys=own, direct=False))
+        members = {p.name for p in self.trust.direct_members()}
+        self.own_log.forget(p.name for p in self.trust.peers() if p.name not in members)
         if self.leading:
             self.deliverer.refresh()
             self._sync_new_peers()
@@ -308,6 +343,32 @@ class FederationService:
             except Exception as exc:
                 log.exception("sync from %s failed unexpectedly", peer.name)
                 await self.peers.record_contact(peer.name, at=self.clock(), error=f"internal: {exc}")
+        try:
+            await self.learn_decisions_about_us()
+        except Exception:
+            log.exception("learning the decisions about this node failed")
+
+    async def learn_decisions_about_us(self) -> None:
+        """An open decision about this node is taken by the others' votes, and once it is they may refuse our
+        requests (a suspended or departed coop's are): the last votes may never reach us. So we fetch the
+        decision's certificate (public, ``GET /federation/v1/certificates/...``) from the proposer, then from any
+        peer, check it as a stranger would, and count its votes. Never raises."""
+        if self._session is None:
+            return
+        for case in self.governance.pending_about_self():
+            proposer = case.entry.header.origin
+            peers = sorted(self.trust.peers(), key=lambda p: (p.name != proposer, p.name))
+            for peer in peers:
+                if peer.name == self.name or not peer.url:
+                    continue
+                try:
+                    cert = await joining.certificate(self._session, peer.url, case.ref)
+                except PeerUnavailableError as exc:
+                    log.info("certificate of %s from %s: %s", case.ref, peer.name, exc)
+                    continue
+                if cert is not None and await self.governance.take_certificate(cert):
+                    log.warning("learnt from %s's certificate that %s was accepted", peer.name, case.ref)
+                    break
 
     # ----------------------------------------------------------------------------------------------- routes
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from federation.ports import PeerKey
 from federation.service import FederationService
 from node.clock import Clock, system_clock
-from node.config import NodeConfig
+from node.config import RUNNING_MARKER, NodeConfig
 from node.errors import ConfigError
 from node.federation_adapter.direct_inbox import DirectInbox
 from node.federation_adapter.nonces import SharedNonces
@@ -119,6 +119,8 @@ class Node:
     rate_limits: RateLimits
     coop_sign_in: CoopSignIn | None  # sign-in with the coop's identity provider, when node.json configures one
     started: bool = False
+    #: the node has checked its own log with its peers and published what it publishes at start: it signs now
+    own_log_checked: bool = False
 
     @property
     def key(self) -> SigningKey:
@@ -131,20 +133,55 @@ class Node:
 
     async def start(self, *, lead: bool = True) -> None:
         """Start the federation (its routes need its state); with ``lead``, also what runs once per node (see
-        :meth:`lead`). A worker among several starts without it and leads only when it holds the node's lock."""
+        :meth:`lead`). A worker among several starts without it and leads only when it holds the node's lock.
+
+        Nothing is signed before the node knows it holds all of its own log (its peers said how much of it they
+        hold: :mod:`federation.recovery`). The folder's running marker says whether the last run stopped cleanly:
+        if it is still there (a crash, a power loss, or a folder restored from a backup, which ``bigre restore``
+        marks so), the node may have lost entries it had published, and takes back from its peers what they hold
+        of it; after a clean stop it never does (such entries were signed elsewhere with its key)."""
+        marker = self.config.directory / RUNNING_MARKER
+        unclean = marker.exists()
+        marker.touch(mode=0o600)
+        self.federation.own_log.may_take_back = unclean
+        if unclean:
+            log.warning("the last run of this node did not stop cleanly, or it was restored from a backup")
         await self.federation.start(lead=False)
         self.local_jobs.start()
         self.started = True
         if lead:
             await self.lead()
+        else:  # a worker that does not lead: its gate opens once the peers showed nothing more of ours
+            self.federation.spawn(self._own_log_checked_here())
 
     async def lead(self) -> None:
-        """Publish the node document if it changed, then run the federation's loops and the jobs."""
-        await self.identity.ensure_document()
-        await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        """Run the federation's loops and the jobs; publish the node document if it changed once the own log is
+        checked."""
         await self.mail.recover()  # mails a stop caught mid-sending: set aside, never sent twice
         await self.federation.lead()
         self.jobs.start()
+        if self.federation.own_log.ready:
+            await self._publish_at_start()
+        else:
+            self.federation.spawn(self._publish_when_own_log_checked())
+
+    async def _own_log_checked_here(self) -> None:
+        await self.federation.own_log.wait_ready()
+        self.own_log_checked = True
+
+    async def _publish_at_start(self) -> None:
+        try:
+            await self.identity.ensure_document()
+            await self.moving.resend_legacy()  # moves caught by the upgrade to typed direct records (release 1.1)
+        finally:
+            self.own_log_checked = True
+
+    async def _publish_when_own_log_checked(self) -> None:
+        await self.federation.own_log.wait_ready()
+        try:
+            await self._publish_at_start()
+        except Exception:
+            log.exception("publishing the node document at start failed")
 
     async def stop(self) -> None:
         if self.started:
@@ -152,6 +189,7 @@ class Node:
             await self.local_jobs.stop()
             await self.federation.stop()
             self.started = False
+            (self.config.directory / RUNNING_MARKER).unlink(missing_ok=True)  # a clean stop
 
     async def close(self) -> None:
         await self.stop()
@@ -310,6 +348,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         documents=store,
         clock=clock,
         anti_entropy_seconds=config.anti_entropy_seconds,
+        own_log_wait_seconds=config.own_log_wait_seconds,
         charter=load_charter(config.directory),
         own_keys=lambda: [
             PeerKey(k["public_key"], k.get("not_before", 0), k.get("not_after"), k.get("revoked_at"))
@@ -322,6 +361,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         case.ref, str(case.body.get("subject", "")), int(case.body.get("deadline", 0))
     )
     identity.on_keys_changed = federation.reload_peers  # the trust store learns this node's own new keys
+    publisher.may_sign = federation.own_log.blocked  # never sign while a peer may hold more of our own log
     governance = NodeGovernance(db, publisher, federation.governance, name=name, clock=clock, wake=wake)
     federation.proposer = governance
     jobs = Jobs(

@@ -32,6 +32,8 @@ from protocol import SigningKey
 
 CONFIG_FILE: Final = "node.json"
 DATABASE_FILE: Final = "node.sqlite3"
+#: in the node folder while the node runs: removed at a clean stop, written by ``bigre restore`` (node.compose)
+RUNNING_MARKER: Final = "running"
 ENV_PREFIX: Final = "BIGRE_"
 NAME_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
 URL_RE: Final = re.compile(r"https?://[^\s/]+(?:/\S*)?\Z")
@@ -255,6 +257,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         env_json=True,
     ),
     Setting(
+        "own_log_wait_seconds",
+        _seconds,
+        60.0,
+        "at start, how long the node waits for each peer to say how much of the node's own log it holds before "
+        "it signs anything new (a node restored from an old backup takes back what its peers hold of it first); "
+        "a peer still silent after that is not waited for",
+        env_json=True,
+    ),
+    Setting(
         "saved_search_seconds",
         _seconds,
         300.0,
@@ -373,6 +384,7 @@ class NodeConfig:
     trusted_proxies: tuple[str, ...] = ()
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
+    own_log_wait_seconds: float = 60.0
     saved_search_seconds: float = 300.0
     timezone: str = "Europe/Paris"
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -583,6 +595,11 @@ def _own_database(path: Path, directory: Path, url: str | None) -> str | None:
     own = directory / DATABASE_FILE
     if target == own:
         return None
+    if target.name == DATABASE_FILE and not target.parent.exists():
+        raise ConfigError(
+            f"{path}: database_url points to {target}, in a folder that does not exist here (a node folder moved "
+            f"from another server?): remove database_url from {CONFIG_FILE} to use this folder's own {DATABASE_FILE}"
+        )
     if target.name == DATABASE_FILE and own.exists():
         raise ConfigError(
             f"{path}: database_url points to {target}, another folder's database, while this folder holds its own "

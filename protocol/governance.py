@@ -34,7 +34,7 @@ RULE_FOR_KIND: Final[dict[str, str]] = {
     "suspension": "suspension_rule",
     "expulsion": "expulsion_rule",
     "reinstatement": "suspension_rule",
-    "leave": "majority",  # leaving is the leaver's own decision, but it is recorded like the others
+    "leave": "majority",  # a leave proposed by another coop; the leaver's own notice needs no vote (is_own_notice)
     "charter": "charter_rule",
     "key_recovery": "recovery_rule",
 }
@@ -158,10 +158,27 @@ class CheckedDecision:
     result: Result
 
 
+def is_own_notice(kind: str, subject: str, proposer: str) -> bool:
+    """A ``leave`` proposal whose subject is the coop that signed it is that coop's own notice: leaving is its
+    decision alone, so it takes effect as soon as it is held, with no vote (docs/PROTOCOL.md, ``proposal``)."""
+    return kind == "leave" and subject == proposer
+
+
 def decide(
-    kind: str, charter: Mapping[str, object], electorate: frozenset[str], t: Tally, *, deadline: int, now: int
+    kind: str,
+    charter: Mapping[str, object],
+    electorate: frozenset[str],
+    t: Tally,
+    *,
+    deadline: int,
+    now: int,
+    subject: str | None = None,
+    proposer: str | None = None,
 ) -> Result:
-    """:func:`outcome` under the charter's rule for this kind of proposal (and its ``sponsors_required``)."""
+    """:func:`outcome` under the charter's rule for this kind of proposal (and its ``sponsors_required``); a
+    coop's own leave notice (``subject`` == ``proposer``) is accepted at once."""
+    if subject is not None and proposer is not None and is_own_notice(kind, subject, proposer):
+        return "accepted"
     sponsors = charter.get("sponsors_required", 1)
     return outcome(
         rule_for(kind, charter),
@@ -220,7 +237,9 @@ def check_certificate(
         seen.add(voter)
         checked.append((vote, vote_body))
     t = tally(proposal, deadline, checked, electorate)
-    result = decide(kind, charter, electorate, t, deadline=deadline, now=now)
+    result = decide(
+        kind, charter, electorate, t, deadline=deadline, now=now, subject=subject, proposer=proposal.header.origin
+    )
     if result != "accepted":
         raise InsufficientVotesError(
             f"{t.count('yes')} yes of {len(electorate)} under {rule_for(kind, charter)}: the proposal is {result}"

@@ -501,6 +501,12 @@ CHARTER = Field(
         Field("voting_days", "int", required=True, min=1, max=365, help="default time to vote"),
         _enum("proposers", "any_member", "founders", help="who may propose (default any_member)"),
         _enum("suspended_records", "keep", "drop", help="what happens to a suspended node's old records"),
+        _enum(
+            "departed_records",
+            "keep",
+            "drop",
+            help="what the other nodes keep of a coop that left or was expelled (default: as suspended_records)",
+        ),
         _str("text", 8000, help="the charter in words"),
     ),
     help="the rules of the network",

@@ -614,6 +614,32 @@ def record_vectors() -> list[dict[str, Any]]:
             },
         ),
         (
+            "a charter that says what the others keep of a coop that leaves or is expelled",
+            "proposal",
+            [1, 0],
+            {
+                "kind": "charter",
+                "subject": "coopaname",
+                "deadline": T0,
+                "charter": {
+                    "admission_rule": "majority",
+                    "suspension_rule": "majority",
+                    "expulsion_rule": "two_thirds",
+                    "charter_rule": "two_thirds",
+                    "recovery_rule": "majority",
+                    "voting_days": 14,
+                    "suspended_records": "keep",
+                    "departed_records": "drop",
+                },
+            },
+        ),
+        (
+            "a leave notice (signed by its subject, it takes effect with no vote)",
+            "proposal",
+            [1, 0],
+            {"kind": "leave", "subject": "oxalis", "deadline": T0, "text": "Oxalis quitte le réseau Bigre."},
+        ),
+        (
             "a key revocation",
             "key_revocation",
             [1, 0],

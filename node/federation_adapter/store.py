@@ -103,6 +103,8 @@ class NodeFederationStore:
     async def store_run(self, records: Sequence[Record], received_at: int) -> None:
         prepared = self._prepared
         derived = {k: d for k in map(replica.derive_key, records) if (d := prepared.pop(k, None)) is not None}
+        if records and records[0].origin == self.name:
+            derived = {replica.derive_key(r): _as_own(replica.derive(r, self.search_documents)) for r in records}
 
         def store(session: Session) -> bool:
             replica.store_run_sync(session.connection(), records, received_at, self.search_documents, derived)
@@ -435,3 +437,10 @@ def _delivered(conn: Connection, ids: Sequence[int], contacts: Sequence[tuple[st
     for peer, at in contacts:
         latest[peer] = max(at, latest.get(peer, at))
     _SUCCESS.executemany(conn, [{"p_name": peer, "p_at": at} for peer, at in sorted(latest.items())])
+
+
+def _as_own(derived: replica.Derived) -> replica.Derived:
+    """One of this node's own records taken back from a peer (the node was restored from an older backup): its
+    members find it as they found it before, under the coop's audience; only its network body is known now."""
+    coop = [{**d, "audience": "coop"} for d in derived.documents if d["audience"] == "network"]
+    return replica.Derived(derived.state, derived.documents + coop)

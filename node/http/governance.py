@@ -60,6 +60,7 @@ class Decision(BaseModel):
 class DecisionLog(BaseModel):
     charter: Charter  # type: ignore[valid-type]
     decisions: list[Decision]
+    own_status: str = Field(description="where the network's decisions leave this coop: member, suspended or left")
 
 
 class Proposed(BaseModel):
@@ -73,7 +74,9 @@ class Voted(BaseModel):
 async def decisions(request: web.Request) -> web.Response:
     """The network's decision log: every proposal, its votes and its result"""
     governance = node_of(request).governance
-    return json_response({"charter": governance.charter, "decisions": governance.decision_log()})
+    return json_response(
+        {"charter": governance.charter, "decisions": governance.decision_log(), "own_status": governance.own_status}
+    )
 
 
 async def create_proposal(request: web.Request, body: BaseModel) -> web.Response:

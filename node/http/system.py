@@ -25,6 +25,10 @@ class Health(BaseModel):
     protocol_versions: list[int]
     database: str = Field(description="sqlite or postgresql")
     heads: dict[str, int] = Field(description="per origin, the highest contiguous seq this node holds")
+    own_log_checked: bool = Field(
+        description="false while the node checks with its peers how much of its own log they hold (after a start; "
+        "it signs nothing new until then)"
+    )
 
 
 class PlacesQuery(Input):
@@ -69,6 +73,7 @@ async def health(request: web.Request) -> web.Response:
             "protocol_versions": [ENVELOPE_VERSION],
             "database": node.db.dialect,
             "heads": await node.status.heads(),
+            "own_log_checked": node.own_log_checked,
         }
     )
 
@@ -89,7 +94,10 @@ async def live(request: web.Request) -> web.Response:
 
 async def ready(request: web.Request) -> web.Response:
     """Readiness: the database answers and, when the node has peers, at least one of them did at the last try"""
-    problems = await node_of(request).status.readiness()
+    node = node_of(request)
+    problems = await node.status.readiness()
+    if node.started and not node.own_log_checked:
+        problems.append("checking with its peers how much of its own log they hold: it signs nothing new yet")
     return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
 

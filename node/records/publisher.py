@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from node.clock import Clock
-from node.errors import InvalidInput, NodeError
+from node.errors import InvalidInput, NodeError, Unavailable
 from node.records import log as replication_log
 from node.search.documents import Bodies, SearchDocuments
 from node.search.index import replace_documents, unindex_record_sync
@@ -79,6 +79,10 @@ def no_peers(_session: Session) -> Sequence[str]:
     return ()
 
 
+def _always() -> str | None:
+    return None
+
+
 class Publisher:
     """Appends this node's signed entries. One per node; safe to share between requests and threads.
 
@@ -108,6 +112,9 @@ class Publisher:
         #: this node's chain since this one last did (it may have rotated the key: see Identity.follow_document)
         self.on_others_wrote: Callable[[Session], None] | None = None
         self._written: int | None = None  # the seq this process last appended
+        #: why this node must not sign now (None: it may); the composition root sets it to the federation's
+        #: own-log gate, closed while a peer may hold more of this node's log than the node does
+        self.may_sign: Callable[[], str | None] = _always
 
     # ------------------------------------------------------------------------------- on an AsyncSession
 
@@ -174,6 +181,10 @@ class Publisher:
         record_type = RECORD_TYPES[type]
         if record_type.direct:  # a programming error: direct records go through node.services.direct only
             raise ValueError(f"a {type} is a direct record: it is never published in the log")
+        why = self.may_sign()
+        if why is not None:  # signing now could take a seq the network already holds: a fork of our own log
+            logger.warning("not signing a %s now: %s", type, why)
+            raise Unavailable(f"this node is checking its records with its peers ({why}); try again in a moment")
         body = canonical_order(dict(body))
         try:
             record_type.validate(body)

@@ -48,6 +48,7 @@ PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
 DEFAULT_RADIUS_KM: Final = 30.0
 _OWN_THINGS: Final = {"offer": "offers", "mentoring": "mentorings", "event": "events"}
+_TAKEN_BACK: Final = frozenset({"profile", *_OWN_THINGS})  # own kinds rendered from a local row, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +192,41 @@ class Finder:
         fields: dict[tuple[str, str], dict[str, Any]] = {}
         remote: dict[str, list[str]] = {}
         own: dict[str, list[str]] = {}
+        local: set[str] = set()  # our own records that have their row here (whether the viewer may see it or not)
         for kind, origin, record_id, _ in keys:
             (own.setdefault(kind, []) if origin == self.origin else remote.setdefault(origin, [])).append(record_id)
+        if own.get("profile"):
+            rows = conn.execute(
+                text(
+                    "SELECT p.record_id, p.account_id, p.data, p.visibility, a.disabled FROM member_profiles p "
+                    "JOIN accounts a ON a.id = p.account_id WHERE p.record_id IN :ids"
+                ).bindparams(_expanding("ids")),
+                {"ids": own["profile"]},
+            )
+            for record_id, account_id, data, visibility, disabled in rows:
+                local.add(record_id)
+                if disabled:
+                    continue
+                level = viewer.level_for(account_id)
+                shown = profiles.visible_fields(_json(data) or {}, _json(visibility) or {}, level)
+                if shown:
+                    fields[(self.origin, record_id)] = shown
+        for kind, table in _OWN_THINGS.items():
+            if not own.get(kind) or (viewer.anonymous and kind == "mentoring"):
+                continue
+            visibility = "visibility" if kind != "mentoring" else "'network'"
+            sql = f"SELECT record_id, data, {visibility} FROM {table} WHERE record_id IN :ids"  # noqa: S608
+            rows = conn.execute(text(sql).bindparams(_expanding("ids")), {"ids": own[kind]})
+            for record_id, data, seen_by in rows:
+                local.add(record_id)
+                if viewer.anonymous and seen_by != "public":
+                    continue
+                fields[(self.origin, record_id)] = _json(data) or {}
+        # one of our own records known only as published (taken back from peers after a restore from an older
+        # backup: no local row): shown as the network sees it
+        missing = [rid for kind, ids in own.items() for rid in ids if rid not in local and kind in _TAKEN_BACK]
+        if missing:
+            remote[self.origin] = missing
         for origin, ids in remote.items():
             rows = conn.execute(
                 text(
@@ -212,29 +246,6 @@ class Finder:
                 else:
                     body = {k: v for k, v in body.items() if k != "public"}
                 fields[(origin, record_id)] = body
-        if own.get("profile"):
-            rows = conn.execute(
-                text(
-                    "SELECT p.record_id, p.account_id, p.data, p.visibility FROM member_profiles p "
-                    "JOIN accounts a ON a.id = p.account_id WHERE a.disabled = :f AND p.record_id IN :ids"
-                ).bindparams(_expanding("ids")),
-                {"f": False, "ids": own["profile"]},
-            )
-            for record_id, account_id, data, visibility in rows:
-                level = viewer.level_for(account_id)
-                shown = profiles.visible_fields(_json(data) or {}, _json(visibility) or {}, level)
-                if shown:
-                    fields[(self.origin, record_id)] = shown
-        for kind, table in _OWN_THINGS.items():
-            if not own.get(kind) or (viewer.anonymous and kind == "mentoring"):
-                continue
-            visibility = "visibility" if kind != "mentoring" else "'network'"
-            sql = f"SELECT record_id, data, {visibility} FROM {table} WHERE record_id IN :ids"  # noqa: S608
-            rows = conn.execute(text(sql).bindparams(_expanding("ids")), {"ids": own[kind]})
-            for record_id, data, seen_by in rows:
-                if viewer.anonymous and seen_by != "public":
-                    continue
-                fields[(self.origin, record_id)] = _json(data) or {}
         results: list[dict[str, Any]] = []
         for kind, origin, record_id, distance in keys:
             visible = fields.get((origin, record_id))

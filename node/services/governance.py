@@ -70,6 +70,11 @@ class NodeGovernance:
     def decision_log(self) -> list[dict[str, Any]]:
         return self.governance.decision_log()
 
+    @property
+    def own_status(self) -> str:
+        """Where the network's decisions leave this coop: ``member``, ``suspended`` or ``left``."""
+        return self.governance.own_status
+
     def decisions(self) -> list[dict[str, Any]]:
         """The decision log, newest first, each proposal with what a voter decides on: for an admission, the
         candidate as its join request gave it (legal name, registration number, contact, address, sponsor)."""

@@ -17,6 +17,7 @@ async def governance_page(request: web.Request) -> web.Response:
         {
             "decisions": governance.decisions(),
             "charter": governance.charter,
+            "own_status": governance.own_status,
             "done": request.query.get("done"),
             "coops": [c for c in await coops_of(request) if c["direct"]],
         },

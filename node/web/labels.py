@@ -270,6 +270,7 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "voting_days": P_("charter", "Time to vote"),
         "proposers": P_("charter", "Who may propose"),
         "suspended_records": P_("charter", "Records of a suspended coop"),
+        "departed_records": P_("charter", "Records of a coop that left"),
         "text": P_("charter", "The charter in words"),
     },
     "rule": {
@@ -285,5 +286,9 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "suspended_records": {
         "keep": P_("records of a suspended coop", "Kept"),
         "drop": P_("records of a suspended coop", "Dropped"),
+    },
+    "departed_records": {
+        "keep": P_("records of a coop that left", "Kept"),
+        "drop": P_("records of a coop that left", "Dropped"),
     },
 }

@@ -65,6 +65,7 @@ HARNESS_RATE_LIMITS: Final = {
 REPO = Path(__file__).resolve().parents[2]
 COOPS = (("coopaname", "Coopaname"), ("smart", "SMart"), ("oxalis", "Oxalis"))
 ANTI_ENTROPY_SECONDS = "1"
+OWN_LOG_WAIT_SECONDS = "5"
 T = TypeVar("T")
 
 
@@ -189,6 +190,8 @@ class Node:
         env = {
             **os.environ,
             "BIGRE_ANTI_ENTROPY_SECONDS": self.anti_entropy_seconds,
+            # a peer that is down is waited for this long before the node signs again (60 s in production)
+            "BIGRE_OWN_LOG_WAIT_SECONDS": OWN_LOG_WAIT_SECONDS,
             "PYTHONUNBUFFERED": "1",
             "BIGRE_CHECK_RESPONSES": "1",
             **HARNESS_RATE_LIMITS,
@@ -214,7 +217,9 @@ class Node:
                 raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_tail()}")
             with contextlib.suppress(OSError):
                 answer = call(self.port, "GET", "/api/v1/health", timeout=5)
-                if answer.status == 200:
+                # healthy, and done checking its own log with its peers (it signs again, its start-up document is
+                # published): what a test does next is not refused, and no entry of its own comes later
+                if answer.status == 200 and answer.json()["own_log_checked"]:
                     return dict(answer.json())
             return None
 

@@ -1124,6 +1124,7 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
                                 "voting_days": _req(Int(1, 365)),
                                 "proposers": _opt(Enum(("any_member", "founders"))),
                                 "suspended_records": _opt(Enum(("keep", "drop"))),
+                                "departed_records": _opt(Enum(("keep", "drop"))),
                                 "text": _opt(Str(8000)),
                             }
                         )

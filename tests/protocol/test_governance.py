@@ -151,3 +151,34 @@ def test_rules() -> None:
     # the node a suspension is about does not vote on it
     assert electorate_for("suspension", "oxalis", NODES) == {"coopaname", "smart"}
     assert electorate_for("charter", "coopaname", NODES) == set(NODES)
+
+
+def leave(origin: str, subject: str) -> Entry:
+    body = {"kind": "leave", "subject": subject, "deadline": T0 + DAY, "text": "Nous partons."}
+    return entry(origin, "proposal", f"leave-{subject}", body)
+
+
+def test_a_coop_leaves_by_its_own_notice_with_no_vote() -> None:
+    notice = leave("oxalis", "oxalis")
+    decision = check_certificate(
+        encode_certificate(notice.encode(), []), keys=ring(), members=NODES, charter=CHARTER, now=T0 + 1
+    )
+    assert decision.result == "accepted" and decision.tally.votes == {}
+    # a leave proposed by another coop is put to the vote like the others
+    other = leave("coopaname", "oxalis")
+    with pytest.raises(InsufficientVotesError):
+        check_certificate(encode_certificate(other.encode(), []), keys=ring(), members=NODES, charter=CHARTER, now=T0)
+    ref = "coopaname/leave-oxalis"
+    votes = [vote(o, proposal=ref, ts=T0 + 1) for o in ("coopaname", "smart")]
+    decided = check_certificate(
+        encode_certificate(other.encode(), votes), keys=ring(), members=NODES, charter=CHARTER, now=T0 + 2
+    )
+    assert decided.result == "accepted"
+    # a notice signed by someone else than it names is not the subject's: forged, it is refused
+    forged = canonical.decode(leave("smart", "smart").encode())
+    assert isinstance(forged, dict)
+    forged["s"] = KEYS["intrus"].sign(b"x")
+    with pytest.raises(BadSignatureError):
+        check_certificate(
+            encode_certificate(canonical.encode(forged), []), keys=ring(), members=NODES, charter=CHARTER, now=T0
+        )
