@@ -26,6 +26,7 @@ from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
+from node.services.bookings import Bookings
 from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.finder import Finder
@@ -81,6 +82,7 @@ class Node:
     bundles: Bundles
     moving: Moving
     remote_events: RemoteEvents
+    bookings: Bookings
     messages: Messages
     status: NodeStatus
     federation: FederationService
@@ -167,6 +169,15 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         db, name=name, clock=clock, things=things, direct=direct, coop_name=config.display_name
     )
     messages = Messages(db, name=name, direct=direct)
+    bookings = Bookings(  # shared spaces and machines
+        db,
+        name=name,
+        clock=clock,
+        publisher=publisher,
+        reference=reference,
+        direct=direct,
+        coop_name=config.display_name,
+    )
     saved_searches = SavedSearches(db, finder, clock)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
@@ -178,6 +189,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("case_withdrawal", lambda record, _at: onboarding.receive_withdrawal(record))
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
+    inbox.register("booking_request", lambda record, _at: bookings.receive_request(record))
+    inbox.register("booking_answer", lambda record, _at: bookings.receive_answer(record))
     store = NodeFederationStore(db, name, clock, search_documents)
     federation = FederationService(
         name=name,
@@ -224,6 +237,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         bundles=Bundles(db, identity, onboarding, clock),
         moving=moving,
         remote_events=remote_events,
+        bookings=bookings,
         messages=messages,
         status=NodeStatus(db, name),
         federation=federation,
