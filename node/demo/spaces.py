@@ -22,7 +22,7 @@ def _hours(opens: int, closes: int, days: tuple[int, ...] = WEEKDAYS) -> list[di
 
 def _prices(coop: int | None, network: int | None, public: int | None, unit: str) -> list[dict[str, Any]]:
     """Euro cents per unit for each audience; None: not offered to that audience, 0: free."""
-    out = []
+    out: list[dict[str, Any]] = []
     for audience, amount in (("coop", coop), ("network", network), ("public", public)):
         if amount is None:
             out.append({"audience": audience, "access": "not_offered"})
