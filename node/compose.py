@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from federation.ports import PeerKey
 from federation.service import FederationService
@@ -29,6 +30,7 @@ from node.services.accounts import Accounts, PasswordHasher, ThrottlePolicy
 from node.services.bookings import Bookings
 from node.services.direct import DirectSender
 from node.services.directory import Directory
+from node.services.feeds import Feeds
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
@@ -83,6 +85,7 @@ class Node:
     moving: Moving
     remote_events: RemoteEvents
     bookings: Bookings
+    feeds: Feeds
     messages: Messages
     status: NodeStatus
     federation: FederationService
@@ -238,6 +241,16 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         moving=moving,
         remote_events=remote_events,
         bookings=bookings,
+        feeds=Feeds(
+            db,
+            name=name,
+            url=config.url,
+            clock=clock,
+            tz=ZoneInfo(config.timezone),
+            things=things,
+            bookings=bookings,
+            coop_name=config.display_name,
+        ),
         messages=messages,
         status=NodeStatus(db, name),
         federation=federation,

@@ -7,6 +7,7 @@ from typing import Final
 from aiohttp import web
 
 from node.web.account_pages import account_routes
+from node.web.booking_pages import booking_routes
 from node.web.event_pages import event_routes
 from node.web.governance_pages import governance_routes
 from node.web.member_pages import member_routes
@@ -46,6 +47,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *member_routes(),  # a member's page, writing to them, the inbox
         *thing_routes(),  # offers, mentoring, help requests
         *event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
+        *booking_routes(),  # spaces and machines, my bookings, the iCalendar feeds
         *staff_routes(),  # the advisor's list, the operator's dashboard
         *onboarding_routes(),
         *governance_routes(),
