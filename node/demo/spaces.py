@@ -35,7 +35,12 @@ def _prices(coop: int | None, network: int | None, public: int | None, unit: str
 
 def point_carre_resources() -> list[dict[str, Any]]:
     """The resource bodies of Point Carré, as its staff would publish them."""
-    common = {"venue": "Point Carré", "run_by": "Point Carré (Scic)", "place": PLACE, "timezone": "Europe/Paris"}
+    common = {
+        "venue": "Point Carré, coworking et FabLab",
+        "run_by": "Scic Point Carré",
+        "place": PLACE,
+        "timezone": "Europe/Paris",
+    }
     desks = [
         {
             **common,

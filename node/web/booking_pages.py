@@ -143,7 +143,7 @@ def _week_grid(
             state = "closed" if not open_ else "free"
             if booked:
                 state = "mine" if any(i["mine"] for i in booked) else "booked"
-            cells.append({"state": state, "items": booked, "start": start})
+            cells.append({"state": state, "bookings": booked, "start": start})
         rows.append({"label": f"{hour:02d}:00", "cells": cells})
     return {"rows": rows}
 

@@ -50,7 +50,11 @@ def test_a_member_of_another_coop_books_a_machine_only_once_qualified(cluster: C
     cluster.wait_converged()
     coopaname, smart = cluster["coopaname"], cluster["smart"]
     laser = resource(smart, "Découpeuse laser 60 W")  # Coopaname's record, replicated to SMart
-    assert (laser["origin"], laser["venue"], laser["qualification"]) == ("coopaname", "Point Carré", "laser-cutter")
+    assert (laser["origin"], laser["run_by"], laser["qualification"]) == (
+        "coopaname",
+        "Scic Point Carré",
+        "laser-cutter",
+    )
     token = smart.login()
     slot = {"start": next_weekday(2, 10), "end": next_weekday(2, 11), "note": "Découpe de contreplaqué 3 mm"}
     path = f"/api/v1/resources/coopaname/{laser['id']}/bookings"
