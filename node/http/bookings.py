@@ -49,12 +49,12 @@ class BookingView(BaseModel):
     resource_title: str | None = None
 
 
-class CalendarQuery(Input):
+class ResourceCalendarQuery(Input):
     start: Ms
     end: Ms
 
 
-class CalendarItem(BaseModel):
+class ResourceCalendarItem(BaseModel):
     start: Ms
     end: Ms
     status: str
@@ -64,13 +64,13 @@ class CalendarItem(BaseModel):
     display_name: str | None = Field(None, description="to the place's staff and to the member only")
 
 
-class Calendar(BaseModel):
+class ResourceCalendar(BaseModel):
     resource: dict[str, Any]
     complete: bool = Field(description="false for another coop's resource: only my own bookings are known here")
-    items: list[CalendarItem]
+    items: list[ResourceCalendarItem]
 
 
-class DecisionInput(Input):
+class BookingDecisionInput(Input):
     decision: Literal["approve", "decline", "cancel"]
 
 
@@ -89,12 +89,12 @@ class QualificationView(BaseModel):
     given_at: Ms
 
 
-class KindQuery(Input):
+class ResourceListQuery(Input):
     kind: Literal["space", "machine"] | None = None
     limit: integer(1, 500) = 500  # type: ignore[valid-type]
 
 
-async def list_resources(request: web.Request, query: KindQuery) -> web.Response:
+async def list_resources(request: web.Request, query: ResourceListQuery) -> web.Response:
     """Every coop's spaces and machines this node holds (this coop's first)"""
     items = await node_of(request).bookings.resources(query.kind)
     return json_response({"items": items[: query.limit]})
@@ -117,7 +117,7 @@ async def get_resource(request: web.Request, origin: str, id: str) -> web.Respon
     return json_response(await node_of(request).bookings.resource(origin, id))
 
 
-async def resource_calendar(request: web.Request, origin: str, id: str, query: CalendarQuery) -> web.Response:
+async def resource_calendar(request: web.Request, origin: str, id: str, query: ResourceCalendarQuery) -> web.Response:
     """The bookings of a resource between two times, as this node knows them"""
     if query.end <= query.start or query.end - query.start > 62 * 86_400_000:
         raise InvalidInput.field("end", "must be after start, at most 62 days later")
@@ -147,7 +147,9 @@ async def pending_bookings(request: web.Request) -> web.Response:
     return json_response({"items": await node_of(request).bookings.pending(member(request))})
 
 
-async def decide_booking(request: web.Request, origin: str, booking_id: str, body: DecisionInput) -> web.Response:
+async def decide_booking(
+    request: web.Request, origin: str, booking_id: str, body: BookingDecisionInput
+) -> web.Response:
     """Approve, decline or cancel a booking of this coop's resource (staff); the member's coop is told"""
     bookings = node_of(request).bookings
     return json_response(await bookings.decide(member(request), origin, booking_id, body.decision))
@@ -175,7 +177,7 @@ ROUTES: Final = (
         str(list_resources.__doc__),
         "anyone",
         "bookings",
-        query=KindQuery,
+        query=ResourceListQuery,
         response=list_of(ResourceView),
         operation_id="list_resources",
     ),
@@ -219,8 +221,8 @@ ROUTES: Final = (
         str(resource_calendar.__doc__),
         "anyone",
         "bookings",
-        query=CalendarQuery,
-        response=Calendar,
+        query=ResourceCalendarQuery,
+        response=ResourceCalendar,
         operation_id="resource_calendar",
     ),
     Route(
@@ -274,7 +276,7 @@ ROUTES: Final = (
         str(decide_booking.__doc__),
         "staff",
         "bookings",
-        body=DecisionInput,
+        body=BookingDecisionInput,
         response=BookingView,
         errors=(409,),
         operation_id="decide_booking",

@@ -228,8 +228,10 @@ class Bookings:
                 state = await session.get(RecordState, (origin, resource_id))
                 if state is None or state.deleted or state.type != "resource":
                     raise NotFound(f"no resource {origin}/{resource_id}")
-                if (state.body or {}).get("status") != "open":
-                    raise BookingRefused("closed")
+                refusal = slot_refusal(state.body or {}, start, end, now)
+                if refusal is not None:
+                    log.info("booking of %s/%s by %s refused here: %s", origin, resource_id, member_id, refusal)
+                    raise BookingRefused(refusal)
                 booking.direction, booking.status = "out", "requested"
                 session.add(booking)
                 await session.flush()
@@ -630,23 +632,29 @@ def _refusal(resource: Resource | None, booking: Booking, now: int) -> str | Non
     """Why the slot itself cannot be booked (None: it can), from the resource alone."""
     if resource is None:
         return "unknown"
-    data = resource.data
-    if resource.status != "open":
+    return slot_refusal(resource.data, booking.start, booking.end, now)
+
+
+def slot_refusal(data: Mapping[str, Any], start_ms: int, end_ms: int, now: int) -> str | None:
+    """Why a slot of a resource (its record's body) cannot be booked, whatever the other bookings; None: it can.
+    The member's node checks this too before asking another coop, so a slot outside the hours is refused at
+    once; the resource's node decides."""
+    if data.get("status") != "open":
         return "closed"
     slot_ms = int(data.get("slot_minutes") or 15) * 60_000
     max_ms = int(data["max_minutes"]) * 60_000 if data.get("max_minutes") else None
-    if booking.end <= booking.start or (max_ms is not None and booking.end - booking.start > max_ms):
+    if end_ms <= start_ms or (max_ms is not None and end_ms - start_ms > max_ms):
         return "invalid"
-    if booking.end <= now:
+    if end_ms <= now:
         return "invalid"
     zone = zone_of(data)
-    start = dt.datetime.fromtimestamp(booking.start / 1000, dt.UTC).astimezone(zone)
-    end = dt.datetime.fromtimestamp(booking.end / 1000, dt.UTC).astimezone(zone)
+    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).astimezone(zone)
+    end = dt.datetime.fromtimestamp(end_ms / 1000, dt.UTC).astimezone(zone)
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     start_min = (start - midnight).total_seconds() / 60
     if start.second or start.microsecond or end.second or end.microsecond:
         return "invalid"
-    if start_min % (slot_ms // 60_000) or ((booking.end - booking.start) % slot_ms):
+    if start_min % (slot_ms // 60_000) or ((end_ms - start_ms) % slot_ms):
         return "invalid"
     hours = data.get("hours") or []
     if not hours:
@@ -654,7 +662,7 @@ def _refusal(resource: Resource | None, booking: Booking, now: int) -> str | Non
     same_day = end.date() == start.date() or (
         end.date() == start.date() + dt.timedelta(days=1) and end.time() == dt.time()
     )
-    end_min = start_min + (booking.end - booking.start) / 60_000
+    end_min = start_min + (end_ms - start_ms) / 60_000
     for opening in hours:
         if (
             opening["day"] == start.isoweekday()
