@@ -168,6 +168,19 @@ async def give_qualification(request: web.Request, body: QualificationInput) -> 
     return json_response(result, 201)
 
 
+class CalendarFeedView(BaseModel):
+    """My private calendar feed: its address holds a secret (shown once; a new one stops the old one)."""
+
+    url: str = Field(description="subscribe to it in a calendar program (iCalendar)")
+
+
+async def make_calendar_feed(request: web.Request) -> web.Response:
+    """Make a new secret address of my calendar feed (my bookings and my events); the old one stops working"""
+    node = node_of(request)
+    token = await node.feeds.make_private_feed(member(request))
+    return json_response({"url": f"{node.config.url.rstrip('/')}/feeds/me/{token}.ics"}, 201)
+
+
 RESOURCES: Final = f"{V1}/resources"
 ROUTES: Final = (
     Route(
@@ -258,6 +271,17 @@ ROUTES: Final = (
         "me",
         response=BookingView,
         operation_id="cancel_my_booking",
+    ),
+    Route(
+        "POST",
+        f"{V1}/me/calendar-feed",
+        make_calendar_feed,
+        str(make_calendar_feed.__doc__),
+        "member",
+        "me",
+        response=CalendarFeedView,
+        status=201,
+        operation_id="make_my_calendar_feed",
     ),
     Route(
         "GET",

@@ -5,12 +5,30 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import urllib.request
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
 
 from .cluster import Cluster, Node, eventually
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def moment(event: icalendar.Event) -> dt.datetime:
+    """An event's start, which here is always a time (never an all-day date)."""
+    start = event.start
+    assert isinstance(start, dt.datetime), start
+    return start
+
+
+DAY = dt.timedelta(days=1)
+
+
+def noon(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, 12, tzinfo=PARIS)
 
 
 def next_weekday(iso_day: int, hour: int, weeks_ahead: int = 1) -> int:
@@ -137,3 +155,57 @@ def test_two_coops_book_the_same_slot_at_once_and_one_wins(cluster: Cluster) -> 
     # Coopaname's database holds one live booking of the slot, and its 12 quarter-hours once
     assert coopaname.sql("SELECT count(*) FROM bookings WHERE status = 'confirmed'") == [(1,)]
     assert coopaname.sql("SELECT count(*) FROM booking_slots") == [(12,)]
+
+
+def test_feeds_import_with_paris_times_across_the_dst_change(cluster: Cluster) -> None:
+    """A SMart member's private feed, fetched over HTTP from SMart's real process, holds their bookings of
+    Coopaname's desk on both sides of the next DST change at the wall times booked; two parsers agree."""
+    cluster.build(names=("coopaname", "smart"))
+    cluster.start()
+    cluster.wait_converged()
+    smart = cluster["smart"]
+    desk = resource(smart, "Poste de coworking 3")
+    token = smart.login()
+    now = dt.datetime.now(PARIS)
+    change = next(  # the next day whose noon is at another UTC offset than the day before's
+        d
+        for d in (now.date() + dt.timedelta(days=i) for i in range(9, 400))
+        if noon(d).utcoffset() != noon(d - DAY).utcoffset()
+    )
+    days = []
+    for delta in (-7, 7):  # a weekday a week before and a week after the change
+        d = change + dt.timedelta(days=delta)
+        while d.isoweekday() > 5:
+            d += dt.timedelta(days=1)
+        days.append(d)
+    booked = []
+    for d in days:
+        start = dt.datetime(d.year, d.month, d.day, 9, 30, tzinfo=PARIS)
+        slot = {"start": int(start.timestamp() * 1000), "end": int((start + dt.timedelta(hours=2)).timestamp() * 1000)}
+        asked = smart.api("POST", f"/api/v1/resources/coopaname/{desk['id']}/bookings", slot, token=token)
+        assert asked.status == 202, asked.body
+        assert settled(smart, asked.json()["booking"], token)["status"] == "confirmed"
+        booked.append(start)
+    assert booked[0].utcoffset() != booked[1].utcoffset()  # one in winter time, one in summer time (or back)
+
+    made = smart.api("POST", "/api/v1/me/calendar-feed", token=token)
+    assert made.status == 201, made.body
+    url = made.json()["url"]
+    assert url.startswith(smart.url + "/feeds/me/")
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("text/calendar")
+        data = answer.read()
+    cal = icalendar.Calendar.from_ical(data)
+    assert [z.tz_name for z in cal.timezones] == ["Europe/Paris"]
+    starts = sorted(moment(e) for e in cal.events)
+    assert starts == booked
+    assert [s.astimezone(PARIS).strftime("%H:%M") for s in starts] == ["09:30", "09:30"]
+    assert len({s.astimezone(dt.UTC).hour for s in starts}) == 2  # the same wall time, two UTC hours
+    expanded = recurring_ical_events.of(cal).between(days[0], days[1] + dt.timedelta(days=1))
+    assert sorted(e.start for e in expanded) == booked
+    # without the token, nothing; Coopaname's public feed of the desk says "booked", never who
+    bad = smart.api("GET", "/feeds/me/" + "x" * 43 + ".ics")
+    assert bad.status == 404
+    with urllib.request.urlopen(cluster["coopaname"].url + f"/feeds/resources/coopaname/{desk['id']}.ics") as answer:
+        public = icalendar.Calendar.from_ical(answer.read())
+    assert {str(e["SUMMARY"]) for e in public.events} == {"Poste de coworking 3 – Réservé / Booked"}
