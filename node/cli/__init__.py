@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from node import logs
-from node.cli import commands, peers
+from node.cli import commands, peers, resources
 from node.errors import NodeError
 
 
@@ -27,7 +27,7 @@ def version() -> str:
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
-REGISTRARS: tuple[Registrar, ...] = (commands.register, peers.register)
+REGISTRARS: tuple[Registrar, ...] = (commands.register, peers.register, resources.register)
 
 
 def build_parser(registrars: Sequence[Registrar] = REGISTRARS) -> argparse.ArgumentParser:

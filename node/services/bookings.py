@@ -106,11 +106,20 @@ class Bookings:
     async def publish(self, viewer: Viewer, payload: object, record_id: str | None = None) -> dict[str, Any]:
         """Publish a new resource, or replace one of this coop's (staff only)."""
         _staff(viewer, "publish a resource")
+        view = await self.publish_for_node(payload, record_id, author_id=viewer.account_id)
+        log.info("resource %s published by account %s", view["id"], viewer.account_id)
+        return view
+
+    async def publish_for_node(
+        self, payload: object, record_id: str | None = None, *, author_id: int | None = None
+    ) -> dict[str, Any]:
+        """Publish (or replace) a resource in the node's own name: what :meth:`publish` does once it checked the
+        viewer, and what the operator's ``bigre resources publish`` does from a file on the node's machine."""
         data = self._check_resource(payload)
         now = self.clock()
         async with self.db.write() as session:
             if record_id is None:
-                row = Resource(record_id=new_record_id(), author_id=viewer.account_id, created_at=now)
+                row = Resource(record_id=new_record_id(), author_id=author_id, created_at=now)
                 session.add(row)
             else:
                 found = await session.scalar(select(Resource).where(Resource.record_id == record_id).with_for_update())
@@ -128,7 +137,6 @@ class Bookings:
                 created=row.created_at,
                 search_bodies={"public": body, "network": body, "coop": body},
             )
-        log.info("resource %s published by account %s", row.record_id, viewer.account_id)
         return {"origin": self.name, "id": row.record_id, **data}
 
     def _check_resource(self, payload: object) -> dict[str, Any]:

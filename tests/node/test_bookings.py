@@ -18,12 +18,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from node.cli import main
 from node.compose import Node, NodeOptions, open_node
 from node.config import create_node_dir
+from node.demo.spaces import point_carre_resources
 from node.errors import Conflict, Forbidden, InvalidInput
 from node.services.bookings import BookingRefused
 from node.storage.booking_models import Booking, BookingSlot
 from protocol import Record
+from protocol.records import RESOURCE
 
 from .test_moving import drain, login, peer_with, replicate
 
@@ -272,3 +275,34 @@ async def test_the_database_refuses_overlapping_slots(services: Node) -> None:
     with pytest.raises(Conflict):
         async with services.db.write() as session:
             session.add(BookingSlot(resource_id=laser, slot_start=paris("2025-06-17", 10, 30), booking=booking_row))
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+
+
+def test_publish_resources_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    node_dir = str(create_node_dir(tmp_path / "n", name="pointcarre", url="http://127.0.0.1:8499").directory)
+    items = point_carre_resources()
+    items[0]["hours"] = [{"day": 1, "opens": 600, "closes": 540}]
+    path = tmp_path / "resources.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    assert main(["resources", "publish", node_dir, str(path)]) == 3  # one refused, the others published
+    out, err = capsys.readouterr()
+    assert "item 1: refused: hours[0]: closes before it opens" in err
+    assert out.count("published") == len(items) - 1
+    path.write_text("{not json", encoding="utf-8")
+    assert main(["resources", "publish", node_dir, str(path)]) == 1
+    assert main(["resources", "list", node_dir]) == 0
+    listed = capsys.readouterr().out
+    assert "Découpeuse laser 60 W (needs laser-cutter)" in listed and "Poste de coworking 1" not in listed
+
+
+def test_demo_publishes_point_carre() -> None:
+    """Desks, a meeting room, the laser cutter, two 3D printers and the CNC router, each fitting the schema."""
+    items = point_carre_resources()
+    for item in items:
+        RESOURCE.validate(item)
+    titles = " ".join(i["title"] for i in items)
+    for word in ("coworking", "réunion", "laser", "Imprimante 3D", "Fraiseuse"):
+        assert word in titles
+    assert {i["qualification"] for i in items if i["kind"] == "machine"} == {"laser-cutter", "3d-printer", "cnc-router"}
