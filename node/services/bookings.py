@@ -394,7 +394,10 @@ class Bookings:
             .where(Booking.direction == "in", Booking.member_origin == sender, Booking.booking_id == booking_id)
             .with_for_update()
         )
-        if held is not None and (at, record.id) != (held.requested_at, held.request_id) and at <= held.requested_at:
+        if held is not None and record.id == held.request_id:
+            await self._answer(session, held)  # the same request again: the same answer, nothing decided anew
+            return True
+        if held is not None and at <= held.requested_at:
             log.info("booking request %s from %s ignored: older than the one held", record.id, sender)
             return False
         now = self.clock()

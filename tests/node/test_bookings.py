@@ -306,3 +306,21 @@ def test_demo_publishes_point_carre() -> None:
     for word in ("coworking", "réunion", "laser", "Imprimante 3D", "Fraiseuse"):
         assert word in titles
     assert {i["qualification"] for i in items if i["kind"] == "machine"} == {"laser-cutter", "3d-printer", "cnc-router"}
+
+
+async def test_a_request_received_twice_is_not_decided_twice(peered: tuple[Node, Node]) -> None:
+    a, b = peered
+    laser = await publish(a, LASER)
+    await replicate(a, b)
+    zoe = await login(b, "zoe@smart.example")
+    await b.bookings.book(zoe, "coopaname", laser, paris("2025-06-17", 10), paris("2025-06-17", 11))
+    requests = await drain(b, "coopaname")
+    assert await deliver(requests, a) == [True]
+    first = await drain(a, "smart")
+    staff = await login(a, "fab@coopaname.example", "advisor")
+    await a.bookings.qualify(staff, "laser-cutter", "smart", str(zoe.member_id), "Zoé")
+    # the very same request again (a retry): the refusal stands, the qualification given since changes nothing
+    assert await deliver(requests, a) == [True]
+    again = await drain(a, "smart")
+    assert [(r.body or {})["status"] for r in first + again] == ["refused", "refused"]
+    assert await live_slots(a, laser) == 0
