@@ -135,7 +135,7 @@ class Bookings:
                 record_id=row.record_id,
                 body=body,
                 created=row.created_at,
-                search_bodies={"public": body, "network": body, "coop": body},
+                search_bodies=None,  # listed on their own page, not in the search (no node indexes them)
             )
         return {"origin": self.name, "id": row.record_id, **data}
 
