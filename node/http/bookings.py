@@ -325,6 +325,7 @@ ROUTES: Final = (
         body=QualificationInput,
         response=QualificationView,
         status=201,
+        errors=(404,),  # a member this node knows no profile of, when no display_name is given
         operation_id="give_qualification",
     ),
 )
