@@ -19,6 +19,7 @@ from node.services.bookings import BookingRefused
 from node.services.feeds import MEDIA_TYPE
 from node.web.i18n import Lang
 from node.web.render import form_error, form_of, lang_of, node_of, redirect, render, signed_in, viewer_of
+from node.web.resource_form import resource_form_routes
 
 DAY_MS: Final = 86_400_000
 VIEWS: Final = ("week", "month")
@@ -334,6 +335,7 @@ ICS_ID: Final = "{id:[A-Za-z0-9][A-Za-z0-9_:-]{0,63}}"  # no dot before .ics
 def booking_routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/resources", resources_page),
+        *resource_form_routes(),  # before /resources/{origin}/{id}: "new" and "edit" are not coops
         web.get(f"/resources/{{origin}}/{ID}", resource_page),
         web.post(f"/resources/{{origin}}/{ID}/book", book),
         web.get("/bookings", my_bookings),

@@ -139,3 +139,50 @@ def test_the_place_staff_record_a_qualification(browser: Any, nodes: list[DemoNo
     assert words["recorded"] in staff.inner_text("main")
     assert page_problems(staff, lang, width) == []
     assert axe_violations(staff) == []
+
+
+@pytest.mark.parametrize(("lang", "width"), COMBOS)
+def test_the_staff_publish_and_close_a_machine(browser: Any, nodes: list[DemoNode], lang: str, width: int) -> None:
+    coopaname, smart = nodes[0], nodes[1]
+    title = f"Brodeuse numérique {lang}"
+    staff = new_page(browser, lang, width)
+    sign_in(staff, coopaname, coopaname.operator)
+    staff.goto(coopaname.url + "/resources")
+    staff.locator("a[href='/resources/new']").click()
+    staff.wait_for_load_state()
+    staff.locator("input[name=kind][value=machine]").check()
+    staff.locator("#f-title").fill(title)
+    staff.locator("#f-town").fill("Saint-Denis")
+    staff.locator("#f-o2").fill("10:00")
+    staff.locator("#f-c2").fill("18:00")
+    staff.locator("#f-access_network").select_option("paid")
+    staff.locator("#f-amt_network").fill("douze")  # not an amount: the form comes back as typed
+    staff.locator("#f-qualification").fill("embroidery")
+    staff.locator("form.form-card button[type=submit]").click()
+    staff.wait_for_load_state()
+    assert staff.locator("#err-amount_network").is_visible()
+    assert staff.locator("#f-title").input_value() == title and staff.locator("#f-o2").input_value() == "10:00"
+    assert page_problems(staff, lang, width) == []
+    assert axe_violations(staff) == []
+    staff.locator("#f-amt_network").fill("7,50")
+    staff.locator("form.form-card button[type=submit]").click()
+    staff.wait_for_load_state()
+    assert "done=published" in staff.url and title in staff.inner_text("h1")
+    assert "7,50" in staff.inner_text("main") or "7.50" in staff.inner_text("main")
+    record_id = staff.url.split("/resources/coopaname/", 1)[1].split("?", 1)[0]
+
+    # it reaches SMart, then closing it there stops bookings
+    eventually(
+        staff, smart.url + "/resources", lambda p: title in p.inner_text("main"), what="the new machine at SMart"
+    )
+    staff.goto(coopaname.url + f"/resources/edit/{record_id}")
+    assert staff.locator("#f-title").input_value() == title
+    staff.locator("#f-status").select_option("closed")
+    staff.locator("form.form-card button[type=submit]").click()
+    staff.wait_for_load_state()
+    status, body = api(coopaname, "GET", f"/api/v1/resources/coopaname/{record_id}")
+    assert status == 200 and body["status"] == "closed" and body["hours"] == [{"day": 2, "opens": 600, "closes": 1080}]
+
+    member = new_page(browser, lang, width)  # a member sees no form to publish
+    sign_in(member, coopaname, coopaname.member)
+    assert member.goto(coopaname.url + "/resources/new").status == 403
