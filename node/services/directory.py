@@ -21,6 +21,7 @@ from node.reference.data import Reference
 from node.services import profiles
 from node.services.accounts import Accounts, account_json
 from node.services.things import KINDS, Things
+from node.storage.booking_models import Booking
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
 from node.storage.message_models import SentMessage
@@ -381,6 +382,9 @@ class Directory:
             await session.execute(
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
+            # bookings: this member's (their slots go with them); another coop's place keeps its own row until
+            # the slot passes, with the name the member showed the network
+            await session.execute(delete(Booking).where(Booking.account_id == account_id))
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
         log.info("account %d erased (%d shared things withdrawn)", account_id, count)
         return count

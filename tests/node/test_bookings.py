@@ -324,3 +324,21 @@ async def test_a_request_received_twice_is_not_decided_twice(peered: tuple[Node,
     again = await drain(a, "smart")
     assert [(r.body or {})["status"] for r in first + again] == ["refused", "refused"]
     assert await live_slots(a, laser) == 0
+
+
+async def test_erasing_an_account_erases_its_bookings(peered: tuple[Node, Node]) -> None:
+    """A booking names its member's account without a foreign key: erasing the account must take it (and its
+    slots) along, or a later account given the same id would find the erased member's bookings and feed."""
+    a, b = peered
+    laser = await publish(a, {k: v for k, v in LASER.items() if k != "qualification"})
+    await replicate(a, b)
+    lea = await login(a, "lea@coopaname.example")
+    await a.bookings.book(lea, "coopaname", laser, paris("2025-06-17", 10), paris("2025-06-17", 11))
+    zoe = await login(b, "zoe@smart.example")
+    await b.bookings.book(zoe, "coopaname", laser, paris("2025-06-18", 10), paris("2025-06-18", 11))
+    await a.directory.erase_account(int(str(lea.account_id)))
+    await b.directory.erase_account(int(str(zoe.account_id)))
+    for node in (a, b):
+        async with node.db.read() as session:
+            assert list(await session.scalars(select(Booking).where(Booking.member_origin == node.config.name))) == []
+    assert await live_slots(a, laser) == 0
