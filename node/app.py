@@ -25,6 +25,7 @@ from node.errors import ConfigError
 from node.http import (
     accounts,
     auth,
+    bookings,
     events,
     federation,
     governance,
@@ -64,6 +65,7 @@ API_ROUTES: Final[tuple[Route, ...]] = (
     *accounts.ROUTES,
     *things.ROUTES,
     *events.ROUTES,
+    *bookings.ROUTES,  # shared spaces and machines
     *messages.ROUTES,
     *saved_searches.ROUTES,
     *moves.ROUTES,

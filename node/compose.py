@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from federation.ports import PeerKey
 from federation.service import FederationService
@@ -29,10 +30,12 @@ from node.records.publisher import OutboxPeers, Publisher
 from node.reference.data import Reference, load_reference
 from node.search.documents import SearchDocuments
 from node.services.accounts import Accounts, ThrottlePolicy
+from node.services.bookings import Bookings
 from node.services.coop_sign_in import CoopSignIn
 from node.services.direct import DirectSender
 from node.services.directory import Directory
 from node.services.erasures import Erasures
+from node.services.feeds import Feeds
 from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
@@ -101,6 +104,8 @@ class Node:
     bundles: Bundles
     moving: Moving
     remote_events: RemoteEvents
+    bookings: Bookings
+    feeds: Feeds
     messages: Messages
     status: NodeStatus
     federation: FederationService
@@ -317,6 +322,15 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         notifications=notifications,
     )
     messages = Messages(db, name=name, direct=direct, notifications=notifications)
+    bookings = Bookings(  # shared spaces and machines
+        db,
+        name=name,
+        clock=clock,
+        publisher=publisher,
+        reference=reference,
+        direct=direct,
+        coop_name=config.display_name,
+    )
     saved_searches = SavedSearches(db, finder, clock, notifications)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
@@ -329,6 +343,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
     inbox.register("erasure_receipt", erasures.receive)
+    inbox.register("booking_request", lambda record, _at: bookings.receive_request(record))
+    inbox.register("booking_answer", lambda record, _at: bookings.receive_answer(record))
     store = NodeFederationStore(db, name, clock, search_documents)
     store.on_erased_sync = erasures.receipts_sync  # a receipt to the origin, in the transaction that erased
 
@@ -392,6 +408,17 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         bundles=Bundles(db, identity, onboarding, clock),
         moving=moving,
         remote_events=remote_events,
+        bookings=bookings,
+        feeds=Feeds(
+            db,
+            name=name,
+            url=config.url,
+            clock=clock,
+            tz=ZoneInfo(config.timezone),
+            things=things,
+            bookings=bookings,
+            coop_name=config.display_name,
+        ),
         messages=messages,
         status=NodeStatus(db, name),
         users=Users(db, clock, accounts, directory),

@@ -863,6 +863,108 @@ ERASURE_RECEIPT = RecordType(
     direct=True,
 )
 
+# ------------------------------------------------------------------------------- shared spaces and machines
+# A coop (or a member coop running a place) publishes its spaces and machines as ``resource`` log records; a
+# member of any coop books a slot with a ``booking_request`` sent to the resource's node only, which answers
+# with a ``booking_answer`` (docs/PROTOCOL.md, "Resources and bookings").
+
+_HHMM_MINUTES = 24 * 60
+RESOURCE = RecordType(
+    "resource",
+    (1, 0),
+    (
+        _enum("kind", "space", "machine", required=True),
+        _str("title", 140, required=True),
+        _str("description", 4000),
+        _str("venue", 120, help="the place's name, e.g. Point Carré"),
+        _str("run_by", 120, help="who runs the place when it is not the publishing coop itself"),
+        PLACE,
+        Field("capacity", "int", min=1, max=10_000, help="people at once (a room), or 1 (a machine, a desk)"),
+        _str(
+            "timezone", 40, pattern=r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}", help="IANA zone; Europe/Paris when absent"
+        ),
+        _list(
+            "hours",
+            _map(
+                "opening",
+                Field("day", "int", required=True, min=1, max=7, help="ISO weekday: 1 Monday .. 7 Sunday"),
+                Field("opens", "int", required=True, min=0, max=_HHMM_MINUTES - 1, help="minutes after midnight"),
+                Field("closes", "int", required=True, min=1, max=_HHMM_MINUTES, help="minutes after midnight"),
+            ),
+            28,
+            help="opening hours in the resource's zone; a booking lies inside one opening",
+        ),
+        Field("slot_minutes", "int", min=15, max=_HHMM_MINUTES, help="bookings start and end on this grid (15)"),
+        Field("max_minutes", "int", min=15, max=14 * _HHMM_MINUTES, help="longest booking"),
+        _list(
+            "prices",
+            _map(
+                "price",
+                _enum("audience", "coop", "network", "public", required=True),
+                _enum("access", "free", "paid", "not_offered", required=True),
+                Field("amount_cents", "int", min=0, max=10_000_000, help="euro cents, before tax"),
+                _enum("unit", "hour", "half_day", "day", "booking"),
+                _str("note", 200),
+            ),
+            3,
+            help="the price or rule for each audience: the publishing coop's members, the network, the public",
+        ),
+        _list("photos", _str("photo", 300, pattern=r"https?://[!-~]+"), 10, help="links to pictures"),
+        _str("qualification", 40, pattern=r"[a-z0-9][a-z0-9_-]{0,39}", help="needed to book, e.g. laser-cutter"),
+        _str("qualification_label", 120, help="what the qualification is, in words (the induction)"),
+        Field("approval", "bool", help="bookings wait for the place's staff"),
+        _enum("status", "open", "closed", required=True),
+    ),
+    help="a space or a machine a coop lets members of the network book",
+)
+
+BOOKING_REQUEST = RecordType(
+    "booking_request",
+    (1, 0),
+    (
+        TO_NODE,
+        _enum("action", "book", "cancel", required=True),
+        _id("booking", required=True, help="the booking's id, chosen by the member's node"),
+        _id("resource", required=True, help="a resource of the recipient"),
+        _id("member", required=True, help="the member's profile id on the sender"),
+        _str("name", 120, required=True, help="the name the member shows"),
+        _ms("start", required=True),
+        _ms("end", required=True, help="after start"),
+        _str("note", 500),
+        _ms("at", required=True, help="strictly after the previous request of the same booking"),
+    ),
+    help="a member's booking of (or cancellation of) a slot of another coop's resource",
+    direct=True,
+)
+
+BOOKING_ANSWER = RecordType(
+    "booking_answer",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("booking", required=True, help="the booking answered (its id on the member's node)"),
+        _id("resource", required=True),
+        _id("request", required=True, help="the id of the booking_request answered"),
+        _enum("status", "pending", "confirmed", "refused", "cancelled", required=True),
+        _enum(
+            "reason",
+            "conflict",
+            "not_qualified",
+            "closed",
+            "outside_hours",
+            "invalid",
+            "unknown",
+            "declined",
+            "by_staff",
+            help="why a booking is refused or cancelled by the place",
+        ),
+        _ms("at", required=True, help="the place's time of this state: the newest answer wins"),
+    ),
+    help="the resource's node's answer to a booking_request, or a later decision of its staff",
+    direct=True,
+)
+BOOKING_RECORD_TYPES: Final = (RESOURCE, BOOKING_REQUEST, BOOKING_ANSWER)
+
 RECORD_TYPES: Final[dict[str, RecordType]] = {
     t.name: t
     for t in (
@@ -886,6 +988,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         EVENT_REGISTRATION,
         EVENT_REGISTRATION_ANSWER,
         ERASURE_RECEIPT,
+        *BOOKING_RECORD_TYPES,
     )
 }
 DIRECT_TYPES: Final = frozenset(name for name, t in RECORD_TYPES.items() if t.direct)

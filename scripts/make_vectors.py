@@ -203,6 +203,27 @@ CHAIN_BODIES: list[tuple[str, str, Any]] = [
 ]
 
 
+RESOURCE_BODY: dict[str, Any] = {
+    "kind": "machine",
+    "title": "Découpeuse laser",
+    "venue": "Point Carré",
+    "place": {"town": "Saint-Denis", "postcode": "93200", "departement": "93"},
+    "capacity": 1,
+    "timezone": "Europe/Paris",
+    "hours": [{"day": 2, "opens": 540, "closes": 1080}, {"day": 4, "opens": 540, "closes": 1080}],
+    "slot_minutes": 30,
+    "max_minutes": 240,
+    "prices": [
+        {"audience": "coop", "access": "free"},
+        {"audience": "network", "access": "paid", "amount_cents": 1500, "unit": "hour"},
+        {"audience": "public", "access": "not_offered"},
+    ],
+    "photos": ["https://coopaname.example/photos/laser.jpg"],
+    "qualification": "laser-cutter",
+    "qualification_label": "Formation découpe laser (2 h)",
+    "approval": False,
+    "status": "open",
+}
 MESSAGE_BODY: dict[str, Any] = {
     "to_node": "smart",
     "to_member": "m-karim",
@@ -697,6 +718,38 @@ def record_vectors() -> list[dict[str, Any]]:
             [1, 0],
             {"to_node": "coopaname", "event": "e-devis", "member": "m-amelie", "request": "r-1", "status": "full"},
         ),
+        # resources and bookings (docs/PROTOCOL.md, "Resources and bookings")
+        ("a machine that needs a qualification", "resource", [1, 0], RESOURCE_BODY),
+        (
+            "a booking request",
+            "booking_request",
+            [1, 0],
+            {
+                "to_node": "coopaname",
+                "action": "book",
+                "booking": "b-7f3a",
+                "resource": "r-laser",
+                "member": "m-amelie",
+                "name": "Amélie",
+                "start": T0,
+                "end": T0 + 7_200_000,
+                "at": T0 - 86_400_000,
+            },
+        ),
+        (
+            "a booking refused for want of a qualification",
+            "booking_answer",
+            [1, 0],
+            {
+                "to_node": "smart",
+                "booking": "b-7f3a",
+                "resource": "r-laser",
+                "request": "q-1",
+                "status": "refused",
+                "reason": "not_qualified",
+                "at": T0 - 86_000_000,
+            },
+        ),
         ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
         ("a node document of version 1.1 that hands the origin over to a new key", "node", [1, 1], HANDOVER_BODY),
         (
@@ -729,6 +782,24 @@ def record_vectors() -> list[dict[str, Any]]:
         ("not a calendar date", "profile", [1, 0], {"availability": {"from": "2027-02-30"}}),
         ("latitude out of range", "profile", [1, 0], {"place": {"lat_e6": 91_000_000}}),
         ("wrong type", "event", [1, 0], {"kind": "training", "title": "t", "start": "tomorrow"}),
+        (
+            "a resource open 25 hours a day",
+            "resource",
+            [1, 0],
+            {**RESOURCE_BODY, "hours": [{"day": 1, "opens": 0, "closes": 1500}]},
+        ),
+        (
+            "a price for an audience that does not exist",
+            "resource",
+            [1, 0],
+            {**RESOURCE_BODY, "prices": [{"audience": "friends", "access": "free"}]},
+        ),
+        (
+            "a booking answer without its request",
+            "booking_answer",
+            [1, 0],
+            {"to_node": "smart", "booking": "b-1", "resource": "r-1", "status": "confirmed", "at": T0},
+        ),
         ("unknown record type", "gossip", [1, 0], {}),
         ("a vote that is not yes, no or abstain", "admission_vote", [1, 0], {"proposal": "a/b", "decision": "admit"}),
         (

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from node import logs
-from node.cli import backup, commands, mail, peers, users
+from node.cli import backup, commands, mail, peers, resources, users
 from node.errors import NodeError
 
 
@@ -27,7 +27,14 @@ def version() -> str:
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Command = Callable[[argparse.Namespace], int]
-REGISTRARS: tuple[Registrar, ...] = (commands.register, peers.register, mail.register, users.register, backup.register)
+REGISTRARS: tuple[Registrar, ...] = (
+    commands.register,
+    peers.register,
+    mail.register,
+    users.register,
+    backup.register,
+    resources.register,
+)
 
 
 def build_parser(registrars: Sequence[Registrar] = REGISTRARS) -> argparse.ArgumentParser:

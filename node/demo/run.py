@@ -37,6 +37,7 @@ from node.demo.seed import (
     generate_mentoring,
     generate_offers,
 )
+from node.demo.spaces import publish_point_carre
 from node.federation_adapter.network_file import load_network as load_network_file
 from node.services.members_csv import import_members
 from node.services.things import KINDS
@@ -138,6 +139,10 @@ async def _seed(s: Node, node: DemoNode, count: int, rng: random.Random) -> None
             if kind in ("offers", "events"):
                 payload["visibility"] = "network" if rng.random() < 0.6 else "public"
             await s.things.create(KINDS[kind], author, payload)
+    if node.name == "coopaname":  # Point Carré, the coworking and FabLab Coopaname co-founded
+        operator = viewers.get(node.operator)
+        if operator is not None:
+            await publish_point_carre(s, operator)
     log.info("demo %s seeded: %d members", node.name, len(rows))
 
 

@@ -76,6 +76,7 @@ PATH_PARAMS: Final[dict[str, Any]] = {
     "answer_id": RecordId,
     "case_id": RecordId,
     "move_id": RecordId,
+    "booking_id": RecordId,
     "origin": Origin,
     "coop": Origin,
     "account_id": AccountId,

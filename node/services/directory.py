@@ -23,6 +23,7 @@ from node.services import profiles
 from node.services.accounts import Accounts, account_json
 from node.services.erasures import Erasures
 from node.services.things import KINDS, Things
+from node.storage.booking_models import Booking
 from node.storage.database import Database, Prepared, connection
 from node.storage.federation_models import InboxMessage
 from node.storage.mail_models import erase_account_mail
@@ -436,6 +437,9 @@ class Directory:
                 delete(RemoteEventRegistration).where(RemoteEventRegistration.account_id == account_id)
             )
             await erase_account_mail(session, account_id)  # its mails, settings, reset links, digest items
+            # bookings: this member's (their slots go with them); another coop's place keeps its own row until
+            # the slot passes, with the name the member showed the network
+            await session.execute(delete(Booking).where(Booking.account_id == account_id))
             await session.delete(account)  # cascades to profile, sessions, invitations, registrations
             token = await self.erasures.open(session, withdrawn)
         self.on_erased()

@@ -26,7 +26,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, format_timedelta
+from babel.dates import format_date, format_time, format_timedelta, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -174,6 +174,10 @@ class Lang:
         else:
             day = value
         return format_date(day, size, locale=self.locale)
+
+    def weekday(self, iso_day: int) -> str:
+        """An ISO weekday's name (1 Monday .. 7 Sunday): ``mardi`` / ``Tuesday`` (opening hours)."""
+        return str(get_day_names("wide", locale=self.locale)[(iso_day - 1) % 7])
 
     def time(self, ms: int) -> str:
         return format_time(self.moment(ms), "short", tzinfo=self.tz, locale=self.locale)

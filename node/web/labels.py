@@ -291,4 +291,41 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "keep": P_("records of a coop that left", "Kept"),
         "drop": P_("records of a coop that left", "Dropped"),
     },
+    # ---- shared spaces and machines (bookings)
+    "resource_kind": {
+        "space": P_("resource kind", "space"),
+        "machine": P_("resource kind", "machine"),
+    },
+    "booking_status": {
+        "requested": P_("booking status", "sent, waiting for the place's answer"),
+        "pending": P_("booking status", "waiting for the staff's approval"),
+        "confirmed": P_("booking status", "confirmed"),
+        "refused": P_("booking status", "refused"),
+        "cancelled": P_("booking status", "cancelled"),
+    },
+    "booking_reason": {
+        "conflict": P_("booking refused", "this slot is already booked"),
+        "not_qualified": P_("booking refused", "this machine needs a qualification you do not hold yet"),
+        "closed": P_("booking refused", "this resource is closed to bookings"),
+        "outside_hours": P_("booking refused", "this slot is outside the opening hours"),
+        "invalid": P_("booking refused", "this slot does not fit the booking grid, is too long or is past"),
+        "unknown": P_("booking refused", "the place does not know this resource any more"),
+        "declined": P_("booking refused", "the place's staff declined it"),
+        "by_staff": P_("booking refused", "cancelled by the place's staff"),
+    },
+    "price_audience": {
+        "coop": P_("price audience", "members of the coop"),
+        "network": P_("price audience", "members of the network"),
+        "public": P_("price audience", "the public"),
+    },
+    "price_unit": {
+        "hour": P_("price unit", "per hour"),
+        "half_day": P_("price unit", "per half day"),
+        "day": P_("price unit", "per day"),
+        "booking": P_("price unit", "per booking"),
+    },
+    "resource_status": {
+        "open": P_("resource status", "open to bookings"),
+        "closed": P_("resource status", "closed to bookings"),
+    },
 }

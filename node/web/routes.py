@@ -7,6 +7,7 @@ from typing import Final
 from aiohttp import web
 
 from node.web.account_pages import account_routes
+from node.web.booking_pages import booking_routes
 from node.web.coop_sign_in_pages import coop_sign_in_routes
 from node.web.event_pages import event_routes
 from node.web.governance_pages import governance_routes
@@ -49,6 +50,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *member_routes(),  # a member's page, writing to them, the inbox
         *thing_routes(),  # offers, mentoring, help requests
         *event_routes(),  # GET /events, POST /events/{origin}/{id}/register and .../cancel
+        *booking_routes(),  # spaces and machines, my bookings, the iCalendar feeds
         *staff_routes(),  # the advisor's list, the operator's dashboard
         *coop_sign_in_routes(),  # sign-in with the coop's identity provider (OpenID Connect), when configured
         *users_routes(),  # the operator's accounts page: search, pages, role, disable, reset link, erase

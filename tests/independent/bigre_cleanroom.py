@@ -1204,6 +1204,8 @@ DIRECT_TYPES: Final = frozenset(
         "event_registration",
         "event_registration_answer",
         "erasure_receipt",
+        "booking_request",
+        "booking_answer",
     }
 )
 CASE_STAGE_NAMES: Final = (
@@ -1393,7 +1395,99 @@ _DIRECT_ONLY: Final = (
         ),
     ),
 )
-RECORD_TYPES: Final[Mapping[str, RecordType]] = {**_LOG_AND_MESSAGE_TYPES, **{t.name: t for t in _DIRECT_ONLY}}
+# Resources and bookings: written from their tables in section 8.
+_PRICE: Final = Obj(
+    {
+        "audience": _req(Enum(("coop", "network", "public"))),
+        "access": _req(Enum(("free", "paid", "not_offered"))),
+        "amount_cents": _opt(Int(0, 10_000_000)),
+        "unit": _opt(Enum(("hour", "half_day", "day", "booking"))),
+        "note": _opt(Str(200)),
+    }
+)
+_BOOKING_TYPES: Final = (
+    RecordType(
+        "resource",
+        1,
+        0,
+        Obj(
+            {
+                "kind": _req(Enum(("space", "machine"))),
+                "title": _req(Str(140)),
+                "description": _opt(Str(4000)),
+                "venue": _opt(Str(120)),
+                "run_by": _opt(Str(120)),
+                "place": _opt(PLACE),
+                "capacity": _opt(Int(1, 10_000)),
+                "timezone": _opt(Str(40, r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}")),
+                "hours": _opt(
+                    Arr(28, Obj({"day": _req(Int(1, 7)), "opens": _req(Int(0, 1439)), "closes": _req(Int(1, 1440))}))
+                ),
+                "slot_minutes": _opt(Int(15, 1440)),
+                "max_minutes": _opt(Int(15, 20160)),
+                "prices": _opt(Arr(3, _PRICE)),
+                "photos": _opt(Arr(10, Str(300, r"https?://[!-~]+"))),
+                "qualification": _opt(Str(40, r"[a-z0-9][a-z0-9_-]{0,39}")),
+                "qualification_label": _opt(Str(120)),
+                "approval": _opt(Bool()),
+                "status": _req(Enum(("open", "closed"))),
+            }
+        ),
+    ),
+    RecordType(
+        "booking_request",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "action": _req(Enum(("book", "cancel"))),
+                "booking": _req(RECORD_ID),
+                "resource": _req(RECORD_ID),
+                "member": _req(RECORD_ID),
+                "name": _req(Str(120)),
+                "start": _req(TIME),
+                "end": _req(TIME),
+                "note": _opt(Str(500)),
+                "at": _req(TIME),
+            }
+        ),
+    ),
+    RecordType(
+        "booking_answer",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "booking": _req(RECORD_ID),
+                "resource": _req(RECORD_ID),
+                "request": _req(RECORD_ID),
+                "status": _req(Enum(("pending", "confirmed", "refused", "cancelled"))),
+                "reason": _opt(
+                    Enum(
+                        (
+                            "conflict",
+                            "not_qualified",
+                            "closed",
+                            "outside_hours",
+                            "invalid",
+                            "unknown",
+                            "declined",
+                            "by_staff",
+                        )
+                    )
+                ),
+                "at": _req(TIME),
+            }
+        ),
+    ),
+)
+RECORD_TYPES: Final[Mapping[str, RecordType]] = {
+    **_LOG_AND_MESSAGE_TYPES,
+    **{t.name: t for t in _DIRECT_ONLY},
+    **{t.name: t for t in _BOOKING_TYPES},
+}
 
 _DAYS_IN_MONTH: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _DATE_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)

@@ -32,6 +32,7 @@ MISSING: dict[str, str] = {
     "answer_id": "NoSuchAnswer0000",
     "case_id": "NoSuchCase000000",
     "move_id": "NoSuchMove000000",
+    "booking_id": "NoSuchBooking000",
     "origin": "nowhere",
     "coop": "nowhere",
     "account_id": "999999",
