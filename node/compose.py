@@ -32,6 +32,7 @@ from node.services.finder import Finder
 from node.services.governance import NodeGovernance, load_charter
 from node.services.identity import Identity
 from node.services.member_path import MemberPaths
+from node.services.mentoring import Mentorships
 from node.services.messages import Messages
 from node.services.moving import Moving
 from node.services.onboarding import Onboarding
@@ -82,6 +83,7 @@ class Node:
     moving: Moving
     remote_events: RemoteEvents
     messages: Messages
+    mentorships: Mentorships
     status: NodeStatus
     federation: FederationService
     federation_store: NodeFederationStore
@@ -167,6 +169,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         db, name=name, clock=clock, things=things, direct=direct, coop_name=config.display_name
     )
     messages = Messages(db, name=name, direct=direct)
+    mentorships = Mentorships(db, name=name, clock=clock, publisher=publisher, things=things, direct=direct)
     saved_searches = SavedSearches(db, finder, clock)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
@@ -178,6 +181,10 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("case_withdrawal", lambda record, _at: onboarding.receive_withdrawal(record))
     inbox.register("event_registration", lambda record, _at: remote_events.receive_request(record))
     inbox.register("event_registration_answer", lambda record, _at: remote_events.receive_answer(record))
+    # mentoring programmes (issue 16): pairs, answers and check-ins between the pair's nodes only
+    inbox.register("mentoring_pair", lambda record, _at: mentorships.receive_pair(record))
+    inbox.register("mentoring_pair_answer", lambda record, _at: mentorships.receive_answer(record))
+    inbox.register("mentoring_checkin", lambda record, _at: mentorships.receive_checkin(record))
     store = NodeFederationStore(db, name, clock, search_documents)
     federation = FederationService(
         name=name,
@@ -203,6 +210,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         [
             Job("saved searches", config.saved_search_seconds, saved_searches.run_due),
             Job("expired onboarding cases", HOUR_S, onboarding.purge_expired),
+            Job("mentoring reminders", HOUR_S, mentorships.remind_due),
         ]
     )
     return Node(
@@ -225,6 +233,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         moving=moving,
         remote_events=remote_events,
         messages=messages,
+        mentorships=mentorships,
         status=NodeStatus(db, name),
         federation=federation,
         federation_store=store,
