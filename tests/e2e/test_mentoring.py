@@ -1,0 +1,159 @@
+"""A mentoring programme across coops (issue 16), through real node processes: Coopaname runs the programme, its
+member mentors a member of SMart; the pair is accepted on both nodes, check-ins reach the pair's nodes only and
+are read by the pair and the coordinator only. Oxalis, outside the pair, holds nothing of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cluster import Cluster, Node, eventually
+
+
+def _ok(answer: Any, status: int = 200) -> Any:
+    assert answer.status == status, (answer.status, answer.body[:400])
+    return answer.json()
+
+
+def _plain_member(node: Node, email: str) -> str:
+    """Another member of ``node``, signed in (the operator invites, the member accepts)."""
+    invited = _ok(
+        node.api(
+            "POST", "/api/v1/accounts", {"email": email, "display_name": "Autre Membre"}, token=node.login("operator")
+        ),
+        201,
+    )
+    _ok(node.api("POST", "/api/v1/auth/accept", {"token": invited["invitation_token"], "password": node.password}))
+    return node.login(email)
+
+
+def test_a_pair_across_coops_is_accepted_on_both_nodes_and_its_checkins_stay_with_the_pair(cluster: Cluster) -> None:
+    cluster.build()
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    coordinator = coopaname.login("operator")
+
+    programme = _ok(
+        coopaname.api(
+            "POST",
+            "/api/v1/mentoring-programmes",
+            {"name": "Chillies 2027", "cohort_start": "2027-01-04", "cohort_end": "2027-06-30", "mentees": ["any"]},
+            token=coordinator,
+        ),
+        201,
+    )
+    path = f"/api/v1/mentoring-programmes/coopaname/{programme['id']}"
+    # the programme is a log record: SMart sees it, and its member applies as a mentee there
+    eventually(lambda: smart.api("GET", path, token=smart.login()).status == 200, 30, what="the programme on SMart")
+    mentee = _ok(smart.api("POST", path + "/join", {"role": "mentee", "topics": ["devis"]}, token=smart.login()), 201)
+    mentor = _ok(
+        coopaname.api(
+            "POST", path + "/join", {"role": "mentor", "capacity": 2, "topics": ["devis"]}, token=coopaname.login()
+        ),
+        201,
+    )
+    # a second application as mentee is refused
+    again = smart.api("POST", path + "/join", {"role": "mentee"}, token=smart.login())
+    assert again.status == 409, again.body
+
+    def suggested() -> dict[str, Any] | None:
+        items = _ok(
+            coopaname.api("GET", f"/api/v1/coordination/programmes/{programme['id']}/suggestions", token=coordinator)
+        )["items"]
+        return next((s for s in items if s["mentee"]["id"] == mentee["id"] and s["mentor"]["id"] == mentor["id"]), None)
+
+    suggestion = eventually(suggested, 30, what="the pair among the coordinator's suggestions")
+    assert "across_coops" in suggestion["reasons"]
+    # a member may not propose pairs
+    refused = coopaname.api("POST", "/api/v1/coordination/pairs", {}, token=coopaname.login())
+    assert refused.status == 403
+    pair = _ok(
+        coopaname.api(
+            "POST",
+            "/api/v1/coordination/pairs",
+            {
+                "programme": programme["id"],
+                "mentor": {"origin": "coopaname", "id": mentor["id"]},
+                "mentee": {"origin": "smart", "id": mentee["id"]},
+                "note": "Premier rendez-vous en janvier ?",
+            },
+            token=coordinator,
+        ),
+        201,
+    )
+    assert pair["status"] == "proposed"
+
+    def status_on(node: Node, token: str) -> str | None:
+        items = _ok(node.api("GET", "/api/v1/me/mentoring-pairs", token=token))["items"]
+        return next((str(p["status"]) for p in items if p["id"] == pair["id"]), None)
+
+    assert eventually(lambda: status_on(smart, smart.login()), 30, what="the pair on SMart") == "proposed"
+    notices = _ok(smart.api("GET", "/api/v1/inbox", token=smart.login()))["messages"]
+    assert any("Mentoring pair proposed" in m["subject"] for m in notices), notices
+    # each accepts on their own node; the pair becomes active on both
+    _ok(
+        coopaname.api(
+            "POST", f"/api/v1/mentoring-pairs/{pair['id']}/answer", {"action": "accept"}, token=coopaname.login()
+        )
+    )
+    _ok(smart.api("POST", f"/api/v1/mentoring-pairs/{pair['id']}/answer", {"action": "accept"}, token=smart.login()))
+    eventually(lambda: status_on(coopaname, coopaname.login()) == "active", 30, what="active on Coopaname")
+    eventually(lambda: status_on(smart, smart.login()) == "active", 30, what="active on SMart")
+
+    # a check-in written on SMart reaches Coopaname (the mentor's and the programme's node)
+    note = "Devis relu ensemble (code quetzal-41)"
+    _ok(
+        smart.api(
+            "POST",
+            f"/api/v1/mentoring-pairs/{pair['id']}/checkins",
+            {"date": "2026-12-01", "note": note},
+            token=smart.login(),
+        ),
+        201,
+    )
+
+    def notes(node: Node, token: str) -> list[str] | None:
+        got = node.api("GET", f"/api/v1/mentoring-pairs/{pair['id']}", token=token)
+        return [c["note"] for c in got.json()["checkins"]] if got.status == 200 else None
+
+    assert eventually(lambda: notes(coopaname, coopaname.login()) or None, 30, what="the check-in on Coopaname") == [
+        note
+    ]
+    assert notes(coopaname, coordinator) == [note]  # the coordinator reads it
+    assert notes(smart, smart.login()) == [note]
+    # ... and nobody else: not SMart's advisor, not another member, not Oxalis
+    assert (
+        smart.api("GET", f"/api/v1/mentoring-pairs/{pair['id']}", token=smart.login("conseil@smart.example")).status
+        == 404
+    )
+    other = _plain_member(coopaname, "autre@coopaname.example")
+    assert coopaname.api("GET", f"/api/v1/mentoring-pairs/{pair['id']}", token=other).status == 404
+    assert (
+        coopaname.api(
+            "POST", f"/api/v1/mentoring-pairs/{pair['id']}/checkins", {"date": "2026-12-01"}, token=other
+        ).status
+        == 404
+    )
+    assert oxalis.api("GET", f"/api/v1/mentoring-pairs/{pair['id']}", token=oxalis.login("operator")).status == 404
+    for node in (coopaname, smart, oxalis):
+        assert not node.sql("SELECT 1 FROM entries WHERE instr(body, CAST('quetzal' AS BLOB)) > 0")
+    assert oxalis.sql("SELECT count(*) FROM mentoring_pairs") == [(0,)]
+    assert oxalis.sql("SELECT count(*) FROM mentoring_checkins") == [(0,)]
+    assert "path /federation/v1/direct" not in oxalis.proxy.stats()
+
+    # the mentee closes with a word for the coordinator: closed everywhere, feedback on the programme's node only
+    _ok(
+        smart.api(
+            "POST",
+            f"/api/v1/mentoring-pairs/{pair['id']}/answer",
+            {"action": "close", "feedback": "Très utile"},
+            token=smart.login(),
+        )
+    )
+    eventually(lambda: status_on(smart, smart.login()) == "closed", 30, what="closed on SMart")
+    pairs = _ok(coopaname.api("GET", f"/api/v1/coordination/programmes/{programme['id']}/pairs", token=coordinator))
+    assert pairs["items"][0]["feedback"] == {"mentee": "Très utile"}
+    assert pairs["items"][0]["meetings"] == 1
+    assert smart.sql("SELECT feedback FROM mentoring_pairs") == [("{}",)]
+    figures = _ok(coopaname.api("GET", path, token=coordinator))["figures"]
+    assert (figures["pairs_closed"], figures["meetings"]) == (1, 1)
