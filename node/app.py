@@ -35,6 +35,7 @@ from node.http import (
     moves,
     onboarding,
     saved_searches,
+    schools,
     system,
     things,
 )
@@ -67,6 +68,7 @@ API_ROUTES: Final[tuple[Route, ...]] = (
     *moves.ROUTES,
     *onboarding.ROUTES,
     *mentoring.ROUTES,
+    *schools.ROUTES,
     *governance.ROUTES,
     *keys.ROUTES,
     *federation.ROUTES,

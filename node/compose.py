@@ -11,6 +11,7 @@ them.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from federation.ports import PeerKey
@@ -39,6 +40,7 @@ from node.services.onboarding import Onboarding
 from node.services.onboarding_bundle import Bundles
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
+from node.services.schools import SchoolRequests
 from node.services.status import NodeStatus
 from node.services.things import Things
 from node.storage.database import Database
@@ -84,6 +86,7 @@ class Node:
     remote_events: RemoteEvents
     messages: Messages
     mentorships: Mentorships
+    schools: SchoolRequests
     status: NodeStatus
     federation: FederationService
     federation_store: NodeFederationStore
@@ -170,6 +173,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     )
     messages = Messages(db, name=name, direct=direct)
     mentorships = Mentorships(db, name=name, clock=clock, publisher=publisher, things=things, direct=direct)
+    # the schools' form signs its time tokens with a secret drawn at start (a restart only asks to fill it again)
+    schools = SchoolRequests(db, name=name, clock=clock, things=things, secret=secrets.token_bytes(32))
     saved_searches = SavedSearches(db, finder, clock)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
@@ -234,6 +239,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         remote_events=remote_events,
         messages=messages,
         mentorships=mentorships,
+        schools=schools,
         status=NodeStatus(db, name),
         federation=federation,
         federation_store=store,

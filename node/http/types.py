@@ -79,6 +79,7 @@ PATH_PARAMS: Final[dict[str, Any]] = {
     "coop": Origin,
     "account_id": AccountId,
     "search_id": SearchId,
+    "number": integer(1, 2**63 - 1, "a school request of this node"),
 }
 """The type of each path parameter, by name (a route's path may only use these names)."""
 

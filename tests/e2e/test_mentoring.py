@@ -4,6 +4,7 @@ are read by the pair and the coordinator only. Oxalis, outside the pair, holds n
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .cluster import Cluster, Node, eventually
@@ -157,3 +158,72 @@ def test_a_pair_across_coops_is_accepted_on_both_nodes_and_its_checkins_stay_wit
     assert smart.sql("SELECT feedback FROM mentoring_pairs") == [("{}",)]
     figures = _ok(coopaname.api("GET", path, token=coordinator))["figures"]
     assert (figures["pairs_closed"], figures["meetings"]) == (1, 1)
+
+
+def test_a_school_request_becomes_an_event_for_the_school_audience(cluster: Cluster) -> None:
+    cluster.build()
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart = cluster["coopaname"], cluster["smart"]
+    coordinator = coopaname.login("operator")
+    form = {
+        "school": "Collège Jean-Jaurès",
+        "town": "Montreuil",
+        "class_level": "4e",
+        "dates": "mars 2027, les jeudis",
+        "topic": "le métier de graphiste",
+        "contact_name": "Mme Ndiaye",
+        "contact_email": "prof.ndiaye@ecole.example",
+    }
+    token = _ok(coopaname.api("GET", "/api/v1/school-requests/form"))["token"]
+    # robots are refused: the hidden field filled, a forged token
+    robot = coopaname.api("POST", "/api/v1/school-requests", {**form, "token": token, "website": "http://spam.example"})
+    assert robot.status == 422, robot.body
+    forged = coopaname.api("POST", "/api/v1/school-requests", {**form, "token": "1790000000000.00ff"})
+    assert forged.status == 422 and "expired" in forged.error_message()
+
+    def sent() -> bool:  # the form may be sent a few seconds after it was served, not sooner
+        answer = coopaname.api("POST", "/api/v1/school-requests", {**form, "token": token})
+        assert answer.status in (202, 422), answer.body
+        return answer.status == 202
+
+    eventually(sent, 20, every=0.5, what="the school request accepted")
+    # the anonymous and members do not see the requests; the coordinators do
+    assert coopaname.api("GET", "/api/v1/school-requests").status == 401
+    assert coopaname.api("GET", "/api/v1/school-requests", token=coopaname.login()).status == 403
+    items = _ok(coopaname.api("GET", "/api/v1/school-requests", token=coordinator))["items"]
+    assert [(r["school"], r["status"]) for r in items] == [("Collège Jean-Jaurès", "new")]
+    number = items[0]["id"]
+    notices = _ok(coopaname.api("GET", "/api/v1/inbox", token=coordinator))["messages"]
+    assert any("Collège Jean-Jaurès" in m["subject"] for m in notices)
+
+    volunteers = [
+        {"origin": "coopaname", "member": coopaname.member_id(), "name": "Camille"},
+        {"origin": "smart", "member": smart.member_id(), "name": "Jeanne"},
+    ]
+    _ok(
+        coopaname.api(
+            "PUT", f"/api/v1/school-requests/{number}/volunteers", {"volunteers": volunteers}, token=coordinator
+        )
+    )
+    start = 1_805_000_000_000
+    made = _ok(
+        coopaname.api("POST", f"/api/v1/school-requests/{number}/event", {"start": start}, token=coordinator), 201
+    )
+    assert made["status"] == "planned" and made["event"]["audience"] == "school"
+    event_id = made["event"]["id"]
+    again = coopaname.api("POST", f"/api/v1/school-requests/{number}/event", {"start": start}, token=coordinator)
+    assert again.status == 409
+    # the volunteer of this coop is told; the event reaches the other coops, without the teacher's contact
+    notices = _ok(coopaname.api("GET", "/api/v1/inbox", token=coopaname.login()))["messages"]
+    assert any("School session" in m["subject"] for m in notices)
+
+    def on_smart() -> dict[str, Any] | None:
+        rows = smart.sql("SELECT body FROM records WHERE origin='coopaname' AND record_id=?", [event_id])
+        return rows[0] if rows else None
+
+    body = eventually(on_smart, 30, what="the school event on SMart")[0]
+    assert json.loads(body)["audience"] == "school"
+    for node in (coopaname, smart):
+        assert not node.sql("SELECT 1 FROM entries WHERE instr(body, CAST('ndiaye' AS BLOB)) > 0")
+    assert smart.sql("SELECT count(*) FROM school_requests") == [(0,)]
