@@ -218,7 +218,7 @@ def test_a_school_request_becomes_an_event_for_the_school_audience(cluster: Clus
     notices = _ok(coopaname.api("GET", "/api/v1/inbox", token=coopaname.login()))["messages"]
     assert any("School session" in m["subject"] for m in notices)
 
-    def on_smart() -> dict[str, Any] | None:
+    def on_smart() -> tuple[Any, ...] | None:
         rows = smart.sql("SELECT body FROM records WHERE origin='coopaname' AND record_id=?", [event_id])
         return rows[0] if rows else None
 
