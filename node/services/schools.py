@@ -100,6 +100,11 @@ class SchoolRequests:
             log.info("school request refused: %s", ", ".join(sorted(errors)))
             raise InvalidInput("invalid input: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())), errors)
         self._throttle(now, client)
+        return await self.take(values)
+
+    async def take(self, values: Mapping[str, str]) -> int:
+        """Store a checked request and tell the coordinators (the form's last step; the demo's seeding)."""
+        now = self.clock()
         async with self.db.write() as session:
             row = SchoolRequest(**values, status="new", volunteers=[], created_at=now, updated_at=now)
             session.add(row)
@@ -125,7 +130,7 @@ class SchoolRequests:
                 )
             number = row.id
         log.info("school request %d received", number)
-        return number
+        return int(number)
 
     def _mac(self, issued: str) -> str:
         return hmac.new(self._secret, b"school-form\0" + issued.encode(), hashlib.sha256).hexdigest()[:32]

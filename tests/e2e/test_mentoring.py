@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from node.demo.mentoring import seed_chillies
+
 from .cluster import Cluster, Node, eventually
 
 
@@ -227,3 +229,30 @@ def test_a_school_request_becomes_an_event_for_the_school_audience(cluster: Clus
     for node in (coopaname, smart):
         assert not node.sql("SELECT 1 FROM entries WHERE instr(body, CAST('ndiaye' AS BLOB)) > 0")
     assert smart.sql("SELECT count(*) FROM school_requests") == [(0,)]
+
+
+def test_the_demo_prepares_a_chillies_cohort_across_the_three_coops(cluster: Cluster) -> None:
+    cluster.build()
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    places = [n.demo() for n in (coopaname, smart, oxalis)]
+    assert seed_chillies(places) is True
+    # the programme's node holds the three pairs; each other coop holds the pairs its members are in
+    assert coopaname.sql("SELECT status FROM mentoring_pairs ORDER BY status") == [
+        ("active",),
+        ("active",),
+        ("proposed",),
+    ]
+
+    def settled(node: Node, count: int) -> bool:
+        return node.sql("SELECT count(*) FROM mentoring_pairs WHERE status <> 'proposed'") == [(count,)]
+
+    eventually(lambda: settled(smart, 2) and settled(oxalis, 1), 30, what="the pairs active on their nodes")
+    eventually(lambda: coopaname.sql("SELECT count(*) FROM mentoring_checkins") == [(3,)], 30, what="meetings")
+    assert oxalis.sql("SELECT count(*) FROM mentoring_pairs") == [(2,)]
+    # the schools' requests and the student project are Coopaname's own
+    assert coopaname.sql("SELECT count(*) FROM school_requests") == [(2,)]
+    assert smart.sql("SELECT count(*) FROM school_requests") == [(0,)]
+    assert coopaname.sql("SELECT count(*) FROM onboarding_cases WHERE data LIKE '%university%'") == [(1,)]
+    assert seed_chillies(places) is False  # once only
