@@ -134,8 +134,9 @@ class Mentorships:
             view = await _programme(session, origin, record_id)
             ref = f"{origin}/{record_id}"
             answers = await _answers(session, ref)
-            view["mentors"] = [a for a in answers if a["kind"] == "offer"]
-            view["mentees"] = [a for a in answers if a["kind"] == "request"]
+            # who answered the programme (``mentees`` stays the programme's rule of who may apply)
+            view["volunteers"] = [a for a in answers if a["kind"] == "offer"]
+            view["applicants"] = [a for a in answers if a["kind"] == "request"]
             view["coordinator_here"] = origin == self.name and viewer.is_staff
             mine = [a for a in answers if a["origin"] == self.name and a["member"] == viewer.member_id]
             view["joined_as"] = sorted({"mentor" if a["kind"] == "offer" else "mentee" for a in mine})
@@ -415,8 +416,12 @@ class Mentorships:
             pair = await self._visible_pair(session, viewer, pair_id)
             if pair.status != "active":
                 raise Conflict("check-ins are for active pairs")
-            account = await session.get(Account, viewer.account_id)
-            by_name = (account.display_name if account else "")[:120] or self.name
+            role = _role_of(pair, self.name, viewer.member_id)
+            if role is not None:  # the name the pair already carries, never one the member keeps to their coop
+                by_name = str(getattr(pair, role)["name"])[:120]
+            else:  # the coordinator, staff of the programme's coop
+                account = await session.get(Account, viewer.account_id)
+                by_name = (account.display_name if account else "")[:120] or self.name
             row = MentoringCheckin(
                 origin=self.name,
                 checkin_id=new_record_id(),

@@ -90,7 +90,8 @@ async def test_only_staff_run_programmes_and_mentees_must_fit_its_rules(services
     first_year = await member(services, "arrivee@coopaname.example")
     assert (await m.join(first_year, "coopaname", programme["id"], {"role": "mentee"}))["kind"] == "request"
     view = await m.programme(coordinator, "coopaname", programme["id"])
-    assert len(view["mentees"]) == 2 and view["figures"]["pairs_active"] == 0
+    assert len(view["applicants"]) == 2 and view["mentees"] == ["first_year", "under_30"]
+    assert view["figures"]["pairs_active"] == 0
     assert "figures" not in await m.programme(newcomer, "coopaname", programme["id"])
 
 

@@ -168,9 +168,8 @@ def test_a_teacher_asks_and_the_request_becomes_an_event(
     coordinator.locator("#make-event button[type=submit]").click()
     coordinator.wait_for_url("**?done=event")
     assert coordinator.locator("#event-link").is_visible()
-    status, items = api(
-        coopaname, "GET", "/api/v1/school-requests", token=login(coopaname, f"conseil@{coopaname.name}.example")["token"]
-    )
+    token = login(coopaname, f"conseil@{coopaname.name}.example")["token"]
+    status, items = api(coopaname, "GET", "/api/v1/school-requests", token=token)
     assert status == 200
     planned = [r for r in items["items"] if r["school"] == school]
     assert planned[0]["status"] == "planned" and planned[0]["event_id"]
