@@ -181,3 +181,33 @@ def wait_token(page: Any) -> None:
         "Number(document.querySelector('input[name=token]').value.split('.')[0]) + 3200 < Date.now()",
         timeout=15_000,
     )
+
+
+@pytest.mark.parametrize(("lang", "width"), COMBOS)
+def test_a_student_project_on_the_board_graduates_into_a_creation_case(
+    browser: Any, nodes: list[DemoNode], lang: str, width: int
+) -> None:
+    coopaname = nodes[0]
+    title = f"Coop étudiante {uuid.uuid4().hex[:6]}"
+    page = new_page(browser, lang, width)
+    sign_in(page, coopaname, f"conseil@{coopaname.name}.example")
+    page.goto(coopaname.url + "/advisor/cases")
+    page.locator("#case-title").fill(title)
+    page.locator("#case-university").fill("Université Paris 8")
+    page.locator("#case-tutor").fill("Mme Benali")
+    page.locator("#case-year_start").fill("2026-09-14")
+    page.locator("#case-year_end").fill("2027-06-30")
+    page.locator("form[action='/advisor/cases'] button[type=submit]").click()
+    page.wait_for_url("**/advisor/cases/coopaname/*")
+    assert page.locator("#milestones li").count() == 5
+    check(page, lang, width, "student-project")
+    student_url = page.url
+    page.locator("#graduate-form button").click()
+    page.wait_for_url(lambda url: url != student_url and "/advisor/cases/coopaname/" in url)
+    assert page.locator("#student").count() == 0  # the creation case is a case like the others
+    page.goto(student_url)
+    assert page.locator("#graduated a").is_visible()
+    page.goto(coopaname.url + "/advisor/cases")
+    cards = page.locator("article.case-card", has_text=title)
+    assert cards.count() == 2  # the student project and the creation case it became
+    assert cards.locator(".badge.student").count() == 1
