@@ -282,6 +282,10 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "drop": P_("records of a suspended coop", "Dropped"),
     },
     # -------------------------------------------------------------- mentoring programmes and schools (issue 16)
+    "event_audience": {
+        "members": P_("event audience", "For members"),
+        "school": P_("event audience", "In a school"),
+    },
     "school_status": {
         "new": P_("school request status", "New"),
         "planned": P_("school request status", "Planned: an event"),

@@ -36,6 +36,7 @@ MISSING: dict[str, str] = {
     "coop": "nowhere",
     "account_id": "999999",
     "search_id": "999999",
+    "number": "999999",
 }
 GUARD_401 = "log in first"
 GUARD_403 = ("operators only", "advisors and operators only")
