@@ -34,6 +34,7 @@ from node.clock import Clock, utc_datetime
 from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import Publisher, new_record_id
 from node.services.direct import DirectSender
+from node.services.profiles import PROFILE_FIELDS, SHARED_LEVELS
 from node.services.things import MENTORING, Things
 from node.storage.database import Database
 from node.storage.federation_models import InboxMessage, PeerRow
@@ -179,14 +180,16 @@ class Mentorships:
                     raise Forbidden("this programme's mentees are " + " or ".join(_rule_words(rules)))
             profile = await session.get(MemberProfile, viewer.account_id)
         data: dict[str, Any] = {"kind": kind, "programme": ref}
-        trades = [t["rome"] for t in (profile.data.get("trades") or []) if t.get("rome")] if profile else []
+        # the record goes to the whole network: only the profile fields the member shares that far go in it
+        shared = _shared_fields(profile)
+        trades = [t["rome"] for t in (shared.get("trades") or []) if t.get("rome")]
         if trades:
             data["trades"] = trades
         for name in ("topics", "languages", "note", "cadence"):
             if payload.get(name):
                 data[name] = payload[name]
-        if not data.get("languages") and profile is not None and profile.data.get("languages"):
-            data["languages"] = profile.data["languages"]
+        if not data.get("languages") and shared.get("languages"):
+            data["languages"] = shared["languages"]
         if role == "mentor" and payload.get("capacity") is not None:
             data["capacity"] = payload["capacity"]
         created = await self.things.create(MENTORING, viewer, data)
@@ -480,6 +483,8 @@ class Mentorships:
                     is None
                 ):
                     raise RecordRefusedError(f"no member {body[side]['member']} on this node")
+            if not str(body["programme"]).startswith(f"{record.origin}/"):
+                raise RecordRefusedError(f"{record.origin} sends a pair of another coop's programme")
             pair = await _pair_row(session, str(body["pair"]), lock=True)
             if pair is not None and pair.coordinator_node != record.origin:
                 raise RecordRefusedError(f"pair {body['pair']} is coordinated by {pair.coordinator_node}")
@@ -705,6 +710,17 @@ def _staff(viewer: Viewer) -> None:
     if not viewer.is_staff:
         log.warning("refused: account %s is not staff (mentoring programmes)", viewer.account_id)
         raise Forbidden("only the coop's advisors and operators coordinate programmes")
+
+
+def _shared_fields(profile: MemberProfile | None) -> dict[str, Any]:
+    """The profile fields the member shows to the network (never a field kept to the coop or private)."""
+    if profile is None:
+        return {}
+    return {
+        name: value
+        for name, value in profile.data.items()
+        if name in PROFILE_FIELDS and profile.visibility.get(name, PROFILE_FIELDS[name].default) in SHARED_LEVELS
+    }
 
 
 def _rule_words(rules: list[str]) -> list[str]:

@@ -339,3 +339,55 @@ async def _case_row(services: Node, case_id: str) -> Any:
 
     async with services.db.read() as session:
         return await session.scalar(select(OnboardingCase).where(OnboardingCase.case_id == case_id))
+
+
+async def test_joining_shares_only_the_profile_fields_the_member_shows_the_network(services: Node) -> None:
+    """The mentoring record goes to every coop: trades kept to the coop stay out of it (security)."""
+    coordinator = await staff(services, "conseil@coopaname.example")
+    programme = await services.mentorships.create_programme(coordinator, PROGRAMME)
+    private = await member(services, "discrete@coopaname.example")
+    await services.directory.update_my_profile(
+        private,
+        {"fields": {"trades": ["H2206"], "languages": ["fr", "es"]}, "visibility": {"trades": "coop"}},
+        replace=False,
+    )
+    joined = await services.mentorships.join(private, "coopaname", programme["id"], {"role": "mentor"})
+    assert "trades" not in joined and "languages" not in joined
+    open_ = await member(services, "ouverte@coopaname.example")
+    await services.directory.update_my_profile(
+        open_,
+        {
+            "fields": {"trades": ["H2206"], "languages": ["fr"]},
+            "visibility": {"trades": "network", "languages": "network"},
+        },
+        replace=False,
+    )
+    joined = await services.mentorships.join(open_, "coopaname", programme["id"], {"role": "mentor"})
+    assert [t["rome"] for t in joined["trades"]] == ["H2206"] and joined["languages"] == ["fr"]
+
+
+async def test_a_pair_snapshot_for_another_coops_programme_is_refused(services: Node, other: Node) -> None:
+    await peer_with(services, other)
+    mentee = await member(services, "mentee@coopaname.example")
+    body = {
+        "to_node": "coopaname",
+        "pair": "p-forged",
+        "programme": "oxalis/prog-1",  # not the sender's programme
+        "programme_name": "Faux",
+        "mentor": {"node": "smart", "member": "m-x", "name": "X", "answer": "pending"},
+        "mentee": {"node": "coopaname", "member": mentee.member_id, "name": "Y", "answer": "pending"},
+        "status": "proposed",
+        "updated_at": other.clock(),
+    }
+    forged = sign_direct(other.key, type="mentoring_pair", origin="smart", id="f-2", now=other.clock(), body=body)
+    with pytest.raises(RecordRefusedError):
+        await services.federation.inbox.deliver(Record(forged, check_body(forged)), services.clock())
+    honest = sign_direct(
+        other.key,
+        type="mentoring_pair",
+        origin="smart",
+        id="f-3",
+        now=other.clock(),
+        body={**body, "programme": "smart/prog-1"},
+    )
+    assert await services.federation.inbox.deliver(Record(honest, check_body(honest)), services.clock()) is True
