@@ -100,7 +100,7 @@ async def seed_education(
     if place.name != "coopaname":
         return
     for request in SCHOOL_REQUESTS:
-        await s.schools.take(request)
+        await s.schools.take(request, notify=False)  # the requests wait in their list, no notice
     if advisor is not None:
         await s.onboarding.create_case(advisor, STUDENT_PROJECT)
 

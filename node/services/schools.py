@@ -102,16 +102,21 @@ class SchoolRequests:
         self._throttle(now, client)
         return await self.take(values)
 
-    async def take(self, values: Mapping[str, str]) -> int:
-        """Store a checked request and tell the coordinators (the form's last step; the demo's seeding)."""
+    async def take(self, values: Mapping[str, str], *, notify: bool = True) -> int:
+        """Store a checked request and (``notify``) tell the coordinators in their inbox: the form's last step,
+        and the demo's seeding, which leaves the inboxes as they were."""
         now = self.clock()
         async with self.db.write() as session:
             row = SchoolRequest(**values, status="new", volunteers=[], created_at=now, updated_at=now)
             session.add(row)
             await session.flush()
-            coordinators = await session.scalars(
-                select(Account.id).where(Account.role.in_(("advisor", "operator")), Account.disabled.is_(False))
-            )
+            coordinators: list[int] = []
+            if notify:
+                coordinators = list(
+                    await session.scalars(
+                        select(Account.id).where(Account.role.in_(("advisor", "operator")), Account.disabled.is_(False))
+                    )
+                )
             for account_id in coordinators:
                 session.add(
                     InboxMessage(
