@@ -604,9 +604,14 @@ class Mentorships:
             if p.started_at is None or now - p.started_at < YEAR_MS:
                 continue
             followed += 1
-            state = await session.get(RecordState, (p.mentee["node"], p.mentee["member"]))
-            if state is not None and not state.deleted:
-                stayed += 1
+            if p.mentee["node"] == self.name:  # our member: still an account here
+                held = await session.scalar(
+                    select(MemberProfile.account_id).where(MemberProfile.record_id == p.mentee["member"])
+                )
+                stayed += held is not None
+            else:  # another coop's: gone only if that coop deleted the profile (erased, moved, left)
+                state = await session.get(RecordState, (p.mentee["node"], p.mentee["member"]))
+                stayed += state is None or not state.deleted
         return {
             "pairs_proposed": sum(p.status == "proposed" for p in pairs),
             "pairs_active": sum(p.status == "active" for p in pairs),

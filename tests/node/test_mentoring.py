@@ -213,9 +213,15 @@ async def test_reminders_go_to_pairs_that_have_not_met(services: Node, clock: Ma
     async with services.db.read() as session:
         kinds = list(await session.scalars(select(InboxMessage.kind).where(InboxMessage.subject.like("%Reminder%"))))
     assert kinds == ["notice", "notice"]
-    await m.answer(mentee, pair["id"], "close", "Merci !")
+    clock.advance(366 * DAY)  # a year on, the mentee is still a member
+    figures = (await m.programme(coordinator, "coopaname", programme["id"]))["figures"]
+    assert (figures["mentees_a_year_on"], figures["mentees_stayed_a_year"], figures["pairs_active"]) == (1, 1, 1)
+    await services.directory.erase_account(mentee.account_id or 0)  # the mentee leaves the coop
+    figures = (await m.programme(coordinator, "coopaname", programme["id"]))["figures"]
+    assert (figures["mentees_a_year_on"], figures["mentees_stayed_a_year"]) == (1, 0)
+    await m.answer(mentor, pair["id"], "close", "Merci !")
     pairs = await m.programme_pairs(coordinator, programme["id"])
-    assert pairs[0]["status"] == "closed" and pairs[0]["feedback"] == {"mentee": "Merci !"}
+    assert pairs[0]["status"] == "closed" and pairs[0]["feedback"] == {"mentor": "Merci !"}
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(MentoringCheckin)) == 0
         assert await session.scalar(select(func.count()).select_from(MentoringPair)) == 1
