@@ -44,14 +44,14 @@ class Volunteers(Input):
     volunteers: list[Volunteer] = Field(max_length=20)
 
 
-class EventInput(Input):
+class SchoolEventInput(Input):
     start: Ms
     end: Ms | None = None
     title: str | None = Field(None, max_length=140)
     description: str | None = Field(None, max_length=4000)
 
 
-class SchoolRequest(BaseModel):
+class SchoolRequestView(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: int
     school: str
@@ -95,7 +95,7 @@ async def set_volunteers(request: web.Request, number: int, body: Volunteers) ->
     return json_response(await node_of(request).schools.set_volunteers(member(request), number, volunteers))
 
 
-async def make_event(request: web.Request, number: int, body: EventInput) -> web.Response:
+async def make_event(request: web.Request, number: int, body: SchoolEventInput) -> web.Response:
     """Turn a request into an event for the audience school (the volunteers of this coop are told)"""
     made = await node_of(request).schools.make_event(member(request), number, body.model_dump(exclude_none=True))
     return json_response(made, 201)
@@ -130,7 +130,7 @@ ROUTES: Final = (
         "staff",
         "schools",
         query=StatusQuery,
-        response=list_of(SchoolRequest),
+        response=list_of(SchoolRequestView),
         operation_id="list_school_requests",
     ),
     Route(
@@ -140,7 +140,7 @@ ROUTES: Final = (
         str(get_request.__doc__),
         "staff",
         "schools",
-        response=SchoolRequest,
+        response=SchoolRequestView,
         operation_id="get_school_request",
     ),
     Route(
@@ -151,7 +151,7 @@ ROUTES: Final = (
         "staff",
         "schools",
         body=Volunteers,
-        response=SchoolRequest,
+        response=SchoolRequestView,
         operation_id="set_school_volunteers",
     ),
     Route(
@@ -161,8 +161,8 @@ ROUTES: Final = (
         str(make_event.__doc__),
         "staff",
         "schools",
-        body=EventInput,
-        response=SchoolRequest,
+        body=SchoolEventInput,
+        response=SchoolRequestView,
         status=201,
         errors=(409,),
         operation_id="school_request_event",
@@ -174,7 +174,7 @@ ROUTES: Final = (
         str(decline.__doc__),
         "staff",
         "schools",
-        response=SchoolRequest,
+        response=SchoolRequestView,
         errors=(409,),
         operation_id="decline_school_request",
     ),
