@@ -397,3 +397,18 @@ async def test_a_pair_snapshot_for_another_coops_programme_is_refused(services: 
         body={**body, "programme": "smart/prog-1"},
     )
     assert await services.federation.inbox.deliver(Record(honest, check_body(honest)), services.clock()) is True
+
+
+def test_the_refusals_read_as_sentences_on_the_pages() -> None:
+    from node.web.errors import explain
+    from node.web.i18n import lang_for
+
+    fr = lang_for("fr", "Europe/Paris")
+    assert explain(Conflict("you already joined this programme as mentee"), fr).summary == (
+        "Vous participez déjà à ce programme."
+    )
+    assert explain(Forbidden("this programme's mentees are members in their first year"), fr).summary.startswith(
+        "Ce programme s'adresse"
+    )
+    refused = explain(InvalidInput.field("date", "a meeting cannot be in the future"), fr)
+    assert refused.fields == {"date": "Une rencontre ne peut pas être dans le futur."}
