@@ -11,6 +11,7 @@ them.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ from node.services.invitations import Invitations
 from node.services.mail_queue import MailPolicy, MailQueue, SmtpSettings
 from node.services.mail_text import Letterhead
 from node.services.member_path import MemberPaths
+from node.services.mentoring import Mentorships
 from node.services.messages import Messages
 from node.services.moving import Moving
 from node.services.notifications import Notifications
@@ -53,6 +55,7 @@ from node.services.passwords import PasswordHasher
 from node.services.rate_limits import RateLimits
 from node.services.remote_events import RemoteEvents
 from node.services.saved_searches import SavedSearches
+from node.services.schools import SchoolRequests
 from node.services.status import NodeStatus
 from node.services.things import Things
 from node.services.users import Users
@@ -107,6 +110,8 @@ class Node:
     bookings: Bookings
     feeds: Feeds
     messages: Messages
+    mentorships: Mentorships
+    schools: SchoolRequests
     status: NodeStatus
     federation: FederationService
     federation_store: NodeFederationStore
@@ -331,6 +336,9 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         direct=direct,
         coop_name=config.display_name,
     )
+    mentorships = Mentorships(db, name=name, clock=clock, publisher=publisher, things=things, direct=direct)
+    # the schools' form signs its time tokens with a secret drawn at start (a restart only asks to fill it again)
+    schools = SchoolRequests(db, name=name, clock=clock, things=things, secret=secrets.token_bytes(32))
     saved_searches = SavedSearches(db, finder, clock, notifications)
 
     # received direct records, by type: adding a direct type = its schema in protocol/records.py + a line here
@@ -345,6 +353,10 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
     inbox.register("erasure_receipt", erasures.receive)
     inbox.register("booking_request", lambda record, _at: bookings.receive_request(record))
     inbox.register("booking_answer", lambda record, _at: bookings.receive_answer(record))
+    # mentoring programmes (issue 16): pairs, answers and check-ins between the pair's nodes only
+    inbox.register("mentoring_pair", lambda record, _at: mentorships.receive_pair(record))
+    inbox.register("mentoring_pair_answer", lambda record, _at: mentorships.receive_answer(record))
+    inbox.register("mentoring_checkin", lambda record, _at: mentorships.receive_checkin(record))
     store = NodeFederationStore(db, name, clock, search_documents)
     store.on_erased_sync = erasures.receipts_sync  # a receipt to the origin, in the transaction that erased
 
@@ -386,6 +398,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
             Job("expired onboarding cases", HOUR_S, onboarding.purge_expired),
             Job("mail queue", config.mail_seconds, mail.run_due),
             Job("mail digests", HOUR_S / 4, notifications.run_digests),
+            Job("mentoring reminders", HOUR_S, mentorships.remind_due),
         ]
     )
     return Node(
@@ -420,6 +433,8 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
             coop_name=config.display_name,
         ),
         messages=messages,
+        mentorships=mentorships,
+        schools=schools,
         status=NodeStatus(db, name),
         users=Users(db, clock, accounts, directory),
         rate_limits=RateLimits(config.rate_limits),

@@ -417,7 +417,7 @@ OFFER = RecordType(
 
 MENTORING = RecordType(
     "mentoring",
-    (1, 0),
+    (1, 1),
     (
         _enum("kind", "offer", "request", required=True),
         _str("member", 64, required=True, pattern=RECORD_ID_RE.pattern.removesuffix(r"\Z")),
@@ -428,12 +428,13 @@ MENTORING = RecordType(
         _str("programme", 80),
         _str("note", 2000),
         _enum("status", "open", "paired", "closed", required=True),
+        Field("capacity", "int", min=1, max=20, help="1.1: an offer's number of mentees at once (1 when absent)"),
     ),
 )
 
 EVENT = RecordType(
     "event",
-    (1, 0),
+    (1, 1),
     (
         _enum("kind", "training", "workshop", "working_group", "meeting", "other", required=True),
         _str("title", 140, required=True),
@@ -448,6 +449,7 @@ EVENT = RecordType(
         _str("organiser", 120),
         LANGUAGES,
         _enum("status", "scheduled", "cancelled"),
+        _enum("audience", "members", "school", help="1.1: who the event is for (members when absent)"),
     ),
 )
 
@@ -732,7 +734,7 @@ def _case_stage(name: str) -> Field:
 
 CASE_SHARE = RecordType(
     "case_share",
-    (1, 0),
+    (1, 1),
     (
         TO_NODE,
         _node("case_origin", required=True, help="the coop that opened the case: it decides who sees it"),
@@ -793,6 +795,17 @@ CASE_SHARE = RecordType(
         _ms("updated_at", required=True, help="time of the newest edit: the newest snapshot wins"),
         _node("updated_by", required=True, help="node of the newest edit (breaks ties)"),
         _ms("retention_until", required=True, help="when every copy of the case is deleted"),
+        _map(
+            "student",
+            _str("university", 200, required=True),
+            _str("tutor", 120, help="the university's tutor"),
+            _str("course", 200),
+            Field("year_start", "date", required=True),
+            Field("year_end", "date", required=True),
+            _list("milestones", _map("milestone", Field("date", "date", required=True), _str("label", 200)), 20),
+            _str("graduated_to", 64, pattern=ID_PATTERN, help="the creation case the project became"),
+            help="1.1: a student cooperative project, with the academic year's timeline",
+        ),
     ),
     help="a snapshot of an onboarding case, sent to a coop it is shared with (or back to the coop that opened it)",
     direct=True,
@@ -964,6 +977,95 @@ BOOKING_ANSWER = RecordType(
     direct=True,
 )
 BOOKING_RECORD_TYPES: Final = (RESOURCE, BOOKING_REQUEST, BOOKING_ANSWER)
+# ------------------------------------------------------------------------------ mentoring programmes (issue 16)
+# A programme is a log record of the coop that runs it; mentees and mentors answer it with ``mentoring`` records
+# naming it. A pair is proposed by the programme's node to the mentor's and the mentee's nodes (``mentoring_pair``
+# snapshots, newest ``updated_at`` wins), each side answers the programme's node (``mentoring_pair_answer``), and
+# check-ins go to the pair's nodes only (``mentoring_checkin``). See docs/PROTOCOL.md §8.2.
+
+MENTORING_PROGRAMME = RecordType(
+    "mentoring_programme",
+    (1, 0),
+    (
+        _str("name", 120, required=True),
+        _str("description", 4000),
+        Field("cohort_start", "date", required=True),
+        Field("cohort_end", "date", required=True),
+        _list(
+            "mentees",
+            _enum("rule", "first_year", "under_30", "any"),
+            3,
+            help="who may be a mentee: any rule that holds (members in their first year, under 30...)",
+        ),
+        _list("topics", _str("topic", 80), 10),
+        LANGUAGES,
+        _str("coordinator", 120, help="the coordinator's name"),
+        _enum("status", "open", "running", "closed", required=True),
+    ),
+    help="a mentoring programme (a cohort) run by a coop; mentees and mentors name it in their mentoring records",
+)
+
+_PAIR_PERSON = (
+    _node("node", required=True),
+    _id("member", required=True, help="the member's profile id on their node"),
+    _id("mentoring", help="their mentoring record (offer or request) on their node"),
+    _str("name", 120, required=True),
+    _enum("answer", "pending", "accepted", "declined", required=True),
+)
+
+MENTORING_PAIR = RecordType(
+    "mentoring_pair",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("pair", required=True, help="the pair's id, chosen by the programme's node"),
+        _str("programme", 97, required=True, pattern=REF_PATTERN, help="origin/id of the mentoring_programme"),
+        _str("programme_name", 120, required=True),
+        _map("mentor", *_PAIR_PERSON, required=True),
+        _map("mentee", *_PAIR_PERSON, required=True),
+        _enum("status", "proposed", "active", "declined", "closed", required=True),
+        _str("note", 2000, help="the coordinator's word to the pair"),
+        _ms("updated_at", required=True, help="the newest snapshot wins"),
+    ),
+    help=(
+        "a mentoring pair as the programme's node holds it, sent to the mentor's and the mentee's nodes "
+        "(proposal, then each change)"
+    ),
+    direct=True,
+)
+
+MENTORING_PAIR_ANSWER = RecordType(
+    "mentoring_pair_answer",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("pair", required=True),
+        _enum("role", "mentor", "mentee", required=True),
+        _id("member", required=True, help="the member answering, on the sender"),
+        _enum("action", "accept", "decline", "close", required=True),
+        _str("feedback", 2000, help="with close: the member's short feedback, for the coordinator"),
+        _ms("at", required=True),
+    ),
+    help="a member's answer to a mentoring pair, sent by their node to the programme's node",
+    direct=True,
+)
+
+MENTORING_CHECKIN = RecordType(
+    "mentoring_checkin",
+    (1, 0),
+    (
+        TO_NODE,
+        _id("pair", required=True),
+        Field("date", "date", required=True, help="the day the pair met"),
+        _str("note", 1000, help="for the pair and the coordinator only"),
+        _node("by_node", required=True),
+        _str("by_name", 120, required=True),
+    ),
+    help="a meeting of a mentoring pair, sent to the pair's other nodes (the programme's, the mentor's, the mentee's)",
+    direct=True,
+)
+
+MENTORING_TYPES: Final = (MENTORING_PROGRAMME, MENTORING_PAIR, MENTORING_PAIR_ANSWER, MENTORING_CHECKIN)
 
 RECORD_TYPES: Final[dict[str, RecordType]] = {
     t.name: t
@@ -989,6 +1091,7 @@ RECORD_TYPES: Final[dict[str, RecordType]] = {
         EVENT_REGISTRATION_ANSWER,
         ERASURE_RECEIPT,
         *BOOKING_RECORD_TYPES,
+        *MENTORING_TYPES,
     )
 }
 DIRECT_TYPES: Final = frozenset(name for name, t in RECORD_TYPES.items() if t.direct)

@@ -305,6 +305,49 @@ def _large_case_share() -> dict[str, Any]:
     return body
 
 
+# Mentoring programmes (issue 16): a pair proposed by the programme's node, a member's answer, a check-in.
+MENTORING_PAIR_BODY: dict[str, Any] = {
+    "to_node": "smart",
+    "pair": "p-chillies-1",
+    "programme": "coopaname/prog-chillies-2027",
+    "programme_name": "Chillies 2027",
+    "mentor": {"node": "smart", "member": "m-jeanne", "mentoring": "mt-7", "name": "Jeanne", "answer": "pending"},
+    "mentee": {"node": "oxalis", "member": "m-karim", "mentoring": "mt-9", "name": "Karim", "answer": "accepted"},
+    "status": "proposed",
+    "note": "Deux graphistes du 93 : premier rendez-vous en janvier ?",
+    "updated_at": T0,
+}
+MENTORING_DIRECT: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("a mentoring pair proposed to the mentor's node", "mentoring_pair", "smart", MENTORING_PAIR_BODY),
+    (
+        "a mentor's acceptance, sent to the programme's node",
+        "mentoring_pair_answer",
+        "smart",
+        {
+            "to_node": "smart",
+            "pair": "p-chillies-1",
+            "role": "mentor",
+            "member": "m-jeanne",
+            "action": "accept",
+            "at": T0,
+        },
+    ),
+    (
+        "a check-in, sent to another node of the pair",
+        "mentoring_checkin",
+        "smart",
+        {
+            "to_node": "smart",
+            "pair": "p-chillies-1",
+            "date": "2027-01-14",
+            "note": "Premier devis relu ensemble.",
+            "by_node": "coopaname",
+            "by_name": "Karim",
+        },
+    ),
+]
+
+
 def direct_vectors() -> list[dict[str, Any]]:
     """Section 8.1: direct records, as the direct route receives them (receiver `smart` unless said)."""
     key = SigningKey.from_seed(SEED_A)
@@ -339,6 +382,10 @@ def direct_vectors() -> list[dict[str, Any]]:
             }
         )
     assert len(bytes.fromhex(vectors[3]["canonical_hex"])) > 65_536
+    for i, (description, type_, to_node, body) in enumerate(MENTORING_DIRECT, start=1):
+        entry = sign_direct(key, type=type_, origin="coopaname", id=f"m-{i}", now=T0 + 100 + i, body=body)
+        assert open_direct(entry.encode(), ring, to_node=to_node).body == body
+        vectors.append({**_entry_vector(description, SEED_A, entry, body), "origin": "coopaname", "to_node": to_node})
     message = sign_direct(key, type="message", origin="coopaname", id="d-9", now=T0, body=MESSAGE_BODY)
 
     def signed(type_: str, body: dict[str, Any], seq: int = 1, prev: bytes | None = None, k: SigningKey = key) -> bytes:
@@ -750,6 +797,39 @@ def record_vectors() -> list[dict[str, Any]]:
                 "at": T0 - 86_000_000,
             },
         ),
+        (
+            "a mentoring programme",
+            "mentoring_programme",
+            [1, 0],
+            {
+                "name": "Chillies 2027",
+                "cohort_start": "2027-01-04",
+                "cohort_end": "2027-06-30",
+                "mentees": ["first_year", "under_30"],
+                "languages": ["fr"],
+                "coordinator": "Équipe d'appui",
+                "status": "open",
+            },
+        ),
+        (
+            "a mentor's offer of version 1.1 with a capacity",
+            "mentoring",
+            [1, 1],
+            {
+                "kind": "offer",
+                "member": "m-jeanne",
+                "programme": "coopaname/prog-chillies-2027",
+                "status": "open",
+                "capacity": 2,
+            },
+        ),
+        (
+            "an event of version 1.1 for a school",
+            "event",
+            [1, 1],
+            {"kind": "workshop", "title": "Découverte : graphiste", "start": T0, "audience": "school"},
+        ),
+        *[(d, t, [1, 0], b) for d, t, _to, b in MENTORING_DIRECT],
         ("a newer minor version keeps an unknown field", "profile", [1, 3], {"display_name": "A", "pronouns": "elle"}),
         ("a node document of version 1.1 that hands the origin over to a new key", "node", [1, 1], HANDOVER_BODY),
         (
@@ -801,6 +881,18 @@ def record_vectors() -> list[dict[str, Any]]:
             {"to_node": "smart", "booking": "b-1", "resource": "r-1", "status": "confirmed", "at": T0},
         ),
         ("unknown record type", "gossip", [1, 0], {}),
+        (
+            "a mentoring pair whose status is not one of the list",
+            "mentoring_pair",
+            [1, 0],
+            {**MENTORING_PAIR_BODY, "status": "engaged"},
+        ),
+        (
+            "a mentoring programme without its cohort dates",
+            "mentoring_programme",
+            [1, 0],
+            {"name": "Chillies", "status": "open"},
+        ),
         ("a vote that is not yes, no or abstain", "admission_vote", [1, 0], {"proposal": "a/b", "decision": "admit"}),
         (
             "a direct record without to_node",

@@ -29,6 +29,7 @@ from federation.governance import DEFAULT_CHARTER
 from node.compose import Node, open_node
 from node.config import create_node_dir, load_config
 from node.demo.mail_catcher import CatcherThread
+from node.demo.mentoring import seed_chillies, seed_education
 from node.demo.seed import (
     MEMBER_COLUMNS,
     generate_events,
@@ -123,6 +124,8 @@ async def _seed(s: Node, node: DemoNode, count: int, rng: random.Random) -> None
         if rng.random() < 0.4:
             shared.update({"display_name": "public", "trades": "public", "place": "public"})
         await s.directory.update_my_profile(viewer, {"visibility": shared}, replace=False)
+    # mentoring and education (issue 16): the cohort's mentees, the schools' requests, a student project
+    await seed_education(s, node, rows, tokens, viewers.get(f"conseil@{node.name}.example"))
     ids = {email: v.member_id for email, v in viewers.items()}
     authors = [r for r in rows if r["role"] == "member"]
     for kind, bodies in (
@@ -221,10 +224,17 @@ def run_demo(data: Path, base_port: int, members: int, seed: int = 2027) -> int:
             _wait_healthy(node.url, children)
         print("Waiting for the three coops to hold each other's records...", flush=True)
         _wait_converged([n.url for n in nodes], children)
+        try:
+            if seed_chillies(nodes):
+                print("Mentoring: the Chillies 2027 cohort is paired across the three coops.", flush=True)
+        except (OSError, RuntimeError) as exc:  # the demo still runs; its log says what was missing
+            print(f"warning: the mentoring cohort could not be prepared ({exc})", flush=True)
         print("\nBigre demo network is up:\n")
         for node in nodes:
             print(f"  {node.display_name:<10} {node.url}   operator {node.operator} / member {node.member}")
         print("  advisors: conseil@<coop>.example (e.g. conseil@coopaname.example)")
+        print("  mentoring: /mentoring/programmes   schools' requests (advisors): /coordination/schools")
+        print("  teachers' public form: /schools   a student project on the advisors' board: /advisor/cases")
         print(f"\n  password for each demo login: demo-<coop>-2027 (e.g. {nodes[0].password})")
         print(f"  mails the coops send (invitations, password resets, notifications): {catcher.folder}")
         print(f"    one .eml file per mail (open it with any mail program); SMTP catcher on 127.0.0.1:{catcher.port}")

@@ -75,6 +75,11 @@ async def move_stage(request: web.Request, origin: str, case_id: str, body: Stag
     return json_response(await node_of(request).onboarding.move_stage(v, origin, case_id, body.stage))
 
 
+async def graduate(request: web.Request, origin: str, case_id: str) -> web.Response:
+    """A student project becomes a real creation case (this coop's projects only)"""
+    return json_response(await node_of(request).onboarding.graduate(member(request), origin, case_id), 201)
+
+
 async def toggle_item(request: web.Request, origin: str, case_id: str, body: ChecklistChange) -> web.Response:
     """Tick or untick a checklist item ({stage, key, done?}), or add one ({stage, label})"""
     v = member(request)
@@ -199,6 +204,18 @@ ROUTES: Final = (
         body=CaseChange,
         response=Case,
         operation_id="update_case",
+    ),
+    Route(
+        "POST",
+        CASE + "/graduate",
+        graduate,
+        str(graduate.__doc__),
+        STAFF,
+        TAG,
+        response=Case,
+        status=201,
+        errors=(409,),
+        operation_id="graduate_student_project",
     ),
     Route(
         "POST",

@@ -39,6 +39,22 @@ class StageDates(Input):
     done: Date | None = None
 
 
+class Milestone(Input):
+    date: Date
+    label: str | None = Field(None, max_length=200)
+
+
+class StudentInput(Input):
+    """A student cooperative project's frame: the university, its tutor and the academic year."""
+
+    university: str = Field(min_length=1, max_length=200)
+    tutor: str | None = Field(None, max_length=120, description="the university's tutor")
+    course: str | None = Field(None, max_length=200)
+    year_start: Date
+    year_end: Date
+    milestones: list[Milestone] | None = Field(None, max_length=20, description="the usual steps when absent")
+
+
 class CaseInput(Input):
     """A new onboarding case."""
 
@@ -50,6 +66,7 @@ class CaseInput(Input):
     group: list[Contact] | None = Field(None, max_length=rules.MAX_GROUP)
     owners: list[AccountId] | None = Field(None, description="advisors or operators of this coop")
     retention_until: Date | None = Field(None, description="keep the case until then (default: a year)")
+    student: StudentInput | None = Field(None, description="a student cooperative project (issue 16)")
 
 
 class CaseChange(Input):
@@ -64,6 +81,7 @@ class CaseChange(Input):
     owners: list[AccountId] | None = None
     retention_until: Date | None = None
     stage_dates: dict[Stage, StageDates] | None = None
+    student: StudentInput | None = None
 
 
 class StageMove(Input):

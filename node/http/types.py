@@ -83,6 +83,7 @@ PATH_PARAMS: Final[dict[str, Any]] = {
     "search_id": SearchId,
     "mail_id": MailId,
     "erasure_token": Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")],
+    "number": integer(1, 2**63 - 1, "a school request of this node"),
 }
 """The type of each path parameter, by name (a route's path may only use these names)."""
 

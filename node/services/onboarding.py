@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.errors import RecordRefusedError
 from node.clock import Clock
-from node.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from node.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from node.records.publisher import new_record_id
 from node.reference.data import Reference
 from node.services import onboarding_rules as rules
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 RETENTION_MS: Final = 3 * 365 * 86_400_000  # three years after the last activity
 #: the parts of a case's document that travel in a ``case_share`` (the rest are columns, or computed)
-SHARED_DATA: Final = ("description", "trades", "group", "owners", "stages", "node")
+SHARED_DATA: Final = ("description", "trades", "group", "owners", "stages", "node", "student")
 MAX_MENTORS: Final = 50
 
 
@@ -124,6 +124,7 @@ class Onboarding:
             "shared_with": list(row.shared_with),
             "own": row.origin == self.name,
             "updated_at": row.updated_at,
+            "student": row.data.get("student"),
         }
 
     def view(self, row: OnboardingCase) -> dict[str, Any]:
@@ -192,6 +193,9 @@ class Onboarding:
             for name in ("description", "trades", "group"):
                 if name in values:
                     data[name] = values[name]
+            if "student" in values:  # a student project's frame; what it graduated to stays
+                graduated = (data.get("student") or {}).get("graduated_to")
+                data["student"] = {**values["student"], **({"graduated_to": graduated} if graduated else {})}
             if "owners" in values:
                 others = [o for o in data.get("owners", []) if o.get("node") != self.name]
                 data["owners"] = others + await self._owners(session, values["owners"])
@@ -353,6 +357,38 @@ class Onboarding:
         if sent:
             self.direct.wake()
         return result
+
+    async def graduate(self, viewer: Viewer, origin: str, case_id: str) -> dict[str, Any]:
+        """A student project becomes a real creation case (issue 16): a new case of this coop with the project's
+        title, description, trades and group, at the first stage; the student case names it (``graduated_to``)."""
+        require_staff(viewer)
+        async with self.db.read() as session:
+            row = await self._row(session, origin, case_id)
+            self._origin_only(row, "graduate this project")
+            student = row.data.get("student")
+            if not student:
+                raise InvalidInput.field("student", "this case is not a student project")
+            if student.get("graduated_to"):
+                raise Conflict(f"this project already became case {student['graduated_to']}")
+            source = self.view(row)
+        created = await self.create_case(
+            viewer,
+            {
+                "title": source["title"],
+                "description": source["description"],
+                "trades": [t["rome"] for t in source["trades"] if t.get("rome")],
+                "group": source["group"],
+                "origin_kind": "new_creation",
+                "target_form": source["target_form"],
+            },
+        )
+
+        async def change(_session: AsyncSession, _row: OnboardingCase, data: dict[str, Any]) -> None:
+            data["student"] = {**data["student"], "graduated_to": created["id"]}
+
+        await self._change(viewer, origin, case_id, change)
+        log.info("student project %s/%s became case %s", origin, case_id, created["id"])
+        return created
 
     # ------------------------------------------------------------------------------------------- sharing
 

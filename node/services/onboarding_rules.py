@@ -61,7 +61,9 @@ MAX_GROUP: Final = 50
 MAX_ITEMS: Final = 100  # notes, documents, decisions, checklist items per stage
 DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 EMAIL_RE: Final = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}\Z")
-_CASE_FIELDS: Final = frozenset({"title", "description", "trades", "origin_kind", "target_form", "group", "owners"})
+_CASE_FIELDS: Final = frozenset(
+    {"title", "description", "trades", "origin_kind", "target_form", "group", "owners", "student"}
+)
 _CREATE_FIELDS: Final = _CASE_FIELDS | {"retention_until"}
 
 
@@ -183,9 +185,71 @@ def check_case_input(payload: object, reference: Reference, *, creating: bool) -
         attempt("retention_until", lambda: check_date(payload.get("retention_until"), "retention_until"))
     if "stage_dates" in payload:
         attempt("stage_dates", lambda: _stage_dates(payload.get("stage_dates")))
+    if payload.get("student") is not None:
+        attempt("student", lambda: check_student(payload.get("student")))
     if errors:
         raise InvalidInput("invalid onboarding case", errors)
     return result
+
+
+# ------------------------------------------------------------------------------- student projects (issue 16)
+
+#: the academic year's usual steps of a student cooperative project, in months after the year's start
+STUDENT_MILESTONES: Final = (
+    (0, "Constitution du groupe / Forming the group"),
+    (2, "Idée et besoins / Idea and needs"),
+    (4, "Étude de faisabilité / Feasibility study"),
+    (6, "Statuts et gouvernance / Statutes and governance"),
+    (8, "Soutenance / Presentation"),
+)
+
+
+def check_student(value: object) -> dict[str, Any]:
+    """A student project's frame: the university, its tutor, the academic year and its milestones (the usual
+    ones when none are given)."""
+    if not isinstance(value, dict):
+        raise InvalidInput.field("student", "an object {university, tutor, course, year_start, year_end, milestones}")
+    unknown = set(value) - {"university", "tutor", "course", "year_start", "year_end", "milestones"}
+    if unknown:
+        raise InvalidInput.field("student", f"unknown fields {sorted(unknown)}")
+    student: dict[str, Any] = {"university": text(value.get("university"), "student.university", 200, required=True)}
+    for name, limit in (("tutor", 120), ("course", 200)):
+        found = text(value.get(name), f"student.{name}", limit)
+        if found:
+            student[name] = found
+    start = check_date(value.get("year_start"), "student.year_start")
+    end = check_date(value.get("year_end"), "student.year_end")
+    if start is None or end is None:
+        raise InvalidInput.field("student.year_start", "the academic year's start and end are required")
+    if end <= start:
+        raise InvalidInput.field("student.year_end", "must be after the start")
+    student["year_start"], student["year_end"] = start, end
+    milestones = value.get("milestones")
+    if milestones:
+        if not isinstance(milestones, list) or len(milestones) > 20:
+            raise InvalidInput.field("student.milestones", "at most 20 {date, label}")
+        student["milestones"] = [
+            {
+                "date": check_date(m.get("date"), f"student.milestones[{i}].date") if isinstance(m, dict) else None,
+                "label": text(m.get("label"), f"student.milestones[{i}].label", 200) if isinstance(m, dict) else "",
+            }
+            for i, m in enumerate(milestones)
+        ]
+        if any(m["date"] is None for m in student["milestones"]):
+            raise InvalidInput.field("student.milestones", "each milestone has a date")
+    else:
+        first = dt.date.fromisoformat(start)
+        student["milestones"] = [
+            {"date": _add_months(first, months).isoformat(), "label": label}
+            for months, label in STUDENT_MILESTONES
+            if _add_months(first, months).isoformat() <= end
+        ]
+    return student
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    return dt.date(day.year + month // 12, month % 12 + 1, min(day.day, 28))
 
 
 def _trades(value: object, reference: Reference) -> list[dict[str, Any]]:
@@ -239,6 +303,7 @@ def new_case_data(values: Mapping[str, Any], owners: list[dict[str, Any]], today
         "group": values.get("group", []),
         "owners": owners,
         "stages": stages,
+        **({"student": values["student"]} if values.get("student") else {}),
     }
 
 

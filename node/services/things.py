@@ -91,7 +91,7 @@ MENTORING: Final = ThingKind(
     "mentoring",
     "mentoring",
     Mentoring,
-    frozenset({"kind", "topics", "trades", "languages", "cadence", "programme", "note", "status"}),
+    frozenset({"kind", "topics", "trades", "languages", "cadence", "programme", "note", "status", "capacity"}),
     "member",
     {"status": "open"},
     members_only=True,
@@ -117,6 +117,7 @@ EVENTS: Final = ThingKind(
             "organiser",
             "languages",
             "status",
+            "audience",
         }
     ),
     "",

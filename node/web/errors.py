@@ -79,6 +79,7 @@ FIELD_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"the name of another coop's node|must be the name of a coop", N_("Pick a cooperative of the network.")),
         (r"you are already a member of this coop", N_("You are already a member of this cooperative.")),
         (r"give words to search for", N_("Type words to search for, or choose a filter.")),
+        (r"a meeting cannot be in the future", N_("A meeting cannot be in the future.")),
         (r"unknown field|is not a filter", N_("This value is not accepted here.")),
     )
 )
@@ -135,6 +136,15 @@ MESSAGES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
             N_("This file is not a members CSV file: see the operators' guide for its columns."),
         ),
         (r"the file is larger than (?P<n>\d+) MiB", N_("The file is larger than %(n)s MiB.")),
+        # mentoring programmes and schools (issue 16)
+        (r"this programme's mentees are", N_("This programme is for other mentees: see who may apply.")),
+        (r"you already joined this programme", N_("You already take part in this programme.")),
+        (r"this programme is closed", N_("This programme is closed.")),
+        (r"this mentee already has a pair", N_("This mentee already has a pair in this programme.")),
+        (r"this mentor has no room left", N_("This mentor has no room left.")),
+        (r"no longer waiting for an answer", N_("This pair is no longer waiting for an answer.")),
+        (r"check-ins are for active pairs|only an active pair", N_("This pair is not under way.")),
+        (r"this request is (?:already an event|planned|declined)", N_("This request has already been handled.")),
         (
             r"the moving member's profile is not acceptable here",
             N_("The profile of this member cannot be taken in here."),

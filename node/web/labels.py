@@ -328,4 +328,67 @@ LABELS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "open": P_("resource status", "open to bookings"),
         "closed": P_("resource status", "closed to bookings"),
     },
+    # -------------------------------------------------------------- mentoring programmes and schools (issue 16)
+    "event_audience": {
+        "members": P_("event audience", "For members"),
+        "school": P_("event audience", "In a school"),
+    },
+    "school_status": {
+        "new": P_("school request status", "New"),
+        "planned": P_("school request status", "Planned: an event"),
+        "declined": P_("school request status", "Declined"),
+    },
+    "school_done": {
+        "volunteers": P_("school request done", "Volunteers saved."),
+        "event": P_("school request done", "The event is published; the volunteers are told."),
+        "declined": P_("school request done", "Request declined."),
+    },
+    "pair_status": {
+        "proposed": P_("mentoring pair status", "Proposed, waiting for both answers"),
+        "active": P_("mentoring pair status", "Under way"),
+        "declined": P_("mentoring pair status", "Declined"),
+        "closed": P_("mentoring pair status", "Closed"),
+    },
+    "pair_answer": {
+        "pending": P_("mentoring pair answer", "has not answered yet"),
+        "accepted": P_("mentoring pair answer", "accepted"),
+        "declined": P_("mentoring pair answer", "declined"),
+    },
+    "pair_role": {
+        "mentor": P_("mentoring role", "Mentor"),
+        "mentee": P_("mentoring role", "Mentee"),
+    },
+    "programme_status": {
+        "open": P_("programme status", "Open to applications"),
+        "running": P_("programme status", "Under way"),
+        "closed": P_("programme status", "Closed"),
+    },
+    "mentee_rule": {
+        "first_year": P_("who may be a mentee", "members in their first year"),
+        "under_30": P_("who may be a mentee", "members under 30"),
+        "any": P_("who may be a mentee", "any member"),
+    },
+    "pair_reason": {
+        "same_trade": P_("why a pair fits", "same trade"),
+        "near_trade": P_("why a pair fits", "related trade"),
+        "same_departement": P_("why a pair fits", "same département"),
+        "same_region": P_("why a pair fits", "same region"),
+        "shared_language": P_("why a pair fits", "a language in common"),
+        "no_shared_language": P_("why a pair fits", "no language in common"),
+        "shared_topic": P_("why a pair fits", "a topic in common"),
+        "available": P_("why a pair fits", "mentor available"),
+        "busy": P_("why a pair fits", "mentor busy"),
+        "free_mentor": P_("why a pair fits", "mentor has no mentee yet"),
+        "last_place": P_("why a pair fits", "mentor's last place"),
+        "across_coops": P_("why a pair fits", "two cooperatives"),
+    },
+    "pair_done": {
+        "proposed": P_("mentoring done", "Pair proposed: both members are told."),
+        "accept": P_("mentoring done", "Your answer is sent."),
+        "decline": P_("mentoring done", "Your answer is sent."),
+        "close": P_("mentoring done", "The pair is closed. Thank you for your feedback!"),
+        "checkin": P_("mentoring done", "Meeting recorded."),
+        "joined": P_("mentoring done", "Thank you! The coordinators see your application."),
+        "created": P_("mentoring done", "Programme published: every cooperative sees it."),
+    },
 }

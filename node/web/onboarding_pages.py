@@ -65,8 +65,17 @@ async def create(request: web.Request) -> web.StreamResponse:
     trades, _unknown = form_trades(posted, "trades", node_of(request).reference.trades)
     if trades:
         payload["trades"] = [t["rome"] for t in trades]
+    if form.get("university", "").strip():  # a student cooperative project (issue 16)
+        payload["student"] = {k: form.get(k) or None for k in ("university", "tutor", "year_start", "year_end")}
     case = await node_of(request).onboarding.create_case(v, payload)
     raise redirect(_case_url(case["origin"], case["id"]))
+
+
+async def graduate(request: web.Request) -> web.StreamResponse:
+    """A student project becomes a real creation case (the new case's page opens)."""
+    v = _staff(request)
+    created = await node_of(request).onboarding.graduate(v, *_ref(request))
+    raise redirect(_case_url(created["origin"], created["id"]))
 
 
 async def case_page(request: web.Request, extra: dict[str, Any] | None = None, status: int = 200) -> web.Response:
@@ -210,5 +219,6 @@ def onboarding_routes() -> list[web.RouteDef]:
         web.post(case + "/group", add_person),
         web.post(case + "/share", share),
         web.post(case + "/bundle", bundle),
+        web.post(case + "/graduate", graduate),
         web.post("/members/{origin}/{id}/path", record_path),
     ]

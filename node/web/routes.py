@@ -13,8 +13,10 @@ from node.web.event_pages import event_routes
 from node.web.governance_pages import governance_routes
 from node.web.mail_pages import mail_routes
 from node.web.member_pages import member_routes
+from node.web.mentoring_pages import mentoring_routes
 from node.web.onboarding_pages import onboarding_routes
 from node.web.render import HERE, page_middleware, render
+from node.web.school_pages import school_routes
 from node.web.search_pages import search_routes
 from node.web.staff_pages import staff_routes
 from node.web.thing_pages import thing_routes
@@ -57,6 +59,8 @@ def routes() -> list[web.AbstractRouteDef]:
         *onboarding_routes(),
         *governance_routes(),
         *mail_routes(),  # password reset and change, mail settings, unsubscribe, the operator's mail queue
+        *mentoring_routes(),  # mentoring programmes, pairs, check-ins (issue 16)
+        *school_routes(),  # the schools' public form and the education coordinators' pages
         web.get("/static/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", static_file),
     ]
 

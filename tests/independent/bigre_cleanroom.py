@@ -999,7 +999,7 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
         RecordType(
             "mentoring",
             1,
-            0,
+            1,
             Obj(
                 {
                     "kind": _req(Enum(("offer", "request"))),
@@ -1011,13 +1011,14 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
                     "programme": _opt(Str(80)),
                     "note": _opt(Str(2000)),
                     "status": _req(Enum(("open", "paired", "closed"))),
+                    "capacity": _opt(Int(1, 20)),
                 }
             ),
         ),
         RecordType(
             "event",
             1,
-            0,
+            1,
             Obj(
                 {
                     "kind": _req(Enum(("training", "workshop", "working_group", "meeting", "other"))),
@@ -1033,6 +1034,7 @@ _LOG_AND_MESSAGE_TYPES: Final[Mapping[str, RecordType]] = {
                     "organiser": _opt(Str(120)),
                     "languages": _opt(LANGUAGES),
                     "status": _opt(Enum(("scheduled", "cancelled"))),
+                    "audience": _opt(Enum(("members", "school"))),
                 }
             ),
         ),
@@ -1206,6 +1208,9 @@ DIRECT_TYPES: Final = frozenset(
         "erasure_receipt",
         "booking_request",
         "booking_answer",
+        "mentoring_pair",
+        "mentoring_pair_answer",
+        "mentoring_checkin",
     }
 )
 CASE_STAGE_NAMES: Final = (
@@ -1297,7 +1302,7 @@ _DIRECT_ONLY: Final = (
     RecordType(
         "case_share",
         1,
-        0,
+        1,
         Obj(
             {
                 "to_node": _req(NODE_NAME),
@@ -1349,6 +1354,19 @@ _DIRECT_ONLY: Final = (
                 "updated_at": _req(TIME),
                 "updated_by": _req(NODE_NAME),
                 "retention_until": _req(TIME),
+                "student": _opt(
+                    Obj(
+                        {
+                            "university": _req(Str(200)),
+                            "tutor": _opt(Str(120)),
+                            "course": _opt(Str(200)),
+                            "year_start": _req(Date()),
+                            "year_end": _req(Date()),
+                            "milestones": _opt(Arr(20, Obj({"date": _req(Date()), "label": _opt(Str(200))}))),
+                            "graduated_to": _opt(Str(64, ID_PAT)),
+                        }
+                    )
+                ),
             }
         ),
     ),
@@ -1483,10 +1501,90 @@ _BOOKING_TYPES: Final = (
         ),
     ),
 )
+_PAIR_PERSON: Final = Obj(
+    {
+        "node": _req(NODE_NAME),
+        "member": _req(RECORD_ID),
+        "mentoring": _opt(RECORD_ID),
+        "name": _req(Str(120)),
+        "answer": _req(Enum(("pending", "accepted", "declined"))),
+    }
+)
+# Section 8, mentoring programmes (8.2): one log type and three direct types.
+_MENTORING_TYPES: Final = (
+    RecordType(
+        "mentoring_programme",
+        1,
+        0,
+        Obj(
+            {
+                "name": _req(Str(120)),
+                "description": _opt(Str(4000)),
+                "cohort_start": _req(Date()),
+                "cohort_end": _req(Date()),
+                "mentees": _opt(Arr(3, Enum(("first_year", "under_30", "any")))),
+                "topics": _opt(Arr(10, Str(80))),
+                "languages": _opt(LANGUAGES),
+                "coordinator": _opt(Str(120)),
+                "status": _req(Enum(("open", "running", "closed"))),
+            }
+        ),
+    ),
+    RecordType(
+        "mentoring_pair",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "pair": _req(RECORD_ID),
+                "programme": _req(REF),
+                "programme_name": _req(Str(120)),
+                "mentor": _req(_PAIR_PERSON),
+                "mentee": _req(_PAIR_PERSON),
+                "status": _req(Enum(("proposed", "active", "declined", "closed"))),
+                "note": _opt(Str(2000)),
+                "updated_at": _req(TIME),
+            }
+        ),
+    ),
+    RecordType(
+        "mentoring_pair_answer",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "pair": _req(RECORD_ID),
+                "role": _req(Enum(("mentor", "mentee"))),
+                "member": _req(RECORD_ID),
+                "action": _req(Enum(("accept", "decline", "close"))),
+                "feedback": _opt(Str(2000)),
+                "at": _req(TIME),
+            }
+        ),
+    ),
+    RecordType(
+        "mentoring_checkin",
+        1,
+        0,
+        Obj(
+            {
+                "to_node": _req(NODE_NAME),
+                "pair": _req(RECORD_ID),
+                "date": _req(Date()),
+                "note": _opt(Str(1000)),
+                "by_node": _req(NODE_NAME),
+                "by_name": _req(Str(120)),
+            }
+        ),
+    ),
+)
 RECORD_TYPES: Final[Mapping[str, RecordType]] = {
     **_LOG_AND_MESSAGE_TYPES,
     **{t.name: t for t in _DIRECT_ONLY},
     **{t.name: t for t in _BOOKING_TYPES},
+    **{t.name: t for t in _MENTORING_TYPES},
 }
 
 _DAYS_IN_MONTH: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)

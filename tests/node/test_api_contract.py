@@ -39,6 +39,7 @@ MISSING: dict[str, str] = {
     "search_id": "999999",
     "mail_id": "999999",
     "erasure_token": "NoSuchErasureToken000",
+    "number": "999999",
 }
 GUARD_401 = "log in first"
 GUARD_403 = ("operators only", "advisors and operators only")
