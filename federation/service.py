@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import aiohttp
@@ -43,7 +43,7 @@ from . import joining
 from .documents import peer_from_document
 from .errors import ForkError, InvitationError, PeerRefusedError, PeerUnavailableError, RecordRefusedError
 from .governance import GOVERNANCE_TYPES, Governance
-from .outbox import Deliverer
+from .outbox import ENTRY, Deliverer, entry_payload
 from .ports import (
     MEMBER,
     InboxPort,
@@ -61,6 +61,7 @@ from .transport import (
     CONTENT_TYPE,
     DIRECT_PATH,
     MAX_BODY,
+    Exchange,
     PeerClient,
     ReplayGuard,
     authenticate,
@@ -94,7 +95,15 @@ class FederationService:
         charter: Mapping[str, Any] | None = None,
         proposer: ProposerPort | None = None,
         own_keys: Callable[[], list[PeerKey]] | None = None,
+        exchange: Exchange | None = None,
+        pull_fanout: int = 0,
+        relay_fanout: int = 0,
     ) -> None:
+        """``exchange``: how requests reach peers (HTTP when None). ``pull_fanout``: how many direct peers, drawn
+        at random, each anti-entropy round pulls from (0: every one). ``relay_fanout``: 0 (the default) means an
+        origin pushes its new entries to every direct peer and nothing is relayed; k > 0 means an origin pushes
+        them to k peers drawn at random (:meth:`push_targets`) and a node that stores entries from a push relays
+        them to k others. docs/PROTOCOL.md, "Fan-out", gives the figures behind the defaults."""
         self.name = name
         self.key = key
         self.log_store = log_store
@@ -108,6 +117,9 @@ class FederationService:
         self.anti_entropy_seconds = anti_entropy_seconds
         self.proposer = proposer
         self.own_keys = own_keys
+        self.exchange = exchange
+        self.pull_fanout = max(0, pull_fanout)
+        self.relay_fanout = max(0, relay_fanout)
         self.trust = TrustStore(name)
         self.governance = Governance(
             name,
@@ -130,9 +142,14 @@ class FederationService:
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
-        self.client = PeerClient(self._session, self.key, self.name, self.clock)
+    async def start(self, *, schedule: bool = True) -> None:
+        """Start delivery and the first syncs; ``schedule``: run the periodic anti-entropy and governance rounds
+        on APScheduler (wall time). Without it the caller runs :meth:`anti_entropy` every
+        :meth:`anti_entropy_delay` seconds and ``governance.tick`` every minute (the network simulation does, on
+        its virtual clock)."""
+        if self.exchange is None:
+            self._session = aiohttp.ClientSession()
+        self.client = PeerClient(self._session, self.key, self.name, self.clock, exchange=self.exchange)
         self.replicator = Replicator(
             self.log_store,
             self.peers,
@@ -148,19 +165,29 @@ class FederationService:
         await self.reload_peers()
         await self._replay_trust()
         await self._replay_governance()
-        self._scheduler = AsyncIOScheduler()
-        self._scheduler.add_job(
-            self.anti_entropy,
-            "interval",
-            seconds=self.anti_entropy_seconds,
-            jitter=max(1, int(self.anti_entropy_seconds / 5)),
-            max_instances=1,
-            coalesce=True,
-            id="anti-entropy",
-        )
-        self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
-        self._scheduler.start()
+        if schedule:
+            self._scheduler = AsyncIOScheduler()
+            self._scheduler.add_job(
+                self.anti_entropy,
+                "interval",
+                seconds=self.anti_entropy_seconds,
+                jitter=self.anti_entropy_jitter(),
+                max_instances=1,
+                coalesce=True,
+                id="anti-entropy",
+            )
+            self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
+            self._scheduler.start()
         self._sync_new_peers()
+
+    def anti_entropy_jitter(self) -> int:
+        """Seconds an anti-entropy round may start early or late, so that the nodes do not pull in step."""
+        return max(1, int(self.anti_entropy_seconds / 5))
+
+    def anti_entropy_delay(self) -> float:
+        """The wait until the next round, as the scheduler draws it: the period, plus or minus the jitter."""
+        jitter = self.anti_entropy_jitter()
+        return max(0.0, self.anti_entropy_seconds + self.rng.uniform(-jitter, jitter))
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -244,9 +271,36 @@ class FederationService:
         if deliverer is not None:
             deliverer.wake()
 
+    def push_targets(self, exclude: Collection[str] = ()) -> list[str]:
+        """The direct member peers a new entry goes to: every one, or ``relay_fanout`` of them drawn at random."""
+        peers = [p.name for p in self.trust.direct_members() if p.name not in exclude]
+        if self.relay_fanout and len(peers) > self.relay_fanout:
+            return self.rng.sample(peers, self.relay_fanout)
+        return peers
+
+    def pull_targets(self) -> list[Peer]:
+        """The direct member peers this anti-entropy round pulls from: every one, or ``pull_fanout`` at random."""
+        peers = self.trust.direct_members()
+        if self.pull_fanout and len(peers) > self.pull_fanout:
+            return self.rng.sample(peers, self.pull_fanout)
+        return peers
+
+    async def relay(self, origin: str, first: int, last: int, source: str) -> None:
+        """Entries ``first``..``last`` of ``origin`` came by a push from ``source`` and were stored: with
+        ``relay_fanout``, queue them for that many other peers and wake their delivery (else nothing)."""
+        if not self.relay_fanout or last < first:
+            return
+        targets = self.push_targets(exclude=(source, origin, self.name))
+        at = self.clock()
+        for name in targets:
+            for seq in range(first, last + 1):
+                await self.outbox.enqueue(name, ENTRY, entry_payload(origin, seq), at)
+        for name in targets:
+            self.deliverer.wake(name)
+
     async def anti_entropy(self) -> None:
-        """Pull from every direct peer; record each peer's health. Never raises."""
-        for peer in self.trust.direct_members():
+        """Pull from the direct peers :meth:`pull_targets` draws; record each peer's health. Never raises."""
+        for peer in self.pull_targets():
             try:
                 await self.replicator.sync_from(peer)
             except PeerUnavailableError as exc:
@@ -355,6 +409,8 @@ class FederationService:
             return refusal(exc, request)
         except ForkError as exc:
             return web.json_response({"error": {"code": "fork", "message": str(exc)}}, status=409)
+        if result.applied:
+            await self.relay(first.header.origin, result.head - result.applied + 1, result.head, peer.name)
         if result.gap:
             log.info(
                 "push from %s left a gap in %s; it will fill from our head %d",
