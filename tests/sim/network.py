@@ -74,20 +74,23 @@ class Faults:
 
 @dataclass(slots=True)
 class Traffic:
-    """Requests and bytes (both ways) per kind of request: heads, log, push, direct, other."""
+    """Requests and bytes (both ways) per kind of request (heads, log, push, direct, other); requests per
+    (sender, kind); messages lost, requests refused (the receiver was down)."""
 
     requests: Counter[str] = field(default_factory=Counter)
     bytes: Counter[str] = field(default_factory=Counter)
+    sent: Counter[tuple[str, str]] = field(default_factory=Counter)
     lost: int = 0
     refused: int = 0
 
     def copy(self) -> Traffic:
-        return Traffic(Counter(self.requests), Counter(self.bytes), self.lost, self.refused)
+        return Traffic(Counter(self.requests), Counter(self.bytes), Counter(self.sent), self.lost, self.refused)
 
     def since(self, before: Traffic) -> Traffic:
         return Traffic(
             self.requests - before.requests,
             self.bytes - before.bytes,
+            self.sent - before.sent,
             self.lost - before.lost,
             self.refused - before.refused,
         )
@@ -375,6 +378,7 @@ class SimNetwork:
         """One request from ``sender`` to ``dest`` and its answer, through the faults; counted."""
         kind = kind_of(path)
         self.traffic.requests[kind] += 1
+        self.traffic.sent[(sender, kind)] += 1
         self.traffic.bytes[kind] += (
             HTTP_OVERHEAD + len(path) + len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items())
         )
