@@ -178,6 +178,11 @@ class FederationService:
             )
             self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
             self._scheduler.start()
+        if self.pull_fanout:
+            # at start, catching up takes what a round takes: pull from pull_fanout peers, not from hundreds
+            self._first_synced.update(p.name for p in self.trust.direct_members())
+            for peer in self.pull_targets():
+                self.spawn(self.first_sync(peer))
         self._sync_new_peers()
 
     def anti_entropy_jitter(self) -> int:
@@ -215,8 +220,9 @@ class FederationService:
             self._sync_new_peers()
 
     def _sync_new_peers(self) -> None:
-        """Start a first sync with every direct member peer not synced with yet: at start, and when a coop is
-        admitted or joins (a newcomer should hold the network's records within seconds, not at the next round)."""
+        """Start a first sync with every direct member peer not synced with yet: at start (with ``pull_fanout``,
+        with that many of them), and when a coop is admitted or joins (a newcomer should hold the network's
+        records within seconds, not at the next round)."""
         for peer in self.trust.direct_members():
             if peer.name not in self._first_synced:
                 self._first_synced.add(peer.name)

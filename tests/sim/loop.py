@@ -20,7 +20,7 @@ class DeadlockError(RuntimeError):
     """Every task waits and no timer is set: nothing can ever happen again."""
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """The loop's selector: polls the real descriptors (the loop's own wake-up pipe) without blocking, and
     instead of sleeping for ``timeout`` moves the virtual clock forward by it."""
 

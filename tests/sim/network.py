@@ -22,6 +22,7 @@ the virtual time an update took to reach every node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -130,6 +131,12 @@ class SimLog(MemoryLog):
     async def heads(self) -> dict[str, tuple[int, bytes]]:
         return dict(self._heads)
 
+    def head(self, origin: str) -> tuple[int, bytes] | None:
+        return self._heads.get(origin)
+
+    def same_heads(self, heads: dict[str, tuple[int, bytes]]) -> bool:
+        return self._heads == heads
+
     def _advance(self, origin: str) -> None:
         by_seq = self.entries.get(origin, {})
         seq, digest = self._heads.get(origin, (0, b""))
@@ -188,6 +195,8 @@ class _Body:
 class SimNode(MemoryNode):
     """One node: the fakes' in-memory stores, a :class:`SimLog`, and a real service over :class:`MemoryExchange`."""
 
+    log: SimLog
+
     def __init__(self, net: SimNetwork, name: str, index: int) -> None:
         super().__init__(name, 1, net.clock)
         self.net = net
@@ -242,10 +251,8 @@ class SimNode(MemoryNode):
         for task in self._timers:
             task.cancel()
         for task in self._timers:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._timers = []
         await self.service.stop()
 
@@ -430,7 +437,7 @@ class SimNetwork:
         """Each origin's head in its own log: what every node should hold."""
         out: dict[str, tuple[int, bytes]] = {}
         for node in self.nodes.values():
-            head = node.log._heads.get(node.name)
+            head = node.log.head(node.name)
             if head is not None:
                 out[node.name] = head
         return out
@@ -438,10 +445,10 @@ class SimNetwork:
     def converged(self, nodes: Iterable[SimNode] | None = None) -> bool:
         """Every node (of ``nodes``, default: the nodes up) holds every origin's log up to its head."""
         target = self.own_heads()
-        return all(node.log._heads == target for node in (nodes if nodes is not None else self.up()))
+        return all(node.log.same_heads(target) for node in (nodes if nodes is not None else self.up()))
 
     def holders(self, origin: str, seq: int) -> int:
-        return sum(1 for node in self.nodes.values() if node.log._heads.get(origin, (0, b""))[0] >= seq)
+        return sum(1 for node in self.nodes.values() if (node.log.head(origin) or (0, b""))[0] >= seq)
 
     def spread(self, origin: str, seq: int) -> float | None:
         """Virtual seconds from the entry's publication until the last node stored it (None: not everywhere)."""
