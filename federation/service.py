@@ -178,11 +178,6 @@ class FederationService:
             )
             self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
             self._scheduler.start()
-        if self.pull_fanout:
-            # at start, catching up takes what a round takes: pull from pull_fanout peers, not from hundreds
-            self._first_synced.update(p.name for p in self.trust.direct_members())
-            for peer in self.pull_targets():
-                self.spawn(self.first_sync(peer))
         self._sync_new_peers()
 
     def anti_entropy_jitter(self) -> int:
@@ -223,10 +218,13 @@ class FederationService:
         """Start a first sync with every direct member peer not synced with yet: at start (with ``pull_fanout``,
         with that many of them), and when a coop is admitted or joins (a newcomer should hold the network's
         records within seconds, not at the next round)."""
-        for peer in self.trust.direct_members():
-            if peer.name not in self._first_synced:
-                self._first_synced.add(peer.name)
-                self.spawn(self.first_sync(peer))
+        new = [peer for peer in self.trust.direct_members() if peer.name not in self._first_synced]
+        starting = not self._first_synced
+        self._first_synced.update(peer.name for peer in new)
+        if starting and self.pull_fanout and len(new) > self.pull_fanout:
+            new = self.rng.sample(new, self.pull_fanout)  # catching up at start is what a round does
+        for peer in new:
+            self.spawn(self.first_sync(peer))
 
     async def first_sync(self, peer: Peer) -> None:
         """Pull from ``peer`` as soon as it answers: retried with a short, growing backoff (a peer that is still
