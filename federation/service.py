@@ -135,6 +135,7 @@ class FederationService:
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._heads_answer: tuple[dict[str, tuple[int, bytes]], bytes] = ({}, canonical.encode({}))
         self._first_synced: set[str] = set()  # peers a first sync was started with (see _sync_new_peers)
         self.client: PeerClient
         self.replicator: Replicator
@@ -382,7 +383,12 @@ class FederationService:
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)
         heads = await self.log_store.heads()
-        return _msgpack({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        if heads != self._heads_answer[0]:  # most asks find the heads unchanged: encode them once per change
+            self._heads_answer = (
+                dict(heads),
+                canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()}),
+            )
+        return web.Response(body=self._heads_answer[1], content_type=CONTENT_TYPE)
 
     async def handle_log(self, request: web.Request) -> web.Response:
         """Federation: a page of an origin's log after a seq (signed request)."""

@@ -195,7 +195,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "pull_fanout",
         _fanout,
         3,
-        "how many peers, drawn at random, each anti-entropy round pulls from (0: every peer; PROTOCOL.md §15)",
+        "how many peers, drawn at random, each anti-entropy round pulls from (0: every peer; PROTOCOL.md, Fan-out)",
         env_json=True,
     ),
     Setting(
