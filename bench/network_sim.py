@@ -10,7 +10,7 @@ converged, then, on the virtual clock:
    until every node holds all of them. Messages and bytes per update count the pushes and log pages (requests
    and answers, headers included) they caused; convergence is, per update, the virtual time from its publication
    until the last node stored it (median and worst).
-2. **idle**: ``--idle-seconds`` (one anti-entropy period) with nothing published: the requests and bytes
+2. **idle**: ``--idle-seconds`` (a minute, two anti-entropy periods) with nothing published: the requests and bytes
    anti-entropy costs the whole network, per minute.
 3. **loss**: ``--updates`` more changes while each message (request or answer) is lost with chance ``--loss``;
    convergence as above (a lost push waits for a retry or for a pull).
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--rules", default="", help="comma-separated (default: full,pull-K,relay-K)")
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--loss", type=float, default=0.1)
-    parser.add_argument("--idle-seconds", type=float, default=30.0, help="one anti-entropy period by default")
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the simulated faults make every node log its failed syncs

@@ -242,9 +242,22 @@ class SimNode(MemoryNode):
         ]
 
     async def _every(self, delay: Callable[[], float], job: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(delay())
-            await job()
+        """Run ``job`` as APScheduler's interval trigger does: each run ``delay()`` after the previous one was due
+        (however long it took), never two at once (a run still going when the next is due makes it skip)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        running: asyncio.Task[None] | None = None
+        try:
+            while True:
+                due += delay()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if running is None or running.done():
+                    running = asyncio.ensure_future(job())
+        finally:
+            if running is not None and not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     async def stop(self) -> None:
         self.up = False
