@@ -276,6 +276,11 @@ class Replicator:
                 skipped.add(origin)
                 continue
             blocked = (origin, peer.name)
+            our_seq, our_hash = ours.get(origin, (0, b""))
+            if (
+                their_seq < our_seq or (their_seq == our_seq and their_hash == our_hash)
+            ) and blocked not in self._blocked:
+                continue  # nothing to take (most origins, most rounds: a network of hundreds compares them all)
             if blocked in self._blocked:
                 if self._blocked[blocked] in (None, (their_seq, their_hash)):
                     self._blocked[blocked] = (their_seq, their_hash)
@@ -283,7 +288,6 @@ class Replicator:
                     continue
                 del self._blocked[blocked]
                 log.info("%s's branch of %s moved since it showed a fork: looking again", peer.name, origin)
-            our_seq, our_hash = ours.get(origin, (0, b""))
             if their_seq == our_seq and their_hash != our_hash and our_seq > 0:
                 complete = False
                 try:

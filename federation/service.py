@@ -15,7 +15,7 @@ import contextvars
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -52,7 +52,7 @@ from .errors import (
     SuspendedPeerError,
 )
 from .governance import GOVERNANCE_TYPES, Governance
-from .outbox import Deliverer
+from .outbox import ENTRY, Deliverer, entry_payload
 from .ports import (
     MEMBER,
     InboxPort,
@@ -71,6 +71,7 @@ from .transport import (
     CONTENT_TYPE,
     DIRECT_PATH,
     MAX_BODY,
+    Exchange,
     PeerClient,
     ReplayCheck,
     ReplayGuard,
@@ -110,7 +111,15 @@ class FederationService:
         own_keys: Callable[[], list[PeerKey]] | None = None,
         replay: ReplayCheck | None = None,
         own_log_wait_seconds: float = DEFAULT_WAIT_S,
+        exchange: Exchange | None = None,
+        pull_fanout: int = 0,
+        relay_fanout: int = 0,
     ) -> None:
+        """``exchange``: how requests reach peers (HTTP when None). ``pull_fanout``: how many direct peers, drawn
+        at random, each anti-entropy round pulls from (0: every one). ``relay_fanout``: 0 (the default) means an
+        origin pushes its new entries to every direct peer and nothing is relayed; k > 0 means an origin pushes
+        them to k peers drawn at random (:meth:`push_targets`) and a node that stores entries from a push relays
+        them to k others. docs/PROTOCOL.md, "Fan-out", gives the figures behind the defaults."""
         self.name = name
         self.key = key
         self.log_store = log_store
@@ -124,6 +133,9 @@ class FederationService:
         self.anti_entropy_seconds = anti_entropy_seconds
         self.proposer = proposer
         self.own_keys = own_keys
+        self.exchange = exchange
+        self.pull_fanout = max(0, pull_fanout)
+        self.relay_fanout = max(0, relay_fanout)
         self.trust = TrustStore(name)
         #: closed while this node may hold less of its own log than a peer does (its publisher reads it)
         self.own_log = OwnLogGate(name, own_log_wait_seconds)
@@ -147,6 +159,12 @@ class FederationService:
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._heads_answer: tuple[dict[str, tuple[int, bytes]], bytes, str] = (
+            {},
+            canonical.encode({}),
+            heads_etag(canonical.encode({})),
+        )
+        self._schedule = True
         self._first_synced: set[str] = set()  # peers a first sync was started with (see _sync_new_peers)
         self.client: PeerClient
         self.replicator: Replicator
@@ -154,11 +172,15 @@ class FederationService:
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
-    async def start(self, *, lead: bool = True) -> None:
+    async def start(self, *, lead: bool = True, schedule: bool = True) -> None:
         """Build the clients and the in-memory state (trust, governance); with ``lead``, also run the loops (see
-        :meth:`lead`)."""
-        self._session = aiohttp.ClientSession()
-        self.client = PeerClient(self._session, self.key, self.name, self.clock)
+        :meth:`lead`). ``schedule``: run the periodic anti-entropy and governance rounds on APScheduler (wall
+        time). Without it the caller runs :meth:`anti_entropy` every :meth:`anti_entropy_delay` seconds and
+        ``governance.tick`` every minute (the network simulation does, on its virtual clock)."""
+        self._schedule = schedule
+        if self.exchange is None:
+            self._session = aiohttp.ClientSession()
+        self.client = PeerClient(self._session, self.key, self.name, self.clock, exchange=self.exchange)
         self.replicator = Replicator(
             self.log_store,
             self.peers,
@@ -184,9 +206,10 @@ class FederationService:
                 self.spawn(self._check_own_log_with(peer))
 
     async def _check_own_log_with(self, peer: Peer) -> None:
-        """A worker that does not lead (it runs no syncs): ask ``peer`` how much of our own log it holds, until it
-        answers or the gate's wait runs out. If it holds more, the leader takes that tail back; this worker's
-        gate opens once our stored head reached it."""
+        """Ask ``peer`` how much of our own log it holds, until it answers or the gate's wait runs out: in a worker
+        that does not lead (it runs no syncs), and in the leader for the peers its first syncs do not reach (with
+        ``pull_fanout``). When the peer holds more, the leader pulls from it (which takes our tail back); a worker
+        that does not lead waits until our stored head reached it (the leader takes it back)."""
         delay = FIRST_SYNC_DELAY_S
         while self.own_log.blocked() is not None:
             try:
@@ -195,6 +218,9 @@ class FederationService:
                 ours = (await self.log_store.heads()).get(self.name, (0, b""))[0]
                 if held <= ours:
                     self.own_log.heard(peer.name)
+                    return
+                if self.leading:
+                    await self.replicator.sync_from(peer)
                     return
             except RefusedByPeerError as exc:
                 if exc.code in ("unknown_peer", "suspended_peer"):  # it takes nothing from us
@@ -211,20 +237,30 @@ class FederationService:
         if self.leading:
             return
         self.leading = True
-        self._scheduler = AsyncIOScheduler()
-        self._scheduler.add_job(
-            self.anti_entropy,
-            "interval",
-            seconds=self.anti_entropy_seconds,
-            jitter=max(1, int(self.anti_entropy_seconds / 5)),
-            max_instances=1,
-            coalesce=True,
-            id="anti-entropy",
-        )
-        self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
-        self._scheduler.start()
+        if self._schedule:
+            self._scheduler = AsyncIOScheduler()
+            self._scheduler.add_job(
+                self.anti_entropy,
+                "interval",
+                seconds=self.anti_entropy_seconds,
+                jitter=self.anti_entropy_jitter(),
+                max_instances=1,
+                coalesce=True,
+                id="anti-entropy",
+            )
+            self._scheduler.add_job(self.governance.tick, "interval", seconds=60, id="governance", coalesce=True)
+            self._scheduler.start()
         self.deliverer.refresh()
         self._sync_new_peers()
+
+    def anti_entropy_jitter(self) -> int:
+        """Seconds an anti-entropy round may start early or late, so that the nodes do not pull in step."""
+        return max(1, int(self.anti_entropy_seconds / 5))
+
+    def anti_entropy_delay(self) -> float:
+        """The wait until the next round, as the scheduler draws it: the period, plus or minus the jitter."""
+        jitter = self.anti_entropy_jitter()
+        return max(0.0, self.anti_entropy_seconds + self.rng.uniform(-jitter, jitter))
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -276,12 +312,20 @@ class FederationService:
             await self._announce()
 
     def _sync_new_peers(self) -> None:
-        """Start a first sync with every direct member peer not synced with yet: at start, and when a coop is
-        admitted or joins (a newcomer should hold the network's records within seconds, not at the next round)."""
-        for peer in self.trust.direct_members():
-            if peer.name not in self._first_synced:
-                self._first_synced.add(peer.name)
-                self.spawn(self.first_sync(peer))
+        """Start a first sync with every direct member peer not synced with yet: at start (with ``pull_fanout``,
+        with that many of them), and when a coop is admitted or joins (a newcomer should hold the network's
+        records within seconds, not at the next round)."""
+        new = [peer for peer in self.trust.direct_members() if peer.name not in self._first_synced]
+        starting = not self._first_synced
+        self._first_synced.update(peer.name for peer in new)
+        if starting and self.pull_fanout and len(new) > self.pull_fanout:
+            sampled = self.rng.sample(new, self.pull_fanout)  # catching up at start is what a round does
+            for peer in new:
+                if peer not in sampled:  # but each says how much of our own log it holds (federation.recovery)
+                    self.spawn(self._check_own_log_with(peer))
+            new = sampled
+        for peer in new:
+            self.spawn(self.first_sync(peer))
 
     async def first_sync(self, peer: Peer) -> None:
         """Pull from ``peer`` as soon as it answers: retried with a short, growing backoff (a peer that is still
@@ -332,9 +376,36 @@ class FederationService:
         if deliverer is not None:
             deliverer.wake()
 
+    def push_targets(self, exclude: Collection[str] = ()) -> list[str]:
+        """The direct member peers a new entry goes to: every one, or ``relay_fanout`` of them drawn at random."""
+        peers = [p.name for p in self.trust.direct_members() if p.name not in exclude]
+        if self.relay_fanout and len(peers) > self.relay_fanout:
+            return self.rng.sample(peers, self.relay_fanout)
+        return peers
+
+    def pull_targets(self) -> list[Peer]:
+        """The direct member peers this anti-entropy round pulls from: every one, or ``pull_fanout`` at random."""
+        peers = self.trust.direct_members()
+        if self.pull_fanout and len(peers) > self.pull_fanout:
+            return self.rng.sample(peers, self.pull_fanout)
+        return peers
+
+    async def relay(self, origin: str, first: int, last: int, source: str) -> None:
+        """Entries ``first``..``last`` of ``origin`` came by a push from ``source`` and were stored: with
+        ``relay_fanout``, queue them for that many other peers and wake their delivery (else nothing)."""
+        if not self.relay_fanout or last < first:
+            return
+        targets = self.push_targets(exclude=(source, origin, self.name))
+        at = self.clock()
+        for name in targets:
+            for seq in range(first, last + 1):
+                await self.outbox.enqueue(name, ENTRY, entry_payload(origin, seq), at)
+        for name in targets:
+            self.deliverer.wake(name)
+
     async def anti_entropy(self) -> None:
-        """Pull from every direct peer; record each peer's health. Never raises."""
-        for peer in self.trust.direct_members():
+        """Pull from the direct peers :meth:`pull_targets` draws; record each peer's health. Never raises."""
+        for peer in self.pull_targets():
             try:
                 await self.replicator.sync_from(peer)
             except PeerUnavailableError as exc:
@@ -444,9 +515,11 @@ class FederationService:
         except (InvalidInputError, PeerRefusedError) as exc:
             return refusal(exc, request)
         heads = await self.log_store.heads()
-        body = canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()})
+        if heads != self._heads_answer[0]:  # most asks find the heads unchanged: encode them once per change
+            body = canonical.encode({origin: [seq, h] for origin, (seq, h) in heads.items()})
+            self._heads_answer = (dict(heads), body, heads_etag(body))
+        _, body, etag = self._heads_answer
         # Conditional heads (docs/PROTOCOL.md): the ETag names these heads; a puller that shows it gets a 304
-        etag = heads_etag(body)
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
         return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag})
@@ -485,6 +558,8 @@ class FederationService:
             return refusal(exc, request)
         except ForkError as exc:
             return web.json_response({"error": {"code": "fork", "message": str(exc)}}, status=409)
+        if result.applied:
+            await self.relay(first.header.origin, result.head - result.applied + 1, result.head, peer.name)
         if result.gap:
             log.info(
                 "push from %s left a gap in %s; it will fill from our head %d",

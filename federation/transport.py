@@ -124,22 +124,66 @@ def refusal(exc: InvalidInputError | PeerRefusedError, request: web.Request) -> 
     return web.json_response({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
 
 
+class Exchange(Protocol):
+    """The transport port: carry one signed request to a peer and bring back its answer.
+
+    :class:`PeerClient` signs, encodes and interprets; an exchange only moves bytes. Over HTTP it is
+    :class:`HttpExchange`; the network simulation (``tests/sim``) carries them in memory, on a virtual clock.
+    A network failure (no answer, a broken connection, a timeout) raises :class:`PeerUnavailableError`.
+    """
+
+    async def __call__(self, peer: Peer, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """(HTTP status, body of the answer, its ETag if any): the body is cut after ``MAX_BODY`` + 1 bytes."""
+        ...
+
+
+Answer = tuple[int, bytes, str | None]
+
+
+class HttpExchange:
+    """:class:`Exchange` over HTTP, with one aiohttp session for every peer."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float = 20.0) -> None:
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def __call__(self, peer: Peer, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        url = peer.url.rstrip("/") + path
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as response:
+                etag = response.headers.get("ETag")
+                if response.status == 304:
+                    return 304, b"", etag
+                return response.status, await read_limited(response.content, MAX_BODY), etag
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
+
+
 class PeerClient:
-    """Signed requests to peers. Network failures and bad answers become :class:`PeerUnavailableError`."""
+    """Signed requests to peers. Network failures and bad answers become :class:`PeerUnavailableError`.
+
+    The requests travel through ``exchange`` (HTTP over ``session`` when none is given)."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
         key: Callable[[], SigningKey],
         origin: str,
         clock: Clock = wall_clock_ms,
         timeout: float = 20.0,
+        *,
+        exchange: Exchange | None = None,
     ) -> None:
-        self.session = session
+        if exchange is None:
+            if session is None:
+                raise ValueError("a PeerClient needs an HTTP session or an exchange")
+            exchange = HttpExchange(session, timeout)
+        self.exchange = exchange
         self.key = key
         self.origin = origin
         self.clock = clock
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def call(self, peer: Peer, method: str, path: str, payload: Value = None) -> Value:
         _, value, _ = await self._exchange(peer, method, path, payload)
@@ -164,23 +208,15 @@ class PeerClient:
         headers["Content-Type"] = CONTENT_TYPE
         if if_none_match is not None:
             headers["If-None-Match"] = if_none_match
-        url = peer.url.rstrip("/") + path
-        try:
-            async with self.session.request(
-                method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            ) as response:
-                etag = response.headers.get("ETag")
-                if response.status == 304 and if_none_match is not None:
-                    return 304, None, etag
-                raw = await read_limited(response.content, MAX_BODY)
-                if response.status != 200:
-                    reason = raw[:300].decode("utf-8", "replace")
-                    if 400 <= response.status < 500 and response.status not in RETRYABLE_4XX:
-                        code, message = _error_of(raw)
-                        raise RefusedByPeerError(peer.name, response.status, code, f"{method} {path}: {message}")
-                    raise PeerUnavailableError(f"{peer.name} answered {response.status} to {method} {path}: {reason}")
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise PeerUnavailableError(f"{peer.name} unreachable ({type(exc).__name__}: {exc})") from exc
+        status, raw, etag = await self.exchange(peer, method, path, body, headers)
+        if status == 304 and if_none_match is not None:
+            return 304, None, etag
+        if status != 200:
+            reason = raw[:300].decode("utf-8", "replace")
+            if 400 <= status < 500 and status not in RETRYABLE_4XX:
+                code, message = _error_of(raw)
+                raise RefusedByPeerError(peer.name, status, code, f"{method} {path}: {message}")
+            raise PeerUnavailableError(f"{peer.name} answered {status} to {method} {path}: {reason}")
         if len(raw) > MAX_BODY:
             raise PeerUnavailableError(f"{peer.name} sent an answer larger than {MAX_BODY} bytes")
         try:

@@ -377,6 +377,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         clock=clock,
         anti_entropy_seconds=config.anti_entropy_seconds,
         own_log_wait_seconds=config.own_log_wait_seconds,
+        pull_fanout=config.pull_fanout,
         charter=load_charter(config.directory),
         own_keys=lambda: [
             PeerKey(k["public_key"], k.get("not_before", 0), k.get("not_after"), k.get("revoked_at"))

@@ -81,6 +81,12 @@ def _positive_int(value: object) -> int:
     return value
 
 
+def _fanout(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000:
+        raise ValueError("must be an integer from 0 (every peer) to 1000")
+    return value
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
         raise ValueError("must be a number of seconds above 0 and at most 86400")
@@ -266,6 +272,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         env_json=True,
     ),
     Setting(
+        "pull_fanout",
+        _fanout,
+        3,
+        "how many peers, drawn at random, each anti-entropy round pulls from (0: every peer; PROTOCOL.md, Fan-out)",
+        env_json=True,
+    ),
+    Setting(
         "saved_search_seconds",
         _seconds,
         300.0,
@@ -385,6 +398,7 @@ class NodeConfig:
     trades_file: str | None = None
     anti_entropy_seconds: float = 30.0
     own_log_wait_seconds: float = 60.0
+    pull_fanout: int = 3
     saved_search_seconds: float = 300.0
     timezone: str = "Europe/Paris"
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")

@@ -328,7 +328,8 @@ async def test_an_idle_pull_is_a_304_and_a_change_is_pulled(network: Network) ->
     await eventually(quiet)
     answers: list[bool] = []  # True: the heads came back (200); False: unchanged (304)
     shared = b.service.replicator.client
-    client = PeerClient(shared.session, shared.key, shared.origin, shared.clock)  # b's, for this replicator only
+    # b's own client, for this replicator only
+    client = PeerClient(None, shared.key, shared.origin, shared.clock, exchange=shared.exchange)
     original = client.heads_if_changed
 
     async def spy(peer: Peer, etag: str | None) -> tuple[dict[str, tuple[int, bytes]] | None, str | None]:

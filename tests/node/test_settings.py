@@ -33,6 +33,10 @@ def test_environment_overrides_win_and_are_checked(tmp_path: Path) -> None:
     assert config.anti_entropy_seconds == 2.0 and config.trusted_proxies == ("::1",)
     with pytest.raises(ConfigError, match="BIGRE_PORT"):
         load_config(directory, environ={"BIGRE_PORT": "eighty"})
+    assert load_config(directory, environ={}).pull_fanout == 3  # docs/PROTOCOL.md, "Fan-out"
+    assert load_config(directory, environ={"BIGRE_PULL_FANOUT": "0"}).pull_fanout == 0  # every peer
+    with pytest.raises(ConfigError, match="BIGRE_PULL_FANOUT"):
+        load_config(directory, environ={"BIGRE_PULL_FANOUT": "-1"})
     with pytest.raises(ConfigError, match="BIGRE_TRUSTED_PROXIES"):
         load_config(directory, environ={"BIGRE_TRUSTED_PROXIES": '["not an address"]'})
 
