@@ -140,6 +140,26 @@ class Publisher:
             )
         )
 
+    async def publish_at_head(
+        self,
+        session: AsyncSession,
+        *,
+        type: str,
+        record_id: str,
+        body_at: Callable[[int, bytes | None], Mapping[str, Any]],
+        created: int,
+    ) -> Entry:
+        """Like :meth:`publish`, for a body that names its own position (a key hand-over signs its seq and prev):
+        ``body_at(seq, prev)`` is called under the head lock, in the transaction that appends the entry."""
+
+        def run(s: Session) -> Entry:
+            s.flush()
+            last, prev = self._lock_head(s, connection(s))
+            body = body_at(last + 1, prev)
+            return self.publish_sync(s, type=type, record_id=record_id, body=body, created=created, head=(last, prev))
+
+        return await session.run_sync(run)
+
     async def tombstone(
         self, session: AsyncSession, *, target_type: str, record_id: str, reason: str = "deleted"
     ) -> Entry | None:

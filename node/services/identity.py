@@ -27,7 +27,7 @@ from node.keyfile import NodeKey, load_signing_key, write_key
 from node.records.log import jsonable
 from node.records.publisher import Publisher
 from node.storage.database import Database
-from protocol import ENVELOPE_VERSION, SigningKey
+from protocol import ENVELOPE_VERSION, SigningKey, sign_handover
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class Identity:
                 "kid": current_key.kid,
                 "public_key": current_key.public_bytes,
                 "not_before": (current or {}).get("not_before", 0),
+                **({"first_seq": current["first_seq"]} if current and current.get("first_seq") is not None else {}),
             }
         )
         return keys
@@ -93,6 +94,8 @@ class Identity:
         wanted = self.document_body()
         async with self.db.write() as session:
             current = await self.publisher.published_body(session, "node")
+            if current is not None:
+                current = {k: v for k, v in current.items() if k != "handover"}  # a hand-over says it once
             if current == jsonable(wanted):
                 return
             await self.publisher.publish(session, type="node", record_id="node", body=wanted, created=self.clock())
@@ -122,25 +125,45 @@ class Identity:
             await session.run_sync(self.follow_document_sync)
 
     async def rotate(self) -> SigningKey:
+        """Move to a new key with a hand-over (docs/PROTOCOL.md 7.2, release 1.1): a node document signed by the
+        NEW key, carrying the OLD key's signature over its exact position (origin, seq, prev) and the new key.
+        A peer verifies it on arrival with the old key it already trusts, and the old key signs nothing after
+        that position, whatever date a thief writes (its window ends at ``last_seq``). The position is read
+        under the head lock, in the transaction that appends the hand-over, so no entry can take it meanwhile."""
         old, new, now = self.key(), SigningKey.generate(), self.clock()
-        write_key(self.config.key_dir, new)
+        write_key(self.config.key_dir, new)  # the private half first: a failure below leaves an unused key file
         previous = next((k for k in self.key_history() if k["kid"] == old.kid), {})
-        history = [k for k in self.key_history() if k["kid"] not in (old.kid, new.kid)]
-        history.append(
-            {
-                "kid": old.kid,
-                "public_key": old.public_bytes.hex(),
-                "not_before": previous.get("not_before", 0),
-                "not_after": now,
-            }
-        )
-        history.append({"kid": new.kid, "public_key": new.public_bytes.hex(), "not_before": now})
-        self._save_history(history)
-        body = self.document_body(keys=[_document_key(k, revoked=False) for k in history])
-        # signed with the old key: peers check the hand-over with what they already trust
-        async with self.db.write() as session:
-            await self.publisher.publish(session, type="node", record_id="node", body=body, created=now)
-        self.key.replace(new)
+        kept = [k for k in self.key_history() if k["kid"] not in (old.kid, new.kid)]
+        placed: list[dict[str, Any]] = []
+
+        def hand_over(seq: int, prev: bytes | None) -> dict[str, Any]:
+            history = [
+                *kept,
+                {
+                    "kid": old.kid,
+                    "public_key": old.public_bytes.hex(),
+                    "not_before": previous.get("not_before", 0),
+                    **({"first_seq": previous["first_seq"]} if "first_seq" in previous else {}),
+                    "not_after": now,
+                    "last_seq": seq - 1,
+                },
+                {"kid": new.kid, "public_key": new.public_bytes.hex(), "not_before": now, "first_seq": seq},
+            ]
+            placed[:] = history
+            body = self.document_body(keys=[_document_key(k, revoked=False) for k in history])
+            body["handover"] = sign_handover(old, origin=self.config.name, seq=seq, prev=prev, new_key=new.public_bytes)
+            return body
+
+        self.key.replace(new)  # the hand-over is signed by the new key
+        try:
+            async with self.db.write() as session:
+                await self.publisher.publish_at_head(
+                    session, type="node", record_id="node", body_at=hand_over, created=now
+                )
+        except BaseException:
+            self.key.replace(old)
+            raise
+        self._save_history(placed)
         self.config = dataclasses.replace(self.config, key_id=new.kid)
         save_config(self.config)
         log.warning("key rotated: %s -> %s", old.kid, new.kid)
@@ -189,5 +212,7 @@ def _document_key(k: dict[str, Any], *, revoked: bool = True) -> dict[str, Any]:
         "public_key": bytes.fromhex(k["public_key"]),
         "not_before": k.get("not_before", 0),
         **({"not_after": k["not_after"]} if k.get("not_after") is not None else {}),
+        **({"first_seq": k["first_seq"]} if k.get("first_seq") is not None else {}),
+        **({"last_seq": k["last_seq"]} if k.get("last_seq") is not None else {}),
         **({"revoked_at": k["revoked_at"]} if revoked and k.get("revoked_at") is not None else {}),
     }

@@ -127,3 +127,45 @@ def test_a_fork_repair_converges_every_node(cluster: Cluster) -> None:
         node.wait_found("Menuiserie", ("offer", "coopaname", offer))
     assert decode_entry(fake).header.kid == old.kid != new.kid
     assert isinstance(new, SigningKey)
+
+
+def test_the_nodes_own_rotation_is_a_hand_over_its_peers_check_on_arrival(cluster: Cluster) -> None:
+    """The operator's "rotate and revoke at once" through the API of the running node (docs/operators.md, If a key
+    leaks): the hand-over is verified by the peers as it arrives (no refusal, no waiting for a round), and what
+    the stolen key signs after it is refused everywhere, whatever date it carries, with no fork."""
+    cluster.build(members=4)
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    old = coopaname.key()
+    before_rotation = now_ms()
+    operator = coopaname.login("operator")
+    rotated = coopaname.api("POST", "/api/v1/keys/rotate", token=operator)
+    assert rotated.status == 201, rotated.body
+    revoked = coopaname.api("POST", "/api/v1/keys/revoke", {"kid": old.kid, "reason": "compromised"}, token=operator)
+    assert revoked.status == 201, revoked.body
+    new_kid = rotated.json()["kid"]
+    [(header, body, signature)] = coopaname.sql(
+        "SELECT header, body, signature FROM entries WHERE origin = 'coopaname' AND type = 'node' ORDER BY seq DESC"
+        " LIMIT 1"
+    )
+    hand_over_entry = decode_entry(canonical.encode({"b": body, "h": header, "s": signature}))
+    rotation = hand_over_entry.header.seq
+    assert hand_over_entry.header.kid == new_kid  # signed by the new key, with the old key's signature inside
+    assert canonical.decode(body)["handover"]["kid"] == old.kid  # type: ignore[index,call-overload]
+    head = coopaname.heads()["coopaname"]
+    for node in (smart, oxalis):
+        eventually(functools.partial(holds, node, head), 30, what=f"the hand-over and the revocation on {node.name}")
+        assert "refused POST /federation/v1/push from coopaname" not in node.log_text()
+    last = smart.log_of("coopaname")[-1]
+    stolen = next_entry(old, origin="coopaname", after=last, record_id="fake-1", body=FAKE, ts=before_rotation)
+    for receiver, relay in ((smart, oxalis), (oxalis, smart)):
+        assert refused(receiver.signed("coopaname", "POST", PUSH, [stolen], key=old))
+        assert refused(receiver.signed(relay.name, "POST", PUSH, [stolen]))
+    assert all(n.forks() == [] for n in (coopaname, smart, oxalis))
+    offer = coopaname.create_offer("Charpente bois, clé tournée en marche")
+    for node in (smart, oxalis):
+        node.wait_found("Charpente", ("offer", "coopaname", offer))
+    assert all(n.forks() == [] for n in (coopaname, smart, oxalis))
+    assert not any(found_fake(n) for n in (coopaname, smart, oxalis))
+    assert rotation <= head
