@@ -17,6 +17,16 @@ RevocationInput: Final = record_input(
 )
 
 
+RepairInput: Final = record_input(
+    RECORD_TYPES["fork_repair"], "ForkRepairInput", names=["seq", "reason", "text"], required=["seq", "reason"]
+)
+
+
+class Repaired(BaseModel):
+    seq: int
+    entry_seq: int
+
+
 class Rotated(BaseModel):
     kid: Kid
 
@@ -36,6 +46,13 @@ async def revoke_key(request: web.Request, body: BaseModel) -> web.Response:
     kid, reason = getattr(body, "kid"), getattr(body, "reason", None) or "compromised"  # noqa: B009
     await node_of(request).identity.revoke(kid, reason)
     return json_response({"revoked": kid}, status=201)
+
+
+async def repair_fork(request: web.Request, body: BaseModel) -> web.Response:
+    """Name the branch of this node's chain it stands by after a fork: its own entry at ``seq`` (operators)"""
+    seq, reason, text = getattr(body, "seq"), getattr(body, "reason"), getattr(body, "text", None)  # noqa: B009
+    entry_seq = await node_of(request).identity.repair_fork(seq, reason, text)
+    return json_response({"seq": seq, "entry_seq": entry_seq}, status=201)
 
 
 ROUTES: Final = (
@@ -61,5 +78,17 @@ ROUTES: Final = (
         response=Revoked,
         status=201,
         operation_id="revoke_key",
+    ),
+    Route(
+        "POST",
+        f"{V1}/keys/repair-fork",
+        repair_fork,
+        str(repair_fork.__doc__),
+        "operator",
+        "keys",
+        body=RepairInput,
+        response=Repaired,
+        status=201,
+        operation_id="repair_fork",
     ),
 )

@@ -27,6 +27,7 @@ from node.keyfile import NodeKey, load_signing_key, write_key
 from node.records.log import jsonable
 from node.records.publisher import Publisher
 from node.storage.database import Database
+from node.storage.models import LogEntry
 from protocol import ENVELOPE_VERSION, SigningKey, sign_handover
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,25 @@ class Identity:
         if self.on_keys_changed is not None:
             await self.on_keys_changed()
         return new
+
+    async def repair_fork(self, seq: int, reason: str, text: str | None = None) -> int:
+        """Tell the network which branch of this node's chain is its own after a fork (a thief's entries at the
+        same positions, docs/PROTOCOL.md 6.1): a ``fork_repair`` naming this node's own entry at ``seq``. Every
+        peer that holds the other branch fetches this one, checks it from the common part and switches to it.
+        It must be signed by a key valid before the fork, or by the key a ``key_recovery`` decision gave this
+        node: after a leak, rotate and revoke first. The seq of the repair entry."""
+        async with self.db.write() as session:
+            own = await session.get(LogEntry, (self.config.name, seq))
+            if own is None:
+                raise InvalidInput.field("seq", "this node holds no entry of its own at this position")
+            body: dict[str, Any] = {"seq": seq, "hash": own.hash, "reason": reason}
+            if text:
+                body["text"] = text
+            entry = await self.publisher.publish(
+                session, type="fork_repair", record_id=f"repair-{seq}", body=body, created=self.clock()
+            )
+        log.warning("fork repair published: %s stands by its own entry at seq %d", self.config.name, seq)
+        return entry.header.seq
 
     async def revoke(self, kid: object, reason: object = "compromised") -> None:
         if not isinstance(kid, str) or not kid:

@@ -169,3 +169,41 @@ def test_the_nodes_own_rotation_is_a_hand_over_its_peers_check_on_arrival(cluste
     assert all(n.forks() == [] for n in (coopaname, smart, oxalis))
     assert not any(found_fake(n) for n in (coopaname, smart, oxalis))
     assert rotation <= head
+
+
+def test_an_operator_repairs_a_fork_through_the_api(cluster: Cluster) -> None:
+    """The key-leak procedure of docs/operators.md on a running node: the thief's entry got in while Coopaname was
+    away; its operator rotates, revokes the stolen key and names its branch (POST /api/v1/keys/repair-fork), and
+    every node switches to it."""
+    cluster.build(members=4)
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    coopaname.stop()
+    old = coopaname.key()
+    head = smart.federation_heads("oxalis")["coopaname"]
+    fake = next_entry(old, origin="coopaname", after=head, record_id="fake-1", body=FAKE)
+    answer = smart.signed("coopaname", "POST", PUSH, [fake], key=old)
+    assert answer.status == 200, answer.body
+    for node in (smart, oxalis):
+        eventually(functools.partial(found_fake, node), 30, what=f"the fake profile on {node.name}")
+    coopaname.start()
+    coopaname.wait_healthy()
+    operator = coopaname.login("operator")
+    assert coopaname.api("POST", "/api/v1/keys/rotate", token=operator).status == 201
+    revoked = coopaname.api("POST", "/api/v1/keys/revoke", {"kid": old.kid, "reason": "compromised"}, token=operator)
+    assert revoked.status == 201, revoked.body
+    [(rotation,)] = coopaname.sql("SELECT max(seq) FROM entries WHERE origin = 'coopaname' AND type = 'node'")
+    assert rotation == head[0] + 1  # the hand-over took the position the thief used: a fork
+    unknown = coopaname.api("POST", "/api/v1/keys/repair-fork", {"seq": 10**6, "reason": "compromised"}, token=operator)
+    assert unknown.status == 422, unknown.body
+    repair = {"seq": rotation, "reason": "compromised", "text": "clé volée"}
+    repaired = coopaname.api("POST", "/api/v1/keys/repair-fork", repair, token=operator)
+    assert repaired.status == 201, repaired.body
+    member = coopaname.api("POST", "/api/v1/keys/repair-fork", repair, token=coopaname.login())
+    assert member.status == 403
+    cluster.wait_converged(within=90)
+    for node in (smart, oxalis):
+        node.wait_log("FORK REPAIRED: coopaname stands by its branch from seq", str(rotation))
+        assert not found_fake(node)
+        assert node.log_of("coopaname")[rotation - 1][1] == coopaname.log_of("coopaname")[rotation - 1][1]
