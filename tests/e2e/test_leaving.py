@@ -102,3 +102,24 @@ def test_a_coop_leaves_by_its_own_notice_and_every_node_applies_it(cluster: Clus
     head = oxalis.heads()["oxalis"]
     coopaname.wait_log("refused", "oxalis")
     assert coopaname.heads()["oxalis"] < head
+
+
+def test_a_vote_decided_by_a_node_after_its_own_rotation_is_applied_everywhere(cluster: Cluster) -> None:
+    """Issue 12, item 3: the node whose vote decides has just rotated its key through its API. Its vote (signed by
+    the new key) is taken everywhere, the decision is applied on every node, and no request answered 500."""
+    cluster.build(members=3)
+    cluster.start()
+    cluster.wait_converged()
+    coopaname, smart, oxalis = cluster["coopaname"], cluster["smart"], cluster["oxalis"]
+    ref = propose(smart, "suspension", "oxalis")
+    eventually(lambda: result_of(coopaname, ref) == "pending", 30, what="coopaname holds the proposal")
+    vote(smart, ref)
+    rotated = coopaname.api("POST", "/api/v1/keys/rotate", token=coopaname.login("operator"))
+    assert rotated.status == 201, rotated.body[:300]
+    vote(coopaname, ref)  # the deciding vote, signed by the new key
+    for node in (coopaname, smart):
+        eventually(functools.partial(oxalis_is, node, "suspended"), 30, what=f"{node.name} applies the decision")
+        assert result_of(node, ref) == "accepted"
+    eventually(lambda: decisions(oxalis)["own_status"] == "suspended", 60, 0.3, what="oxalis knows it is suspended")
+    for node in (coopaname, smart, oxalis):  # a 500 is logged with its traceback (node.http.middleware)
+        assert "Traceback" not in node.log_text(), node.log_tail()
