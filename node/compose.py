@@ -365,6 +365,7 @@ async def _assemble(config: NodeConfig, options: NodeOptions, signing: NodeKey, 
         direct.wake()
 
     store.after_erased = after_erased
+    store.after_stored = things.notice_received_answers  # answers of other coops' members to our help requests
     federation = FederationService(
         name=name,
         key=signing,

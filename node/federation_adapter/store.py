@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
@@ -74,6 +74,8 @@ class NodeFederationStore:
         #: (the node's receipts), then ``after_erased`` once it committed (the purge of the files)
         self.on_erased_sync: Callable[[Session, list[Record]], None] | None = None
         self.after_erased: Callable[[], None] | None = None
+        #: called with each run once it committed (what the node tells its members of what arrived)
+        self.after_stored: Callable[[Sequence[Record]], Awaitable[object]] | None = None
         self.statistics = PlannerStatistics(db)  # PostgreSQL: ANALYZE after bulk loads
 
     # ------------------------------------------------------------------------------------------------ log
@@ -112,6 +114,8 @@ class NodeFederationStore:
 
         if await self.db.run_write(store) and self.after_erased is not None:
             self.after_erased()
+        if self.after_stored is not None:
+            await self.after_stored(records)
         await self.statistics.stored(len(records))
 
     def _erased_sync(self, session: Session, records: Sequence[Record]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Final
@@ -39,6 +39,7 @@ from node.storage.models import (
 )
 from node.storage.remote_event_models import remote_seats_taken  # other coops' members hold seats too
 from node.viewer import Viewer, visible
+from protocol import Record
 
 log = logging.getLogger(__name__)
 
@@ -491,6 +492,42 @@ class Things:
                     "/help",
                 )
             return _answer_view(answer)
+
+    async def notice_received_answers(self, records: Sequence[Record]) -> int:
+        """Answers written by members of other coops to this node's help requests arrive by replication: their
+        authors get the same notice as for a local answer (once per answer, however often it arrives). The
+        number of answers to this node's requests among ``records``."""
+        mine = f"{self.publisher.origin}/"
+        wanted = [
+            r
+            for r in records
+            if r.type == "help_answer"
+            and r.body is not None
+            and r.origin != self.publisher.origin
+            and str(r.body.get("request", "")).startswith(mine)
+        ]
+        if not wanted or self.notifications is None:
+            return 0
+        done = 0
+        async with self.db.write() as session:
+            for record in wanted:
+                assert record.body is not None
+                request_id = str(record.body["request"])[len(mine) :]
+                request = await session.scalar(select(HelpRequest).where(HelpRequest.record_id == request_id))
+                if request is None:
+                    continue
+                text = str(record.body.get("text", ""))
+                await self.notifications.notify(
+                    session,
+                    request.author_id,
+                    "help_answer",
+                    N_("An answer to your help request “%(title)s”: %(text)s"),
+                    {"title": str(request.data.get("topic") or request.data.get("title") or ""), "text": text[:200]},
+                    "/help",
+                    once=f"help_answer:{record.origin}/{record.id}",
+                )
+                done += 1
+        return done
 
     async def answers(self, viewer: Viewer, request_id: str) -> list[dict[str, Any]]:
         self._may_see_kind(HELP_REQUESTS, viewer)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select, update
 
+import protocol
 from node.app import create_app
 from node.clock import ManualClock
 from node.compose import NodeOptions, open_node
@@ -31,7 +32,7 @@ from node.demo.mail_catcher import MailCatcher, html_of, text_of
 from node.services.mail_queue import INTERRUPTED, MailPolicy
 from node.services.saved_searches import OVERLAP_MS
 from node.storage.mail_models import DigestItem, MailSettings, OutgoingMail, PasswordReset
-from tests.node.conftest import FAST_HASHER, PASSWORD, Api
+from tests.node.conftest import FAST_HASHER, PASSWORD, REMOTE_KEY, Api
 from tests.node.test_moving import drain, login, peer_with, replicate
 from tests.node.test_onboarding import CASE, staff
 from tests.node.test_onboarding import deliver as case_deliver
@@ -342,6 +343,36 @@ async def test_help_answer_and_decision_notices(mapi: Api, catcher: MailCatcher)
     assert "oxalis" in text_of(decision)
     await mapi.services.notifications.decision_to_vote(ref, "oxalis", 1_900_000_000_000)
     assert await mapi.services.mail.run_due() == 0
+
+
+async def test_an_answer_from_another_coop_is_noticed_once(mapi: Api, catcher: MailCatcher) -> None:
+    """A member of another coop answers a help request of this node: the answer arrives by replication, and the
+    request's author gets the same mail as for a local answer, once however often the node sees the answer."""
+    await mapi.user("lea@coopaname.example", display_name="Léa")
+    request = await mapi.call(
+        "POST", "/api/v1/help-requests", "lea@coopaname.example", {"topic": "Devis de charpente", "text": "?"}, 201
+    )
+    services = mapi.services
+    body = {"request": f"{services.config.name}/{request['id']}", "text": "Je peux relire", "author": "m-smart-1"}
+    entry = protocol.sign_entry(
+        REMOTE_KEY,
+        type="help_answer",
+        type_version=protocol.RECORD_TYPES["help_answer"].version,
+        origin="smart",
+        id="a-smart-1",
+        seq=1,
+        created=1_800_000_000_000,
+        ts=1_800_000_000_000,
+        prev=None,
+        body=body,
+    )
+    record = protocol.Record(entry, protocol.check_body(entry))
+    await services.federation_store.store_run([record], 1)
+    [mail] = await deliver(mapi, catcher, 1)
+    assert mail["To"] == "lea@coopaname.example"
+    assert "« Devis de charpente » : Je peux relire" in text_of(mail)
+    assert await services.things.notice_received_answers([record]) == 1  # seen again (e.g. a fork repair)
+    assert await services.mail.run_due() == 0  # but told once
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
