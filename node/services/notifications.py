@@ -169,13 +169,16 @@ class Notifications:
         link: str,
         *,
         once: str | None = None,
+        besides: int | None = None,
     ) -> None:
-        """The same notice for every active account of ``role`` (decisions for operators, cases for advisors)."""
+        """The same notice for every active account of ``role`` (decisions for operators, cases for advisors),
+        ``besides`` the one who caused it."""
         ids = (
             await session.execute(select(Account.id).where(Account.role == role, Account.disabled.is_(False)))
         ).scalars()
         for account_id in list(ids):
-            await self.notify(session, account_id, kind, line, values, link, once=once)
+            if account_id != besides:
+                await self.notify(session, account_id, kind, line, values, link, once=once)
 
     async def decision_to_vote(self, ref: str, subject: str, deadline_ms: int) -> None:
         """A proposal of the network is open: each operator is told once (proposals are replayed at each start)."""

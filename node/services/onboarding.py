@@ -351,6 +351,17 @@ class Onboarding:
                 row.retention_until = max(row.retention_until, now + RETENTION_MS)
             targets = list(row.shared_with) if row.origin == self.name else [row.origin]
             sent = await self._queue(session, row, targets)
+            if viewer is not None and self.notifications is not None:  # the coop's other advisors hear of it
+                await self.notifications.notify_role(
+                    session,
+                    "advisor",
+                    "case",
+                    N_("The onboarding case “%(title)s” was updated by %(who)s"),
+                    {"title": row.title, "who": viewer.email or str(viewer.account_id)},
+                    f"/advisor/cases/{row.origin}/{row.case_id}",
+                    once=f"case:{row.origin}/{row.case_id}/{row.updated_at}",
+                    besides=viewer.account_id,
+                )
             for coop in extra or []:
                 sent += await self._withdraw(session, row, coop)
             result = self.view(row)

@@ -515,6 +515,26 @@ async def test_a_shared_case_update_is_mailed_to_the_advisors_once(
         await b.close()
 
 
+async def test_a_case_update_by_an_advisor_is_mailed_to_the_coops_other_advisors(
+    mail_config: NodeConfig, mail_options: NodeOptions, catcher: MailCatcher
+) -> None:
+    node = await open_node(mail_config, mail_options)
+    try:
+        first = await staff(node, "conseil@coopaname.example")
+        await staff(node, "conseil2@coopaname.example")
+        await staff(node, "membre@coopaname.example", role="member")  # not an advisor: nothing
+        case = await node.onboarding.create_case(first, CASE)
+        await node.onboarding.move_stage(first, "coopaname", case["id"], "co_accompaniment")
+        assert await node.mail.run_due() == 1  # the other advisor only, not the one who moved it
+        [mail] = await catcher.wait_for(1)
+        assert mail["To"] == "conseil2@coopaname.example"
+        expected = f"Le dossier d’accueil « {CASE['title']} » a été mis à jour par conseil@coopaname.example"
+        assert expected in text_of(mail)
+        assert f"/advisor/cases/coopaname/{case['id']}" in text_of(mail)
+    finally:
+        await node.close()
+
+
 async def test_saved_search_matches_go_to_the_daily_digest(
     mail_config: NodeConfig, mail_options: NodeOptions, catcher: MailCatcher, clock: ManualClock
 ) -> None:
